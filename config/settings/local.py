@@ -1,0 +1,12 @@
+"""`make run`: debug on, SQLite unless DATABASE_URL says otherwise."""
+
+import os
+
+from .base import *  # noqa: F403  (a settings module extends the base namespace)
+from .base import VAR_DIR, env_bool
+
+DEBUG = env_bool("DEBUG", True)
+SECRET_KEY = os.environ.get("SECRET_KEY") or "local-development-only-not-secret"  # noqa: S105
+
+# The embedded SQLite database and uploaded files live under var/, created on first use.
+VAR_DIR.mkdir(parents=True, exist_ok=True)

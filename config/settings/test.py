@@ -1,0 +1,22 @@
+"""The test suite: PostgreSQL by default (the production database), SQLite when DATABASE_URL says so."""
+
+import os
+
+import dj_database_url
+
+from .base import *  # noqa: F403  (a settings module extends the base namespace)
+from .base import DATABASES, VAR_DIR
+
+SECRET_KEY = "test-only-not-secret"  # noqa: S105
+DATABASES["default"] = dj_database_url.parse(
+    os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/consortium_manager")
+)
+DATABASES["default"]["ATOMIC_REQUESTS"] = True
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MEDIA_ROOT = VAR_DIR / "test-media"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+CELERY_TASK_ALWAYS_EAGER = False

@@ -1,0 +1,535 @@
+"""The partnership itself: consortia, organisations, partners, people's roles, periods, cost headings."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from . import choices, dates
+from .querysets import (
+    PartnerOwnedQuerySet,
+    ScopedQuerySet,
+    coordinated_consortia,
+    member_consortia,
+    overseen_consortia,
+)
+from .validators import (
+    normalise_enterprise_number,
+    validate_enterprise_number,
+    validate_vat_id,
+)
+
+MONEY = {"max_digits": 14, "decimal_places": 2}
+PERCENT = {
+    "max_digits": 5,
+    "decimal_places": 2,
+    "validators": [MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
+}
+
+
+class TimeStamped(models.Model):
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
+
+    class Meta:
+        abstract = True
+
+
+class ConsortiumQuerySet(ScopedQuerySet):
+    consortium_path = ""
+
+
+class Consortium(TimeStamped):
+    """A funded partnership (e.g. the Walloon PIT in ATMP): its money, its dates and its job targets."""
+
+    name = models.CharField(_("name"), max_length=200)
+    acronym = models.CharField(_("acronym"), max_length=30, unique=True)
+    funder = models.CharField(_("funder"), max_length=200)
+    start_date = models.DateField(_("start date"))
+    end_date = models.DateField(_("end date"))
+    total_budget = models.DecimalField(
+        _("total budget (EUR)"), **MONEY, validators=[MinValueValidator(Decimal(0))]
+    )
+    public_funding_share = models.DecimalField(
+        _("public funding share (%)"),
+        **PERCENT,
+        help_text=_("Share of the total budget paid by public money, in per cent."),
+    )
+    direct_jobs_target = models.PositiveIntegerField(_("direct jobs target"), default=0)
+    indirect_jobs_target = models.PositiveIntegerField(_("indirect jobs target"), default=0)
+    jobs_horizon_years = models.PositiveSmallIntegerField(
+        _("jobs horizon (years)"),
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(20)],
+        help_text=_("Years from the start date within which the job targets are to be met."),
+    )
+    reporting_period_months = models.PositiveSmallIntegerField(
+        _("reporting period (months)"),
+        default=6,
+        validators=[MinValueValidator(1), MaxValueValidator(12)],
+    )
+    statement_due_days = models.PositiveSmallIntegerField(
+        _("statement due (days after period end)"),
+        default=60,
+        validators=[MaxValueValidator(365)],
+    )
+
+    objects = ConsortiumQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("consortium")
+        verbose_name_plural = _("consortia")
+        ordering = ["acronym"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__gt=F("start_date")),
+                name="consortium_end_after_start",
+                violation_error_message=_("The end date must be after the start date."),
+            ),
+            models.CheckConstraint(
+                condition=Q(total_budget__gte=0),
+                name="consortium_budget_not_negative",
+                violation_error_message=_("The total budget cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(public_funding_share__gte=0, public_funding_share__lte=100),
+                name="consortium_public_share_percent",
+                violation_error_message=_("The public funding share is a percentage (0 to 100)."),
+            ),
+            models.CheckConstraint(
+                condition=Q(reporting_period_months__gte=1, reporting_period_months__lte=12),
+                name="consortium_period_length",
+                violation_error_message=_("A reporting period lasts 1 to 12 months."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.acronym
+
+    @property
+    def duration_months(self) -> int:
+        return dates.months_between(self.start_date, self.end_date)
+
+    @property
+    def public_funding(self) -> Decimal:
+        return (self.total_budget * self.public_funding_share / 100).quantize(Decimal("0.01"))
+
+    @property
+    def jobs_horizon_date(self) -> datetime.date:
+        return dates.add_months(self.start_date, 12 * self.jobs_horizon_years)
+
+    def month_due_date(self, month: int) -> datetime.date:
+        return dates.month_end(self.start_date, month)
+
+    def validate_month(self, month: int | None, field: str) -> None:
+        """Raise on a project month outside 1 … duration, keyed on the form field `field`."""
+        if month is not None and not 1 <= month <= self.duration_months:
+            raise ValidationError(
+                {
+                    field: _("Month %(month)s is outside the consortium's duration (1 to %(last)s).")
+                    % {"month": month, "last": self.duration_months}
+                },
+                code="month_out_of_range",
+            )
+
+
+class OrganisationQuerySet(models.QuerySet):
+    def restrict(self, user: Any, action: str = "view") -> OrganisationQuerySet:
+        """Organisations taking part in the user's consortia, plus those a coordinator just created."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        consortia = coordinated_consortia(user) if action == "manage" else overseen_consortia(user)
+        condition = Q(partnerships__consortium_id__in=consortia) | Q(created_by_id=user.pk)
+        if action == "view":
+            condition |= Q(partnerships__consortium_id__in=member_consortia(user))
+        return self.filter(pk__in=self.filter(condition).values("pk"))
+
+
+class Organisation(TimeStamped):
+    """A legal entity (company, university, hospital…) that may take part in several consortia."""
+
+    legal_name = models.CharField(_("legal name"), max_length=200)
+    short_name = models.CharField(_("short name"), max_length=60)
+    kind = models.CharField(_("kind"), max_length=30, choices=choices.OrganisationKind.choices)
+    enterprise_number = models.CharField(
+        _("Belgian enterprise number"),
+        max_length=10,
+        null=True,
+        blank=True,
+        unique=True,
+        validators=[validate_enterprise_number],
+        help_text=_("10 digits, e.g. 0403.170.701; leave empty for a foreign organisation."),
+    )
+    vat_id = models.CharField(
+        _("foreign VAT id"),
+        max_length=15,
+        blank=True,
+        validators=[validate_vat_id],
+        help_text=_("For organisations registered outside Belgium, e.g. FR40303265045."),
+    )
+    city = models.CharField(_("city"), max_length=100, blank=True)
+    country = models.CharField(_("country code"), max_length=2, default="BE")
+    website = models.URLField(_("website"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("created by"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    objects = OrganisationQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("organisation")
+        verbose_name_plural = _("organisations")
+        ordering = ["short_name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(enterprise_number__isnull=True) | Q(enterprise_number__regex=r"^[01][0-9]{9}$"),
+                name="organisation_enterprise_number_digits",
+                violation_error_message=_("A Belgian enterprise number has 10 digits."),
+            ),
+            models.CheckConstraint(
+                condition=Q(enterprise_number__isnull=False) | ~Q(vat_id=""),
+                name="organisation_has_identifier",
+                violation_error_message=_(
+                    "Give a Belgian enterprise number or, for a foreign organisation, its VAT id."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.short_name
+
+    def clean_fields(self, exclude: Any = None) -> None:
+        if self.enterprise_number:
+            self.enterprise_number = normalise_enterprise_number(self.enterprise_number)
+        else:
+            self.enterprise_number = None
+        self.vat_id = (self.vat_id or "").replace(" ", "").upper()
+        super().clean_fields(exclude=exclude)
+
+    @property
+    def enterprise_number_display(self) -> str:
+        n = self.enterprise_number or ""
+        return f"{n[:4]}.{n[4:7]}.{n[7:]}" if n else ""
+
+
+class Partner(TimeStamped):
+    """An organisation's participation in one consortium, with its role and default funding rate."""
+
+    consortium = models.ForeignKey(
+        Consortium, verbose_name=_("consortium"), on_delete=models.PROTECT, related_name="partners"
+    )
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name=_("organisation"),
+        on_delete=models.PROTECT,
+        related_name="partnerships",
+    )
+    number = models.PositiveSmallIntegerField(
+        _("partner number"), help_text=_("1 for the coordinator, then in the order of the agreement.")
+    )
+    role = models.CharField(
+        _("role"),
+        max_length=20,
+        choices=choices.PartnerRole.choices,
+        default=choices.PartnerRole.BENEFICIARY,
+    )
+    default_funding_rate = models.DecimalField(
+        _("default funding rate (%)"),
+        **PERCENT,
+        help_text=_("Share of eligible costs paid by the funder; budget lines may override it."),
+    )
+    jobs_commitment_direct = models.PositiveIntegerField(
+        _("direct jobs committed"), default=0
+    )
+    jobs_commitment_indirect = models.PositiveIntegerField(
+        _("indirect jobs committed"), default=0
+    )
+    joined_on = models.DateField(_("joined on"))
+    left_on = models.DateField(_("left on"), null=True, blank=True)
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=choices.PartnerStatus.choices,
+        default=choices.PartnerStatus.ACTIVE,
+        db_index=True,
+    )
+
+    objects = ScopedQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("partner")
+        verbose_name_plural = _("partners")
+        ordering = ["consortium", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consortium", "organisation"],
+                name="partner_unique_organisation",
+                violation_error_message=_("This organisation is already a partner of the consortium."),
+            ),
+            models.UniqueConstraint(
+                fields=["consortium", "number"],
+                name="partner_unique_number",
+                violation_error_message=_("Another partner already has this number."),
+            ),
+            models.CheckConstraint(
+                condition=Q(default_funding_rate__gte=0, default_funding_rate__lte=100),
+                name="partner_funding_rate_percent",
+                violation_error_message=_("A funding rate is a percentage (0 to 100)."),
+            ),
+            models.CheckConstraint(
+                condition=Q(left_on__isnull=True) | Q(left_on__gte=F("joined_on")),
+                name="partner_left_after_joined",
+                violation_error_message=_("A partner cannot leave before it joined."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status="active", left_on__isnull=True) | Q(status="withdrawn"),
+                name="partner_active_has_not_left",
+                violation_error_message=_("An active partner has no leaving date; withdraw it instead."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"P{self.number} {self.organisation.short_name}"
+
+
+class MembershipQuerySet(PartnerOwnedQuerySet):
+    consortium_path = "partner__consortium"
+
+
+class Membership(TimeStamped):
+    """A user working for a partner, with what they do there."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="memberships",
+    )
+    partner = models.ForeignKey(
+        Partner, verbose_name=_("partner"), on_delete=models.PROTECT, related_name="memberships"
+    )
+    role = models.CharField(_("role"), max_length=20, choices=choices.MembershipRole.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    objects = MembershipQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
+        ordering = ["partner", "user__username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "partner"],
+                name="membership_unique_user_partner",
+                violation_error_message=_("This user already belongs to this partner."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.partner} ({self.get_role_display()})"
+
+    def clean(self) -> None:
+        if self.partner_id is None or self.user_id is None:
+            return
+        elsewhere = (
+            Membership.objects.filter(
+                user_id=self.user_id,
+                partner__consortium_id=self.partner.consortium_id,
+                is_active=True,
+            )
+            .exclude(pk=self.pk)
+            .exclude(partner_id=self.partner_id)
+        )
+        if self.is_active and elsewhere.exists():
+            raise ValidationError(
+                {"user": _("This user already works for another partner of this consortium.")},
+                code="membership_other_partner",
+            )
+
+
+class ConsortiumRole(TimeStamped):
+    """A consortium-wide role: coordinators run the consortium, observers (the funder) read it."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="consortium_roles",
+    )
+    consortium = models.ForeignKey(
+        Consortium, verbose_name=_("consortium"), on_delete=models.CASCADE, related_name="roles"
+    )
+    kind = models.CharField(_("role"), max_length=20, choices=choices.ConsortiumRoleKind.choices)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    objects = ScopedQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("consortium role")
+        verbose_name_plural = _("consortium roles")
+        ordering = ["consortium", "kind", "user__username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "consortium"],
+                name="consortium_role_unique_user",
+                violation_error_message=_("This user already has a role in this consortium."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} – {self.get_kind_display()} ({self.consortium})"
+
+
+class ReportingPeriod(models.Model):
+    """A reporting period (6 months by default) after which partners file their expense statements."""
+
+    consortium = models.ForeignKey(
+        Consortium,
+        verbose_name=_("consortium"),
+        on_delete=models.CASCADE,
+        related_name="periods",
+    )
+    number = models.PositiveSmallIntegerField(_("number"))
+    start_date = models.DateField(_("start date"))
+    end_date = models.DateField(_("end date"))
+    statement_due_date = models.DateField(_("statement due date"))
+
+    objects = ScopedQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("reporting period")
+        verbose_name_plural = _("reporting periods")
+        ordering = ["consortium", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consortium", "number"],
+                name="period_unique_number",
+                violation_error_message=_("This consortium already has a period with this number."),
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date__gte=F("start_date")),
+                name="period_end_after_start",
+                violation_error_message=_("A period cannot end before it starts."),
+            ),
+            models.CheckConstraint(
+                condition=Q(statement_due_date__gte=F("end_date")),
+                name="period_statement_after_end",
+                violation_error_message=_("The statement is due after the period ends."),
+            ),
+        ]
+        indexes = [models.Index(fields=["consortium", "start_date", "end_date"])]
+
+    def __str__(self) -> str:
+        return _("P%(number)s (%(start)s – %(end)s)") % {
+            "number": self.number,
+            "start": self.start_date.strftime("%m/%Y"),
+            "end": self.end_date.strftime("%m/%Y"),
+        }
+
+    def contains(self, day: datetime.date) -> bool:
+        return self.start_date <= day <= self.end_date
+
+
+class CostCategory(models.Model):
+    """An eligible cost heading of a consortium (personnel, operating costs, overheads…)."""
+
+    consortium = models.ForeignKey(
+        Consortium,
+        verbose_name=_("consortium"),
+        on_delete=models.CASCADE,
+        related_name="cost_categories",
+    )
+    code = models.SlugField(_("code"), max_length=30)
+    name = models.CharField(_("name"), max_length=100)
+    kind = models.CharField(
+        _("kind"),
+        max_length=20,
+        choices=choices.CostCategoryKind.choices,
+        default=choices.CostCategoryKind.ACTUAL,
+    )
+    flat_rate = models.DecimalField(
+        _("flat rate (%)"),
+        **PERCENT,
+        null=True,
+        blank=True,
+        help_text=_("For flat-rate headings: the percentage applied to the base heading."),
+    )
+    flat_rate_base = models.ForeignKey(
+        "self",
+        verbose_name=_("flat rate applies to"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+
+    objects = ScopedQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("cost category")
+        verbose_name_plural = _("cost categories")
+        ordering = ["consortium", "position", "code"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consortium", "code"],
+                name="cost_category_unique_code",
+                violation_error_message=_("This consortium already has a cost category with this code."),
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="actual", flat_rate__isnull=True, flat_rate_base__isnull=True)
+                | Q(
+                    kind="flat_rate",
+                    flat_rate__isnull=False,
+                    flat_rate__gte=0,
+                    flat_rate__lte=100,
+                    flat_rate_base__isnull=False,
+                ),
+                name="cost_category_flat_rate_complete",
+                violation_error_message=_(
+                    "A flat-rate heading needs its rate and base heading; other headings have neither."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_flat_rate(self) -> bool:
+        return self.kind == choices.CostCategoryKind.FLAT_RATE
+
+    def clean(self) -> None:
+        base = self.flat_rate_base
+        if base is not None and (base.consortium_id != self.consortium_id or base.is_flat_rate):
+            raise ValidationError(
+                {
+                    "flat_rate_base": _(
+                        "The base must be an actual-cost heading of the same consortium."
+                    )
+                },
+                code="flat_rate_base_invalid",
+            )

@@ -1,0 +1,86 @@
+"""The one rule of who may see and manage what, shared by the admin, the API and the partner pages.
+
+Every consortium-owned model's manager is built from `ScopedQuerySet`; callers write
+`Model.objects.restrict(user, "view")` and never filter by hand. An object outside the result is
+treated as absent (404), never as forbidden.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal, Self
+
+from django.apps import apps
+from django.db import models
+from django.db.models import Q
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+Action = Literal["view", "manage"]
+
+
+def _role_model() -> Any:
+    return apps.get_model("consortium", "ConsortiumRole")
+
+
+def _membership_model() -> Any:
+    return apps.get_model("consortium", "Membership")
+
+
+def coordinated_consortia(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Any]:
+    """Ids of the consortia the user coordinates."""
+    return (
+        _role_model()
+        .objects.filter(user_id=user.pk, kind="coordinator", is_active=True)
+        .values("consortium_id")
+    )
+
+
+def overseen_consortia(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Any]:
+    """Ids of the consortia the user coordinates or observes: they see all of them."""
+    return _role_model().objects.filter(user_id=user.pk, is_active=True).values("consortium_id")
+
+
+def member_partners(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Any]:
+    """Ids of the partners the user works for."""
+    return _membership_model().objects.filter(user_id=user.pk, is_active=True).values("partner_id")
+
+
+def member_consortia(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Any]:
+    """Ids of the consortia in which the user works for a partner."""
+    return (
+        _membership_model()
+        .objects.filter(user_id=user.pk, is_active=True)
+        .values("partner__consortium_id")
+    )
+
+
+class ScopedQuerySet(models.QuerySet):
+    """Rows that belong to one consortium, reached through `consortium_path`.
+
+    `partner_path` is set on rows private to one partner (money, effort, jobs): other partners of the
+    same consortium don't see them. Work-plan rows leave it unset and are read by every partner user of
+    the consortium.
+    """
+
+    consortium_path: str = "consortium"
+    partner_path: str | None = None
+
+    def restrict(self, user: AbstractBaseUser | AnonymousUser, action: Action = "view") -> Self:
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        consortium_id = f"{self.consortium_path}_id" if self.consortium_path else "id"
+        if action == "manage":
+            return self.filter(**{f"{consortium_id}__in": coordinated_consortia(user)})
+        condition = Q(**{f"{consortium_id}__in": overseen_consortia(user)})
+        if self.partner_path is None:
+            condition |= Q(**{f"{consortium_id}__in": member_consortia(user)})
+        else:
+            condition |= Q(**{f"{self.partner_path}_id__in": member_partners(user)})
+        return self.filter(condition)
+
+
+class PartnerOwnedQuerySet(ScopedQuerySet):
+    partner_path = "partner"

@@ -1,0 +1,1 @@
+"""Report archive models arrive with the scheduled reports."""

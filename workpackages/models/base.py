@@ -1,0 +1,54 @@
+"""What every consortium-owned row of the work plan, the budget and the jobs has in common."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from consortium.models import Consortium, TimeStamped
+
+
+class ConsortiumOwned(TimeStamped):
+    """A row that belongs to one consortium.
+
+    `consortium` is copied from the row named by `consortium_source` (a workpackage, a partner) so
+    that scoping is one indexed column everywhere; on PostgreSQL composite foreign keys also make the
+    database refuse a row whose related objects sit in another consortium. `same_consortium_fields`
+    lists the relations that must belong to that consortium.
+    """
+
+    consortium = models.ForeignKey(
+        Consortium,
+        verbose_name=_("consortium"),
+        on_delete=models.PROTECT,
+        editable=False,
+        related_name="+",
+    )
+
+    consortium_source: ClassVar[str | None] = None
+    same_consortium_fields: ClassVar[tuple[str, ...]] = ()
+
+    class Meta:
+        abstract = True
+
+    def derive_consortium(self) -> None:
+        if self.consortium_source and self._has(self.consortium_source):
+            self.consortium_id = getattr(self, self.consortium_source).consortium_id
+
+    def _has(self, field: str) -> bool:
+        return getattr(self, f"{field}_id", None) is not None
+
+    def clean(self) -> None:
+        super().clean()
+        self.derive_consortium()
+        errors = {}
+        for field in self.same_consortium_fields:
+            if self._has(field) and getattr(self, field).consortium_id != self.consortium_id:
+                errors[field] = ValidationError(
+                    _("This belongs to another consortium."), code="other_consortium"
+                )
+        if errors:
+            raise ValidationError(errors)

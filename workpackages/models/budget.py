@@ -1,0 +1,300 @@
+"""The money: budget lines (partner × WP × heading), expenses against them, and person-months."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from consortium.models import MONEY, PERCENT, CostCategory, Partner, ReportingPeriod
+from consortium.querysets import PartnerOwnedQuerySet
+
+from .. import choices
+from .base import ConsortiumOwned
+from .workplan import PERSON_MONTHS, Workpackage
+
+CENT = Decimal("0.01")
+
+
+class BudgetLine(ConsortiumOwned):
+    """What a partner plans to spend on one cost heading in one workpackage, and what the funder grants."""
+
+    partner = models.ForeignKey(
+        Partner, verbose_name=_("partner"), on_delete=models.PROTECT, related_name="budget_lines"
+    )
+    workpackage = models.ForeignKey(
+        Workpackage,
+        verbose_name=_("workpackage"),
+        on_delete=models.PROTECT,
+        related_name="budget_lines",
+    )
+    category = models.ForeignKey(
+        CostCategory,
+        verbose_name=_("cost category"),
+        on_delete=models.PROTECT,
+        related_name="budget_lines",
+    )
+    planned_amount = models.DecimalField(
+        _("planned amount (EUR)"), **MONEY, validators=[MinValueValidator(Decimal(0))]
+    )
+    funding_rate = models.DecimalField(
+        _("funding rate (%)"),
+        **PERCENT,
+        null=True,
+        blank=True,
+        help_text=_("Leave empty to use the partner's default funding rate."),
+    )
+    granted_amount = models.DecimalField(
+        _("granted amount (EUR)"),
+        **MONEY,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0))],
+        help_text=_("Leave empty to compute it: planned amount × funding rate."),
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=choices.BudgetLineStatus.choices,
+        default=choices.BudgetLineStatus.ACTIVE,
+        editable=False,
+        db_index=True,
+    )
+
+    objects = PartnerOwnedQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    consortium_source = "partner"
+    same_consortium_fields = ("workpackage", "category")
+
+    class Meta:
+        verbose_name = _("budget line")
+        verbose_name_plural = _("budget lines")
+        ordering = ["consortium", "partner__number", "workpackage__number", "category__position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "workpackage", "category"],
+                name="budget_line_unique",
+                violation_error_message=_(
+                    "This partner already has a budget line for this workpackage and heading."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_amount__gte=0),
+                name="budget_line_planned_not_negative",
+                violation_error_message=_("The planned amount cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(granted_amount__gte=0),
+                name="budget_line_granted_not_negative",
+                violation_error_message=_("The granted amount cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(granted_amount__lte=models.F("planned_amount")),
+                name="budget_line_granted_within_planned",
+                violation_error_message=_("The granted amount cannot exceed the planned amount."),
+            ),
+            models.CheckConstraint(
+                condition=Q(funding_rate__gte=0, funding_rate__lte=100),
+                name="budget_line_funding_rate_percent",
+                violation_error_message=_("A funding rate is a percentage (0 to 100)."),
+            ),
+        ]
+        indexes = [models.Index(fields=["consortium", "partner", "workpackage"])]
+
+    def __str__(self) -> str:
+        return f"{self.partner} · {self.workpackage.code} · {self.category}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.funding_rate is None and self._has("partner"):
+            self.funding_rate = self.partner.default_funding_rate
+        if self.granted_amount is None and self.planned_amount is not None and self.funding_rate is not None:
+            self.granted_amount = (self.planned_amount * self.funding_rate / 100).quantize(CENT)
+
+
+class Expense(ConsortiumOwned):
+    """A cost a partner declares for a reporting period, with its evidence, until accepted or rejected."""
+
+    partner = models.ForeignKey(
+        Partner, verbose_name=_("partner"), on_delete=models.PROTECT, related_name="expenses"
+    )
+    workpackage = models.ForeignKey(
+        Workpackage, verbose_name=_("workpackage"), on_delete=models.PROTECT, related_name="expenses"
+    )
+    category = models.ForeignKey(
+        CostCategory,
+        verbose_name=_("cost category"),
+        on_delete=models.PROTECT,
+        related_name="expenses",
+    )
+    period = models.ForeignKey(
+        ReportingPeriod,
+        verbose_name=_("reporting period"),
+        on_delete=models.PROTECT,
+        related_name="expenses",
+    )
+    incurred_on = models.DateField(_("date"))
+    amount = models.DecimalField(_("amount (EUR)"), **MONEY)
+    accepted_amount = models.DecimalField(
+        _("accepted amount (EUR)"), **MONEY, null=True, blank=True, editable=False
+    )
+    description = models.CharField(_("description"), max_length=255)
+    invoice_reference = models.CharField(_("invoice reference"), max_length=100, blank=True)
+    evidence = models.FileField(
+        _("evidence file"), upload_to="evidence/%Y/%m/", max_length=255, blank=True
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=choices.ExpenseStatus.choices,
+        default=choices.ExpenseStatus.DRAFT,
+        editable=False,
+        db_index=True,
+    )
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, editable=False)
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewed by"),
+        null=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, editable=False)
+    review_comment = models.TextField(_("review comment"), blank=True, editable=False)
+
+    objects = PartnerOwnedQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    consortium_source = "partner"
+    same_consortium_fields = ("workpackage", "category", "period")
+
+    class Meta:
+        verbose_name = _("expense")
+        verbose_name_plural = _("expenses")
+        ordering = ["consortium", "-incurred_on", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0),
+                name="expense_amount_positive",
+                violation_error_message=_("An expense amount must be greater than zero."),
+            ),
+            models.CheckConstraint(
+                condition=Q(accepted_amount__isnull=True)
+                | Q(accepted_amount__gte=0, accepted_amount__lte=models.F("amount")),
+                name="expense_accepted_within_amount",
+                violation_error_message=_(
+                    "The accepted amount lies between zero and the declared amount."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=~Q(status="accepted") | Q(accepted_amount__isnull=False),
+                name="expense_accepted_has_amount",
+                violation_error_message=_("An accepted expense has an accepted amount."),
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["consortium", "partner", "status"]),
+            models.Index(fields=["consortium", "period", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} · {self.incurred_on} · {self.amount} EUR"
+
+    def clean(self) -> None:
+        super().clean()
+        errors: dict[str, ValidationError] = {}
+        if self._has("period") and self.incurred_on and not self.period.contains(self.incurred_on):
+            errors["incurred_on"] = ValidationError(
+                _("The date falls outside the reporting period %(period)s."),
+                params={"period": self.period},
+                code="date_outside_period",
+            )
+        if self._has("category") and self.category.is_flat_rate:
+            errors["category"] = ValidationError(
+                _("Flat-rate headings are computed, not declared: choose another heading."),
+                code="flat_rate_category",
+            )
+        elif (
+            self._has("partner")
+            and self._has("workpackage")
+            and self._has("category")
+            and not BudgetLine.objects.filter(
+                partner_id=self.partner_id,
+                workpackage_id=self.workpackage_id,
+                category_id=self.category_id,
+                status=choices.BudgetLineStatus.ACTIVE,
+            ).exists()
+        ):
+            errors["category"] = ValidationError(
+                _("The partner has no budget line for this workpackage and heading."),
+                code="no_budget_line",
+            )
+        if errors:
+            raise ValidationError(errors)
+
+
+class Effort(ConsortiumOwned):
+    """Person-months a partner plans and then reports in one workpackage for one period."""
+
+    partner = models.ForeignKey(
+        Partner, verbose_name=_("partner"), on_delete=models.PROTECT, related_name="efforts"
+    )
+    workpackage = models.ForeignKey(
+        Workpackage, verbose_name=_("workpackage"), on_delete=models.PROTECT, related_name="efforts"
+    )
+    period = models.ForeignKey(
+        ReportingPeriod,
+        verbose_name=_("reporting period"),
+        on_delete=models.PROTECT,
+        related_name="efforts",
+    )
+    planned_person_months = models.DecimalField(
+        _("planned person-months"),
+        **PERSON_MONTHS,
+        default=0,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(10000))],
+    )
+    actual_person_months = models.DecimalField(
+        _("actual person-months"),
+        **PERSON_MONTHS,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(10000))],
+    )
+
+    objects = PartnerOwnedQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    consortium_source = "partner"
+    same_consortium_fields = ("workpackage", "period")
+
+    class Meta:
+        verbose_name = _("effort")
+        verbose_name_plural = _("effort")
+        ordering = ["consortium", "period__number", "partner__number", "workpackage__number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "workpackage", "period"],
+                name="effort_unique",
+                violation_error_message=_(
+                    "Effort for this partner, workpackage and period is already recorded."
+                ),
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_person_months__gte=0)
+                & (Q(actual_person_months__isnull=True) | Q(actual_person_months__gte=0)),
+                name="effort_not_negative",
+                violation_error_message=_("Person-months cannot be negative."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} · {self.workpackage.code} · P{self.period.number}"

@@ -1,0 +1,364 @@
+"""The work plan: workpackages, their participants, deliverables (with submissions and reviews), milestones."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from consortium.models import Consortium, Partner
+from consortium.querysets import ScopedQuerySet
+
+from .. import choices
+from .base import ConsortiumOwned
+
+PERSON_MONTHS = {"max_digits": 7, "decimal_places": 2}
+
+
+class Workpackage(ConsortiumOwned):
+    """A workpackage (WP1…): in this partnership, a funded collaborative project with its own partners."""
+
+    consortium = models.ForeignKey(
+        Consortium,
+        verbose_name=_("consortium"),
+        on_delete=models.PROTECT,
+        related_name="workpackages",
+    )
+    number = models.PositiveSmallIntegerField(_("number"), validators=[MinValueValidator(1)])
+    title = models.CharField(_("title"), max_length=200)
+    objectives = models.TextField(_("objectives"), blank=True)
+    lead_partner = models.ForeignKey(
+        Partner,
+        verbose_name=_("lead partner"),
+        on_delete=models.PROTECT,
+        related_name="led_workpackages",
+    )
+    start_month = models.PositiveSmallIntegerField(_("start month"), validators=[MinValueValidator(1)])
+    end_month = models.PositiveSmallIntegerField(_("end month"), validators=[MinValueValidator(1)])
+    participants = models.ManyToManyField(
+        Partner,
+        through="WorkpackageParticipant",
+        verbose_name=_("participants"),
+        related_name="workpackages",
+    )
+
+    objects = ScopedQuerySet.as_manager()
+    history = HistoricalRecords(m2m_fields=[])
+
+    same_consortium_fields = ("lead_partner",)
+
+    class Meta:
+        verbose_name = _("workpackage")
+        verbose_name_plural = _("workpackages")
+        ordering = ["consortium", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consortium", "number"],
+                name="workpackage_unique_number",
+                violation_error_message=_("This consortium already has a workpackage with this number."),
+            ),
+            models.CheckConstraint(
+                condition=Q(start_month__gte=1) & Q(end_month__gte=F("start_month")),
+                name="workpackage_months_ordered",
+                violation_error_message=_("A workpackage ends in or after its start month."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"WP{self.number} {self.title}"
+
+    @property
+    def code(self) -> str:
+        return f"WP{self.number}"
+
+    def clean(self) -> None:
+        super().clean()
+        if self.consortium_id:
+            self.consortium.validate_month(self.start_month, "start_month")
+            self.consortium.validate_month(self.end_month, "end_month")
+
+
+class WorkpackageParticipant(ConsortiumOwned):
+    """A partner taking part in a workpackage, with the person-months it planned there."""
+
+    workpackage = models.ForeignKey(
+        Workpackage,
+        verbose_name=_("workpackage"),
+        on_delete=models.CASCADE,
+        related_name="participations",
+    )
+    partner = models.ForeignKey(
+        Partner,
+        verbose_name=_("partner"),
+        on_delete=models.PROTECT,
+        related_name="participations",
+    )
+    planned_person_months = models.DecimalField(
+        _("planned person-months"), **PERSON_MONTHS, default=0
+    )
+
+    objects = ScopedQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    consortium_source = "workpackage"
+    same_consortium_fields = ("partner",)
+
+    class Meta:
+        verbose_name = _("workpackage participant")
+        verbose_name_plural = _("workpackage participants")
+        ordering = ["workpackage", "partner"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workpackage", "partner"],
+                name="participant_unique_partner",
+                violation_error_message=_("This partner already takes part in this workpackage."),
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_person_months__gte=0),
+                name="participant_person_months_not_negative",
+                violation_error_message=_("Person-months cannot be negative."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.partner} in {self.workpackage.code}"
+
+
+class DueItem(ConsortiumOwned):
+    """Something due at the end of a project month, whose date follows from the consortium's start."""
+
+    due_month = models.PositiveSmallIntegerField(_("due month"), validators=[MinValueValidator(1)])
+    due_date = models.DateField(_("due date"), editable=False, db_index=True)
+
+    class Meta:
+        abstract = True
+
+    def clean(self) -> None:
+        super().clean()
+        if self.consortium_id and self.due_month:
+            self.consortium.validate_month(self.due_month, "due_month")
+            self.due_date = self.consortium.month_due_date(self.due_month)
+
+
+class DeliverableQuerySet(ScopedQuerySet):
+    def overdue(self, today: datetime.date | None = None) -> DeliverableQuerySet:
+        """Due before today and neither submitted nor approved."""
+        today = today or timezone.localdate()
+        return self.filter(due_date__lt=today).exclude(
+            status__in=[choices.DeliverableStatus.SUBMITTED, choices.DeliverableStatus.APPROVED]
+        )
+
+
+class Deliverable(DueItem):
+    """A deliverable `D<wp>.<n>`: what a partner owes the funder by a project month."""
+
+    workpackage = models.ForeignKey(
+        Workpackage,
+        verbose_name=_("workpackage"),
+        on_delete=models.PROTECT,
+        related_name="deliverables",
+    )
+    number = models.PositiveSmallIntegerField(
+        _("number in the workpackage"), validators=[MinValueValidator(1)]
+    )
+    title = models.CharField(_("title"), max_length=250)
+    description = models.TextField(_("description"), blank=True)
+    lead_partner = models.ForeignKey(
+        Partner,
+        verbose_name=_("lead partner"),
+        on_delete=models.PROTECT,
+        related_name="led_deliverables",
+    )
+    type = models.CharField(_("type"), max_length=10, choices=choices.DeliverableType.choices)
+    dissemination = models.CharField(
+        _("dissemination level"), max_length=10, choices=choices.Dissemination.choices
+    )
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=choices.DeliverableStatus.choices,
+        default=choices.DeliverableStatus.PLANNED,
+        editable=False,
+        db_index=True,
+    )
+    first_submitted_at = models.DateTimeField(_("first submitted at"), null=True, editable=False)
+    approved_at = models.DateTimeField(_("approved at"), null=True, editable=False)
+    late_justification = models.TextField(
+        _("late justification"),
+        blank=True,
+        help_text=_("Required when the deliverable is submitted after its due date."),
+    )
+
+    objects = DeliverableQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    consortium_source = "workpackage"
+    same_consortium_fields = ("lead_partner",)
+
+    class Meta:
+        verbose_name = _("deliverable")
+        verbose_name_plural = _("deliverables")
+        ordering = ["consortium", "workpackage__number", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workpackage", "number"],
+                name="deliverable_unique_number",
+                violation_error_message=_("This workpackage already has a deliverable with this number."),
+            ),
+            models.CheckConstraint(
+                condition=Q(due_month__gte=1),
+                name="deliverable_due_month_positive",
+                violation_error_message=_("The due month starts at 1."),
+            ),
+        ]
+        indexes = [models.Index(fields=["consortium", "status", "due_date"])]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.title}"
+
+    @property
+    def code(self) -> str:
+        return f"D{self.workpackage.number}.{self.number}"
+
+    def days_late(self, today: datetime.date | None = None) -> int:
+        """Days past the due date: until today while open, until the first submission once sent."""
+        if self.first_submitted_at is not None:
+            reference = timezone.localdate(self.first_submitted_at)
+        else:
+            reference = today or timezone.localdate()
+        return max((reference - self.due_date).days, 0)
+
+
+class DeliverableSubmission(models.Model):
+    """One version of a deliverable sent by its lead partner for review."""
+
+    deliverable = models.ForeignKey(
+        Deliverable,
+        verbose_name=_("deliverable"),
+        on_delete=models.PROTECT,
+        related_name="submissions",
+    )
+    version = models.PositiveSmallIntegerField(_("version"))
+    file = models.FileField(_("file"), upload_to="deliverables/%Y/%m/", max_length=255)
+    note = models.TextField(_("note"), blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("submitted by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    submitted_at = models.DateTimeField(_("submitted at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("deliverable submission")
+        verbose_name_plural = _("deliverable submissions")
+        ordering = ["deliverable", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deliverable", "version"],
+                name="submission_unique_version",
+                violation_error_message=_("This version already exists."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.deliverable.code} v{self.version}"
+
+
+class DeliverableReview(models.Model):
+    """A coordinator's decision on a submitted deliverable."""
+
+    deliverable = models.ForeignKey(
+        Deliverable,
+        verbose_name=_("deliverable"),
+        on_delete=models.PROTECT,
+        related_name="reviews",
+    )
+    submission = models.ForeignKey(
+        DeliverableSubmission,
+        verbose_name=_("submission"),
+        on_delete=models.PROTECT,
+        null=True,
+        related_name="reviews",
+    )
+    decision = models.CharField(_("decision"), max_length=20, choices=choices.ReviewDecision.choices)
+    comment = models.TextField(_("comment"), blank=True)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewer"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    reviewed_at = models.DateTimeField(_("reviewed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("deliverable review")
+        verbose_name_plural = _("deliverable reviews")
+        ordering = ["deliverable", "-reviewed_at"]
+
+    def __str__(self) -> str:
+        return f"{self.deliverable.code}: {self.get_decision_display()}"
+
+
+class Milestone(DueItem):
+    """A milestone `MS<n>`, numbered across the consortium, with how we will know it is reached."""
+
+    number = models.PositiveSmallIntegerField(_("number"), validators=[MinValueValidator(1)])
+    title = models.CharField(_("title"), max_length=250)
+    workpackages = models.ManyToManyField(
+        Workpackage, verbose_name=_("related workpackages"), related_name="milestones"
+    )
+    lead_partner = models.ForeignKey(
+        Partner,
+        verbose_name=_("lead partner"),
+        on_delete=models.PROTECT,
+        related_name="led_milestones",
+    )
+    means_of_verification = models.TextField(_("means of verification"))
+    status = models.CharField(
+        _("status"),
+        max_length=20,
+        choices=choices.MilestoneStatus.choices,
+        default=choices.MilestoneStatus.PENDING,
+        editable=False,
+        db_index=True,
+    )
+    achieved_on = models.DateField(_("achieved on"), null=True, editable=False)
+    evidence = models.TextField(_("evidence"), blank=True, editable=False)
+
+    objects = ScopedQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    consortium_source = "lead_partner"
+    same_consortium_fields = ("lead_partner",)
+
+    class Meta:
+        verbose_name = _("milestone")
+        verbose_name_plural = _("milestones")
+        ordering = ["consortium", "number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consortium", "number"],
+                name="milestone_unique_number",
+                violation_error_message=_("This consortium already has a milestone with this number."),
+            ),
+            models.CheckConstraint(
+                condition=Q(status="achieved", achieved_on__isnull=False)
+                | (~Q(status="achieved") & Q(achieved_on__isnull=True)),
+                name="milestone_achieved_has_date",
+                violation_error_message=_("An achieved milestone has its achievement date, and only then."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.title}"
+
+    @property
+    def code(self) -> str:
+        return f"MS{self.number}"

@@ -1,0 +1,284 @@
+"""Writes on the work plan, the budget and the jobs. Admin actions, API actions, partner pages,
+commands and tasks all call these functions; each checks the current state under a row lock."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files import File
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from consortium.services import check_state, save_with_history
+
+from .choices import (
+    BudgetLineStatus,
+    DeliverableStatus,
+    ExpenseStatus,
+    JobStatus,
+    MilestoneStatus,
+    ReviewDecision,
+)
+from .models import (
+    BudgetLine,
+    Deliverable,
+    DeliverableReview,
+    DeliverableSubmission,
+    Expense,
+    JobRecord,
+    Milestone,
+)
+
+OPEN_DELIVERABLE = {
+    DeliverableStatus.PLANNED,
+    DeliverableStatus.IN_PROGRESS,
+    DeliverableStatus.CHANGES_REQUESTED,
+}
+
+
+def _locked(model: Any, pk: int) -> Any:
+    return model.objects.select_for_update().get(pk=pk)
+
+
+@transaction.atomic
+def deliverable_start(*, deliverable: Deliverable, user: Any) -> Deliverable:
+    """Mark a planned deliverable as in progress."""
+    deliverable = _locked(Deliverable, deliverable.pk)
+    check_state(deliverable, {DeliverableStatus.PLANNED}, _("start"))
+    deliverable.status = DeliverableStatus.IN_PROGRESS
+    save_with_history(deliverable, user=user, update_fields=["status"])
+    return deliverable
+
+
+@transaction.atomic
+def deliverable_submit(
+    *,
+    deliverable: Deliverable,
+    user: Any,
+    file: File,
+    note: str = "",
+    late_justification: str = "",
+    now: datetime.datetime | None = None,
+) -> DeliverableSubmission:
+    """Send a new version for review; past the due date a written justification is required."""
+    now = now or timezone.now()
+    deliverable = _locked(Deliverable, deliverable.pk)
+    check_state(deliverable, OPEN_DELIVERABLE, _("submit"))
+    late_justification = late_justification.strip() or deliverable.late_justification
+    if timezone.localdate(now) > deliverable.due_date and not late_justification:
+        raise ValidationError(
+            {
+                "late_justification": _(
+                    "This deliverable was due on %(date)s: explain the delay before submitting."
+                )
+                % {"date": deliverable.due_date.isoformat()}
+            },
+            code="late_justification_required",
+        )
+    version = (deliverable.submissions.aggregate(last=Max("version"))["last"] or 0) + 1
+    submission = DeliverableSubmission(
+        deliverable=deliverable, version=version, file=file, note=note, submitted_by=user,
+        submitted_at=now,
+    )
+    submission.full_clean()
+    submission.save()
+    deliverable.status = DeliverableStatus.SUBMITTED
+    deliverable.late_justification = late_justification
+    if deliverable.first_submitted_at is None:
+        deliverable.first_submitted_at = now
+    save_with_history(
+        deliverable,
+        user=user,
+        update_fields=["status", "late_justification", "first_submitted_at"],
+    )
+    return submission
+
+
+def _deliverable_review(
+    *, deliverable: Deliverable, user: Any, decision: str, comment: str, action: str
+) -> DeliverableReview:
+    deliverable = _locked(Deliverable, deliverable.pk)
+    check_state(deliverable, {DeliverableStatus.SUBMITTED}, action)
+    review = DeliverableReview.objects.create(
+        deliverable=deliverable,
+        submission=deliverable.submissions.order_by("-version").first(),
+        decision=decision,
+        comment=comment,
+        reviewer=user,
+    )
+    deliverable.status = decision
+    deliverable.approved_at = review.reviewed_at if decision == ReviewDecision.APPROVED else None
+    save_with_history(deliverable, user=user, update_fields=["status", "approved_at"])
+    return review
+
+
+@transaction.atomic
+def deliverable_approve(*, deliverable: Deliverable, user: Any, comment: str = "") -> DeliverableReview:
+    """Approve the submitted version."""
+    return _deliverable_review(
+        deliverable=deliverable,
+        user=user,
+        decision=ReviewDecision.APPROVED,
+        comment=comment,
+        action=_("approve"),
+    )
+
+
+@transaction.atomic
+def deliverable_request_changes(
+    *, deliverable: Deliverable, user: Any, comment: str
+) -> DeliverableReview:
+    """Send the submitted version back to its lead partner with what to change."""
+    if not comment.strip():
+        raise ValidationError(
+            {"comment": _("Say what must change before sending the deliverable back.")},
+            code="comment_required",
+        )
+    return _deliverable_review(
+        deliverable=deliverable,
+        user=user,
+        decision=ReviewDecision.CHANGES_REQUESTED,
+        comment=comment.strip(),
+        action=_("request changes on"),
+    )
+
+
+@transaction.atomic
+def milestone_achieve(
+    *, milestone: Milestone, user: Any, achieved_on: datetime.date, evidence: str
+) -> Milestone:
+    """Record that a milestone is reached, when, and the evidence for it."""
+    milestone = _locked(Milestone, milestone.pk)
+    check_state(milestone, {MilestoneStatus.PENDING, MilestoneStatus.MISSED}, _("mark as achieved"))
+    if achieved_on > timezone.localdate():
+        raise ValidationError(
+            {"achieved_on": _("A milestone cannot be achieved in the future.")},
+            code="achieved_in_future",
+        )
+    if not evidence.strip():
+        raise ValidationError(
+            {"evidence": _("Describe the evidence that the milestone is reached.")},
+            code="evidence_required",
+        )
+    milestone.status = MilestoneStatus.ACHIEVED
+    milestone.achieved_on = achieved_on
+    milestone.evidence = evidence.strip()
+    save_with_history(milestone, user=user, update_fields=["status", "achieved_on", "evidence"])
+    return milestone
+
+
+@transaction.atomic
+def milestone_miss(*, milestone: Milestone, user: Any) -> Milestone:
+    """Record that a pending milestone was not reached by its due date."""
+    milestone = _locked(Milestone, milestone.pk)
+    check_state(milestone, {MilestoneStatus.PENDING}, _("mark as missed"))
+    milestone.status = MilestoneStatus.MISSED
+    save_with_history(milestone, user=user, update_fields=["status"])
+    return milestone
+
+
+@transaction.atomic
+def expense_submit(*, expense: Expense, user: Any) -> Expense:
+    """Send a draft expense to the coordinator; it can no longer be edited."""
+    expense = _locked(Expense, expense.pk)
+    check_state(expense, {ExpenseStatus.DRAFT}, _("submit"))
+    expense.status = ExpenseStatus.SUBMITTED
+    expense.submitted_at = timezone.now()
+    save_with_history(expense, user=user, update_fields=["status", "submitted_at"])
+    return expense
+
+
+@transaction.atomic
+def expense_accept(
+    *, expense: Expense, user: Any, accepted_amount: Decimal | None = None, comment: str = ""
+) -> Expense:
+    """Accept a submitted expense, in full or for a lower eligible amount."""
+    expense = _locked(Expense, expense.pk)
+    check_state(expense, {ExpenseStatus.SUBMITTED}, _("accept"))
+    amount = expense.amount if accepted_amount is None else Decimal(accepted_amount)
+    if not Decimal(0) <= amount <= expense.amount:
+        raise ValidationError(
+            {"accepted_amount": _("The accepted amount lies between zero and the declared amount.")},
+            code="accepted_amount_range",
+        )
+    if amount < expense.amount and not comment.strip():
+        raise ValidationError(
+            {"comment": _("Explain why only part of the expense is accepted.")},
+            code="comment_required",
+        )
+    expense.status = ExpenseStatus.ACCEPTED
+    expense.accepted_amount = amount
+    expense.reviewed_by = user
+    expense.reviewed_at = timezone.now()
+    expense.review_comment = comment.strip()
+    save_with_history(
+        expense,
+        user=user,
+        update_fields=["status", "accepted_amount", "reviewed_by", "reviewed_at", "review_comment"],
+    )
+    return expense
+
+
+@transaction.atomic
+def expense_reject(*, expense: Expense, user: Any, comment: str) -> Expense:
+    """Reject a submitted expense with the reason the partner will read."""
+    if not comment.strip():
+        raise ValidationError(
+            {"comment": _("Give the reason for rejecting the expense.")}, code="comment_required"
+        )
+    expense = _locked(Expense, expense.pk)
+    check_state(expense, {ExpenseStatus.SUBMITTED}, _("reject"))
+    expense.status = ExpenseStatus.REJECTED
+    expense.reviewed_by = user
+    expense.reviewed_at = timezone.now()
+    expense.review_comment = comment.strip()
+    save_with_history(
+        expense, user=user, update_fields=["status", "reviewed_by", "reviewed_at", "review_comment"]
+    )
+    return expense
+
+
+@transaction.atomic
+def expense_withdraw(*, expense: Expense, user: Any) -> Expense:
+    """Withdraw a draft or submitted expense: financial rows are kept, never deleted."""
+    expense = _locked(Expense, expense.pk)
+    check_state(expense, {ExpenseStatus.DRAFT, ExpenseStatus.SUBMITTED}, _("withdraw"))
+    expense.status = ExpenseStatus.WITHDRAWN
+    save_with_history(expense, user=user, update_fields=["status"])
+    return expense
+
+
+@transaction.atomic
+def budget_line_cancel(*, line: BudgetLine, user: Any) -> BudgetLine:
+    """Cancel a budget line (kept for the audit trail); lines with live expenses stay."""
+    line = _locked(BudgetLine, line.pk)
+    check_state(line, {BudgetLineStatus.ACTIVE}, _("cancel"))
+    live = Expense.objects.filter(
+        partner_id=line.partner_id,
+        workpackage_id=line.workpackage_id,
+        category_id=line.category_id,
+        status__in=[ExpenseStatus.DRAFT, ExpenseStatus.SUBMITTED, ExpenseStatus.ACCEPTED],
+    )
+    if live.exists():
+        raise ValidationError(
+            _("Cannot cancel %(line)s: expenses are recorded against it.") % {"line": line},
+            code="line_has_expenses",
+        )
+    line.status = BudgetLineStatus.CANCELLED
+    save_with_history(line, user=user, update_fields=["status"])
+    return line
+
+
+@transaction.atomic
+def job_withdraw(*, job: JobRecord, user: Any) -> JobRecord:
+    """Withdraw a job record declared by mistake or abandoned; it stays in the history."""
+    job = _locked(JobRecord, job.pk)
+    check_state(job, {JobStatus.FORECAST, JobStatus.REALISED}, _("withdraw"))
+    job.status = JobStatus.WITHDRAWN
+    save_with_history(job, user=user, update_fields=["status"])
+    return job
