@@ -28,12 +28,8 @@ from .validators import (
     validate_vat_id,
 )
 
-MONEY = {"max_digits": 14, "decimal_places": 2}
-PERCENT = {
-    "max_digits": 5,
-    "decimal_places": 2,
-    "validators": [MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
-}
+# Percentages (funding rates, shares) are stored as 0–100 with two decimals.
+PERCENT_VALIDATORS = [MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))]
 
 
 class TimeStamped(models.Model):
@@ -57,11 +53,16 @@ class Consortium(TimeStamped):
     start_date = models.DateField(_("start date"))
     end_date = models.DateField(_("end date"))
     total_budget = models.DecimalField(
-        _("total budget (EUR)"), **MONEY, validators=[MinValueValidator(Decimal(0))]
+        _("total budget (EUR)"),
+        max_digits=14,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal(0))],
     )
     public_funding_share = models.DecimalField(
         _("public funding share (%)"),
-        **PERCENT,
+        max_digits=5,
+        decimal_places=2,
+        validators=PERCENT_VALIDATORS,
         help_text=_("Share of the total budget paid by public money, in per cent."),
     )
     direct_jobs_target = models.PositiveIntegerField(_("direct jobs target"), default=0)
@@ -136,7 +137,9 @@ class Consortium(TimeStamped):
         if month is not None and not 1 <= month <= self.duration_months:
             raise ValidationError(
                 {
-                    field: _("Month %(month)s is outside the consortium's duration (1 to %(last)s).")
+                    field: _(
+                        "Month %(month)s is outside the consortium's duration (1 to %(last)s)."
+                    )
                     % {"month": month, "last": self.duration_months}
                 },
                 code="month_out_of_range",
@@ -201,7 +204,8 @@ class Organisation(TimeStamped):
         ordering = ["short_name"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(enterprise_number__isnull=True) | Q(enterprise_number__regex=r"^[01][0-9]{9}$"),
+                condition=Q(enterprise_number__isnull=True)
+                | Q(enterprise_number__regex=r"^[01][0-9]{9}$"),
                 name="organisation_enterprise_number_digits",
                 violation_error_message=_("A Belgian enterprise number has 10 digits."),
             ),
@@ -244,7 +248,8 @@ class Partner(TimeStamped):
         related_name="partnerships",
     )
     number = models.PositiveSmallIntegerField(
-        _("partner number"), help_text=_("1 for the coordinator, then in the order of the agreement.")
+        _("partner number"),
+        help_text=_("1 for the coordinator, then in the order of the agreement."),
     )
     role = models.CharField(
         _("role"),
@@ -254,15 +259,13 @@ class Partner(TimeStamped):
     )
     default_funding_rate = models.DecimalField(
         _("default funding rate (%)"),
-        **PERCENT,
+        max_digits=5,
+        decimal_places=2,
+        validators=PERCENT_VALIDATORS,
         help_text=_("Share of eligible costs paid by the funder; budget lines may override it."),
     )
-    jobs_commitment_direct = models.PositiveIntegerField(
-        _("direct jobs committed"), default=0
-    )
-    jobs_commitment_indirect = models.PositiveIntegerField(
-        _("indirect jobs committed"), default=0
-    )
+    jobs_commitment_direct = models.PositiveIntegerField(_("direct jobs committed"), default=0)
+    jobs_commitment_indirect = models.PositiveIntegerField(_("indirect jobs committed"), default=0)
     joined_on = models.DateField(_("joined on"))
     left_on = models.DateField(_("left on"), null=True, blank=True)
     status = models.CharField(
@@ -284,7 +287,9 @@ class Partner(TimeStamped):
             models.UniqueConstraint(
                 fields=["consortium", "organisation"],
                 name="partner_unique_organisation",
-                violation_error_message=_("This organisation is already a partner of the consortium."),
+                violation_error_message=_(
+                    "This organisation is already a partner of the consortium."
+                ),
             ),
             models.UniqueConstraint(
                 fields=["consortium", "number"],
@@ -304,7 +309,9 @@ class Partner(TimeStamped):
             models.CheckConstraint(
                 condition=Q(status="active", left_on__isnull=True) | Q(status="withdrawn"),
                 name="partner_active_has_not_left",
-                violation_error_message=_("An active partner has no leaving date; withdraw it instead."),
+                violation_error_message=_(
+                    "An active partner has no leaving date; withdraw it instead."
+                ),
             ),
         ]
 
@@ -471,7 +478,9 @@ class CostCategory(models.Model):
     )
     flat_rate = models.DecimalField(
         _("flat rate (%)"),
-        **PERCENT,
+        max_digits=5,
+        decimal_places=2,
+        validators=PERCENT_VALIDATORS,
         null=True,
         blank=True,
         help_text=_("For flat-rate headings: the percentage applied to the base heading."),
@@ -497,7 +506,9 @@ class CostCategory(models.Model):
             models.UniqueConstraint(
                 fields=["consortium", "code"],
                 name="cost_category_unique_code",
-                violation_error_message=_("This consortium already has a cost category with this code."),
+                violation_error_message=_(
+                    "This consortium already has a cost category with this code."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(kind="actual", flat_rate__isnull=True, flat_rate_base__isnull=True)

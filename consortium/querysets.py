@@ -66,7 +66,7 @@ class ScopedQuerySet(models.QuerySet):
     consortium_path: str = "consortium"
     partner_path: str | None = None
 
-    def restrict(self, user: AbstractBaseUser | AnonymousUser, action: Action = "view") -> Self:
+    def restrict(self, user: Any, action: Action = "view") -> Self:
         if not user.is_authenticated or not user.is_active:
             return self.none()
         if user.is_superuser:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
@@ -40,7 +41,7 @@ def save_with_history(instance: Any, *, user: Any, update_fields: list[str] | No
         instance.save(update_fields=[*update_fields, "updated_at"])
 
 
-def check_state(instance: Any, allowed: set[str], action: str) -> None:
+def check_state(instance: Any, allowed: Collection[str], action: str) -> None:
     """Refuse a transition from a state that doesn't allow it, naming the current state."""
     if instance.status not in allowed:
         raise ValidationError(
@@ -65,7 +66,8 @@ def reporting_periods_generate(*, consortium: Consortium) -> list[ReportingPerio
     start = consortium.start_date
     while start <= consortium.end_date:
         end = min(
-            dates.add_months(start, consortium.reporting_period_months) - datetime.timedelta(days=1),
+            dates.add_months(start, consortium.reporting_period_months)
+            - datetime.timedelta(days=1),
             consortium.end_date,
         )
         period, _created = ReportingPeriod.objects.update_or_create(
@@ -117,9 +119,9 @@ def consortium_role_grant(
     *, consortium: Consortium, user: Any, kind: str, granted_by: Any
 ) -> ConsortiumRole:
     """Give `user` a consortium-wide role; coordinators get into the admin, observers never do."""
-    role = ConsortiumRole.objects.filter(consortium=consortium, user=user).first() or ConsortiumRole(
+    role = ConsortiumRole.objects.filter(
         consortium=consortium, user=user
-    )
+    ).first() or ConsortiumRole(consortium=consortium, user=user)
     role.kind = kind
     role.is_active = True
     save_with_history(role, user=granted_by)
@@ -142,9 +144,12 @@ def membership_grant(*, partner: Any, user: Any, role: str, granted_by: Any) -> 
 
 def user_staff_sync(*, user: Any) -> None:
     """Only coordinators (and superusers) are staff: partner users and observers never reach the admin."""
-    is_staff = user.is_superuser or ConsortiumRole.objects.filter(
-        user=user, kind=choices.ConsortiumRoleKind.COORDINATOR, is_active=True
-    ).exists()
+    is_staff = (
+        user.is_superuser
+        or ConsortiumRole.objects.filter(
+            user=user, kind=choices.ConsortiumRoleKind.COORDINATOR, is_active=True
+        ).exists()
+    )
     if user.is_staff != is_staff:
         user.is_staff = is_staff
         user.save(update_fields=["is_staff"])

@@ -23,7 +23,9 @@ def validate_enterprise_number(value: str) -> None:
     """A Belgian enterprise number: 10 digits starting with 0 or 1, the last two a modulo-97 check."""
     if not re.fullmatch(r"[01]\d{9}", value or ""):
         raise ValidationError(
-            _("A Belgian enterprise number has 10 digits and starts with 0 or 1 (e.g. 0403.170.701)."),
+            _(
+                "A Belgian enterprise number has 10 digits and starts with 0 or 1 (e.g. 0403.170.701)."
+            ),
             code="enterprise_number_format",
         )
     if 97 - int(value[:8]) % 97 != int(value[8:]):

@@ -82,7 +82,11 @@ def deliverable_submit(
         )
     version = (deliverable.submissions.aggregate(last=Max("version"))["last"] or 0) + 1
     submission = DeliverableSubmission(
-        deliverable=deliverable, version=version, file=file, note=note, submitted_by=user,
+        deliverable=deliverable,
+        version=version,
+        file=file,
+        note=note,
+        submitted_by=user,
         submitted_at=now,
     )
     submission.full_clean()
@@ -118,7 +122,9 @@ def _deliverable_review(
 
 
 @transaction.atomic
-def deliverable_approve(*, deliverable: Deliverable, user: Any, comment: str = "") -> DeliverableReview:
+def deliverable_approve(
+    *, deliverable: Deliverable, user: Any, comment: str = ""
+) -> DeliverableReview:
     """Approve the submitted version."""
     return _deliverable_review(
         deliverable=deliverable,
@@ -203,7 +209,11 @@ def expense_accept(
     amount = expense.amount if accepted_amount is None else Decimal(accepted_amount)
     if not Decimal(0) <= amount <= expense.amount:
         raise ValidationError(
-            {"accepted_amount": _("The accepted amount lies between zero and the declared amount.")},
+            {
+                "accepted_amount": _(
+                    "The accepted amount lies between zero and the declared amount."
+                )
+            },
             code="accepted_amount_range",
         )
     if amount < expense.amount and not comment.strip():

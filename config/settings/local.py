@@ -6,7 +6,7 @@ from .base import *  # noqa: F403  (a settings module extends the base namespace
 from .base import VAR_DIR, env_bool
 
 DEBUG = env_bool("DEBUG", True)
-SECRET_KEY = os.environ.get("SECRET_KEY") or "local-development-only-not-secret"  # noqa: S105
+SECRET_KEY = os.environ.get("SECRET_KEY") or "local-development-only-not-secret"
 
 # The embedded SQLite database and uploaded files live under var/, created on first use.
 VAR_DIR.mkdir(parents=True, exist_ok=True)

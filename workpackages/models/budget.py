@@ -12,12 +12,12 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from consortium.models import MONEY, PERCENT, CostCategory, Partner, ReportingPeriod
+from consortium.models import PERCENT_VALIDATORS, CostCategory, Partner, ReportingPeriod
 from consortium.querysets import PartnerOwnedQuerySet
 
 from .. import choices
 from .base import ConsortiumOwned
-from .workplan import PERSON_MONTHS, Workpackage
+from .workplan import Workpackage
 
 CENT = Decimal("0.01")
 
@@ -41,18 +41,24 @@ class BudgetLine(ConsortiumOwned):
         related_name="budget_lines",
     )
     planned_amount = models.DecimalField(
-        _("planned amount (EUR)"), **MONEY, validators=[MinValueValidator(Decimal(0))]
+        _("planned amount (EUR)"),
+        max_digits=14,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal(0))],
     )
     funding_rate = models.DecimalField(
         _("funding rate (%)"),
-        **PERCENT,
+        max_digits=5,
+        decimal_places=2,
+        validators=PERCENT_VALIDATORS,
         null=True,
         blank=True,
         help_text=_("Leave empty to use the partner's default funding rate."),
     )
     granted_amount = models.DecimalField(
         _("granted amount (EUR)"),
-        **MONEY,
+        max_digits=14,
+        decimal_places=2,
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal(0))],
@@ -115,7 +121,11 @@ class BudgetLine(ConsortiumOwned):
         super().clean()
         if self.funding_rate is None and self._has("partner"):
             self.funding_rate = self.partner.default_funding_rate
-        if self.granted_amount is None and self.planned_amount is not None and self.funding_rate is not None:
+        if (
+            self.granted_amount is None
+            and self.planned_amount is not None
+            and self.funding_rate is not None
+        ):
             self.granted_amount = (self.planned_amount * self.funding_rate / 100).quantize(CENT)
 
 
@@ -126,7 +136,10 @@ class Expense(ConsortiumOwned):
         Partner, verbose_name=_("partner"), on_delete=models.PROTECT, related_name="expenses"
     )
     workpackage = models.ForeignKey(
-        Workpackage, verbose_name=_("workpackage"), on_delete=models.PROTECT, related_name="expenses"
+        Workpackage,
+        verbose_name=_("workpackage"),
+        on_delete=models.PROTECT,
+        related_name="expenses",
     )
     category = models.ForeignKey(
         CostCategory,
@@ -141,9 +154,14 @@ class Expense(ConsortiumOwned):
         related_name="expenses",
     )
     incurred_on = models.DateField(_("date"))
-    amount = models.DecimalField(_("amount (EUR)"), **MONEY)
+    amount = models.DecimalField(_("amount (EUR)"), max_digits=14, decimal_places=2)
     accepted_amount = models.DecimalField(
-        _("accepted amount (EUR)"), **MONEY, null=True, blank=True, editable=False
+        _("accepted amount (EUR)"),
+        max_digits=14,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        editable=False,
     )
     description = models.CharField(_("description"), max_length=255)
     invoice_reference = models.CharField(_("invoice reference"), max_length=100, blank=True)
@@ -258,13 +276,15 @@ class Effort(ConsortiumOwned):
     )
     planned_person_months = models.DecimalField(
         _("planned person-months"),
-        **PERSON_MONTHS,
+        max_digits=7,
+        decimal_places=2,
         default=0,
         validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(10000))],
     )
     actual_person_months = models.DecimalField(
         _("actual person-months"),
-        **PERSON_MONTHS,
+        max_digits=7,
+        decimal_places=2,
         null=True,
         blank=True,
         validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(10000))],

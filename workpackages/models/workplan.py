@@ -18,8 +18,6 @@ from consortium.querysets import ScopedQuerySet
 from .. import choices
 from .base import ConsortiumOwned
 
-PERSON_MONTHS = {"max_digits": 7, "decimal_places": 2}
-
 
 class Workpackage(ConsortiumOwned):
     """A workpackage (WP1…): in this partnership, a funded collaborative project with its own partners."""
@@ -39,9 +37,11 @@ class Workpackage(ConsortiumOwned):
         on_delete=models.PROTECT,
         related_name="led_workpackages",
     )
-    start_month = models.PositiveSmallIntegerField(_("start month"), validators=[MinValueValidator(1)])
+    start_month = models.PositiveSmallIntegerField(
+        _("start month"), validators=[MinValueValidator(1)]
+    )
     end_month = models.PositiveSmallIntegerField(_("end month"), validators=[MinValueValidator(1)])
-    participants = models.ManyToManyField(
+    participants: models.ManyToManyField[Partner, WorkpackageParticipant] = models.ManyToManyField(
         Partner,
         through="WorkpackageParticipant",
         verbose_name=_("participants"),
@@ -61,7 +61,9 @@ class Workpackage(ConsortiumOwned):
             models.UniqueConstraint(
                 fields=["consortium", "number"],
                 name="workpackage_unique_number",
-                violation_error_message=_("This consortium already has a workpackage with this number."),
+                violation_error_message=_(
+                    "This consortium already has a workpackage with this number."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(start_month__gte=1) & Q(end_month__gte=F("start_month")),
@@ -100,7 +102,7 @@ class WorkpackageParticipant(ConsortiumOwned):
         related_name="participations",
     )
     planned_person_months = models.DecimalField(
-        _("planned person-months"), **PERSON_MONTHS, default=0
+        _("planned person-months"), max_digits=7, decimal_places=2, default=0
     )
 
     objects = ScopedQuerySet.as_manager()
@@ -209,7 +211,9 @@ class Deliverable(DueItem):
             models.UniqueConstraint(
                 fields=["workpackage", "number"],
                 name="deliverable_unique_number",
-                violation_error_message=_("This workpackage already has a deliverable with this number."),
+                violation_error_message=_(
+                    "This workpackage already has a deliverable with this number."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(due_month__gte=1),
@@ -287,7 +291,9 @@ class DeliverableReview(models.Model):
         null=True,
         related_name="reviews",
     )
-    decision = models.CharField(_("decision"), max_length=20, choices=choices.ReviewDecision.choices)
+    decision = models.CharField(
+        _("decision"), max_length=20, choices=choices.ReviewDecision.choices
+    )
     comment = models.TextField(_("comment"), blank=True)
     reviewer = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -346,13 +352,17 @@ class Milestone(DueItem):
             models.UniqueConstraint(
                 fields=["consortium", "number"],
                 name="milestone_unique_number",
-                violation_error_message=_("This consortium already has a milestone with this number."),
+                violation_error_message=_(
+                    "This consortium already has a milestone with this number."
+                ),
             ),
             models.CheckConstraint(
                 condition=Q(status="achieved", achieved_on__isnull=False)
                 | (~Q(status="achieved") & Q(achieved_on__isnull=True)),
                 name="milestone_achieved_has_date",
-                violation_error_message=_("An achieved milestone has its achievement date, and only then."),
+                violation_error_message=_(
+                    "An achieved milestone has its achievement date, and only then."
+                ),
             ),
         ]
 

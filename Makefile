@@ -1,0 +1,67 @@
+# Consortium Manager: `make run` starts the app with the demo partnership, `make test` runs the suite.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+UV_VERSION := 0.13.8
+UV := .tools/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+REDIS_URL ?= redis://127.0.0.1:6379/0
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/consortium_manager
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: help install install-dev run worker test lint format messages clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+install: $(UV) ## Create .venv with the locked runtime dependencies
+	$(UV) sync --frozen --no-dev --python $(PYTHON)
+
+install-dev: $(UV) ## Create .venv with the locked runtime and development dependencies
+	$(UV) sync --frozen --python $(PYTHON)
+
+run: install ## Migrate, seed the demo once, start the web server (and Celery when Redis answers)
+	$(BIN)/python manage.py migrate --no-input
+	@if command -v msgfmt >/dev/null; then $(BIN)/python manage.py compilemessages --ignore=.venv --ignore=.tools -v0; fi
+	$(BIN)/python manage.py seed_demo
+	@set -m; \
+	if $(BIN)/python -c "import redis,sys; redis.Redis.from_url('$(REDIS_URL)', socket_connect_timeout=1).ping()" 2>/dev/null; then \
+		echo "Redis answers at $(REDIS_URL): starting a Celery worker with beat."; \
+		REDIS_URL=$(REDIS_URL) $(BIN)/celery -A config worker --beat --loglevel=info --concurrency=2 & \
+		trap "kill %1 2>/dev/null" EXIT INT TERM; \
+	else \
+		echo "Redis does not answer at $(REDIS_URL): no background worker (reports and reminders wait)."; \
+	fi; \
+	echo ""; \
+	echo "  Consortium Manager: http://127.0.0.1:$(PORT)/admin/"; \
+	echo "  Demo logins (password: demo): coordinator, observer, partner1, partner2"; \
+	echo ""; \
+	REDIS_URL=$(REDIS_URL) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
+
+test: install-dev ## Run the whole test suite on PostgreSQL (DATABASE_URL overrides)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/pytest
+
+lint: install-dev ## ruff (lint and format check), mypy, and a check that no migration is missing
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
+
+format: install-dev ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+messages: install-dev ## Extract the French and English catalogues and compile them
+	$(BIN)/python manage.py makemessages -l fr -l en --ignore=.venv --ignore=.tools --ignore=var --no-obsolete
+	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=.tools
+
+clean: ## Remove the virtualenvs and the local database and files
+	rm -rf $(VENV) .tools var

@@ -1,0 +1,296 @@
+"""Coordinators' admin for the consortium itself: partners, organisations, people and their roles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from . import services
+from .models import (
+    Consortium,
+    ConsortiumRole,
+    CostCategory,
+    Membership,
+    Organisation,
+    Partner,
+    ReportingPeriod,
+)
+from .permissions import (
+    CoordinatorPermissions,
+    ReadOnlyTabularInline,
+    ScopedModelAdmin,
+    ScopedTabularInline,
+    is_coordinator,
+)
+from .querysets import coordinated_consortia
+
+User = get_user_model()
+
+
+class ConsortiumRoleInline(ScopedTabularInline):
+    model = ConsortiumRole
+    fields = ["user", "kind", "is_active"]
+    autocomplete_fields = ["user"]
+    show_change_link = False
+
+
+class ReportingPeriodInline(ReadOnlyTabularInline):
+    model = ReportingPeriod
+    fields = ["number", "start_date", "end_date", "statement_due_date"]
+    show_change_link = False
+
+
+class CostCategoryInline(ScopedTabularInline):
+    model = CostCategory
+    fields = ["position", "code", "name", "kind", "flat_rate", "flat_rate_base"]
+    show_change_link = False
+
+
+@admin.register(Consortium)
+class ConsortiumAdmin(ScopedModelAdmin):
+    list_display = [
+        "acronym",
+        "name",
+        "funder",
+        "start_date",
+        "end_date",
+        "total_budget",
+        "public_funding_share",
+        "direct_jobs_target",
+        "indirect_jobs_target",
+    ]
+    search_fields = ["acronym", "name", "funder"]
+    inlines = [ConsortiumRoleInline, CostCategoryInline, ReportingPeriodInline]
+    actions = ["regenerate_periods"]
+    fieldsets = [
+        (None, {"fields": ["name", "acronym", "funder", "start_date", "end_date"]}),
+        (_("Money"), {"fields": ["total_budget", "public_funding_share"]}),
+        (
+            _("Jobs targets"),
+            {"fields": ["direct_jobs_target", "indirect_jobs_target", "jobs_horizon_years"]},
+        ),
+        (_("Reporting"), {"fields": ["reporting_period_months", "statement_due_days"]}),
+    ]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A new consortium has no coordinator yet: only a superuser sets one up.
+        return request.user.is_superuser
+
+    def save_model(self, request: HttpRequest, obj: Consortium, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        services.reporting_periods_generate(consortium=obj)
+        if not change:
+            services.cost_categories_seed(consortium=obj)
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        if formset.model is ConsortiumRole:
+            for role in formset.queryset.model.objects.filter(consortium=form.instance):
+                services.user_staff_sync(user=role.user)
+
+    @admin.action(description=_("Regenerate the reporting periods from the dates"))
+    def regenerate_periods(self, request: HttpRequest, queryset: QuerySet[Consortium]) -> None:
+        for consortium in queryset:
+            services.reporting_periods_generate(consortium=consortium)
+        self.message_user(request, _("Reporting periods regenerated."), messages.SUCCESS)
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(ScopedModelAdmin):
+    list_display = [
+        "short_name",
+        "legal_name",
+        "kind",
+        "enterprise_number_display",
+        "vat_id",
+        "city",
+    ]
+    list_filter = ["kind", "country"]
+    search_fields = ["short_name", "legal_name", "enterprise_number", "vat_id", "city"]
+    fields = [
+        "legal_name",
+        "short_name",
+        "kind",
+        "enterprise_number",
+        "vat_id",
+        "city",
+        "country",
+        "website",
+    ]
+
+    @admin.display(description=_("enterprise number"), ordering="enterprise_number")
+    def enterprise_number_display(self, obj: Organisation) -> str:
+        return obj.enterprise_number_display
+
+    def save_model(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by_id = request.user.pk
+        super().save_model(request, obj, form, change)
+
+
+class MembershipInline(ScopedTabularInline):
+    model = Membership
+    fields = ["user", "role", "is_active"]
+    autocomplete_fields = ["user"]
+    show_change_link = False
+
+
+@admin.register(Partner)
+class PartnerAdmin(ScopedModelAdmin):
+    list_display = [
+        "number",
+        "organisation",
+        "kind",
+        "consortium",
+        "role",
+        "status",
+        "default_funding_rate",
+    ]
+    list_display_links = ["number", "organisation"]
+    list_filter = ["consortium", "role", "status", "organisation__kind"]
+    search_fields = ["organisation__short_name", "organisation__legal_name"]
+    autocomplete_fields = ["organisation"]
+    list_select_related = ["organisation", "consortium"]
+    inlines = [MembershipInline]
+    fields = [
+        "consortium",
+        "organisation",
+        "number",
+        "role",
+        "default_funding_rate",
+        "jobs_commitment_direct",
+        "jobs_commitment_indirect",
+        "joined_on",
+        "left_on",
+        "status",
+    ]
+
+    @admin.display(description=_("kind"), ordering="organisation__kind")
+    def kind(self, obj: Partner) -> str:
+        return obj.organisation.get_kind_display()
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        if formset.model is Membership:
+            for membership in formset.queryset.model.objects.filter(partner=form.instance):
+                services.user_staff_sync(user=membership.user)
+
+
+@admin.register(Membership)
+class MembershipAdmin(ScopedModelAdmin):
+    list_display = ["user", "partner", "role", "is_active"]
+    list_filter = ["role", "is_active", "partner__consortium"]
+    search_fields = ["user__username", "user__email", "partner__organisation__short_name"]
+    autocomplete_fields = ["user", "partner"]
+    list_select_related = ["user", "partner__organisation"]
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        services.user_staff_sync(user=obj.user)
+
+
+@admin.register(ConsortiumRole)
+class ConsortiumRoleAdmin(ScopedModelAdmin):
+    list_display = ["user", "consortium", "kind", "is_active"]
+    list_filter = ["kind", "is_active", "consortium"]
+    search_fields = ["user__username", "user__email"]
+    autocomplete_fields = ["user"]
+    list_select_related = ["user", "consortium"]
+
+    def save_model(
+        self, request: HttpRequest, obj: ConsortiumRole, form: Any, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        services.user_staff_sync(user=obj.user)
+
+
+@admin.register(ReportingPeriod)
+class ReportingPeriodAdmin(ScopedModelAdmin):
+    list_display = [
+        "__str__",
+        "consortium",
+        "number",
+        "start_date",
+        "end_date",
+        "statement_due_date",
+    ]
+    list_filter = ["consortium"]
+    search_fields = ["consortium__acronym"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Periods are generated from the consortium's dates, never typed in.
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(CostCategory)
+class CostCategoryAdmin(ScopedModelAdmin):
+    list_display = ["name", "code", "consortium", "kind", "flat_rate", "flat_rate_base", "position"]
+    list_filter = ["consortium", "kind"]
+    search_fields = ["name", "code"]
+    list_select_related = ["consortium", "flat_rate_base"]
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class PeopleAdmin(CoordinatorPermissions, UserAdmin):
+    """Coordinators see the people of their consortia; only superusers grant staff rights."""
+
+    list_display = ["username", "email", "first_name", "last_name", "is_active", "last_login"]
+    list_filter = ["is_active", "is_staff"]
+    inlines = [ConsortiumRoleInline, MembershipInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        consortia = coordinated_consortia(request.user)
+        return queryset.filter(
+            pk__in=User.objects.filter(
+                Q(consortium_roles__consortium_id__in=consortia)
+                | Q(memberships__partner__consortium_id__in=consortia)
+            ).values("pk")
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser or obj is None:
+            return fieldsets
+        return [
+            (None, {"fields": ["username"]}),
+            (_("Personal info"), {"fields": ["first_name", "last_name", "email"]}),
+            (_("Access"), {"fields": ["is_active", "last_login"]}),
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if request.user.is_superuser:
+            return super().get_readonly_fields(request, obj)
+        return ["last_login"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_coordinator(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_coordinator(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_coordinator(request.user)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
+        return super().get_inline_instances(request, obj) if obj is not None else []

@@ -1,0 +1,138 @@
+"""Who gets into the coordinators' admin, and the admin base classes that apply the scoping rule.
+
+The rule itself lives in `querysets.ScopedQuerySet.restrict`; these classes only plug it into every
+admin list, form choice, autocomplete and inline, so that a coordinator of one consortium sees no
+row of another anywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.db import models
+from django.http import HttpRequest
+from simple_history.admin import SimpleHistoryAdmin
+
+from .models import ConsortiumRole
+from .querysets import coordinated_consortia
+
+
+def is_coordinator(user: Any) -> bool:
+    """Superusers and active coordinators of at least one consortium; cached on the user object."""
+    if not (user.is_authenticated and user.is_active and user.is_staff):
+        return False
+    if user.is_superuser:
+        return True
+    cached = getattr(user, "_is_coordinator", None)
+    if cached is None:
+        cached = ConsortiumRole.objects.filter(
+            user_id=user.pk, kind="coordinator", is_active=True
+        ).exists()
+        user._is_coordinator = cached
+    return cached
+
+
+def scope_choices(db_field: models.Field, request: HttpRequest, kwargs: dict[str, Any]) -> None:
+    """Limit a foreign key's or many-to-many's choices to what the user manages."""
+    related = db_field.related_model
+    queryset: Any = related._default_manager.get_queryset()  # type: ignore[union-attr]
+    if hasattr(queryset, "restrict"):
+        kwargs.setdefault("queryset", queryset.restrict(request.user, "manage"))
+    elif related._meta.label == "consortium.Consortium":  # type: ignore[union-attr]
+        kwargs.setdefault("queryset", queryset.filter(pk__in=coordinated_consortia(request.user)))
+
+
+class CoordinatorPermissions:
+    """Coordinators manage rows of their consortia; deletion only where `deletable` says so.
+
+    Financial rows (money, effort, jobs, partners, people's access) are never deleted: they are
+    withdrawn or cancelled through services, and their history stays.
+    """
+
+    deletable = False
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_coordinator(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_coordinator(request.user)
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_coordinator(request.user)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_coordinator(request.user)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.deletable and is_coordinator(request.user)
+
+
+class ScopedModelAdmin(CoordinatorPermissions, SimpleHistoryAdmin):
+    """Base of every admin of a consortium-owned model; keeps each change in the history."""
+
+    list_per_page = 50
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
+        queryset: Any = super().get_queryset(request)
+        return queryset.restrict(request.user, "manage")
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        scope_choices(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        scope_choices(db_field, request, kwargs)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+class ScopedInlineMixin(CoordinatorPermissions):
+    """Inlines choose only among the coordinator's rows, like their parent admin."""
+
+    extra = 0
+    show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
+        queryset = super().get_queryset(request)  # type: ignore[misc]
+        if hasattr(queryset, "restrict"):
+            queryset = queryset.restrict(request.user, "manage")
+        return queryset
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        scope_choices(db_field, request, kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+class ScopedTabularInline(ScopedInlineMixin, admin.TabularInline):
+    pass
+
+
+class ReadOnlyTabularInline(ScopedInlineMixin, admin.TabularInline):
+    """An inline that shows related rows without letting anyone edit them here."""
+
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class SuperuserOnlyAdmin:
+    """Mixed into admins of models that belong to no consortium (groups, schedules…)."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_module_permission(request)

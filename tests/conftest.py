@@ -1,0 +1,202 @@
+"""Shared fixtures: two consortia, two partners in the first, and one user per role.
+
+Role fixtures return users; they are granted their roles through the services, as in production, so
+that `is_staff` follows the same rule.
+"""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+
+from consortium.choices import ConsortiumRoleKind, MembershipRole, PartnerRole
+from consortium.models import CostCategory
+from consortium.services import consortium_role_grant, membership_grant
+from workpackages.services import expense_submit
+
+from . import factories
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Any) -> None:
+    # Uploaded deliverables and evidence land in a throw-away folder, not in var/.
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def consortium() -> Any:
+    return factories.ConsortiumFactory(
+        acronym="PIT-ATMP",
+        name="Technological Innovation Partnership in ATMP",
+    )
+
+
+@pytest.fixture
+def other_consortium() -> Any:
+    return factories.ConsortiumFactory(acronym="PIT-OTHER", name="Another partnership")
+
+
+@pytest.fixture
+def partner_a(consortium: Any) -> Any:
+    return factories.PartnerFactory(
+        consortium=consortium,
+        number=1,
+        role=PartnerRole.COORDINATOR,
+        organisation__short_name="BioWin",
+        organisation__kind="non_profit",
+        default_funding_rate=Decimal("100.00"),
+    )
+
+
+@pytest.fixture
+def partner_b(consortium: Any) -> Any:
+    return factories.PartnerFactory(
+        consortium=consortium, number=2, organisation__short_name="CellForge"
+    )
+
+
+@pytest.fixture
+def other_partner(other_consortium: Any) -> Any:
+    return factories.PartnerFactory(consortium=other_consortium, number=1)
+
+
+@pytest.fixture
+def workpackage(consortium: Any, partner_a: Any, partner_b: Any) -> Any:
+    wp = factories.WorkpackageFactory(
+        consortium=consortium, number=1, title="Exosome manufacturing", lead_partner=partner_a
+    )
+    factories.WorkpackageParticipantFactory(workpackage=wp, partner=partner_a)
+    factories.WorkpackageParticipantFactory(workpackage=wp, partner=partner_b)
+    return wp
+
+
+@pytest.fixture
+def other_workpackage(other_consortium: Any, other_partner: Any) -> Any:
+    return factories.WorkpackageFactory(
+        consortium=other_consortium, number=1, lead_partner=other_partner
+    )
+
+
+@pytest.fixture
+def personnel(consortium: Any) -> CostCategory:
+    return CostCategory.objects.get(consortium=consortium, code="personnel")
+
+
+@pytest.fixture
+def operating(consortium: Any) -> CostCategory:
+    return CostCategory.objects.get(consortium=consortium, code="operating")
+
+
+@pytest.fixture
+def overheads(consortium: Any) -> CostCategory:
+    return CostCategory.objects.get(consortium=consortium, code="overheads")
+
+
+@pytest.fixture
+def period(consortium: Any) -> Any:
+    """The first reporting period: January to June 2024."""
+    return consortium.periods.get(number=1)
+
+
+@pytest.fixture
+def budget_line(partner_a: Any, workpackage: Any) -> Any:
+    return factories.BudgetLineFactory(
+        partner=partner_a, workpackage=workpackage, heading="personnel"
+    )
+
+
+@pytest.fixture
+def budget_line_b(partner_b: Any, workpackage: Any) -> Any:
+    return factories.BudgetLineFactory(
+        partner=partner_b, workpackage=workpackage, heading="personnel"
+    )
+
+
+@pytest.fixture
+def expense(budget_line: Any) -> Any:
+    """A draft expense of partner A, dated 15 January 2024."""
+    return factories.ExpenseFactory(line=budget_line, amount=Decimal("1200.00"))
+
+
+@pytest.fixture
+def submitted_expense(expense: Any, partner_member: Any) -> Any:
+    return expense_submit(expense=expense, user=partner_member)
+
+
+@pytest.fixture
+def deliverable(workpackage: Any) -> Any:
+    """D1.1, due at the end of month 12 (31 December 2024)."""
+    return factories.DeliverableFactory(
+        workpackage=workpackage, number=1, title="Exosome QC protocol", due_month=12
+    )
+
+
+@pytest.fixture
+def milestone(partner_a: Any, workpackage: Any) -> Any:
+    return factories.MilestoneFactory(
+        lead_partner=partner_a, number=1, due_month=18, workpackages=[workpackage]
+    )
+
+
+@pytest.fixture
+def job(partner_a: Any, workpackage: Any) -> Any:
+    return factories.JobRecordFactory(partner=partner_a, workpackage=workpackage)
+
+
+@pytest.fixture
+def before_due() -> datetime.datetime:
+    """A moment well before the deliverable fixture's due date."""
+    return datetime.datetime(2024, 6, 3, 10, 0, tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def superuser() -> Any:
+    return factories.UserFactory(username="root", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def anonymous() -> AnonymousUser:
+    return AnonymousUser()
+
+
+def _grant(consortium: Any, kind: str, username: str) -> Any:
+    user = factories.UserFactory(username=username)
+    consortium_role_grant(consortium=consortium, user=user, kind=kind, granted_by=None)
+    user.refresh_from_db()
+    return user
+
+
+@pytest.fixture
+def coordinator(consortium: Any) -> Any:
+    return _grant(consortium, ConsortiumRoleKind.COORDINATOR, "coordinator")
+
+
+@pytest.fixture
+def other_coordinator(other_consortium: Any) -> Any:
+    return _grant(other_consortium, ConsortiumRoleKind.COORDINATOR, "other-coordinator")
+
+
+@pytest.fixture
+def observer(consortium: Any) -> Any:
+    return _grant(consortium, ConsortiumRoleKind.OBSERVER, "observer")
+
+
+def _member(partner: Any, username: str) -> Any:
+    user = factories.UserFactory(username=username)
+    membership_grant(partner=partner, user=user, role=MembershipRole.FINANCE, granted_by=None)
+    user.refresh_from_db()
+    return user
+
+
+@pytest.fixture
+def partner_member(partner_a: Any) -> Any:
+    return _member(partner_a, "member-a")
+
+
+@pytest.fixture
+def other_partner_member(partner_b: Any) -> Any:
+    return _member(partner_b, "member-b")

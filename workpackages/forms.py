@@ -1,0 +1,28 @@
+"""Forms that collect what a decision needs (a comment, a date, evidence) before calling a service."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class CommentForm(forms.Form):
+    comment = forms.CharField(
+        label=_("Comment"),
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text=_("The partner reads this comment."),
+    )
+
+
+class MilestoneAchieveForm(forms.Form):
+    achieved_on = forms.DateField(
+        label=_("Achieved on"),
+        initial=timezone.localdate,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    evidence = forms.CharField(
+        label=_("Evidence"),
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text=_("How the means of verification were met (report, data set, minutes…)."),
+    )

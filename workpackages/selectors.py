@@ -1,0 +1,334 @@
+"""Reads that aggregate the work plan, the budget and the jobs; every sum is computed by the database.
+
+Each function takes a set of consortium ids and answers for all of them in a fixed number of
+queries, however many partners, lines or expenses there are.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import (
+    Case,
+    Count,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from consortium.choices import CostCategoryKind
+from consortium.models import Consortium, Partner
+
+from .choices import BudgetLineStatus, DeliverableStatus, ExpenseStatus, JobImpact, JobStatus
+from .models import BudgetLine, Deliverable, Expense, JobRecord, Workpackage
+
+ZERO = Decimal("0.00")
+MONEY_FIELD: DecimalField = DecimalField(max_digits=16, decimal_places=2)
+DONE = [DeliverableStatus.SUBMITTED, DeliverableStatus.APPROVED]
+
+
+def _accepted_sum(category_ref: str) -> Subquery:
+    return Subquery(
+        Expense.objects.filter(
+            partner_id=OuterRef("partner_id"),
+            workpackage_id=OuterRef("workpackage_id"),
+            category_id=OuterRef(category_ref),
+            status=ExpenseStatus.ACCEPTED,
+        )
+        .values("partner_id")
+        .annotate(total=Sum("accepted_amount"))
+        .values("total"),
+        output_field=MONEY_FIELD,
+    )
+
+
+def budget_lines_with_consumption(lines: QuerySet[BudgetLine]) -> QuerySet[Any]:
+    """Annotate `consumed` (accepted expenses; flat-rate lines: rate × their base heading's)."""
+    own = Coalesce(_accepted_sum("category_id"), Value(ZERO), output_field=MONEY_FIELD)
+    base = Coalesce(
+        _accepted_sum("category__flat_rate_base_id"), Value(ZERO), output_field=MONEY_FIELD
+    )
+    return lines.annotate(
+        consumed=Case(
+            When(
+                category__kind=CostCategoryKind.FLAT_RATE,
+                then=ExpressionWrapper(
+                    base * F("category__flat_rate") / Value(Decimal(100)), output_field=MONEY_FIELD
+                ),
+            ),
+            default=own,
+            output_field=MONEY_FIELD,
+        )
+    )
+
+
+def percent(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"))
+
+
+@dataclass
+class BudgetRow:
+    """Planned, granted and consumed money for one partner or one workpackage."""
+
+    key: int
+    number: int
+    label: str
+    planned: Decimal = ZERO
+    granted: Decimal = ZERO
+    consumed: Decimal = ZERO
+    overspent_lines: int = 0
+
+    @property
+    def consumption(self) -> Decimal | None:
+        return percent(self.consumed, self.planned)
+
+
+@dataclass
+class JobsFigures:
+    """Jobs created in a consortium, by impact and status, against its targets."""
+
+    direct_target: int
+    indirect_target: int
+    counts: dict[tuple[str, str], tuple[int, Decimal]] = field(default_factory=dict)
+
+    def headcount(self, impact: str, status: str = JobStatus.REALISED) -> int:
+        return self.counts.get((impact, status), (0, ZERO))[0]
+
+    def fte(self, impact: str, status: str = JobStatus.REALISED) -> Decimal:
+        return self.counts.get((impact, status), (0, ZERO))[1]
+
+    @property
+    def direct_realised(self) -> int:
+        return self.headcount(JobImpact.DIRECT)
+
+    @property
+    def indirect_realised(self) -> int:
+        return self.headcount(JobImpact.INDIRECT)
+
+    @property
+    def direct_fte(self) -> Decimal:
+        return self.fte(JobImpact.DIRECT)
+
+    @property
+    def indirect_fte(self) -> Decimal:
+        return self.fte(JobImpact.INDIRECT)
+
+    @property
+    def direct_progress(self) -> Decimal | None:
+        return percent(self.direct_realised, self.direct_target)
+
+    @property
+    def indirect_progress(self) -> Decimal | None:
+        return percent(self.indirect_realised, self.indirect_target)
+
+
+@dataclass
+class ConsortiumDashboard:
+    """Everything the coordinators' dashboard shows for one consortium."""
+
+    consortium: Consortium
+    partners: int = 0
+    workpackages: int = 0
+    deliverables_total: int = 0
+    deliverables_on_time: int = 0
+    deliverables_late: int = 0
+    deliverables_due_soon: int = 0
+    deliverables_by_status: dict[Any, int] = field(default_factory=dict)
+    late_deliverables: list[Deliverable] = field(default_factory=list)
+    by_partner: list[BudgetRow] = field(default_factory=list)
+    by_workpackage: list[BudgetRow] = field(default_factory=list)
+    jobs: JobsFigures | None = None
+    time_elapsed: Decimal | None = None
+
+    @property
+    def planned(self) -> Decimal:
+        return sum((row.planned for row in self.by_partner), ZERO)
+
+    @property
+    def granted(self) -> Decimal:
+        return sum((row.granted for row in self.by_partner), ZERO)
+
+    @property
+    def consumed(self) -> Decimal:
+        return sum((row.consumed for row in self.by_partner), ZERO)
+
+    @property
+    def consumption(self) -> Decimal | None:
+        return percent(self.consumed, self.planned)
+
+    @property
+    def budget_tables(self) -> list[tuple[Any, list[BudgetRow]]]:
+        return [
+            (_("Budget by partner"), self.by_partner),
+            (_("Budget by workpackage"), self.by_workpackage),
+        ]
+
+    @property
+    def overspent_lines(self) -> int:
+        return sum(row.overspent_lines for row in self.by_partner)
+
+
+def time_elapsed(consortium: Consortium, today: datetime.date) -> Decimal:
+    total = (consortium.end_date - consortium.start_date).days + 1
+    done = min(max((today - consortium.start_date).days + 1, 0), total)
+    return percent(done, total) or Decimal(0)
+
+
+def _deliverable_counts(ids: list[int], today: datetime.date) -> dict[int, dict[str, Any]]:
+    soon = today + datetime.timedelta(days=30)
+    late_submission = Q(first_submitted_at__date__gt=F("due_date"))
+    open_ = ~Q(status__in=DONE)
+    rows = (
+        Deliverable.objects.filter(consortium_id__in=ids)
+        .values("consortium_id")
+        .annotate(
+            total=Count("pk"),
+            late=Count("pk", filter=(open_ & Q(due_date__lt=today)) | late_submission),
+            on_time=Count("pk", filter=Q(first_submitted_at__isnull=False) & ~late_submission),
+            due_soon=Count("pk", filter=open_ & Q(due_date__gte=today, due_date__lte=soon)),
+            **{
+                f"status_{value}": Count("pk", filter=Q(status=value))
+                for value in DeliverableStatus.values
+            },
+        )
+    )
+    return {row.pop("consortium_id"): row for row in rows}
+
+
+def _budget_rows(ids: list[int]) -> tuple[dict[int, list[BudgetRow]], dict[int, list[BudgetRow]]]:
+    """Budget per partner and per workpackage, from one query over the (annotated) budget lines."""
+    lines = budget_lines_with_consumption(
+        BudgetLine.objects.filter(consortium_id__in=ids, status=BudgetLineStatus.ACTIVE)
+    ).values_list(
+        "consortium_id",
+        "partner_id",
+        "partner__number",
+        "partner__organisation__short_name",
+        "workpackage_id",
+        "workpackage__number",
+        "workpackage__title",
+        "planned_amount",
+        "granted_amount",
+        "consumed",
+    )
+    partners: dict[int, dict[int, BudgetRow]] = defaultdict(dict)
+    workpackages: dict[int, dict[int, BudgetRow]] = defaultdict(dict)
+    for cid, pid, pnum, pname, wid, wnum, wtitle, planned, granted, consumed in lines:
+        for rows, key, number, label in (
+            (partners[cid], pid, pnum, f"P{pnum} {pname}"),
+            (workpackages[cid], wid, wnum, f"WP{wnum} {wtitle}"),
+        ):
+            row = rows.setdefault(key, BudgetRow(key=key, number=number, label=label))
+            row.planned += planned
+            row.granted += granted or ZERO
+            row.consumed += consumed
+            row.overspent_lines += int(consumed > planned)
+    # Partners and WPs without any line still appear, with zeros.
+    for pid, cid, pnum, pname in Partner.objects.filter(consortium_id__in=ids).values_list(
+        "pk", "consortium_id", "number", "organisation__short_name"
+    ):
+        partners[cid].setdefault(pid, BudgetRow(key=pid, number=pnum, label=f"P{pnum} {pname}"))
+    for wid, cid, wnum, wtitle in Workpackage.objects.filter(consortium_id__in=ids).values_list(
+        "pk", "consortium_id", "number", "title"
+    ):
+        workpackages[cid].setdefault(
+            wid, BudgetRow(key=wid, number=wnum, label=f"WP{wnum} {wtitle}")
+        )
+
+    def ordered(rows: dict[int, BudgetRow]) -> list[BudgetRow]:
+        return sorted(rows.values(), key=lambda row: row.number)
+
+    return (
+        {cid: ordered(rows) for cid, rows in partners.items()},
+        {cid: ordered(rows) for cid, rows in workpackages.items()},
+    )
+
+
+def _jobs(ids: list[int]) -> dict[int, dict[tuple[str, str], tuple[int, Decimal]]]:
+    rows = (
+        JobRecord.objects.filter(consortium_id__in=ids)
+        .exclude(status=JobStatus.WITHDRAWN)
+        .values("consortium_id", "impact", "status")
+        .annotate(headcount=Count("pk"), fte=Sum("fte"))
+    )
+    result: dict[int, dict[tuple[str, str], tuple[int, Decimal]]] = defaultdict(dict)
+    for row in rows:
+        result[row["consortium_id"]][(row["impact"], row["status"])] = (
+            row["headcount"],
+            row["fte"],
+        )
+    return result
+
+
+def consortium_dashboards(
+    consortia: Iterable[Consortium], *, today: datetime.date | None = None, late_limit: int = 10
+) -> list[ConsortiumDashboard]:
+    """The dashboard of each consortium, in a number of queries that depends on nothing but
+    the number of consortia (one for each consortium's late-deliverables list)."""
+    today = today or timezone.localdate()
+    consortia = list(consortia)
+    ids = [c.pk for c in consortia]
+    if not ids:
+        return []
+    deliverables = _deliverable_counts(ids, today)
+    by_partner, by_workpackage = _budget_rows(ids)
+    jobs = _jobs(ids)
+    counts = {
+        row["pk"]: row
+        for row in Consortium.objects.filter(pk__in=ids)
+        .values("pk")
+        .annotate(
+            n_partners=Count("partners", distinct=True),
+            n_workpackages=Count("workpackages", distinct=True),
+        )
+    }
+    dashboards = []
+    for consortium in consortia:
+        d = deliverables.get(consortium.pk, {})
+        late = (
+            Deliverable.objects.filter(consortium=consortium)
+            .overdue(today)
+            .select_related("workpackage", "lead_partner__organisation")
+            .order_by("due_date")[:late_limit]
+        )
+        dashboards.append(
+            ConsortiumDashboard(
+                consortium=consortium,
+                partners=counts[consortium.pk]["n_partners"],
+                workpackages=counts[consortium.pk]["n_workpackages"],
+                deliverables_total=d.get("total", 0),
+                deliverables_on_time=d.get("on_time", 0),
+                deliverables_late=d.get("late", 0),
+                deliverables_due_soon=d.get("due_soon", 0),
+                deliverables_by_status={
+                    label: d.get(f"status_{value}", 0) for value, label in DeliverableStatus.choices
+                },
+                late_deliverables=list(late),
+                by_partner=by_partner.get(consortium.pk, []),
+                by_workpackage=by_workpackage.get(consortium.pk, []),
+                jobs=JobsFigures(
+                    direct_target=consortium.direct_jobs_target,
+                    indirect_target=consortium.indirect_jobs_target,
+                    counts=jobs.get(consortium.pk, {}),
+                ),
+                time_elapsed=time_elapsed(consortium, today),
+            )
+        )
+    return dashboards
