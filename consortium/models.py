@@ -160,13 +160,32 @@ class OrganisationQuerySet(models.QuerySet):
         return self.filter(pk__in=self.filter(condition).values("pk"))
 
 
+class EnterpriseNumberField(models.CharField):
+    """Stores the 10 digits; accepts what people type (`BE 0403.170.701`, `403170701`)."""
+
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)
+        return normalise_enterprise_number(value) or None if value else None
+
+    def formfield(self, **kwargs: Any) -> Any:
+        # Room for the dots, spaces and "BE" prefix people type; the 10 digits are checked after.
+        return super().formfield(**{**kwargs, "max_length": 20})
+
+
+class WebsiteField(models.URLField):
+    """A website typed without its scheme (`www.example.be`) is taken as https."""
+
+    def formfield(self, **kwargs: Any) -> Any:
+        return super().formfield(**{**kwargs, "assume_scheme": "https"})
+
+
 class Organisation(TimeStamped):
     """A legal entity (company, university, hospital…) that may take part in several consortia."""
 
     legal_name = models.CharField(_("legal name"), max_length=200)
     short_name = models.CharField(_("short name"), max_length=60)
     kind = models.CharField(_("kind"), max_length=30, choices=choices.OrganisationKind.choices)
-    enterprise_number = models.CharField(
+    enterprise_number = EnterpriseNumberField(
         _("Belgian enterprise number"),
         max_length=10,
         null=True,
@@ -184,7 +203,7 @@ class Organisation(TimeStamped):
     )
     city = models.CharField(_("city"), max_length=100, blank=True)
     country = models.CharField(_("country code"), max_length=2, default="BE")
-    website = models.URLField(_("website"), blank=True)
+    website = WebsiteField(_("website"), blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("created by"),
@@ -222,10 +241,6 @@ class Organisation(TimeStamped):
         return self.short_name
 
     def clean_fields(self, exclude: Any = None) -> None:
-        if self.enterprise_number:
-            self.enterprise_number = normalise_enterprise_number(self.enterprise_number)
-        else:
-            self.enterprise_number = None
         self.vat_id = (self.vat_id or "").replace(" ", "").upper()
         super().clean_fields(exclude=exclude)
 
@@ -284,6 +299,8 @@ class Partner(TimeStamped):
         verbose_name_plural = _("partners")
         ordering = ["consortium", "number"]
         constraints = [
+            # Lets PostgreSQL check with composite foreign keys that related rows share the consortium.
+            models.UniqueConstraint(fields=["id", "consortium"], name="partner_id_consortium"),
             models.UniqueConstraint(
                 fields=["consortium", "organisation"],
                 name="partner_unique_organisation",
@@ -430,6 +447,8 @@ class ReportingPeriod(models.Model):
         verbose_name_plural = _("reporting periods")
         ordering = ["consortium", "number"]
         constraints = [
+            # Lets PostgreSQL check with composite foreign keys that related rows share the consortium.
+            models.UniqueConstraint(fields=["id", "consortium"], name="period_id_consortium"),
             models.UniqueConstraint(
                 fields=["consortium", "number"],
                 name="period_unique_number",
@@ -503,6 +522,8 @@ class CostCategory(models.Model):
         verbose_name_plural = _("cost categories")
         ordering = ["consortium", "position", "code"]
         constraints = [
+            # Lets PostgreSQL check with composite foreign keys that related rows share the consortium.
+            models.UniqueConstraint(fields=["id", "consortium"], name="cost_category_id_consortium"),
             models.UniqueConstraint(
                 fields=["consortium", "code"],
                 name="cost_category_unique_code",

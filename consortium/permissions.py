@@ -11,7 +11,7 @@ from typing import Any
 
 from django.contrib import admin
 from django.db import models
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
 from .models import ConsortiumRole
@@ -80,6 +80,11 @@ class ScopedModelAdmin(CoordinatorPermissions, SimpleHistoryAdmin):
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         scope_choices(db_field, request, kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> Any:
+        # Django's admin redirects to its index with "doesn't exist"; another consortium's rows
+        # must be indistinguishable from missing ones, and everywhere else in the app that is 404.
+        raise Http404
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         scope_choices(db_field, request, kwargs)

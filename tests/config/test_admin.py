@@ -1,0 +1,97 @@
+"""The coordinators' admin site on the demo partnership: who gets in, what each coordinator sees."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.test import Client, RequestFactory
+from django.urls import reverse
+
+from consortium.models import Consortium
+from consortium.permissions import SuperuserOnlyAdmin
+
+pytestmark = pytest.mark.django_db
+
+User = get_user_model()
+
+
+@pytest.fixture
+def demo(settings: Any) -> Consortium:
+    settings.DEBUG = True
+    call_command("seed_demo", verbosity=0)
+    return Consortium.objects.get(acronym="PIT-ATMP")
+
+
+def _client(user: Any) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _changelist_url(model: Any) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+
+
+def _request_as(user: Any) -> Any:
+    request = RequestFactory().get("/admin/")
+    request.user = user
+    return request
+
+
+def test_second_consortium_coordinator_sees_no_demo_row(demo: Consortium, other_coordinator: Any) -> None:
+    demo_coordinator = User.objects.get(username="coordinator")
+    other = _client(other_coordinator)
+    checked = 0
+    for model, model_admin in admin.site._registry.items():
+        response = other.get(_changelist_url(model))
+        if isinstance(model_admin, SuperuserOnlyAdmin):
+            assert response.status_code == 403, model
+            continue
+        assert response.status_code == 200, model
+        # What the demo's coordinator sees in this list is never in the other coordinator's.
+        demo_rows = set(model_admin.get_queryset(_request_as(demo_coordinator)).values_list("pk", flat=True))
+        assert demo_rows, f"the demo has no {model._meta.verbose_name_plural}: the check would be empty"
+        shown = set(response.context["cl"].queryset.values_list("pk", flat=True))
+        assert not shown & demo_rows, model
+        assert "PIT-ATMP" not in response.content.decode(), model
+        checked += 1
+    assert checked >= 15
+
+    dashboard = other.get(reverse("admin:index"))
+    assert dashboard.status_code == 200
+    assert "PIT-ATMP" not in dashboard.content.decode()
+    assert [d.consortium.acronym for d in dashboard.context["dashboards"]] != ["PIT-ATMP"]
+
+
+def test_other_consortium_objects_answer_404(demo: Consortium, other_coordinator: Any) -> None:
+    deliverable = demo.workpackages.first().deliverables.first()
+    url = reverse("admin:workpackages_deliverable_change", args=[deliverable.pk])
+    assert _client(other_coordinator).get(url).status_code == 404
+    assert _client(User.objects.get(username="coordinator")).get(url).status_code == 200
+
+
+def test_demo_dashboard_shows_the_partnership(demo: Consortium) -> None:
+    response = _client(User.objects.get(username="coordinator")).get(reverse("admin:index"))
+    assert response.status_code == 200
+    [board] = response.context["dashboards"]
+    assert board.partners == 26
+    assert board.workpackages == 12
+    assert board.planned == demo.total_budget == 81_000_000
+    assert board.jobs.direct_target == 470
+    assert board.jobs.indirect_target == 1200
+    assert board.deliverables_late >= 3
+    assert board.overspent_lines >= 1
+    html = response.content.decode()
+    assert "81,000,000.00" in html
+    assert "/ 470" in html and "/ 1200" in html
+
+
+@pytest.mark.parametrize("username", ["observer", "partner1", "partner2"])
+def test_partner_users_and_observers_never_get_into_the_admin(demo: Consortium, username: str) -> None:
+    response = _client(User.objects.get(username=username)).get(reverse("admin:index"))
+    assert response.status_code == 302
+    assert reverse("admin:login") in response["Location"]
