@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
@@ -52,8 +54,34 @@ class CostCategoryInline(ScopedTabularInline):
     show_change_link = False
 
 
+class ConsortiumForm(forms.ModelForm):
+    class Meta:
+        model = Consortium
+        fields = [
+            "name",
+            "acronym",
+            "funder",
+            "start_date",
+            "end_date",
+            "total_budget",
+            "public_funding_share",
+            "direct_jobs_target",
+            "indirect_jobs_target",
+            "jobs_horizon_years",
+            "reporting_period_months",
+            "statement_due_days",
+        ]
+
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        # The instance now holds the new dates: refuse them if used periods would have to move.
+        for message in services.reporting_periods_conflicts(self.instance):
+            self.add_error(None, message)
+
+
 @admin.register(Consortium)
 class ConsortiumAdmin(ScopedModelAdmin):
+    form = ConsortiumForm
     list_display = [
         "acronym",
         "name",
@@ -97,8 +125,19 @@ class ConsortiumAdmin(ScopedModelAdmin):
     @admin.action(description=_("Regenerate the reporting periods from the dates"))
     def regenerate_periods(self, request: HttpRequest, queryset: QuerySet[Consortium]) -> None:
         for consortium in queryset:
-            services.reporting_periods_generate(consortium=consortium)
-        self.message_user(request, _("Reporting periods regenerated."), messages.SUCCESS)
+            try:
+                services.reporting_periods_generate(consortium=consortium)
+            except ValidationError as error:
+                self.message_user(
+                    request, f"{consortium}: {' '.join(error.messages)}", messages.ERROR
+                )
+            else:
+                self.message_user(
+                    request,
+                    _("%(consortium)s: reporting periods regenerated.")
+                    % {"consortium": consortium},
+                    messages.SUCCESS,
+                )
 
 
 @admin.register(Organisation)

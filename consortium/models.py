@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -241,6 +242,9 @@ class Organisation(TimeStamped):
         return self.short_name
 
     def clean_fields(self, exclude: Any = None) -> None:
+        # Django skips blank values in clean_fields: "" must become NULL here, or the identifier
+        # check would count it and the uniqueness check would compare every foreign organisation.
+        self.enterprise_number = self.enterprise_number or None
         self.vat_id = (self.vat_id or "").replace(" ", "").upper()
         super().clean_fields(exclude=exclude)
 
@@ -523,7 +527,9 @@ class CostCategory(models.Model):
         ordering = ["consortium", "position", "code"]
         constraints = [
             # Lets PostgreSQL check with composite foreign keys that related rows share the consortium.
-            models.UniqueConstraint(fields=["id", "consortium"], name="cost_category_id_consortium"),
+            models.UniqueConstraint(
+                fields=["id", "consortium"], name="cost_category_id_consortium"
+            ),
             models.UniqueConstraint(
                 fields=["consortium", "code"],
                 name="cost_category_unique_code",
@@ -548,7 +554,7 @@ class CostCategory(models.Model):
         ]
 
     def __str__(self) -> str:
-        return self.name
+        return gettext(self.name)
 
     @property
     def is_flat_rate(self) -> bool:

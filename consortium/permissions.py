@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
 from django.db import models
 from django.http import Http404, HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
@@ -41,6 +42,12 @@ def scope_choices(db_field: models.Field, request: HttpRequest, kwargs: dict[str
         kwargs.setdefault("queryset", queryset.restrict(request.user, "manage"))
     elif related._meta.label == "consortium.Consortium":  # type: ignore[union-attr]
         kwargs.setdefault("queryset", queryset.filter(pk__in=coordinated_consortia(request.user)))
+
+
+def scoped_filter(model: Any, entry: Any) -> Any:
+    if isinstance(entry, str) and get_fields_from_path(model, entry)[-1].is_relation:
+        return (entry, admin.RelatedOnlyFieldListFilter)
+    return entry
 
 
 class CoordinatorPermissions:
@@ -81,7 +88,17 @@ class ScopedModelAdmin(CoordinatorPermissions, SimpleHistoryAdmin):
         scope_choices(db_field, request, kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
-    def _get_obj_does_not_exist_redirect(self, request: HttpRequest, opts: Any, object_id: str) -> Any:
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        """Relation filters list only the related rows present in the user's own list.
+
+        Django's default relation filter offers every row of the related table, which would show
+        other consortia's partners and workpackages in the sidebar.
+        """
+        return [scoped_filter(self.model, entry) for entry in super().get_list_filter(request)]
+
+    def _get_obj_does_not_exist_redirect(
+        self, request: HttpRequest, opts: Any, object_id: str
+    ) -> Any:
         # Django's admin redirects to its index with "doesn't exist"; another consortium's rows
         # must be indistinguishable from missing ones, and everywhere else in the app that is 404.
         raise Http404

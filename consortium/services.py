@@ -9,20 +9,22 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils.translation import gettext as _
+from django.db.models import Q
+from django.utils.translation import gettext, gettext_noop
 
 from . import choices, dates
 from .models import Consortium, ConsortiumRole, CostCategory, Membership, ReportingPeriod
 
 # The Walloon guide's eligible cost headings; flat rates vary by agreement and stay editable.
+# Names are stored in English and shown translated while a coordinator hasn't renamed them.
 WALLOON_COST_HEADINGS: list[dict[str, Any]] = [
-    {"code": "personnel", "name": "Personnel", "position": 10},
-    {"code": "operating", "name": "Operating costs", "position": 20},
-    {"code": "equipment", "name": "Equipment / depreciation", "position": 30},
-    {"code": "subcontracting", "name": "Subcontracting", "position": 40},
+    {"code": "personnel", "name": gettext_noop("Personnel"), "position": 10},
+    {"code": "operating", "name": gettext_noop("Operating costs"), "position": 20},
+    {"code": "equipment", "name": gettext_noop("Equipment / depreciation"), "position": 30},
+    {"code": "subcontracting", "name": gettext_noop("Subcontracting"), "position": 40},
     {
         "code": "overheads",
-        "name": "Overheads",
+        "name": gettext_noop("Overheads"),
         "position": 50,
         "kind": choices.CostCategoryKind.FLAT_RATE,
         "flat_rate": Decimal("17.00"),
@@ -32,8 +34,18 @@ WALLOON_COST_HEADINGS: list[dict[str, Any]] = [
 
 
 def save_with_history(instance: Any, *, user: Any, update_fields: list[str] | None = None) -> None:
-    """Validate and save, recording `user` as the author of the history row."""
-    instance.full_clean()
+    """Validate and save, recording `user` as the author of the history row.
+
+    A transition that saves only `update_fields` validates those fields; the service has checked
+    the state and the database's constraints still hold the invariants, which spares one query
+    per relation and per constraint on every decision.
+    """
+    if update_fields is None:
+        instance.full_clean()
+    else:
+        instance.clean_fields(
+            exclude=[f.name for f in instance._meta.concrete_fields if f.name not in update_fields]
+        )
     instance._history_user = user
     if update_fields is None:
         instance.save()
@@ -41,50 +53,80 @@ def save_with_history(instance: Any, *, user: Any, update_fields: list[str] | No
         instance.save(update_fields=[*update_fields, "updated_at"])
 
 
-def check_state(instance: Any, allowed: Collection[str], action: str) -> None:
-    """Refuse a transition from a state that doesn't allow it, naming the current state."""
+def check_state(instance: Any, allowed: Collection[str], message: str) -> None:
+    """Refuse a transition from a state that doesn't allow it.
+
+    `message` is the whole translated sentence, with `%(object)s` and `%(status)s` (the current
+    state), so that each language can phrase each action its own way.
+    """
     if instance.status not in allowed:
         raise ValidationError(
-            _("Cannot %(action)s %(object)s: it is %(status)s.")
-            % {
-                "action": action,
-                "object": instance,
-                "status": instance.get_status_display().lower(),
-            },
+            message % {"object": instance, "status": instance.get_status_display().lower()},
             code="invalid_state",
         )
 
 
+def reporting_periods_plan(
+    consortium: Consortium,
+) -> list[tuple[int, datetime.date, datetime.date, datetime.date]]:
+    """(number, start, end, statement due) of each period, counted in project months from the
+    start date so that periods never drift (a consortium starting on the 31st included)."""
+    length = consortium.reporting_period_months
+    plan = []
+    number = 1
+    while (start := dates.add_months(consortium.start_date, (number - 1) * length)) <= (
+        consortium.end_date
+    ):
+        end = min(dates.month_end(consortium.start_date, number * length), consortium.end_date)
+        due = end + datetime.timedelta(days=consortium.statement_due_days)
+        plan.append((number, start, end, due))
+        number += 1
+    return plan
+
+
+def reporting_periods_conflicts(consortium: Consortium) -> list[str]:
+    """Why the periods can't follow the consortium's dates: a period that holds expenses or effort
+    would move or disappear, and its rows would no longer fall within it."""
+    if consortium.pk is None:
+        return []
+    planned = {
+        number: (start, end) for number, start, end, _due in reporting_periods_plan(consortium)
+    }
+    # Expenses and effort point at periods from the workpackages app: reached by reverse names.
+    used = (
+        ReportingPeriod.objects.filter(consortium_id=consortium.pk)
+        .filter(Q(expenses__isnull=False) | Q(efforts__isnull=False))
+        .distinct()
+    )
+    return [
+        gettext(
+            "Period %(period)s holds expenses or effort and cannot move: change the dates or "
+            "the period length back, or move its records first."
+        )
+        % {"period": period}
+        for period in used
+        if planned.get(period.number) != (period.start_date, period.end_date)
+    ]
+
+
 @transaction.atomic
 def reporting_periods_generate(*, consortium: Consortium) -> list[ReportingPeriod]:
-    """Cut the consortium's duration into periods of its reporting length; idempotent.
+    """Create or realign the periods from the consortium's dates; idempotent.
 
-    Existing periods keep their number; their dates are realigned if the consortium's dates moved.
+    Periods that already hold expenses or effort never move: the change is refused instead.
     """
+    conflicts = reporting_periods_conflicts(consortium)
+    if conflicts:
+        raise ValidationError(conflicts, code="periods_in_use")
     periods = []
-    number = 1
-    start = consortium.start_date
-    while start <= consortium.end_date:
-        end = min(
-            dates.add_months(start, consortium.reporting_period_months)
-            - datetime.timedelta(days=1),
-            consortium.end_date,
-        )
+    for number, start, end, due in reporting_periods_plan(consortium):
         period, _created = ReportingPeriod.objects.update_or_create(
             consortium=consortium,
             number=number,
-            defaults={
-                "start_date": start,
-                "end_date": end,
-                "statement_due_date": end + datetime.timedelta(days=consortium.statement_due_days),
-            },
+            defaults={"start_date": start, "end_date": end, "statement_due_date": due},
         )
         periods.append(period)
-        number += 1
-        start = end + datetime.timedelta(days=1)
-    ReportingPeriod.objects.filter(consortium=consortium, number__gte=number).exclude(
-        expenses__isnull=False
-    ).exclude(efforts__isnull=False).delete()
+    ReportingPeriod.objects.filter(consortium=consortium, number__gt=len(periods)).delete()
     return periods
 
 

@@ -34,7 +34,7 @@ from workpackages.models import (
     WorkpackageParticipant,
 )
 
-PASSWORD = "correct-horse-battery"
+PASSWORD = "correct-horse-battery"  # noqa: S105  (every test user logs in with it)
 
 
 def enterprise_number(n: int) -> str:
@@ -184,7 +184,9 @@ class DeliverableFactory(ValidatedModelFactory):
 class MilestoneFactory(ValidatedModelFactory):
     lead_partner = factory.SubFactory(PartnerFactory)
     consortium = factory.SelfAttribute("lead_partner.consortium")
-    number = factory.LazyAttribute(lambda o: next_number(Milestone.objects.filter(consortium=o.consortium)))
+    number = factory.LazyAttribute(
+        lambda o: next_number(Milestone.objects.filter(consortium=o.consortium))
+    )
     title = factory.Sequence(lambda n: f"GMP batch released {n}")
     means_of_verification = "Batch record signed by the qualified person."
     due_month = 18

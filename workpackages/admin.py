@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.html import format_html
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from consortium.admin import PartnerAdmin as BasePartnerAdmin
@@ -93,7 +93,7 @@ def run_service(
     request: HttpRequest,
     queryset: QuerySet[Any],
     service: Callable[[Any], Any],
-    done: str,
+    done: Callable[[int], str],
 ) -> None:
     """Apply `service` to each selected object; report successes and each refusal with its reason."""
     succeeded = 0
@@ -105,7 +105,7 @@ def run_service(
         else:
             succeeded += 1
     if succeeded:
-        modeladmin.message_user(request, done % {"count": succeeded}, messages.SUCCESS)
+        modeladmin.message_user(request, done(succeeded), messages.SUCCESS)
 
 
 def action_with_form(
@@ -116,7 +116,7 @@ def action_with_form(
     form_class: type[forms.Form],
     title: str,
     apply: Callable[[Any, dict[str, Any]], Any],
-    done: str,
+    done: Callable[[int], str],
 ) -> HttpResponse | None:
     """An admin action that first asks for the fields of `form_class`, then applies the service."""
     form = form_class(request.POST if "apply" in request.POST else None)
@@ -272,8 +272,8 @@ class DeliverableAdmin(AdminMedia, ScopedModelAdmin):
         "code",
         "title",
         "lead_partner",
-        "type",
-        "dissemination",
+        "type_code",
+        "dissemination_code",
         "due_date",
         "status_badge",
         "days_late",
@@ -309,6 +309,16 @@ class DeliverableAdmin(AdminMedia, ScopedModelAdmin):
     def code(self, obj: Deliverable) -> str:
         return obj.code
 
+    @admin.display(description=_("type"), ordering="type")
+    def type_code(self, obj: Deliverable) -> str:
+        return format_html('<abbr title="{}">{}</abbr>', obj.get_type_display(), obj.type)
+
+    @admin.display(description=_("dissemination"), ordering="dissemination")
+    def dissemination_code(self, obj: Deliverable) -> str:
+        return format_html(
+            '<abbr title="{}">{}</abbr>', obj.get_dissemination_display(), obj.dissemination
+        )
+
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: Deliverable) -> str:
         return badge(obj.status, obj.get_status_display())
@@ -332,7 +342,10 @@ class DeliverableAdmin(AdminMedia, ScopedModelAdmin):
             request,
             queryset,
             lambda d: services.deliverable_approve(deliverable=d, user=request.user),
-            gettext("%(count)s deliverable(s) approved."),
+            lambda n: (
+                ngettext("%(count)s deliverable approved.", "%(count)s deliverables approved.", n)
+                % {"count": n}
+            ),
         )
 
     @admin.action(description=_("Request changes on the selected deliverables…"))
@@ -348,7 +361,14 @@ class DeliverableAdmin(AdminMedia, ScopedModelAdmin):
             apply=lambda d, data: services.deliverable_request_changes(
                 deliverable=d, user=request.user, comment=data["comment"]
             ),
-            done=gettext("Changes requested on %(count)s deliverable(s)."),
+            done=lambda n: (
+                ngettext(
+                    "Changes requested on %(count)s deliverable.",
+                    "Changes requested on %(count)s deliverables.",
+                    n,
+                )
+                % {"count": n}
+            ),
         )
 
     @admin.action(description=_("Mark the selected deliverables as in progress"))
@@ -358,7 +378,14 @@ class DeliverableAdmin(AdminMedia, ScopedModelAdmin):
             request,
             queryset,
             lambda d: services.deliverable_start(deliverable=d, user=request.user),
-            gettext("%(count)s deliverable(s) marked as in progress."),
+            lambda n: (
+                ngettext(
+                    "%(count)s deliverable marked as in progress.",
+                    "%(count)s deliverables marked as in progress.",
+                    n,
+                )
+                % {"count": n}
+            ),
         )
 
 
@@ -422,7 +449,14 @@ class MilestoneAdmin(AdminMedia, ScopedModelAdmin):
             apply=lambda m, data: services.milestone_achieve(
                 milestone=m, user=request.user, **data
             ),
-            done=gettext("%(count)s milestone(s) marked as achieved."),
+            done=lambda n: (
+                ngettext(
+                    "%(count)s milestone marked as achieved.",
+                    "%(count)s milestones marked as achieved.",
+                    n,
+                )
+                % {"count": n}
+            ),
         )
 
     @admin.action(description=_("Mark the selected milestones as missed"))
@@ -432,7 +466,14 @@ class MilestoneAdmin(AdminMedia, ScopedModelAdmin):
             request,
             queryset,
             lambda m: services.milestone_miss(milestone=m, user=request.user),
-            gettext("%(count)s milestone(s) marked as missed."),
+            lambda n: (
+                ngettext(
+                    "%(count)s milestone marked as missed.",
+                    "%(count)s milestones marked as missed.",
+                    n,
+                )
+                % {"count": n}
+            ),
         )
 
 
@@ -480,7 +521,7 @@ class BudgetLineAdmin(AdminMedia, ConsumptionMixin, ScopedModelAdmin):
         "consumption",
         "status_badge",
     ]
-    list_filter = ["status", "category__code", "workpackage", "partner", "consortium"]
+    list_filter = ["status", "category", "workpackage", "partner", "consortium"]
     search_fields = ["partner__organisation__short_name", "workpackage__title"]
     autocomplete_fields = ["partner", "workpackage"]
     list_select_related = ["partner__organisation", "workpackage", "category"]
@@ -514,7 +555,10 @@ class BudgetLineAdmin(AdminMedia, ConsumptionMixin, ScopedModelAdmin):
             request,
             queryset,
             lambda line: services.budget_line_cancel(line=line, user=request.user),
-            gettext("%(count)s budget line(s) cancelled."),
+            lambda n: (
+                ngettext("%(count)s budget line cancelled.", "%(count)s budget lines cancelled.", n)
+                % {"count": n}
+            ),
         )
 
 
@@ -531,7 +575,7 @@ class ExpenseAdmin(AdminMedia, ScopedModelAdmin):
         "status_badge",
         "invoice_reference",
     ]
-    list_filter = ["status", "period", "category__code", "workpackage", "partner", "consortium"]
+    list_filter = ["status", "period", "category", "workpackage", "partner", "consortium"]
     search_fields = ["description", "invoice_reference", "partner__organisation__short_name"]
     autocomplete_fields = ["partner", "workpackage"]
     list_select_related = ["partner__organisation", "workpackage", "category", "period"]
@@ -576,7 +620,10 @@ class ExpenseAdmin(AdminMedia, ScopedModelAdmin):
             request,
             queryset,
             lambda e: services.expense_accept(expense=e, user=request.user),
-            gettext("%(count)s expense(s) accepted."),
+            lambda n: (
+                ngettext("%(count)s expense accepted.", "%(count)s expenses accepted.", n)
+                % {"count": n}
+            ),
         )
 
     @admin.action(description=_("Reject the selected expenses…"))
@@ -590,7 +637,10 @@ class ExpenseAdmin(AdminMedia, ScopedModelAdmin):
             apply=lambda e, data: services.expense_reject(
                 expense=e, user=request.user, comment=data["comment"]
             ),
-            done=gettext("%(count)s expense(s) rejected."),
+            done=lambda n: (
+                ngettext("%(count)s expense rejected.", "%(count)s expenses rejected.", n)
+                % {"count": n}
+            ),
         )
 
     @admin.action(description=_("Withdraw the selected expenses"))
@@ -600,7 +650,10 @@ class ExpenseAdmin(AdminMedia, ScopedModelAdmin):
             request,
             queryset,
             lambda e: services.expense_withdraw(expense=e, user=request.user),
-            gettext("%(count)s expense(s) withdrawn."),
+            lambda n: (
+                ngettext("%(count)s expense withdrawn.", "%(count)s expenses withdrawn.", n)
+                % {"count": n}
+            ),
         )
 
 
@@ -652,7 +705,10 @@ class JobRecordAdmin(AdminMedia, ScopedModelAdmin):
             request,
             queryset,
             lambda j: services.job_withdraw(job=j, user=request.user),
-            gettext("%(count)s job record(s) withdrawn."),
+            lambda n: (
+                ngettext("%(count)s job record withdrawn.", "%(count)s job records withdrawn.", n)
+                % {"count": n}
+            ),
         )
 
 

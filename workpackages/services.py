@@ -49,7 +49,9 @@ def _locked(model: Any, pk: int) -> Any:
 def deliverable_start(*, deliverable: Deliverable, user: Any) -> Deliverable:
     """Mark a planned deliverable as in progress."""
     deliverable = _locked(Deliverable, deliverable.pk)
-    check_state(deliverable, {DeliverableStatus.PLANNED}, _("start"))
+    check_state(
+        deliverable, {DeliverableStatus.PLANNED}, _("Cannot start %(object)s: it is %(status)s.")
+    )
     deliverable.status = DeliverableStatus.IN_PROGRESS
     save_with_history(deliverable, user=user, update_fields=["status"])
     return deliverable
@@ -68,7 +70,7 @@ def deliverable_submit(
     """Send a new version for review; past the due date a written justification is required."""
     now = now or timezone.now()
     deliverable = _locked(Deliverable, deliverable.pk)
-    check_state(deliverable, OPEN_DELIVERABLE, _("submit"))
+    check_state(deliverable, OPEN_DELIVERABLE, _("Cannot submit %(object)s: it is %(status)s."))
     late_justification = late_justification.strip() or deliverable.late_justification
     if timezone.localdate(now) > deliverable.due_date and not late_justification:
         raise ValidationError(
@@ -104,16 +106,23 @@ def deliverable_submit(
 
 
 def _deliverable_review(
-    *, deliverable: Deliverable, user: Any, decision: str, comment: str, action: str
+    *,
+    deliverable: Deliverable,
+    user: Any,
+    decision: str,
+    comment: str,
+    refusal: str,
+    now: datetime.datetime | None,
 ) -> DeliverableReview:
     deliverable = _locked(Deliverable, deliverable.pk)
-    check_state(deliverable, {DeliverableStatus.SUBMITTED}, action)
+    check_state(deliverable, {DeliverableStatus.SUBMITTED}, refusal)
     review = DeliverableReview.objects.create(
         deliverable=deliverable,
         submission=deliverable.submissions.order_by("-version").first(),
         decision=decision,
         comment=comment,
         reviewer=user,
+        reviewed_at=now or timezone.now(),
     )
     deliverable.status = decision
     deliverable.approved_at = review.reviewed_at if decision == ReviewDecision.APPROVED else None
@@ -123,7 +132,11 @@ def _deliverable_review(
 
 @transaction.atomic
 def deliverable_approve(
-    *, deliverable: Deliverable, user: Any, comment: str = ""
+    *,
+    deliverable: Deliverable,
+    user: Any,
+    comment: str = "",
+    now: datetime.datetime | None = None,
 ) -> DeliverableReview:
     """Approve the submitted version."""
     return _deliverable_review(
@@ -131,13 +144,14 @@ def deliverable_approve(
         user=user,
         decision=ReviewDecision.APPROVED,
         comment=comment,
-        action=_("approve"),
+        refusal=_("Cannot approve %(object)s: it is %(status)s."),
+        now=now,
     )
 
 
 @transaction.atomic
 def deliverable_request_changes(
-    *, deliverable: Deliverable, user: Any, comment: str
+    *, deliverable: Deliverable, user: Any, comment: str, now: datetime.datetime | None = None
 ) -> DeliverableReview:
     """Send the submitted version back to its lead partner with what to change."""
     if not comment.strip():
@@ -150,7 +164,8 @@ def deliverable_request_changes(
         user=user,
         decision=ReviewDecision.CHANGES_REQUESTED,
         comment=comment.strip(),
-        action=_("request changes on"),
+        refusal=_("Cannot request changes on %(object)s: it is %(status)s."),
+        now=now,
     )
 
 
@@ -160,7 +175,11 @@ def milestone_achieve(
 ) -> Milestone:
     """Record that a milestone is reached, when, and the evidence for it."""
     milestone = _locked(Milestone, milestone.pk)
-    check_state(milestone, {MilestoneStatus.PENDING, MilestoneStatus.MISSED}, _("mark as achieved"))
+    check_state(
+        milestone,
+        {MilestoneStatus.PENDING, MilestoneStatus.MISSED},
+        _("Cannot mark %(object)s as achieved: it is %(status)s."),
+    )
     if achieved_on > timezone.localdate():
         raise ValidationError(
             {"achieved_on": _("A milestone cannot be achieved in the future.")},
@@ -182,30 +201,41 @@ def milestone_achieve(
 def milestone_miss(*, milestone: Milestone, user: Any) -> Milestone:
     """Record that a pending milestone was not reached by its due date."""
     milestone = _locked(Milestone, milestone.pk)
-    check_state(milestone, {MilestoneStatus.PENDING}, _("mark as missed"))
+    check_state(
+        milestone,
+        {MilestoneStatus.PENDING},
+        _("Cannot mark %(object)s as missed: it is %(status)s."),
+    )
     milestone.status = MilestoneStatus.MISSED
     save_with_history(milestone, user=user, update_fields=["status"])
     return milestone
 
 
 @transaction.atomic
-def expense_submit(*, expense: Expense, user: Any) -> Expense:
+def expense_submit(*, expense: Expense, user: Any, now: datetime.datetime | None = None) -> Expense:
     """Send a draft expense to the coordinator; it can no longer be edited."""
     expense = _locked(Expense, expense.pk)
-    check_state(expense, {ExpenseStatus.DRAFT}, _("submit"))
+    check_state(expense, {ExpenseStatus.DRAFT}, _("Cannot submit %(object)s: it is %(status)s."))
     expense.status = ExpenseStatus.SUBMITTED
-    expense.submitted_at = timezone.now()
+    expense.submitted_at = now or timezone.now()
     save_with_history(expense, user=user, update_fields=["status", "submitted_at"])
     return expense
 
 
 @transaction.atomic
 def expense_accept(
-    *, expense: Expense, user: Any, accepted_amount: Decimal | None = None, comment: str = ""
+    *,
+    expense: Expense,
+    user: Any,
+    accepted_amount: Decimal | None = None,
+    comment: str = "",
+    now: datetime.datetime | None = None,
 ) -> Expense:
     """Accept a submitted expense, in full or for a lower eligible amount."""
     expense = _locked(Expense, expense.pk)
-    check_state(expense, {ExpenseStatus.SUBMITTED}, _("accept"))
+    check_state(
+        expense, {ExpenseStatus.SUBMITTED}, _("Cannot accept %(object)s: it is %(status)s.")
+    )
     amount = expense.amount if accepted_amount is None else Decimal(accepted_amount)
     if not Decimal(0) <= amount <= expense.amount:
         raise ValidationError(
@@ -224,7 +254,7 @@ def expense_accept(
     expense.status = ExpenseStatus.ACCEPTED
     expense.accepted_amount = amount
     expense.reviewed_by = user
-    expense.reviewed_at = timezone.now()
+    expense.reviewed_at = now or timezone.now()
     expense.review_comment = comment.strip()
     save_with_history(
         expense,
@@ -235,17 +265,21 @@ def expense_accept(
 
 
 @transaction.atomic
-def expense_reject(*, expense: Expense, user: Any, comment: str) -> Expense:
+def expense_reject(
+    *, expense: Expense, user: Any, comment: str, now: datetime.datetime | None = None
+) -> Expense:
     """Reject a submitted expense with the reason the partner will read."""
     if not comment.strip():
         raise ValidationError(
             {"comment": _("Give the reason for rejecting the expense.")}, code="comment_required"
         )
     expense = _locked(Expense, expense.pk)
-    check_state(expense, {ExpenseStatus.SUBMITTED}, _("reject"))
+    check_state(
+        expense, {ExpenseStatus.SUBMITTED}, _("Cannot reject %(object)s: it is %(status)s.")
+    )
     expense.status = ExpenseStatus.REJECTED
     expense.reviewed_by = user
-    expense.reviewed_at = timezone.now()
+    expense.reviewed_at = now or timezone.now()
     expense.review_comment = comment.strip()
     save_with_history(
         expense, user=user, update_fields=["status", "reviewed_by", "reviewed_at", "review_comment"]
@@ -257,7 +291,11 @@ def expense_reject(*, expense: Expense, user: Any, comment: str) -> Expense:
 def expense_withdraw(*, expense: Expense, user: Any) -> Expense:
     """Withdraw a draft or submitted expense: financial rows are kept, never deleted."""
     expense = _locked(Expense, expense.pk)
-    check_state(expense, {ExpenseStatus.DRAFT, ExpenseStatus.SUBMITTED}, _("withdraw"))
+    check_state(
+        expense,
+        {ExpenseStatus.DRAFT, ExpenseStatus.SUBMITTED},
+        _("Cannot withdraw %(object)s: it is %(status)s."),
+    )
     expense.status = ExpenseStatus.WITHDRAWN
     save_with_history(expense, user=user, update_fields=["status"])
     return expense
@@ -267,7 +305,7 @@ def expense_withdraw(*, expense: Expense, user: Any) -> Expense:
 def budget_line_cancel(*, line: BudgetLine, user: Any) -> BudgetLine:
     """Cancel a budget line (kept for the audit trail); lines with live expenses stay."""
     line = _locked(BudgetLine, line.pk)
-    check_state(line, {BudgetLineStatus.ACTIVE}, _("cancel"))
+    check_state(line, {BudgetLineStatus.ACTIVE}, _("Cannot cancel %(object)s: it is %(status)s."))
     live = Expense.objects.filter(
         partner_id=line.partner_id,
         workpackage_id=line.workpackage_id,
@@ -288,7 +326,11 @@ def budget_line_cancel(*, line: BudgetLine, user: Any) -> BudgetLine:
 def job_withdraw(*, job: JobRecord, user: Any) -> JobRecord:
     """Withdraw a job record declared by mistake or abandoned; it stays in the history."""
     job = _locked(JobRecord, job.pk)
-    check_state(job, {JobStatus.FORECAST, JobStatus.REALISED}, _("withdraw"))
+    check_state(
+        job,
+        {JobStatus.FORECAST, JobStatus.REALISED},
+        _("Cannot withdraw %(object)s: it is %(status)s."),
+    )
     job.status = JobStatus.WITHDRAWN
     save_with_history(job, user=user, update_fields=["status"])
     return job

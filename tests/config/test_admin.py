@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.test import Client, RequestFactory
+from django.test import Client, RequestFactory, override_settings
 from django.urls import reverse
 
 from consortium.models import Consortium
@@ -19,10 +20,18 @@ pytestmark = pytest.mark.django_db
 User = get_user_model()
 
 
+@pytest.fixture(scope="module")
+def _seeded(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
+    """The demo partnership, built once for this module and removed after it."""
+    with django_db_blocker.unblock():
+        with override_settings(DEBUG=True):
+            call_command("seed_demo", verbosity=0)
+        yield
+        call_command("flush", interactive=False, verbosity=0)
+
+
 @pytest.fixture
-def demo(settings: Any) -> Consortium:
-    settings.DEBUG = True
-    call_command("seed_demo", verbosity=0)
+def demo(_seeded: None) -> Consortium:
     return Consortium.objects.get(acronym="PIT-ATMP")
 
 
@@ -42,7 +51,9 @@ def _request_as(user: Any) -> Any:
     return request
 
 
-def test_second_consortium_coordinator_sees_no_demo_row(demo: Consortium, other_coordinator: Any) -> None:
+def test_second_consortium_coordinator_sees_no_demo_row(
+    demo: Consortium, other_coordinator: Any
+) -> None:
     demo_coordinator = User.objects.get(username="coordinator")
     other = _client(other_coordinator)
     checked = 0
@@ -53,8 +64,12 @@ def test_second_consortium_coordinator_sees_no_demo_row(demo: Consortium, other_
             continue
         assert response.status_code == 200, model
         # What the demo's coordinator sees in this list is never in the other coordinator's.
-        demo_rows = set(model_admin.get_queryset(_request_as(demo_coordinator)).values_list("pk", flat=True))
-        assert demo_rows, f"the demo has no {model._meta.verbose_name_plural}: the check would be empty"
+        demo_rows = set(
+            model_admin.get_queryset(_request_as(demo_coordinator)).values_list("pk", flat=True)
+        )
+        assert demo_rows, (
+            f"the demo has no {model._meta.verbose_name_plural}: the check would be empty"
+        )
         shown = set(response.context["cl"].queryset.values_list("pk", flat=True))
         assert not shown & demo_rows, model
         assert "PIT-ATMP" not in response.content.decode(), model
@@ -91,7 +106,9 @@ def test_demo_dashboard_shows_the_partnership(demo: Consortium) -> None:
 
 
 @pytest.mark.parametrize("username", ["observer", "partner1", "partner2"])
-def test_partner_users_and_observers_never_get_into_the_admin(demo: Consortium, username: str) -> None:
+def test_partner_users_and_observers_never_get_into_the_admin(
+    demo: Consortium, username: str
+) -> None:
     response = _client(User.objects.get(username=username)).get(reverse("admin:index"))
     assert response.status_code == 302
     assert reverse("admin:login") in response["Location"]

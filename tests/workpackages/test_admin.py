@@ -39,7 +39,9 @@ def _expense_form(expense: Expense, **changes: Any) -> dict[str, Any]:
     return data
 
 
-def test_changing_an_expense_amount_records_old_new_and_who(coordinator: Any, expense: Expense) -> None:
+def test_changing_an_expense_amount_records_old_new_and_who(
+    coordinator: Any, expense: Expense
+) -> None:
     client = _client(coordinator)
     url = reverse("admin:workpackages_expense_change", args=[expense.pk])
     response = client.post(url, _expense_form(expense, amount="1350.50"))
@@ -59,7 +61,9 @@ def test_changing_an_expense_amount_records_old_new_and_who(coordinator: Any, ex
     assert "1200.00" in html and "1350.50" in html and coordinator.username in html
 
 
-def test_bad_expense_amount_in_the_admin_changes_nothing(coordinator: Any, expense: Expense) -> None:
+def test_bad_expense_amount_in_the_admin_changes_nothing(
+    coordinator: Any, expense: Expense
+) -> None:
     url = reverse("admin:workpackages_expense_change", args=[expense.pk])
     response = _client(coordinator).post(url, _expense_form(expense, amount="-5"))
     assert response.status_code == 200
@@ -89,7 +93,9 @@ def test_invalid_enterprise_number_in_the_admin_changes_nothing(coordinator: Any
     assert Organisation.objects.count() == before
 
 
-def test_organisation_added_by_a_coordinator_is_normalised_and_visible_to_them(coordinator: Any) -> None:
+def test_organisation_added_by_a_coordinator_is_normalised_and_visible_to_them(
+    coordinator: Any,
+) -> None:
     client = _client(coordinator)
     response = client.post(
         reverse("admin:consortium_organisation_add"),
@@ -106,7 +112,12 @@ def test_organisation_added_by_a_coordinator_is_normalised_and_visible_to_them(c
     organisation = Organisation.objects.get(short_name="Condroz Cell")
     assert organisation.enterprise_number == "0403170701"
     assert organisation.created_by == coordinator
-    assert client.get(reverse("admin:consortium_organisation_change", args=[organisation.pk])).status_code == 200
+    assert (
+        client.get(
+            reverse("admin:consortium_organisation_change", args=[organisation.pk])
+        ).status_code
+        == 200
+    )
 
 
 def _action(client: Client, model: str, action: str, pks: list[int], **extra: Any) -> Any:
@@ -123,11 +134,14 @@ def test_approving_a_deliverable_twice_is_refused_with_a_message(
     from django.core.files.base import ContentFile
 
     deliverable_submit(
-        deliverable=deliverable, user=partner_member, file=ContentFile(b"%PDF-1.4", name="d.pdf"), now=before_due
+        deliverable=deliverable,
+        user=partner_member,
+        file=ContentFile(b"%PDF-1.4", name="d.pdf"),
+        now=before_due,
     )
     client = _client(coordinator)
     first = _action(client, "deliverable", "approve", [deliverable.pk])
-    assert "1 deliverable(s) approved." in first.content.decode()
+    assert "1 deliverable approved." in first.content.decode()
     deliverable.refresh_from_db()
     assert deliverable.status == DeliverableStatus.APPROVED
     history_rows = deliverable.history.count()
@@ -144,21 +158,31 @@ def test_request_changes_asks_for_a_comment_then_applies_it(
     from django.core.files.base import ContentFile
 
     deliverable_submit(
-        deliverable=deliverable, user=partner_member, file=ContentFile(b"%PDF-1.4", name="d.pdf"), now=before_due
+        deliverable=deliverable,
+        user=partner_member,
+        file=ContentFile(b"%PDF-1.4", name="d.pdf"),
+        now=before_due,
     )
     client = _client(coordinator)
     form = _action(client, "deliverable", "request_changes", [deliverable.pk])
     assert form.status_code == 200 and 'name="comment"' in form.content.decode()
 
-    empty = _action(client, "deliverable", "request_changes", [deliverable.pk], apply="1", comment="")
+    empty = _action(
+        client, "deliverable", "request_changes", [deliverable.pk], apply="1", comment=""
+    )
     assert "This field is required." in empty.content.decode()
     deliverable.refresh_from_db()
     assert deliverable.status == DeliverableStatus.SUBMITTED
 
     done = _action(
-        client, "deliverable", "request_changes", [deliverable.pk], apply="1", comment="Add the QC data."
+        client,
+        "deliverable",
+        "request_changes",
+        [deliverable.pk],
+        apply="1",
+        comment="Add the QC data.",
     )
-    assert "Changes requested on 1 deliverable(s)." in done.content.decode()
+    assert "Changes requested on 1 deliverable." in done.content.decode()
     deliverable.refresh_from_db()
     assert deliverable.status == DeliverableStatus.CHANGES_REQUESTED
     assert deliverable.reviews.get().comment == "Add the QC data."
@@ -177,22 +201,30 @@ def test_accept_and_reject_expenses_through_admin_actions(
 
     accepted = _action(client, "expense", "accept", [to_accept.pk, draft.pk])
     html = accepted.content.decode()
-    assert "1 expense(s) accepted." in html and "it is draft." in html
+    assert "1 expense accepted." in html and "it is draft." in html
     _action(client, "expense", "reject", [to_reject.pk], apply="1", comment="No invoice attached.")
 
     to_accept.refresh_from_db()
     to_reject.refresh_from_db()
     draft.refresh_from_db()
-    assert (to_accept.status, to_accept.accepted_amount) == (ExpenseStatus.ACCEPTED, to_accept.amount)
+    assert (to_accept.status, to_accept.accepted_amount) == (
+        ExpenseStatus.ACCEPTED,
+        to_accept.amount,
+    )
     assert to_accept.reviewed_by == coordinator
-    assert (to_reject.status, to_reject.review_comment) == (ExpenseStatus.REJECTED, "No invoice attached.")
+    assert (to_reject.status, to_reject.review_comment) == (
+        ExpenseStatus.REJECTED,
+        "No invoice attached.",
+    )
     assert draft.status == ExpenseStatus.DRAFT
     # A decided expense is the audit record: the admin shows it but no longer edits it.
     page = client.get(reverse("admin:workpackages_expense_change", args=[to_accept.pk]))
     assert page.status_code == 200 and 'name="amount"' not in page.content.decode()
 
 
-def test_financial_rows_cannot_be_deleted_in_the_admin(coordinator: Any, expense: Expense, budget_line: Any) -> None:
+def test_financial_rows_cannot_be_deleted_in_the_admin(
+    coordinator: Any, expense: Expense, budget_line: Any
+) -> None:
     client = _client(coordinator)
     for model, obj in (("expense", expense), ("budgetline", budget_line)):
         url = reverse(f"admin:workpackages_{model}_delete", args=[obj.pk])

@@ -45,6 +45,9 @@ class ConsortiumOwned(TimeStamped):
         super().clean()
         self.derive_consortium()
         errors = {}
+        if self.consortium_id is None:
+            # The row's own parent is missing: that field's "required" error says it all.
+            return
         for field in self.same_consortium_fields:
             if self._has(field) and getattr(self, field).consortium_id != self.consortium_id:
                 errors[field] = ValidationError(

@@ -69,7 +69,6 @@ class BudgetLine(ConsortiumOwned):
         max_length=20,
         choices=choices.BudgetLineStatus.choices,
         default=choices.BudgetLineStatus.ACTIVE,
-        editable=False,
         db_index=True,
     )
 
@@ -161,7 +160,6 @@ class Expense(ConsortiumOwned):
         decimal_places=2,
         null=True,
         blank=True,
-        editable=False,
     )
     description = models.CharField(_("description"), max_length=255)
     invoice_reference = models.CharField(_("invoice reference"), max_length=100, blank=True)
@@ -173,20 +171,19 @@ class Expense(ConsortiumOwned):
         max_length=20,
         choices=choices.ExpenseStatus.choices,
         default=choices.ExpenseStatus.DRAFT,
-        editable=False,
         db_index=True,
     )
-    submitted_at = models.DateTimeField(_("submitted at"), null=True, editable=False)
+    submitted_at = models.DateTimeField(_("submitted at"), null=True, blank=True)
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("reviewed by"),
         null=True,
-        editable=False,
+        blank=True,
         on_delete=models.PROTECT,
         related_name="+",
     )
-    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, editable=False)
-    review_comment = models.TextField(_("review comment"), blank=True, editable=False)
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    review_comment = models.TextField(_("review comment"), blank=True)
 
     objects = PartnerOwnedQuerySet.as_manager()
     history = HistoricalRecords()

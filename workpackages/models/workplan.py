@@ -9,6 +9,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -16,6 +17,7 @@ from consortium.models import Consortium, Partner
 from consortium.querysets import ScopedQuerySet
 
 from .. import choices
+from ..choices import DeliverableStatus
 from .base import ConsortiumOwned
 
 
@@ -58,6 +60,8 @@ class Workpackage(ConsortiumOwned):
         verbose_name_plural = _("workpackages")
         ordering = ["consortium", "number"]
         constraints = [
+            # Lets PostgreSQL check with composite foreign keys that related rows share the consortium.
+            models.UniqueConstraint(fields=["id", "consortium"], name="workpackage_id_consortium"),
             models.UniqueConstraint(
                 fields=["consortium", "number"],
                 name="workpackage_unique_number",
@@ -129,7 +133,10 @@ class WorkpackageParticipant(ConsortiumOwned):
         ]
 
     def __str__(self) -> str:
-        return f"{self.partner} in {self.workpackage.code}"
+        return gettext("%(partner)s in %(workpackage)s") % {
+            "partner": self.partner,
+            "workpackage": self.workpackage.code,
+        }
 
 
 class DueItem(ConsortiumOwned):
@@ -186,11 +193,10 @@ class Deliverable(DueItem):
         max_length=20,
         choices=choices.DeliverableStatus.choices,
         default=choices.DeliverableStatus.PLANNED,
-        editable=False,
         db_index=True,
     )
-    first_submitted_at = models.DateTimeField(_("first submitted at"), null=True, editable=False)
-    approved_at = models.DateTimeField(_("approved at"), null=True, editable=False)
+    first_submitted_at = models.DateTimeField(_("first submitted at"), null=True, blank=True)
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
     late_justification = models.TextField(
         _("late justification"),
         blank=True,
@@ -231,8 +237,10 @@ class Deliverable(DueItem):
         return f"D{self.workpackage.number}.{self.number}"
 
     def days_late(self, today: datetime.date | None = None) -> int:
-        """Days past the due date: until today while open, until the first submission once sent."""
-        if self.first_submitted_at is not None:
+        """Days past the due date: until today while the deliverable is open (never sent, or sent
+        back for changes), until its first submission once it is submitted or approved."""
+        done = self.status in (DeliverableStatus.SUBMITTED, DeliverableStatus.APPROVED)
+        if done and self.first_submitted_at is not None:
             reference = timezone.localdate(self.first_submitted_at)
         else:
             reference = today or timezone.localdate()
@@ -332,11 +340,10 @@ class Milestone(DueItem):
         max_length=20,
         choices=choices.MilestoneStatus.choices,
         default=choices.MilestoneStatus.PENDING,
-        editable=False,
         db_index=True,
     )
-    achieved_on = models.DateField(_("achieved on"), null=True, editable=False)
-    evidence = models.TextField(_("evidence"), blank=True, editable=False)
+    achieved_on = models.DateField(_("achieved on"), null=True, blank=True)
+    evidence = models.TextField(_("evidence"), blank=True)
 
     objects = ScopedQuerySet.as_manager()
     history = HistoricalRecords()

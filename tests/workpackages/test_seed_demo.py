@@ -1,0 +1,182 @@
+"""The demo command builds the PIT-ATMP partnership once, consistently, and only where allowed.
+
+Building the demo runs a few tens of thousands of validated writes, so one test builds it and checks
+every subject through the `check_*` helpers instead of rebuilding it per subject.
+"""
+
+from decimal import Decimal
+from io import StringIO
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db.models import F, OuterRef, Subquery, Sum
+
+from consortium.models import (
+    Consortium,
+    ConsortiumRole,
+    Membership,
+    Organisation,
+    Partner,
+)
+from consortium.validators import validate_enterprise_number
+from workpackages.models import (
+    BudgetLine,
+    Deliverable,
+    Effort,
+    Expense,
+    JobRecord,
+    Milestone,
+    Workpackage,
+    WorkpackageParticipant,
+)
+
+COUNTED = (
+    Consortium,
+    Organisation,
+    Partner,
+    Workpackage,
+    WorkpackageParticipant,
+    Deliverable,
+    Milestone,
+    BudgetLine,
+    Expense,
+    Effort,
+    JobRecord,
+    ConsortiumRole,
+    Membership,
+)
+
+
+def seed(*args: str) -> str:
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def counts() -> dict[str, int]:
+    rows = {model.__name__: model.objects.count() for model in COUNTED}
+    rows["User"] = get_user_model().objects.count()
+    return rows
+
+
+@pytest.mark.django_db
+def test_seed_demo_builds_the_partnership_once(settings: Any) -> None:
+    settings.DEBUG = True
+
+    output = seed()
+
+    assert "PIT-ATMP" in output
+    check_work_plan()
+    check_budget_and_expenses()
+    check_jobs()
+    check_logins()
+
+    before = counts()
+    again = seed()
+    settings.DEBUG = False
+    forced = seed("--force")
+
+    assert "already" in again
+    assert "already" in forced
+    assert counts() == before
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_without_debug(settings: Any) -> None:
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG"):
+        seed()
+
+    assert not Consortium.objects.exists()
+    assert not get_user_model().objects.exists()
+
+
+def check_work_plan() -> None:
+    consortium = Consortium.objects.get(acronym="PIT-ATMP")
+    assert consortium.total_budget == Decimal("81000000.00")
+    assert consortium.periods.count() == 6
+
+    partners = Partner.objects.filter(consortium=consortium)
+    assert partners.count() == 26
+    assert partners.filter(role="coordinator").count() == 1
+    assert partners.get(role="coordinator").organisation.short_name == "BioWin"
+    assert not partners.filter(participations__isnull=True).exists()
+    for organisation in Organisation.objects.all():
+        assert organisation.enterprise_number
+        validate_enterprise_number(organisation.enterprise_number)
+
+    workpackages = Workpackage.objects.filter(consortium=consortium)
+    assert workpackages.count() == 12
+    for workpackage in workpackages:
+        assert 3 <= workpackage.participations.count() <= 11
+        assert 4 <= workpackage.deliverables.count() <= 6
+    deliverables = Deliverable.objects.filter(consortium=consortium)
+    assert 55 <= deliverables.count() <= 65
+    assert deliverables.filter(status="approved").exists()
+    assert deliverables.filter(status="submitted").exists()
+    assert deliverables.filter(status="changes_requested").count() == 1
+    assert deliverables.overdue().count() >= 3
+
+    milestones = Milestone.objects.filter(consortium=consortium)
+    assert milestones.count() == 24
+    assert milestones.filter(status="achieved").exists()
+    assert 1 <= milestones.filter(status="missed").count() <= 2
+
+
+def check_budget_and_expenses() -> None:
+    lines = BudgetLine.objects.filter(status="active")
+    totals = lines.aggregate(planned=Sum("planned_amount"), granted=Sum("granted_amount"))
+    assert totals["planned"] == Decimal("81000000.00")
+    assert Decimal("0.58") <= totals["granted"] / totals["planned"] <= Decimal("0.62")
+
+    accepted = (
+        Expense.objects.filter(
+            partner=OuterRef("partner"),
+            workpackage=OuterRef("workpackage"),
+            category=OuterRef("category"),
+            status="accepted",
+        )
+        .order_by()
+        .values("partner")
+        .annotate(total=Sum("accepted_amount"))
+        .values("total")
+    )
+    overspent = lines.annotate(accepted=Subquery(accepted)).filter(accepted__gt=F("planned_amount"))
+    assert overspent.count() == 1
+    assert not Expense.objects.filter(category__kind="flat_rate").exists()
+    for status in ("draft", "submitted", "accepted", "rejected"):
+        assert Expense.objects.filter(status=status).exists()
+
+
+def check_jobs() -> None:
+    consortium = Consortium.objects.get(acronym="PIT-ATMP")
+    assert consortium.direct_jobs_target == 470
+    assert consortium.indirect_jobs_target == 1200
+    jobs = JobRecord.objects.filter(consortium=consortium)
+    assert jobs.filter(impact="direct").count() == 470
+    assert jobs.filter(impact="indirect").count() == 1200
+    assert 0.5 < jobs.filter(status="realised").count() / jobs.count() < 0.7
+
+
+def check_logins() -> None:
+    users = {user.username: user for user in get_user_model().objects.all()}
+    assert set(users) == {"coordinator", "observer", "partner1", "partner2"}
+    for user in users.values():
+        assert user.check_password("demo")
+        assert user.email
+    assert ConsortiumRole.objects.get(user=users["coordinator"]).kind == "coordinator"
+    assert ConsortiumRole.objects.get(user=users["observer"]).kind == "observer"
+    finance = Membership.objects.get(user=users["partner1"])
+    contact = Membership.objects.get(user=users["partner2"])
+    assert finance.role == "finance"
+    assert finance.partner.organisation.kind == "university"
+    assert contact.role == "contact"
+    assert contact.partner.organisation.kind in {"large_company", "sme", "start_up"}
+    assert finance.partner != contact.partner
+    assert users["coordinator"].is_staff
+    assert not users["observer"].is_staff
+    assert not users["partner1"].is_staff

@@ -1,0 +1,117 @@
+"""`manage.py seed_demo`: build the PIT-ATMP demo partnership once, with its demo logins."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from workpackages import demo
+
+
+class Command(BaseCommand):
+    # Django renders the help lazily, in the active language; its stubs type it as a plain str.
+    help = cast(
+        str,
+        gettext_lazy(
+            "Create the PIT-ATMP demo partnership (partners, work plan, budget, expenses, jobs "
+            "and demo logins). Does nothing if it already exists."
+        ),
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help=_("Run even with DEBUG off (the demo logins have a known password)."),
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        # Demo logins with a published password must never appear on a real server by accident.
+        if not settings.DEBUG and not options["force"]:
+            raise CommandError(
+                _(
+                    "seed_demo creates logins whose password is public, so it only runs with "
+                    "DEBUG on. Use --force to run it anyway."
+                )
+            )
+        if demo.demo_exists():
+            self.stdout.write(
+                _("The demo partnership %(acronym)s is already there: nothing to do.")
+                % {"acronym": demo.ACRONYM}
+            )
+            return
+        summary = demo.build_demo()
+        self.report(summary)
+
+    def report(self, summary: demo.DemoSummary) -> None:
+        write = self.stdout.write
+        write(
+            self.style.SUCCESS(
+                _("Created the demo partnership %(acronym)s.") % {"acronym": summary.acronym}
+            )
+        )
+        write(
+            _(
+                "  %(partners)s partners, %(workpackages)s workpackages, "
+                "%(deliverables)s deliverables (%(overdue)s overdue), %(milestones)s milestones"
+            )
+            % {
+                "partners": summary.partners,
+                "workpackages": summary.workpackages,
+                "deliverables": summary.deliverables,
+                "overdue": summary.overdue_deliverables,
+                "milestones": summary.milestones,
+            }
+        )
+        write(
+            _("  Budget: EUR %(planned)s planned, EUR %(granted)s granted (%(share)s %%)")
+            % {
+                "planned": f"{summary.planned_total:,.2f}",
+                "granted": f"{summary.granted_total:,.2f}",
+                "share": summary.granted_share,
+            }
+        )
+        write(
+            _(
+                "  Expenses: %(count)s, EUR %(accepted)s accepted; "
+                "%(overspent)s budget line(s) overspent"
+            )
+            % {
+                "count": summary.expenses,
+                "accepted": f"{summary.accepted_total:,.2f}",
+                "overspent": summary.overspent_lines,
+            }
+        )
+        jobs = summary.jobs
+        write(
+            _(
+                "  Jobs: direct %(direct_realised)s realised + %(direct_forecast)s forecast, "
+                "indirect %(indirect_realised)s realised + %(indirect_forecast)s forecast"
+            )
+            % {
+                "direct_realised": jobs.get("direct_realised", 0),
+                "direct_forecast": jobs.get("direct_forecast", 0),
+                "indirect_realised": jobs.get("indirect_realised", 0),
+                "indirect_forecast": jobs.get("indirect_forecast", 0),
+            }
+        )
+        write(
+            _("Demo logins (password “%(password)s”): %(logins)s")
+            % {
+                "password": demo.DEMO_PASSWORD,
+                "logins": ", ".join(
+                    [
+                        _("coordinator (coordinator)"),
+                        _("observer (funder, read-only)"),
+                        _("partner1 (finance officer, %(partner)s)")
+                        % {"partner": demo.partner_name(demo.PARTNER_FINANCE_AT)},
+                        _("partner2 (partner contact, %(partner)s)")
+                        % {"partner": demo.partner_name(demo.PARTNER_CONTACT_AT)},
+                    ]
+                ),
+            }
+        )
