@@ -168,7 +168,7 @@ class EnterpriseNumberField(models.CharField):
         value = super().to_python(value)
         return normalise_enterprise_number(value) or None if value else None
 
-    def formfield(self, **kwargs: Any) -> Any:
+    def formfield(self, **kwargs: Any) -> Any:  # type: ignore[override]  # stubs name Field's arguments
         # Room for the dots, spaces and "BE" prefix people type; the 10 digits are checked after.
         return super().formfield(**{**kwargs, "max_length": 20})
 
@@ -176,7 +176,7 @@ class EnterpriseNumberField(models.CharField):
 class WebsiteField(models.URLField):
     """A website typed without its scheme (`www.example.be`) is taken as https."""
 
-    def formfield(self, **kwargs: Any) -> Any:
+    def formfield(self, **kwargs: Any) -> Any:  # type: ignore[override]  # stubs name Field's arguments
         return super().formfield(**{**kwargs, "assume_scheme": "https"})
 
 

@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from consortium.models import Consortium
 from consortium.permissions import SuperuserOnlyAdmin
+from workpackages.models import Deliverable
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +84,8 @@ def test_second_consortium_coordinator_sees_no_demo_row(
 
 
 def test_other_consortium_objects_answer_404(demo: Consortium, other_coordinator: Any) -> None:
-    deliverable = demo.workpackages.first().deliverables.first()
+    deliverable = Deliverable.objects.filter(consortium=demo).first()
+    assert deliverable is not None
     url = reverse("admin:workpackages_deliverable_change", args=[deliverable.pk])
     assert _client(other_coordinator).get(url).status_code == 404
     assert _client(User.objects.get(username="coordinator")).get(url).status_code == 200
