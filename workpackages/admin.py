@@ -83,11 +83,6 @@ def money(value: Any) -> str:
     return number_format(value, decimal_pos=2, use_l10n=True, force_grouping=True)
 
 
-class AdminMedia:
-    class Media:
-        css = {"all": ["consortium/admin.css"]}
-
-
 def run_service(
     modeladmin: admin.ModelAdmin,
     request: HttpRequest,
@@ -185,7 +180,7 @@ class OverdueFilter(admin.SimpleListFilter):
 
 
 @admin.register(Workpackage)
-class WorkpackageAdmin(AdminMedia, ScopedModelAdmin):
+class WorkpackageAdmin(ScopedModelAdmin):
     list_display = [
         "code",
         "title",
@@ -267,7 +262,7 @@ class ReviewInline(ReadOnlyTabularInline):
 
 
 @admin.register(Deliverable)
-class DeliverableAdmin(AdminMedia, ScopedModelAdmin):
+class DeliverableAdmin(ScopedModelAdmin):
     list_display = [
         "code",
         "title",
@@ -417,7 +412,7 @@ class MilestoneForm(forms.ModelForm):
 
 
 @admin.register(Milestone)
-class MilestoneAdmin(AdminMedia, ScopedModelAdmin):
+class MilestoneAdmin(ScopedModelAdmin):
     form = MilestoneForm
     list_display = ["code", "title", "lead_partner", "due_date", "status_badge", "achieved_on"]
     list_display_links = ["code", "title"]
@@ -509,7 +504,7 @@ class BudgetLineInline(ScopedTabularInline):
 
 
 @admin.register(BudgetLine)
-class BudgetLineAdmin(AdminMedia, ConsumptionMixin, ScopedModelAdmin):
+class BudgetLineAdmin(ConsumptionMixin, ScopedModelAdmin):
     list_display = [
         "partner",
         "workpackage_code",
@@ -563,7 +558,7 @@ class BudgetLineAdmin(AdminMedia, ConsumptionMixin, ScopedModelAdmin):
 
 
 @admin.register(Expense)
-class ExpenseAdmin(AdminMedia, ScopedModelAdmin):
+class ExpenseAdmin(ScopedModelAdmin):
     list_display = [
         "incurred_on",
         "partner",
@@ -674,7 +669,7 @@ class EffortAdmin(ScopedModelAdmin):
 
 
 @admin.register(JobRecord)
-class JobRecordAdmin(AdminMedia, ScopedModelAdmin):
+class JobRecordAdmin(ScopedModelAdmin):
     list_display = [
         "position_title",
         "partner",
