@@ -29,10 +29,7 @@ def _media_root(settings: Any, tmp_path: Any) -> None:
 
 @pytest.fixture
 def consortium() -> Any:
-    return factories.ConsortiumFactory(
-        acronym="PIT-ATMP",
-        name="Technological Innovation Partnership in ATMP",
-    )
+    return factories.ConsortiumFactory(acronym="PIT-TEST", name="A test partnership")
 
 
 @pytest.fixture

@@ -9,11 +9,15 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client, RequestFactory, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from consortium.models import Consortium
 from consortium.permissions import SuperuserOnlyAdmin
+from consortium.services import consortium_role_grant
+from tests.factories import UserFactory
 from workpackages.models import Deliverable
 
 pytestmark = pytest.mark.django_db
@@ -114,3 +118,43 @@ def test_partner_users_and_observers_never_get_into_the_admin(
     response = _client(User.objects.get(username=username)).get(reverse("admin:index"))
     assert response.status_code == 302
     assert reverse("admin:login") in response["Location"]
+
+
+def _count_queries(client: Client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200, url
+    return len(queries)
+
+
+def test_every_changelist_runs_the_same_queries_for_1_or_100_rows(
+    demo: Consortium, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = _client(User.objects.get(username="coordinator"))
+    for model, model_admin in admin.site._registry.items():
+        if isinstance(model_admin, SuperuserOnlyAdmin):
+            continue
+        url = _changelist_url(model)
+        counts = []
+        for per_page in (1, 100):
+            monkeypatch.setattr(model_admin, "list_per_page", per_page)
+            counts.append(_count_queries(client, url))
+        assert counts[0] == counts[1], f"{model._meta.label}: {counts}"
+
+
+def test_dashboard_queries_do_not_grow_with_the_partnership(
+    demo: Consortium, workpackage: Any, budget_line: Any
+) -> None:
+    # A consortium of 2 partners and 1 line against the demo's 26 partners and 362 lines.
+    demo_coordinator = _client(User.objects.get(username="coordinator"))
+    small_coordinator = UserFactory(username="small-coordinator")
+    consortium_role_grant(
+        consortium=workpackage.consortium,
+        user=small_coordinator,
+        kind="coordinator",
+        granted_by=None,
+    )
+    small = _client(User.objects.get(pk=small_coordinator.pk))
+    assert _count_queries(small, reverse("admin:index")) == _count_queries(
+        demo_coordinator, reverse("admin:index")
+    )

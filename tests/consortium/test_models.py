@@ -144,7 +144,7 @@ def test_database_refuses_organisation_without_valid_identifier(values):
 
 
 def test_consortium_str_and_money(consortium):
-    assert str(consortium) == "PIT-ATMP"
+    assert str(consortium) == "PIT-TEST"
     assert consortium.duration_months == 36
     assert consortium.public_funding == Decimal("48600000.00")
 
@@ -198,7 +198,7 @@ def test_database_refuses_invalid_consortium(consortium, values):
 
 
 def test_acronym_is_unique(consortium):
-    errors = refused(factories.ConsortiumFactory, acronym="PIT-ATMP")
+    errors = refused(factories.ConsortiumFactory, acronym="PIT-TEST")
     assert errors == {"acronym": ["Consortium with this Acronym already exists."]}
     assert Consortium.objects.count() == 1
 
