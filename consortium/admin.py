@@ -8,12 +8,13 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
-from django.core.exceptions import ValidationError
+from django.contrib.auth.forms import UserCreationForm, UsernameField
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from . import services
+from . import choices, services
 from .models import (
     Consortium,
     ConsortiumRole,
@@ -281,10 +282,42 @@ class CostCategoryAdmin(ScopedModelAdmin):
 admin.site.unregister(User)
 
 
+class PersonCreationForm(UserCreationForm):
+    """A new person joins a partner at once, so that the coordinator who adds them keeps them in
+    view (people outside every consortium are the superusers' business)."""
+
+    partner = forms.ModelChoiceField(queryset=Partner.objects.none(), label=_("Partner"))
+    membership_role = forms.ChoiceField(choices=choices.MembershipRole.choices, label=_("Role"))
+
+    class Meta:
+        model = User
+        fields = ["username", "email", "first_name", "last_name"]
+        field_classes = {"username": UsernameField}
+
+
 @admin.register(User)
 class PeopleAdmin(CoordinatorPermissions, UserAdmin):
-    """Coordinators see the people of their consortia; only superusers grant staff rights."""
+    """Coordinators see and add the people of their consortia; only superusers grant staff rights
+    or set other people's passwords."""
 
+    add_form = PersonCreationForm
+    add_fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "username",
+                    "email",
+                    "first_name",
+                    "last_name",
+                    "partner",
+                    "membership_role",
+                    "password1",
+                    "password2",
+                ]
+            },
+        )
+    ]
     list_display = ["username", "email", "first_name", "last_name", "is_active", "last_login"]
     list_filter = ["is_active", "is_staff"]
     inlines = [ConsortiumRoleInline, MembershipInline]
@@ -325,11 +358,40 @@ class PeopleAdmin(CoordinatorPermissions, UserAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return is_coordinator(request.user)
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return request.user.is_superuser
-
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None:
+            return form
+        partners = Partner.objects.restrict(request.user, "manage").select_related("organisation")
+
+        class ScopedPersonCreationForm(form):  # type: ignore[valid-type,misc]
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self.fields["partner"].queryset = partners
+
+        return ScopedPersonCreationForm
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not change:
+            services.membership_grant(
+                partner=form.cleaned_data["partner"],
+                user=obj,
+                role=form.cleaned_data["membership_role"],
+                granted_by=request.user,
+            )
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
+        # Setting someone else's password would let a coordinator sign in as a person who may
+        # also work in another consortium: people reset their own by email.
+        if not request.user.is_superuser and str(request.user.pk) != str(id):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
     def get_inline_instances(self, request: HttpRequest, obj: Any = None) -> list[Any]:
         return super().get_inline_instances(request, obj) if obj is not None else []

@@ -74,6 +74,13 @@ class CoordinatorPermissions:
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return self.deletable and is_coordinator(request.user)
 
+    def _get_obj_does_not_exist_redirect(
+        self, request: HttpRequest, opts: Any, object_id: str
+    ) -> Any:
+        # Django's admin redirects to its index with "doesn't exist"; another consortium's rows
+        # must be indistinguishable from missing ones, and everywhere else in the app that is 404.
+        raise Http404
+
 
 class ScopedModelAdmin(CoordinatorPermissions, SimpleHistoryAdmin):
     """Base of every admin of a consortium-owned model; keeps each change in the history."""
@@ -95,13 +102,6 @@ class ScopedModelAdmin(CoordinatorPermissions, SimpleHistoryAdmin):
         other consortia's partners and workpackages in the sidebar.
         """
         return [scoped_filter(self.model, entry) for entry in super().get_list_filter(request)]
-
-    def _get_obj_does_not_exist_redirect(
-        self, request: HttpRequest, opts: Any, object_id: str
-    ) -> Any:
-        # Django's admin redirects to its index with "doesn't exist"; another consortium's rows
-        # must be indistinguishable from missing ones, and everywhere else in the app that is 404.
-        raise Http404
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         scope_choices(db_field, request, kwargs)
