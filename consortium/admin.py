@@ -75,6 +75,8 @@ class ConsortiumForm(forms.ModelForm):
 
     def _post_clean(self) -> None:
         super()._post_clean()  # type: ignore[misc]  # ModelForm's hook, missing from the stubs
+        if self.errors:
+            return
         # The instance now holds the new dates: refuse them if used periods would have to move.
         for message in services.reporting_periods_conflicts(self.instance):
             self.add_error(None, message)

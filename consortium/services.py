@@ -72,6 +72,8 @@ def reporting_periods_plan(
     """(number, start, end, statement due) of each period, counted in project months from the
     start date so that periods never drift (a consortium starting on the 31st included)."""
     length = consortium.reporting_period_months
+    if not length or length < 1 or not consortium.start_date or not consortium.end_date:
+        return []
     plan = []
     number = 1
     while (start := dates.add_months(consortium.start_date, (number - 1) * length)) <= (

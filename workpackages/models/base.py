@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -37,6 +37,19 @@ class ConsortiumOwned(TimeStamped):
     def derive_consortium(self) -> None:
         if self.consortium_source and self._has(self.consortium_source):
             self.consortium_id = getattr(self, self.consortium_source).consortium_id
+
+    def _with_consortium(self, exclude: Any) -> Any:
+        # Forms leave out the derived consortium; constraints on it (a milestone's number is
+        # unique per consortium) must still be checked, or the database answers with an error page.
+        if exclude and self.consortium_source and self.consortium_id is not None:
+            return set(exclude) - {"consortium"}
+        return exclude
+
+    def validate_unique(self, exclude: Any = None) -> None:
+        super().validate_unique(self._with_consortium(exclude))
+
+    def validate_constraints(self, exclude: Any = None) -> None:
+        super().validate_constraints(self._with_consortium(exclude))
 
     def _has(self, field: str) -> bool:
         return getattr(self, f"{field}_id", None) is not None

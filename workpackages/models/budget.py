@@ -120,10 +120,13 @@ class BudgetLine(ConsortiumOwned):
         super().clean()
         if self.funding_rate is None and self._has("partner"):
             self.funding_rate = self.partner.default_funding_rate
+        # Only from valid inputs: a bad planned amount or rate has its own message already.
         if (
             self.granted_amount is None
             and self.planned_amount is not None
+            and self.planned_amount >= 0
             and self.funding_rate is not None
+            and 0 <= self.funding_rate <= 100
         ):
             self.granted_amount = (self.planned_amount * self.funding_rate / 100).quantize(CENT)
 
