@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserCreationForm, UsernameField
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -30,8 +30,9 @@ from .permissions import (
     ScopedModelAdmin,
     ScopedTabularInline,
     is_coordinator,
+    manageable_people,
+    works_elsewhere,
 )
-from .querysets import coordinated_consortia
 
 User = get_user_model()
 
@@ -284,6 +285,21 @@ class CostCategoryAdmin(ScopedModelAdmin):
 admin.site.unregister(User)
 
 
+class PersonRoleInline(ScopedTabularInline):
+    model = ConsortiumRole
+    fk_name = "user"
+    fields = ["consortium", "kind", "is_active"]
+    show_change_link = False
+
+
+class PersonMembershipInline(ScopedTabularInline):
+    model = Membership
+    fk_name = "user"
+    fields = ["partner", "role", "is_active"]
+    autocomplete_fields = ["partner"]
+    show_change_link = False
+
+
 class PersonCreationForm(UserCreationForm):
     """A new person joins a partner at once, so that the coordinator who adds them keeps them in
     view (people outside every consortium are the superusers' business)."""
@@ -322,19 +338,18 @@ class PeopleAdmin(CoordinatorPermissions, UserAdmin):
     ]
     list_display = ["username", "email", "first_name", "last_name", "is_active", "last_login"]
     list_filter = ["is_active", "is_staff"]
-    inlines = [ConsortiumRoleInline, MembershipInline]
+    inlines = [PersonRoleInline, PersonMembershipInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        queryset = super().get_queryset(request)
-        if request.user.is_superuser:
-            return queryset
-        consortia = coordinated_consortia(request.user)
-        return queryset.filter(
-            pk__in=User.objects.filter(
-                Q(consortium_roles__consortium_id__in=consortia)
-                | Q(memberships__partner__consortium_id__in=consortia)
-            ).values("pk")
+        return (
+            super()
+            .get_queryset(request)
+            .filter(pk__in=manageable_people(request.user).values("pk"))
         )
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        services.user_staff_sync(user=form.instance)
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
@@ -349,6 +364,9 @@ class PeopleAdmin(CoordinatorPermissions, UserAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if request.user.is_superuser:
             return super().get_readonly_fields(request, obj)
+        if obj is not None and works_elsewhere(obj, request.user):
+            # Another consortium relies on this account too: its coordinator alone can't change it.
+            return ["username", "first_name", "last_name", "email", "is_active", "last_login"]
         return ["last_login"]
 
     def has_module_permission(self, request: HttpRequest) -> bool:

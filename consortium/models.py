@@ -445,6 +445,7 @@ class ReportingPeriod(models.Model):
     statement_due_date = models.DateField(_("statement due date"))
 
     objects = ScopedQuerySet.as_manager()
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("reporting period")
@@ -556,11 +557,27 @@ class CostCategory(models.Model):
     def __str__(self) -> str:
         return gettext(self.name)
 
+    def _rule_changed(self) -> bool:
+        stored = (
+            CostCategory.objects.filter(pk=self.pk)
+            .values_list("kind", "flat_rate", "flat_rate_base_id")
+            .first()
+        )
+        return stored != (self.kind, self.flat_rate, self.flat_rate_base_id)
+
     @property
     def is_flat_rate(self) -> bool:
         return self.kind == choices.CostCategoryKind.FLAT_RATE
 
     def clean(self) -> None:
+        if self.pk is not None and self._rule_changed() and self.budget_lines.exists():
+            raise ValidationError(
+                _(
+                    "Budget lines use this heading: its kind and flat rate can no longer change, "
+                    "or past consumption would be rewritten. Add a new heading instead."
+                ),
+                code="heading_in_use",
+            )
         base = self.flat_rate_base
         if base is not None and (base.consortium_id != self.consortium_id or base.is_flat_rate):
             raise ValidationError(

@@ -10,12 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.admin.utils import get_fields_from_path, unquote
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
+from django.db.models import Q
 from django.http import Http404, HttpRequest
 from simple_history.admin import SimpleHistoryAdmin
 
-from .models import ConsortiumRole
+from .models import ConsortiumRole, Membership
 from .querysets import coordinated_consortia
 
 
@@ -34,11 +37,42 @@ def is_coordinator(user: Any) -> bool:
     return cached
 
 
+def manageable_people(user: Any) -> models.QuerySet[Any]:
+    """People a coordinator manages: those with a role or a membership in a consortium they
+    coordinate. Superusers manage everyone and are managed by no coordinator."""
+    people = get_user_model().objects.all()
+    if user.is_superuser:
+        return people
+    consortia = coordinated_consortia(user)
+    members = people.filter(
+        Q(consortium_roles__consortium_id__in=consortia)
+        | Q(memberships__partner__consortium_id__in=consortia)
+    )
+    return people.filter(is_superuser=False, pk__in=members.values("pk"))
+
+
+def works_elsewhere(person: Any, user: Any) -> bool:
+    """Whether `person` also has a role or membership outside the consortia `user` coordinates."""
+    if user.is_superuser:
+        return False
+    consortia = coordinated_consortia(user)
+    return (
+        ConsortiumRole.objects.filter(user_id=person.pk)
+        .exclude(consortium_id__in=consortia)
+        .exists()
+        or Membership.objects.filter(user_id=person.pk)
+        .exclude(partner__consortium_id__in=consortia)
+        .exists()
+    )
+
+
 def scope_choices(db_field: models.Field, request: HttpRequest, kwargs: dict[str, Any]) -> None:
     """Limit a foreign key's or many-to-many's choices to what the user manages."""
     related = db_field.related_model
     queryset: Any = related._default_manager.get_queryset()  # type: ignore[union-attr]
-    if hasattr(queryset, "restrict"):
+    if related is get_user_model():
+        kwargs.setdefault("queryset", manageable_people(request.user))
+    elif hasattr(queryset, "restrict"):
         kwargs.setdefault("queryset", queryset.restrict(request.user, "manage"))
     elif related._meta.label == "consortium.Consortium":  # type: ignore[union-attr]
         kwargs.setdefault("queryset", queryset.filter(pk__in=coordinated_consortia(request.user)))
@@ -106,6 +140,34 @@ class ScopedModelAdmin(CoordinatorPermissions, SimpleHistoryAdmin):
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         scope_choices(db_field, request, kwargs)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        self._visible_or_404(request, object_id)
+        return super().history_view(request, object_id, extra_context)
+
+    def history_form_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        version_id: str,
+        extra_context: dict[str, Any] | None = None,
+    ) -> Any:
+        # A past version is for reading: reverting would write around the services and the
+        # checks of the change form (an accepted expense, another consortium's row).
+        self._visible_or_404(request, object_id)
+        if request.method != "GET":
+            raise PermissionDenied
+        return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def _visible_or_404(self, request: HttpRequest, object_id: str) -> None:
+        try:
+            visible = self.get_queryset(request).filter(pk=unquote(object_id)).exists()
+        except (ValueError, ValidationError):
+            visible = False
+        if not visible:
+            raise Http404
 
 
 class ScopedInlineMixin(CoordinatorPermissions):

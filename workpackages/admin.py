@@ -22,8 +22,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from consortium.admin import ConsortiumAdmin as BaseConsortiumAdmin
+from consortium.admin import ConsortiumForm
 from consortium.admin import PartnerAdmin as BasePartnerAdmin
-from consortium.models import Partner
+from consortium.models import Consortium, Partner
 from consortium.permissions import (
     ReadOnlyTabularInline,
     ScopedModelAdmin,
@@ -38,7 +40,7 @@ from .choices import (
     JobStatus,
     MilestoneStatus,
 )
-from .forms import CommentForm, MilestoneAchieveForm
+from .forms import CommentForm, MilestoneAchieveForm, PartialAcceptForm
 from .models import (
     BudgetLine,
     Deliverable,
@@ -138,7 +140,6 @@ class ParticipantInline(ScopedTabularInline):
     fields = ["partner", "planned_person_months"]
     autocomplete_fields = ["partner"]
     show_change_link = False
-    deletable = True
 
 
 class DeliverableInline(ScopedTabularInline):
@@ -206,7 +207,6 @@ class WorkpackageAdmin(ScopedModelAdmin):
         "start_month",
         "end_month",
     ]
-    deletable = True
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Workpackage]:
         today = timezone.localdate()
@@ -228,6 +228,7 @@ class WorkpackageAdmin(ScopedModelAdmin):
                     distinct=True,
                 ),
             )
+            .order_by("consortium", "number")
         )
 
     @admin.display(description=_("WP"), ordering="number")
@@ -488,7 +489,41 @@ class ConsumptionMixin:
         return badge("", f"{value} %", tone)
 
 
+class BudgetLineForm(forms.ModelForm):
+    """A line keeps its partner, workpackage and heading; its granted amount follows the plan."""
+
+    class Meta:
+        model = BudgetLine
+        fields = [
+            "partner",
+            "workpackage",
+            "category",
+            "planned_amount",
+            "funding_rate",
+            "granted_amount",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.instance.pk is not None:
+            for name in ("partner", "workpackage", "category"):
+                if name in self.changed_data:
+                    self.add_error(
+                        name,
+                        _(
+                            "A line keeps its partner, workpackage and heading: cancel it and add a new one."
+                        ),
+                    )
+            if {"planned_amount", "funding_rate"} & set(self.changed_data) and (
+                "granted_amount" not in self.changed_data
+            ):
+                # Recomputed from the new plan unless the coordinator typed a granted amount.
+                data["granted_amount"] = None
+        return data
+
+
 class BudgetLineInline(ScopedTabularInline):
+    form = BudgetLineForm
     model = BudgetLine
     fields = [
         "workpackage",
@@ -505,6 +540,7 @@ class BudgetLineInline(ScopedTabularInline):
 
 @admin.register(BudgetLine)
 class BudgetLineAdmin(ConsumptionMixin, ScopedModelAdmin):
+    form = BudgetLineForm
     list_display = [
         "partner",
         "workpackage_code",
@@ -526,6 +562,11 @@ class BudgetLineAdmin(ConsumptionMixin, ScopedModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[BudgetLine]:
         return budget_lines_with_consumption(super().get_queryset(request))
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A cancelled line is kept as it was, for the audit trail.
+        editable = obj is None or obj.status == BudgetLineStatus.ACTIVE
+        return editable and super().has_change_permission(request, obj)
 
     @admin.display(description=_("WP"), ordering="workpackage__number")
     def workpackage_code(self, obj: BudgetLine) -> str:
@@ -583,12 +624,12 @@ class ExpenseAdmin(ScopedModelAdmin):
         "reviewed_at",
         "review_comment",
     ]
-    actions = ["accept", "reject", "withdraw"]
+    actions = ["accept", "accept_partially", "reject", "withdraw"]
     history_list_display = ["amount", "accepted_amount", "status"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Decided expenses are the audit record: they are read, not edited.
-        editable = obj is None or obj.status in (ExpenseStatus.DRAFT, ExpenseStatus.SUBMITTED)
+        editable = obj is None or obj.status == ExpenseStatus.DRAFT
         return editable and super().has_change_permission(request, obj)
 
     @admin.display(description=_("WP"), ordering="workpackage__number")
@@ -616,6 +657,28 @@ class ExpenseAdmin(ScopedModelAdmin):
             queryset,
             lambda e: services.expense_accept(expense=e, user=request.user),
             lambda n: (
+                ngettext("%(count)s expense accepted.", "%(count)s expenses accepted.", n)
+                % {"count": n}
+            ),
+        )
+
+    @admin.action(description=_("Accept the selected expenses for a lower amount…"))
+    def accept_partially(
+        self, request: HttpRequest, queryset: QuerySet[Expense]
+    ) -> HttpResponse | None:
+        return action_with_form(
+            self,
+            request,
+            queryset,
+            form_class=PartialAcceptForm,
+            title=gettext("Accept for a lower amount"),
+            apply=lambda e, data: services.expense_accept(
+                expense=e,
+                user=request.user,
+                accepted_amount=data["accepted_amount"],
+                comment=data["comment"],
+            ),
+            done=lambda n: (
                 ngettext("%(count)s expense accepted.", "%(count)s expenses accepted.", n)
                 % {"count": n}
             ),
@@ -686,12 +749,30 @@ class JobRecordAdmin(ScopedModelAdmin):
     search_fields = ["position_title", "partner__organisation__short_name"]
     autocomplete_fields = ["partner", "workpackage"]
     list_select_related = ["partner__organisation", "workpackage"]
-    actions = ["withdraw"]
+    readonly_fields = ["status"]
+    actions = ["realise", "withdraw"]
     history_list_display = ["status", "fte"]
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: JobRecord) -> str:
         return badge(obj.status, obj.get_status_display())
+
+    @admin.action(description=_("Mark the selected job records as realised"))
+    def realise(self, request: HttpRequest, queryset: QuerySet[JobRecord]) -> None:
+        run_service(
+            self,
+            request,
+            queryset,
+            lambda j: services.job_realise(job=j, user=request.user),
+            lambda n: (
+                ngettext(
+                    "%(count)s job record marked as realised.",
+                    "%(count)s job records marked as realised.",
+                    n,
+                )
+                % {"count": n}
+            ),
+        )
 
     @admin.action(description=_("Withdraw the selected job records"))
     def withdraw(self, request: HttpRequest, queryset: QuerySet[JobRecord]) -> None:
@@ -705,6 +786,30 @@ class JobRecordAdmin(ScopedModelAdmin):
                 % {"count": n}
             ),
         )
+
+
+class ConsortiumScheduleForm(ConsortiumForm):
+    def _post_clean(self) -> None:
+        super()._post_clean()
+        if self.errors:
+            return
+        for message in services.consortium_schedule_conflicts(consortium=self.instance):
+            self.add_error(None, message)
+
+
+class ConsortiumAdmin(BaseConsortiumAdmin):
+    """The consortium page also keeps the work plan's due dates in step with its dates."""
+
+    form = ConsortiumScheduleForm
+
+    def save_model(self, request: HttpRequest, obj: Consortium, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change:
+            services.consortium_schedule_sync(consortium=obj, user=request.user)
+
+
+admin.site.unregister(Consortium)
+admin.site.register(Consortium, ConsortiumAdmin)
 
 
 class PartnerAdmin(BasePartnerAdmin):

@@ -27,7 +27,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -67,8 +67,14 @@ def budget_lines_with_consumption(lines: QuerySet[BudgetLine]) -> QuerySet[Any]:
         consumed=Case(
             When(
                 category__kind=CostCategoryKind.FLAT_RATE,
-                then=ExpressionWrapper(
-                    base * F("category__flat_rate") / Value(Decimal(100)), output_field=MONEY_FIELD
+                # Rounded to the cent per line, as the funder computes it.
+                then=Round(
+                    ExpressionWrapper(
+                        base * F("category__flat_rate") / Value(Decimal(100)),
+                        output_field=MONEY_FIELD,
+                    ),
+                    2,
+                    output_field=MONEY_FIELD,
                 ),
             ),
             default=own,
@@ -195,13 +201,16 @@ def _deliverable_counts(ids: list[int], today: datetime.date) -> dict[int, dict[
     soon = today + datetime.timedelta(days=30)
     late_submission = Q(first_submitted_at__date__gt=F("due_date"))
     open_ = ~Q(status__in=DONE)
+    # Late and on time exclude each other: a deliverable sent on time, then sent back and still
+    # open past its date, is late now.
+    late = (open_ & Q(due_date__lt=today)) | late_submission
     rows = (
         Deliverable.objects.filter(consortium_id__in=ids)
         .values("consortium_id")
         .annotate(
             total=Count("pk"),
-            late=Count("pk", filter=(open_ & Q(due_date__lt=today)) | late_submission),
-            on_time=Count("pk", filter=Q(first_submitted_at__isnull=False) & ~late_submission),
+            late=Count("pk", filter=late),
+            on_time=Count("pk", filter=Q(first_submitted_at__isnull=False) & ~late),
             due_soon=Count("pk", filter=open_ & Q(due_date__gte=today, due_date__lte=soon)),
             **{
                 f"status_{value}": Count("pk", filter=Q(status=value))

@@ -13,7 +13,9 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from consortium.models import Consortium
 from consortium.services import check_state, save_with_history
 
 from .choices import (
@@ -32,6 +34,7 @@ from .models import (
     Expense,
     JobRecord,
     Milestone,
+    Workpackage,
 )
 
 OPEN_DELIVERABLE = {
@@ -323,6 +326,23 @@ def budget_line_cancel(*, line: BudgetLine, user: Any) -> BudgetLine:
 
 
 @transaction.atomic
+def job_realise(*, job: JobRecord, user: Any) -> JobRecord:
+    """A forecast position is filled: it counts as realised from now on."""
+    job = _locked(JobRecord, job.pk)
+    check_state(
+        job, {JobStatus.FORECAST}, _("Cannot mark %(object)s as realised: it is %(status)s.")
+    )
+    if job.start_date > timezone.localdate():
+        raise ValidationError(
+            {"start_date": _("A job that starts in the future is still a forecast.")},
+            code="realised_in_future",
+        )
+    job.status = JobStatus.REALISED
+    save_with_history(job, user=user, update_fields=["status"])
+    return job
+
+
+@transaction.atomic
 def job_withdraw(*, job: JobRecord, user: Any) -> JobRecord:
     """Withdraw a job record declared by mistake or abandoned; it stays in the history."""
     job = _locked(JobRecord, job.pk)
@@ -334,3 +354,41 @@ def job_withdraw(*, job: JobRecord, user: Any) -> JobRecord:
     job.status = JobStatus.WITHDRAWN
     save_with_history(job, user=user, update_fields=["status"])
     return job
+
+
+def consortium_schedule_conflicts(*, consortium: Consortium) -> list[str]:
+    """Why the consortium's dates can't change: work planned after its new last month."""
+    if consortium.pk is None:
+        return []
+    last = consortium.duration_months
+    late = (
+        Workpackage.objects.filter(consortium_id=consortium.pk, end_month__gt=last).count()
+        + Deliverable.objects.filter(consortium_id=consortium.pk, due_month__gt=last).count()
+        + Milestone.objects.filter(consortium_id=consortium.pk, due_month__gt=last).count()
+    )
+    if not late:
+        return []
+    return [
+        ngettext(
+            "%(count)s workpackage, deliverable or milestone is planned after month %(last)s, "
+            "the new last month: move it first.",
+            "%(count)s workpackages, deliverables or milestones are planned after month "
+            "%(last)s, the new last month: move them first.",
+            late,
+        )
+        % {"count": late, "last": last}
+    ]
+
+
+@transaction.atomic
+def consortium_schedule_sync(*, consortium: Consortium, user: Any) -> int:
+    """Recompute the due dates of deliverables and milestones after the start date moved."""
+    changed = 0
+    for model in (Deliverable, Milestone):
+        for item in model.objects.select_for_update().filter(consortium_id=consortium.pk):
+            due = consortium.month_due_date(item.due_month)
+            if item.due_date != due:
+                item.due_date = due
+                save_with_history(item, user=user, update_fields=["due_date"])
+                changed += 1
+    return changed

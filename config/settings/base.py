@@ -110,7 +110,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-# Evidence files and deliverables are uploaded through forms; bigger bodies are refused early.
+# Form bodies other than files stay small; uploads above this size are streamed to a temporary
+# file rather than held in memory. The size limit of uploaded files is a model validator.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 

@@ -158,3 +158,45 @@ def test_dashboard_queries_do_not_grow_with_the_partnership(
     assert _count_queries(small, reverse("admin:index")) == _count_queries(
         demo_coordinator, reverse("admin:index")
     )
+
+
+def test_history_pages_of_other_consortia_answer_404_and_past_versions_are_read_only(
+    demo: Consortium, other_coordinator: Any
+) -> None:
+    demo_coordinator = User.objects.get(username="coordinator")
+    other, own = _client(other_coordinator), _client(demo_coordinator)
+    checked = 0
+    for model, model_admin in admin.site._registry.items():
+        if not hasattr(model, "history") or isinstance(model_admin, SuperuserOnlyAdmin):
+            continue
+        row = model_admin.get_queryset(_request_as(demo_coordinator)).first()
+        assert row is not None, model
+        version = row.history.first()
+        info = f"admin:{model._meta.app_label}_{model._meta.model_name}"
+        history = reverse(f"{info}_history", args=[row.pk])
+        version_url = reverse(f"{info}_simple_history", args=[row.pk, version.history_id])
+        assert other.get(history).status_code == 404, model
+        assert other.get(version_url).status_code == 404, model
+        assert other.post(version_url, {}).status_code == 404, model
+        assert own.get(history).status_code == 200, model
+        assert own.get(version_url).status_code == 200, model
+        assert own.post(version_url, {}).status_code == 403, model
+        checked += 1
+    assert checked >= 14
+
+
+def test_people_of_other_consortia_cannot_be_picked(
+    demo: Consortium, other_coordinator: Any
+) -> None:
+    target = User.objects.get(username="partner1")
+    root = User.objects.create_superuser("root", "root@example.org", "a-long-passphrase-2026")
+    consortium = other_coordinator.consortium_roles.get().consortium
+    client = _client(other_coordinator)
+    for user in (target, root):
+        response = client.post(
+            reverse("admin:consortium_consortiumrole_add"),
+            {"user": user.pk, "consortium": consortium.pk, "kind": "observer", "is_active": "on"},
+        )
+        assert response.status_code == 200
+        assert "Select a valid choice." in response.content.decode()
+    assert not target.consortium_roles.exists() and not root.consortium_roles.exists()

@@ -30,6 +30,7 @@ class ConsortiumOwned(TimeStamped):
 
     consortium_source: ClassVar[str | None] = None
     same_consortium_fields: ClassVar[tuple[str, ...]] = ()
+    always_validated: ClassVar[tuple[str, ...]] = ("consortium",)
 
     class Meta:
         abstract = True
@@ -38,12 +39,22 @@ class ConsortiumOwned(TimeStamped):
         if self.consortium_source and self._has(self.consortium_source):
             self.consortium_id = getattr(self, self.consortium_source).consortium_id
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Inline rows of a parent being created are validated before the parent has an id.
+        if self.consortium_id is None:
+            self.derive_consortium()
+        super().save(*args, **kwargs)
+
     def _with_consortium(self, exclude: Any) -> Any:
-        # Forms leave out the derived consortium; constraints on it (a milestone's number is
-        # unique per consortium) must still be checked, or the database answers with an error page.
-        if exclude and self.consortium_source and self.consortium_id is not None:
-            return set(exclude) - {"consortium"}
-        return exclude
+        # Forms leave out the derived consortium and the status; constraints on them (a
+        # milestone's number is unique per consortium, one active line per heading) must still
+        # be checked, or the database answers with an error page.
+        if not exclude:
+            return exclude
+        kept = set(self.always_validated)
+        if not self.consortium_source or self.consortium_id is None:
+            kept.discard("consortium")
+        return set(exclude) - kept
 
     def validate_unique(self, exclude: Any = None) -> None:
         super().validate_unique(self._with_consortium(exclude))

@@ -16,6 +16,7 @@ from consortium.models import PERCENT_VALIDATORS, CostCategory, Partner, Reporti
 from consortium.querysets import PartnerOwnedQuerySet
 
 from .. import choices
+from ..validators import validate_document_extension, validate_upload_size
 from .base import ConsortiumOwned
 from .workplan import Workpackage
 
@@ -77,6 +78,7 @@ class BudgetLine(ConsortiumOwned):
 
     consortium_source = "partner"
     same_consortium_fields = ("workpackage", "category")
+    always_validated = ("consortium", "status")
 
     class Meta:
         verbose_name = _("budget line")
@@ -85,6 +87,7 @@ class BudgetLine(ConsortiumOwned):
         constraints = [
             models.UniqueConstraint(
                 fields=["partner", "workpackage", "category"],
+                condition=Q(status="active"),
                 name="budget_line_unique",
                 violation_error_message=_(
                     "This partner already has a budget line for this workpackage and heading."
@@ -167,7 +170,11 @@ class Expense(ConsortiumOwned):
     description = models.CharField(_("description"), max_length=255)
     invoice_reference = models.CharField(_("invoice reference"), max_length=100, blank=True)
     evidence = models.FileField(
-        _("evidence file"), upload_to="evidence/%Y/%m/", max_length=255, blank=True
+        _("evidence file"),
+        upload_to="evidence/%Y/%m/",
+        max_length=255,
+        blank=True,
+        validators=[validate_document_extension, validate_upload_size],
     )
     status = models.CharField(
         _("status"),

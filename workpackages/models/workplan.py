@@ -18,6 +18,7 @@ from consortium.querysets import ScopedQuerySet
 
 from .. import choices
 from ..choices import DeliverableStatus
+from ..validators import validate_document_extension, validate_upload_size
 from .base import ConsortiumOwned
 
 
@@ -96,7 +97,7 @@ class WorkpackageParticipant(ConsortiumOwned):
     workpackage = models.ForeignKey(
         Workpackage,
         verbose_name=_("workpackage"),
-        on_delete=models.CASCADE,
+        on_delete=models.PROTECT,
         related_name="participations",
     )
     partner = models.ForeignKey(
@@ -257,7 +258,12 @@ class DeliverableSubmission(models.Model):
         related_name="submissions",
     )
     version = models.PositiveSmallIntegerField(_("version"))
-    file = models.FileField(_("file"), upload_to="deliverables/%Y/%m/", max_length=255)
+    file = models.FileField(
+        _("file"),
+        upload_to="deliverables/%Y/%m/",
+        max_length=255,
+        validators=[validate_document_extension, validate_upload_size],
+    )
     note = models.TextField(_("note"), blank=True)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -346,7 +352,7 @@ class Milestone(DueItem):
     evidence = models.TextField(_("evidence"), blank=True)
 
     objects = ScopedQuerySet.as_manager()
-    history = HistoricalRecords()
+    history = HistoricalRecords(m2m_fields=[workpackages])
 
     consortium_source = "lead_partner"
     same_consortium_fields = ("lead_partner",)

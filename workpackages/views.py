@@ -1,0 +1,33 @@
+"""Uploaded files are served only to the people who may see the row they belong to."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, Http404, HttpRequest
+
+from .models import Deliverable, DeliverableSubmission, Expense
+
+
+def protected_media(request: HttpRequest, path: str) -> FileResponse:
+    """Serve a deliverable version or an evidence file after the same scoping check as its row.
+
+    Files live under MEDIA_ROOT with unguessable-enough names, but a name is not a permission:
+    classified deliverables (SEN, EU-R…) and invoices must not leak by URL.
+    """
+    user = request.user
+    submission = DeliverableSubmission.objects.filter(
+        file=path, deliverable__in=Deliverable.objects.restrict(user, "view")
+    ).first()
+    if submission is not None:
+        return _send(submission.file)
+    expense = Expense.objects.restrict(user, "view").filter(evidence=path).first()
+    if expense is not None:
+        return _send(expense.evidence)
+    raise Http404
+
+
+def _send(field_file: object) -> FileResponse:
+    try:
+        handle = field_file.open("rb")  # type: ignore[attr-defined]
+    except FileNotFoundError as missing:
+        raise Http404 from missing
+    return FileResponse(handle, as_attachment=True)
