@@ -6,7 +6,7 @@ partner, workpackage, heading or period belongs to another consortium. SQLite (t
 for `make run`) cannot add constraints to existing tables; model validation covers it there.
 """
 
-from django.db import migrations, models
+from django.db import migrations
 
 # (table, column, referenced table)
 SAME_CONSORTIUM_KEYS = [
@@ -54,16 +54,8 @@ def drop_keys(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("consortium", "0002_same_consortium_keys"),
+        ("consortium", "0001_initial"),
         ("workpackages", "0001_initial"),
     ]
 
-    operations = [
-        migrations.AddConstraint(
-            model_name="workpackage",
-            constraint=models.UniqueConstraint(
-                fields=("id", "consortium"), name="workpackage_id_consortium"
-            ),
-        ),
-        migrations.RunPython(add_keys, drop_keys),
-    ]
+    operations = [migrations.RunPython(add_keys, drop_keys)]
