@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, cast
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -70,8 +72,8 @@ class Command(BaseCommand):
         write(
             _("  Budget: EUR %(planned)s planned, EUR %(granted)s granted (%(share)s %%)")
             % {
-                "planned": f"{summary.planned_total:,.2f}",
-                "granted": f"{summary.granted_total:,.2f}",
+                "planned": money(summary.planned_total),
+                "granted": money(summary.granted_total),
                 "share": summary.granted_share,
             }
         )
@@ -82,7 +84,7 @@ class Command(BaseCommand):
             )
             % {
                 "count": summary.expenses,
-                "accepted": f"{summary.accepted_total:,.2f}",
+                "accepted": money(summary.accepted_total),
                 "overspent": summary.overspent_lines,
             }
         )
@@ -115,3 +117,8 @@ class Command(BaseCommand):
                 ),
             }
         )
+
+
+def money(amount: Decimal) -> str:
+    """An amount with the active language's separators (81,000,000.00 or 81 000 000,00)."""
+    return number_format(amount, decimal_pos=2, use_l10n=True, force_grouping=True)
