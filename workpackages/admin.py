@@ -505,6 +505,10 @@ class BudgetLineForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        if self.instance.pk is not None and self.instance.status == BudgetLineStatus.CANCELLED:
+            if self.has_changed():
+                raise ValidationError(_("A cancelled line is kept as it was, for the audit trail."))
+            return data
         if self.instance.pk is not None:
             for name in ("partner", "workpackage", "category"):
                 if name in self.changed_data:

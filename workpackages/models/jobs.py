@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -88,3 +90,15 @@ class JobRecord(ConsortiumOwned):
 
     def __str__(self) -> str:
         return f"{self.position_title} ({self.partner})"
+
+    def clean(self) -> None:
+        super().clean()
+        if (
+            self.status == choices.JobStatus.REALISED
+            and self.start_date
+            and self.start_date > timezone.localdate()
+        ):
+            raise ValidationError(
+                {"start_date": _("A job that starts in the future is still a forecast.")},
+                code="realised_in_future",
+            )
