@@ -7,6 +7,7 @@ row of another anywhere.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 from django.contrib import admin
@@ -16,7 +17,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
 from django.db.models import Q
 from django.http import Http404, HttpRequest
+from django.utils import timezone
+from django.utils.formats import date_format
 from simple_history.admin import SimpleHistoryAdmin
+from simple_history.models import DeletedObject
+from simple_history.template_utils import HistoricalRecordContextHelper
 
 from .models import ConsortiumRole, Membership
 from .querysets import coordinated_consortia
@@ -116,6 +121,21 @@ class CoordinatorPermissions:
         raise Http404
 
 
+class ChangeDisplay(HistoricalRecordContextHelper):
+    """Old → new values as people read them: status labels, dates in the local time zone, and a
+    dash where there was nothing (rather than "Deleted user (pk=None)")."""
+
+    def prepare_delta_change_value(self, change: Any, value: Any) -> Any:
+        if value is None or (isinstance(value, DeletedObject) and value.pk is None):
+            return "–"
+        field = self.model._meta.get_field(change.field)
+        if getattr(field, "choices", None) and not isinstance(value, list):
+            return dict(field.flatchoices).get(value, value)
+        if isinstance(value, datetime.datetime):
+            return date_format(timezone.localtime(value), "SHORT_DATETIME_FORMAT")
+        return super().prepare_delta_change_value(change, value)
+
+
 class ScopedModelAdmin(CoordinatorPermissions, SimpleHistoryAdmin):
     """Base of every admin of a consortium-owned model; keeps each change in the history."""
 
@@ -160,6 +180,11 @@ class ScopedModelAdmin(CoordinatorPermissions, SimpleHistoryAdmin):
         if request.method != "GET":
             raise PermissionDenied
         return super().history_form_view(request, object_id, version_id, extra_context)
+
+    def get_historical_record_context_helper(
+        self, request: HttpRequest, historical_record: Any
+    ) -> HistoricalRecordContextHelper:
+        return ChangeDisplay(self.model, historical_record)
 
     def _visible_or_404(self, request: HttpRequest, object_id: str) -> None:
         try:

@@ -297,7 +297,6 @@ class DeliverableAdmin(ScopedModelAdmin):
     ]
     inlines = [SubmissionInline, ReviewInline]
     actions = ["approve", "request_changes", "start"]
-    history_list_display = ["status"]
     deletable = True
     ordering = ["workpackage__number", "number"]
 
@@ -423,7 +422,6 @@ class MilestoneAdmin(ScopedModelAdmin):
     list_select_related = ["lead_partner__organisation"]
     readonly_fields = ["due_date", "status", "achieved_on", "evidence"]
     actions = ["achieve", "miss"]
-    history_list_display = ["status"]
     deletable = True
 
     @admin.display(description=_("code"), ordering="number")
@@ -562,7 +560,6 @@ class BudgetLineAdmin(ConsumptionMixin, ScopedModelAdmin):
     list_select_related = ["partner__organisation", "workpackage", "category"]
     readonly_fields = ["status"]
     actions = ["cancel"]
-    history_list_display = ["planned_amount", "granted_amount", "status"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[BudgetLine]:
         return budget_lines_with_consumption(super().get_queryset(request))
@@ -629,7 +626,6 @@ class ExpenseAdmin(ScopedModelAdmin):
         "review_comment",
     ]
     actions = ["accept", "accept_partially", "reject", "withdraw"]
-    history_list_display = ["amount", "accepted_amount", "status"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Decided expenses are the audit record: they are read, not edited.
@@ -732,7 +728,6 @@ class EffortAdmin(ScopedModelAdmin):
     search_fields = ["partner__organisation__short_name"]
     autocomplete_fields = ["partner", "workpackage"]
     list_select_related = ["partner__organisation", "workpackage", "period"]
-    history_list_display = ["planned_person_months", "actual_person_months"]
 
 
 @admin.register(JobRecord)
@@ -755,7 +750,6 @@ class JobRecordAdmin(ScopedModelAdmin):
     list_select_related = ["partner__organisation", "workpackage"]
     readonly_fields = ["status"]
     actions = ["realise", "withdraw"]
-    history_list_display = ["status", "fte"]
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: JobRecord) -> str:
