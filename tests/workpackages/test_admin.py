@@ -220,6 +220,11 @@ def test_accept_and_reject_expenses_through_admin_actions(
     # A decided expense is the audit record: the admin shows it but no longer edits it.
     page = client.get(reverse("admin:workpackages_expense_change", args=[to_accept.pk]))
     assert page.status_code == 200 and 'name="amount"' not in page.content.decode()
+    # Its history reads as people speak: labels, not codes, and a dash for "nothing before".
+    history = client.get(reverse("admin:workpackages_expense_history", args=[to_accept.pk]))
+    html = history.content.decode()
+    assert "Submitted" in html and "Accepted" in html and "accepted</" not in html
+    assert "pk=None" not in html and "–" in html
 
 
 def test_financial_rows_cannot_be_deleted_in_the_admin(
