@@ -6,12 +6,13 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import UserCreationForm, UsernameField
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from . import choices, services
@@ -31,6 +32,7 @@ from .permissions import (
     ScopedTabularInline,
     is_coordinator,
     manageable_people,
+    organisation_shared_elsewhere,
     works_elsewhere,
 )
 
@@ -175,6 +177,21 @@ class OrganisationAdmin(ScopedModelAdmin):
         if not change:
             obj.created_by_id = request.user.pk
         super().save_model(request, obj, form, change)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if obj is not None and organisation_shared_elsewhere(obj, request.user):
+            # Another consortium relies on this legal entity too: its data is read-only here.
+            return self.fields
+        return super().get_readonly_fields(request, obj)
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        # The history of a shared organisation names the other consortia's coordinators.
+        organisation = self.get_object(request, unquote(object_id))
+        if organisation is not None and organisation_shared_elsewhere(organisation, request.user):
+            raise Http404
+        return super().history_view(request, object_id, extra_context)
 
 
 class MembershipInline(ScopedTabularInline):
@@ -405,6 +422,15 @@ class PeopleAdmin(CoordinatorPermissions, UserAdmin):
                 role=form.cleaned_data["membership_role"],
                 granted_by=request.user,
             )
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> Any:
+        # Django's log of a person's page names every consortium's coordinators and roles; roles
+        # and memberships have their own history, scoped like every other row.
+        if not request.user.is_superuser:
+            raise Http404
+        return super().history_view(request, object_id, extra_context)
 
     def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> Any:
         # Setting someone else's password would let a coordinator sign in as a person who may

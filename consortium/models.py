@@ -149,13 +149,16 @@ class Consortium(TimeStamped):
 
 class OrganisationQuerySet(models.QuerySet):
     def restrict(self, user: Any, action: str = "view") -> OrganisationQuerySet:
-        """Organisations taking part in the user's consortia, plus those a coordinator just created."""
+        """Organisations taking part in the user's consortia, plus those a coordinator created
+        and hasn't made a partner yet (once a partner, the partnership decides who sees it)."""
         if not user.is_authenticated or not user.is_active:
             return self.none()
         if user.is_superuser:
             return self
         consortia = coordinated_consortia(user) if action == "manage" else overseen_consortia(user)
-        condition = Q(partnerships__consortium_id__in=consortia) | Q(created_by_id=user.pk)
+        condition = Q(partnerships__consortium_id__in=consortia) | Q(
+            created_by_id=user.pk, partnerships__isnull=True
+        )
         if action == "view":
             condition |= Q(partnerships__consortium_id__in=member_consortia(user))
         return self.filter(pk__in=self.filter(condition).values("pk"))

@@ -71,6 +71,13 @@ def works_elsewhere(person: Any, user: Any) -> bool:
     )
 
 
+def organisation_shared_elsewhere(organisation: Any, user: Any) -> bool:
+    """Whether an organisation is also a partner of a consortium `user` doesn't coordinate."""
+    if user.is_superuser:
+        return False
+    return organisation.partnerships.exclude(consortium_id__in=coordinated_consortia(user)).exists()
+
+
 def scope_choices(db_field: models.Field, request: HttpRequest, kwargs: dict[str, Any]) -> None:
     """Limit a foreign key's or many-to-many's choices to what the user manages."""
     related = db_field.related_model

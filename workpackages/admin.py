@@ -142,19 +142,59 @@ class ParticipantInline(ScopedTabularInline):
     show_change_link = False
 
 
+# Once a deliverable is sent, what it is and when it was due are the record its lateness is
+# judged on; they no longer change.
+DELIVERABLE_LOCKED_WHEN_SENT = (
+    "workpackage",
+    "number",
+    "lead_partner",
+    "due_month",
+    "late_justification",
+)
+
+
+class DeliverableForm(forms.ModelForm):
+    class Meta:
+        model = Deliverable
+        fields = [
+            "workpackage",
+            "number",
+            "title",
+            "description",
+            "lead_partner",
+            "type",
+            "dissemination",
+            "due_month",
+            "late_justification",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.instance.pk is not None and self.instance.first_submitted_at is not None:
+            for name in set(DELIVERABLE_LOCKED_WHEN_SENT) & set(self.changed_data):
+                self.add_error(
+                    name, _("The deliverable has been submitted: this no longer changes.")
+                )
+        return data
+
+
 class DeliverableInline(ScopedTabularInline):
+    form = DeliverableForm
     model = Deliverable
     fields = ["number", "title", "lead_partner", "type", "dissemination", "due_month", "status"]
     readonly_fields = ["status"]
     autocomplete_fields = ["lead_partner"]
 
 
-class MilestoneLinkInline(ScopedTabularInline):
+class MilestoneLinkInline(ReadOnlyTabularInline):
+    """The WP's milestones, for reading: links are edited on the milestone, where they are
+    recorded in its history."""
+
     model = Milestone.workpackages.through
     verbose_name = _("milestone")
     verbose_name_plural = _("milestones")
-    autocomplete_fields = ["milestone"]
-    deletable = True
+    fields = ["milestone"]
+    readonly_fields = ["milestone"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return Milestone.workpackages.through.objects.filter(
@@ -295,10 +335,20 @@ class DeliverableAdmin(ScopedModelAdmin):
         "approved_at",
         "late_justification",
     ]
+    form = DeliverableForm
     inlines = [SubmissionInline, ReviewInline]
     actions = ["approve", "request_changes", "start"]
     deletable = True
     ordering = ["workpackage__number", "number"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        locked = obj is not None and obj.first_submitted_at is not None
+        return [*self.readonly_fields, *(DELIVERABLE_LOCKED_WHEN_SENT if locked else ())]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Only a deliverable nobody has worked on yet may go: the others are the record.
+        removable = obj is None or obj.status == DeliverableStatus.PLANNED
+        return removable and super().has_delete_permission(request, obj)
 
     @admin.display(description=_("code"), ordering="workpackage__number")
     def code(self, obj: Deliverable) -> str:
@@ -423,6 +473,15 @@ class MilestoneAdmin(ScopedModelAdmin):
     readonly_fields = ["due_date", "status", "achieved_on", "evidence"]
     actions = ["achieve", "miss"]
     deletable = True
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # An achieved or missed milestone is the record: read, not edited.
+        pending = obj is None or obj.status == MilestoneStatus.PENDING
+        return pending and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        pending = obj is None or obj.status == MilestoneStatus.PENDING
+        return pending and super().has_delete_permission(request, obj)
 
     @admin.display(description=_("code"), ordering="number")
     def code(self, obj: Milestone) -> str:
@@ -750,6 +809,17 @@ class JobRecordAdmin(ScopedModelAdmin):
     list_select_related = ["partner__organisation", "workpackage"]
     readonly_fields = ["status"]
     actions = ["realise", "withdraw"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A withdrawn record is kept as it was.
+        kept = obj is not None and obj.status == JobStatus.WITHDRAWN
+        return not kept and super().has_change_permission(request, obj)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A realised job is counted in the region's figures: who, which kind and since when stay.
+        if obj is not None and obj.status == JobStatus.REALISED:
+            return [*self.readonly_fields, "partner", "impact", "start_date"]
+        return self.readonly_fields
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: JobRecord) -> str:

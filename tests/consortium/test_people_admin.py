@@ -12,7 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from consortium.choices import ConsortiumRoleKind, MembershipRole
-from consortium.models import ConsortiumRole, Membership
+from consortium.models import ConsortiumRole, Membership, Organisation
 from consortium.services import consortium_role_grant, membership_grant
 from tests import factories
 from tests.workpackages.test_admin_validation import form_data
@@ -217,3 +217,49 @@ def test_a_coordinator_cannot_give_a_superuser_a_role_or_membership(
     assert (ConsortiumRole.objects.count(), Membership.objects.count()) == before
     member_superuser.refresh_from_db()
     assert member_superuser.is_staff and member_superuser.is_superuser
+
+
+def test_a_persons_log_is_for_superusers_only(
+    coordinator: Any, partner_member: Any, superuser: Any
+) -> None:
+    url = reverse("admin:auth_user_history", args=[partner_member.pk])
+    assert _client(coordinator).get(url).status_code == 404
+    assert _client(superuser).get(url).status_code == 200
+
+
+def test_an_organisation_shared_with_another_consortium_is_read_only(
+    coordinator: Any, other_coordinator: Any, partner_a: Any, other_consortium: Any
+) -> None:
+    organisation = partner_a.organisation
+    factories.PartnerFactory(consortium=other_consortium, organisation=organisation)
+    url = reverse("admin:consortium_organisation_change", args=[organisation.pk])
+    for user in (coordinator, other_coordinator):
+        client = _client(user)
+        page = client.get(url)
+        assert page.status_code == 200 and 'name="legal_name"' not in page.content.decode()
+        client.post(url, {"legal_name": "Hijacked SA", "short_name": "Hijacked"})
+        history = reverse("admin:consortium_organisation_history", args=[organisation.pk])
+        assert client.get(history).status_code == 404
+    organisation.refresh_from_db()
+    assert organisation.legal_name != "Hijacked SA"
+
+
+def test_an_organisation_a_coordinator_created_leaves_their_hands_once_a_partner_elsewhere(
+    coordinator: Any, other_consortium: Any
+) -> None:
+    client = _client(coordinator)
+    client.post(
+        reverse("admin:consortium_organisation_add"),
+        {
+            "legal_name": "Ciney Cell SRL",
+            "short_name": "Ciney Cell",
+            "kind": "start_up",
+            "enterprise_number": "0403.170.701",
+            "country": "BE",
+        },
+    )
+    organisation = Organisation.objects.get(short_name="Ciney Cell")
+    url = reverse("admin:consortium_organisation_change", args=[organisation.pk])
+    assert client.get(url).status_code == 200
+    factories.PartnerFactory(consortium=other_consortium, organisation=organisation)
+    assert client.get(url).status_code == 404

@@ -5,10 +5,13 @@ Every refusal is checked for its message and for a database left as it was."""
 from __future__ import annotations
 
 import datetime
+import re
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -18,7 +21,14 @@ from tests import factories
 from tests.workpackages.test_admin_validation import form_data
 from workpackages.choices import BudgetLineStatus, ExpenseStatus, JobStatus
 from workpackages.models import BudgetLine, Expense, Workpackage
-from workpackages.services import budget_line_cancel, job_realise, job_withdraw
+from workpackages.services import (
+    budget_line_cancel,
+    deliverable_approve,
+    deliverable_submit,
+    job_realise,
+    job_withdraw,
+    milestone_achieve,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -120,20 +130,23 @@ def test_realise_action_fills_past_positions_only(coordinator: Any, partner_a: A
 
 def test_a_realised_job_cannot_be_moved_to_start_in_the_future(coordinator: Any, job: Any) -> None:
     job = job_realise(job=job, user=coordinator)
-    history = job.history.count()
     future = timezone.localdate() + datetime.timedelta(days=400)
+    client = _client(coordinator)
+    url = _url("workpackages_jobrecord", "change", job.pk)
+    # A realised job's partner, impact and start date are what the region counts: read-only.
+    assert 'name="start_date"' not in client.get(url).content.decode()
 
-    response = _post(
-        _client(coordinator),
-        _url("workpackages_jobrecord", "change", job.pk),
-        start_date=future.isoformat(),
-    )
+    _post(client, url, start_date=future.isoformat())
 
-    assert response.status_code == 200
-    assert "A job that starts in the future is still a forecast." in response.content.decode()
     job.refresh_from_db()
     assert (job.status, job.start_date) == (JobStatus.REALISED, datetime.date(2024, 3, 31))
-    assert job.history.count() == history
+    # The model refuses it too, whatever the write path.
+    job.start_date = future
+    with pytest.raises(ValidationError) as refused:
+        job.full_clean()
+    assert refused.value.message_dict == {
+        "start_date": ["A job that starts in the future is still a forecast."]
+    }
 
 
 # Budget lines
@@ -511,3 +524,71 @@ def test_shortening_the_consortium_below_its_work_plan_is_refused(
         deliverable.history.count(),
         late.history.count(),
     )
+
+
+# Decided rows of the work plan
+
+
+def test_a_submitted_deliverable_keeps_its_number_due_month_and_justification(
+    coordinator: Any, partner_member: Any, deliverable: Any
+) -> None:
+    late = datetime.datetime(2025, 3, 3, 10, 0, tzinfo=datetime.UTC)
+    deliverable_submit(
+        deliverable=deliverable,
+        user=partner_member,
+        file=ContentFile(b"%PDF-1.4", name="d.pdf"),
+        late_justification="Supplier delay.",
+        now=late,
+    )
+    deliverable_approve(deliverable=deliverable, user=coordinator)
+    client = _client(coordinator)
+    url = _url("workpackages_deliverable", "change", deliverable.pk)
+    page = client.get(url).content.decode()
+    for name in ("due_month", "number", "late_justification", "workpackage", "lead_partner"):
+        assert f'name="{name}"' not in page, name
+
+    _post(client, url, due_month="18", late_justification="", title="Renamed report")
+
+    deliverable.refresh_from_db()
+    assert (deliverable.due_month, deliverable.late_justification) == (12, "Supplier delay.")
+    assert deliverable.title == "Renamed report"
+    delete = client.post(
+        _url("workpackages_deliverable", "delete", deliverable.pk), {"post": "yes"}
+    )
+    assert delete.status_code == 403
+
+
+def test_a_decided_milestone_is_read_only_and_kept(coordinator: Any, milestone: Any) -> None:
+    milestone_achieve(
+        milestone=milestone,
+        user=coordinator,
+        achieved_on=datetime.date(2025, 6, 1),
+        evidence="Batch record signed.",
+    )
+    client = _client(coordinator)
+    change = _url("workpackages_milestone", "change", milestone.pk)
+    assert client.post(change, {"due_month": "36", "title": "x"}).status_code == 403
+    delete = _url("workpackages_milestone", "delete", milestone.pk)
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    milestone.refresh_from_db()
+    assert (milestone.due_month, milestone.status) == (18, "achieved")
+
+
+def test_a_withdrawn_job_is_kept_as_it_was(coordinator: Any, job: Any) -> None:
+    job = job_withdraw(job=job, user=coordinator)
+    response = _client(coordinator).post(
+        _url("workpackages_jobrecord", "change", job.pk), {"fte": "0.10", "impact": "indirect"}
+    )
+    assert response.status_code == 403
+    job.refresh_from_db()
+    assert (job.fte, job.impact) != (Decimal("0.10"), "indirect")
+
+
+def test_a_workpackage_page_lists_its_milestones_without_editing_links(
+    coordinator: Any, workpackage: Any, milestone: Any
+) -> None:
+    page = _client(coordinator).get(_url("workpackages_workpackage", "change", workpackage.pk))
+    html = page.content.decode()
+    assert str(milestone) in html
+    # Shown, not offered for editing: no form control picks a milestone on this page.
+    assert not re.search(r'name="[^"]*-milestone"', html)
