@@ -18,6 +18,7 @@ from consortium.models import Consortium
 from consortium.permissions import SuperuserOnlyAdmin
 from consortium.services import consortium_role_grant
 from tests.factories import UserFactory
+from tests.web import client_for as _client
 from workpackages.models import Deliverable
 
 pytestmark = pytest.mark.django_db
@@ -38,12 +39,6 @@ def _seeded(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
 @pytest.fixture
 def demo(_seeded: None) -> Consortium:
     return Consortium.objects.get(acronym="PIT-ATMP")
-
-
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _changelist_url(model: Any) -> str:

@@ -6,20 +6,14 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
 from django.urls import reverse
 
 from consortium.models import Membership
+from tests.web import client_for as _client
 
 pytestmark = pytest.mark.django_db
 
 User = get_user_model()
-
-
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _person(partner: Any, **changes: Any) -> dict[str, Any]:

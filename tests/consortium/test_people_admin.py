@@ -8,13 +8,13 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.test import Client
 from django.urls import reverse
 
 from consortium.choices import ConsortiumRoleKind, MembershipRole
 from consortium.models import ConsortiumRole, Membership, Organisation
 from consortium.services import consortium_role_grant, membership_grant
 from tests import factories
+from tests.web import client_for as _client
 from tests.workpackages.test_admin_validation import form_data
 
 pytestmark = pytest.mark.django_db
@@ -22,12 +22,6 @@ pytestmark = pytest.mark.django_db
 User = get_user_model()
 
 INVALID_CHOICE = "Select a valid choice. That choice is not one of the available choices."
-
-
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _person_url(person: Any) -> str:

@@ -11,17 +11,12 @@ from django.test import Client
 from django.urls import reverse
 
 from consortium.models import Organisation
+from tests.web import client_for as _client
 from workpackages.choices import DeliverableStatus, ExpenseStatus
 from workpackages.models import DeliverableReview, Expense
 from workpackages.services import deliverable_submit
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _expense_form(expense: Expense, **changes: Any) -> dict[str, Any]:

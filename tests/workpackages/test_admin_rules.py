@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from tests import factories
+from tests.web import client_for as _client
 from tests.workpackages.test_admin_validation import form_data
 from workpackages.choices import BudgetLineStatus, ExpenseStatus, JobStatus
 from workpackages.models import BudgetLine, Expense, Workpackage
@@ -37,12 +38,6 @@ HEADING_IN_USE = (
     "Budget lines use this heading: its kind and flat rate can no longer change, "
     "or past consumption would be rewritten. Add a new heading instead."
 )
-
-
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _url(model: str, view: str, *args: Any) -> str:

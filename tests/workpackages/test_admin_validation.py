@@ -31,6 +31,7 @@ from consortium.models import (
 )
 from consortium.services import consortium_role_grant
 from tests import factories
+from tests.web import client_for as _client
 from workpackages.models import (
     BudgetLine,
     Deliverable,
@@ -201,12 +202,6 @@ def _as_posted(value: Any) -> str | list[str]:
     if isinstance(value, datetime.date):
         return value.isoformat()
     return "" if value is None else str(value)
-
-
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _url(model: type[Model], view: str, *args: Any) -> str:
