@@ -30,7 +30,6 @@ from .permissions import (
     ReadOnlyTabularInline,
     ScopedModelAdmin,
     ScopedTabularInline,
-    is_coordinator,
     manageable_people,
     organisation_shared_elsewhere,
     works_elsewhere,
@@ -125,7 +124,9 @@ class ConsortiumAdmin(ScopedModelAdmin):
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         super().save_formset(request, form, formset, change)
         if formset.model is ConsortiumRole:
-            for role in formset.queryset.model.objects.filter(consortium=form.instance):
+            for role in ConsortiumRole.objects.filter(consortium=form.instance).select_related(
+                "user"
+            ):
                 services.user_staff_sync(user=role.user)
 
     @admin.action(description=_("Regenerate the reporting periods from the dates"))
@@ -235,12 +236,6 @@ class PartnerAdmin(ScopedModelAdmin):
     def kind(self, obj: Partner) -> str:
         return obj.organisation.get_kind_display()
 
-    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        super().save_formset(request, form, formset, change)
-        if formset.model is Membership:
-            for membership in formset.queryset.model.objects.filter(partner=form.instance):
-                services.user_staff_sync(user=membership.user)
-
 
 @admin.register(Membership)
 class MembershipAdmin(ScopedModelAdmin):
@@ -249,10 +244,6 @@ class MembershipAdmin(ScopedModelAdmin):
     search_fields = ["user__username", "user__email", "partner__organisation__short_name"]
     autocomplete_fields = ["user", "partner"]
     list_select_related = ["user", "partner__organisation"]
-
-    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        services.user_staff_sync(user=obj.user)
 
 
 @admin.register(ConsortiumRole)
@@ -385,18 +376,6 @@ class PeopleAdmin(CoordinatorPermissions, UserAdmin):
             # Another consortium relies on this account too: its coordinator alone can't change it.
             return ["username", "first_name", "last_name", "email", "is_active", "last_login"]
         return ["last_login"]
-
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return is_coordinator(request.user)
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_coordinator(request.user)
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_coordinator(request.user)
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any

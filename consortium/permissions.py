@@ -35,9 +35,7 @@ def is_coordinator(user: Any) -> bool:
         return True
     cached = getattr(user, "_is_coordinator", None)
     if cached is None:
-        cached = ConsortiumRole.objects.filter(
-            user_id=user.pk, kind="coordinator", is_active=True
-        ).exists()
+        cached = coordinated_consortia(user).exists()
         user._is_coordinator = cached
     return cached
 
@@ -86,8 +84,6 @@ def scope_choices(db_field: models.Field, request: HttpRequest, kwargs: dict[str
         kwargs.setdefault("queryset", manageable_people(request.user))
     elif hasattr(queryset, "restrict"):
         kwargs.setdefault("queryset", queryset.restrict(request.user, "manage"))
-    elif related._meta.label == "consortium.Consortium":  # type: ignore[union-attr]
-        kwargs.setdefault("queryset", queryset.filter(pk__in=coordinated_consortia(request.user)))
 
 
 def scoped_filter(model: Any, entry: Any) -> Any:

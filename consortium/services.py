@@ -14,6 +14,7 @@ from django.utils.translation import gettext, gettext_noop
 
 from . import choices, dates
 from .models import Consortium, ConsortiumRole, CostCategory, Membership, ReportingPeriod
+from .querysets import coordinated_consortia
 
 # The Walloon guide's eligible cost headings; flat rates vary by agreement and stay editable.
 # Names are stored in English and shown translated while a coordinator hasn't renamed them.
@@ -182,18 +183,12 @@ def membership_grant(*, partner: Any, user: Any, role: str, granted_by: Any) -> 
     membership.role = role
     membership.is_active = True
     save_with_history(membership, user=granted_by)
-    user_staff_sync(user=user)
     return membership
 
 
 def user_staff_sync(*, user: Any) -> None:
     """Only coordinators (and superusers) are staff: partner users and observers never reach the admin."""
-    is_staff = (
-        user.is_superuser
-        or ConsortiumRole.objects.filter(
-            user=user, kind=choices.ConsortiumRoleKind.COORDINATOR, is_active=True
-        ).exists()
-    )
+    is_staff = user.is_superuser or coordinated_consortia(user).exists()
     if user.is_staff != is_staff:
         user.is_staff = is_staff
         user.save(update_fields=["is_staff"])

@@ -6,14 +6,13 @@ services, one object at a time, and report per object what was done or why it wa
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -53,6 +52,7 @@ from .models import (
     Workpackage,
     WorkpackageParticipant,
 )
+from .models.workplan import DELIVERED, overdue_deliverable
 from .selectors import budget_lines_with_consumption, percent
 
 BADGE_TONES: dict[str, str] = {
@@ -214,9 +214,7 @@ class OverdueFilter(admin.SimpleListFilter):
         if self.value() == "overdue":
             return queryset.overdue(today)  # type: ignore[attr-defined]
         if self.value() == "soon":
-            return queryset.filter(
-                due_date__gte=today, due_date__lte=today + datetime.timedelta(days=30)
-            ).exclude(status__in=[DeliverableStatus.SUBMITTED, DeliverableStatus.APPROVED])
+            return queryset.due_soon(today)  # type: ignore[attr-defined]
         return queryset
 
 
@@ -258,13 +256,7 @@ class WorkpackageAdmin(ScopedModelAdmin):
                 deliverables_count=Count("deliverables", distinct=True),
                 late_count=Count(
                     "deliverables",
-                    filter=Q(deliverables__due_date__lt=today)
-                    & ~Q(
-                        deliverables__status__in=[
-                            DeliverableStatus.SUBMITTED,
-                            DeliverableStatus.APPROVED,
-                        ]
-                    ),
+                    filter=overdue_deliverable(today, prefix="deliverables__"),
                     distinct=True,
                 ),
             )
@@ -373,11 +365,7 @@ class DeliverableAdmin(ScopedModelAdmin):
         days = obj.days_late()
         if not days:
             return "–"
-        tone = (
-            "amber"
-            if obj.status in (DeliverableStatus.SUBMITTED, DeliverableStatus.APPROVED)
-            else "red"
-        )
+        tone = "amber" if obj.status in DELIVERED else "red"
         return badge("", str(days), tone)
 
     @admin.action(description=_("Approve the selected deliverables"))

@@ -36,10 +36,10 @@ from consortium.models import Consortium, Partner
 
 from .choices import BudgetLineStatus, DeliverableStatus, ExpenseStatus, JobImpact, JobStatus
 from .models import BudgetLine, Deliverable, Expense, JobRecord, Workpackage
+from .models.workplan import due_soon_deliverable, overdue_deliverable
 
 ZERO = Decimal("0.00")
 MONEY_FIELD: DecimalField = DecimalField(max_digits=16, decimal_places=2)
-DONE = [DeliverableStatus.SUBMITTED, DeliverableStatus.APPROVED]
 
 
 def _accepted_sum(category_ref: str) -> Subquery:
@@ -198,12 +198,9 @@ def time_elapsed(consortium: Consortium, today: datetime.date) -> Decimal:
 
 
 def _deliverable_counts(ids: list[int], today: datetime.date) -> dict[int, dict[str, Any]]:
-    soon = today + datetime.timedelta(days=30)
-    late_submission = Q(first_submitted_at__date__gt=F("due_date"))
-    open_ = ~Q(status__in=DONE)
     # Late and on time exclude each other: a deliverable sent on time, then sent back and still
     # open past its date, is late now.
-    late = (open_ & Q(due_date__lt=today)) | late_submission
+    late = overdue_deliverable(today) | Q(first_submitted_at__date__gt=F("due_date"))
     rows = (
         Deliverable.objects.filter(consortium_id__in=ids)
         .values("consortium_id")
@@ -211,7 +208,7 @@ def _deliverable_counts(ids: list[int], today: datetime.date) -> dict[int, dict[
             total=Count("pk"),
             late=Count("pk", filter=late),
             on_time=Count("pk", filter=Q(first_submitted_at__isnull=False) & ~late),
-            due_soon=Count("pk", filter=open_ & Q(due_date__gte=today, due_date__lte=soon)),
+            due_soon=Count("pk", filter=due_soon_deliverable(today)),
             **{
                 f"status_{value}": Count("pk", filter=Q(status=value))
                 for value in DeliverableStatus.values

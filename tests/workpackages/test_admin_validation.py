@@ -416,17 +416,8 @@ def test_the_baseline_of_each_add_form_saves(
     assert after == (rows + 1, history + (2 if model is Milestone else 1))
 
 
-def case(
-    model: type[Model],
-    values: Values,
-    message: Message,
-    name: str,
-    *,
-    bug: str | None = None,
-    raises: type[BaseException] | None = None,
-) -> Any:
-    marks = [pytest.mark.xfail(reason=bug, strict=True, raises=raises)] if bug is not None else []
-    return pytest.param(model, values, message, id=name, marks=marks)
+def case(model: type[Model], values: Values, message: Message, name: str) -> Any:
+    return pytest.param(model, values, message, id=name)
 
 
 ADD_CASES = [

@@ -156,13 +156,36 @@ class DueItem(ConsortiumOwned):
             self.due_date = self.consortium.month_due_date(self.due_month)
 
 
+# A deliverable is delivered once submitted or approved; until then (sent back included) it is open.
+DELIVERED = (DeliverableStatus.SUBMITTED, DeliverableStatus.APPROVED)
+
+
+def open_deliverable(prefix: str = "") -> Q:
+    """Deliverables not delivered yet; `prefix` reaches them through a relation."""
+    return ~Q(**{f"{prefix}status__in": DELIVERED})
+
+
+def overdue_deliverable(today: datetime.date, prefix: str = "") -> Q:
+    """Open deliverables whose due date has passed."""
+    return open_deliverable(prefix) & Q(**{f"{prefix}due_date__lt": today})
+
+
+def due_soon_deliverable(today: datetime.date, days: int = 30, prefix: str = "") -> Q:
+    """Open deliverables due from today to `days` ahead."""
+    window = {
+        f"{prefix}due_date__gte": today,
+        f"{prefix}due_date__lte": today + datetime.timedelta(days=days),
+    }
+    return open_deliverable(prefix) & Q(**window)
+
+
 class DeliverableQuerySet(ScopedQuerySet):
     def overdue(self, today: datetime.date | None = None) -> DeliverableQuerySet:
         """Due before today and neither submitted nor approved."""
-        today = today or timezone.localdate()
-        return self.filter(due_date__lt=today).exclude(
-            status__in=[choices.DeliverableStatus.SUBMITTED, choices.DeliverableStatus.APPROVED]
-        )
+        return self.filter(overdue_deliverable(today or timezone.localdate()))
+
+    def due_soon(self, today: datetime.date | None = None, days: int = 30) -> DeliverableQuerySet:
+        return self.filter(due_soon_deliverable(today or timezone.localdate(), days))
 
 
 class Deliverable(DueItem):
@@ -240,7 +263,7 @@ class Deliverable(DueItem):
     def days_late(self, today: datetime.date | None = None) -> int:
         """Days past the due date: until today while the deliverable is open (never sent, or sent
         back for changes), until its first submission once it is submitted or approved."""
-        done = self.status in (DeliverableStatus.SUBMITTED, DeliverableStatus.APPROVED)
+        done = self.status in DELIVERED
         if done and self.first_submitted_at is not None:
             reference = timezone.localdate(self.first_submitted_at)
         else:
