@@ -1,14 +1,21 @@
-"""Top-level routes: the coordinators' admin, uploaded files; the API and the partner portal plug in here."""
+"""Top-level routes: the coordinators' admin, the API and its documentation, uploaded files; the
+partner portal plugs in here."""
 
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from workpackages.views import protected_media
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api_router")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    # Sign-in for the browsable API (integrations use tokens).
+    path("api/session/", include("rest_framework.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", protected_media, name="media"),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),

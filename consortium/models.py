@@ -257,6 +257,11 @@ class Organisation(TimeStamped):
         return f"{n[:4]}.{n[4:7]}.{n[7:]}" if n else ""
 
 
+class PartnerQuerySet(ScopedQuerySet):
+    # A partner's own people write for it ("change"): their expenses, effort and jobs name it.
+    owner_path = ""
+
+
 class Partner(TimeStamped):
     """An organisation's participation in one consortium, with its role and default funding rate."""
 
@@ -298,7 +303,7 @@ class Partner(TimeStamped):
         db_index=True,
     )
 
-    objects = ScopedQuerySet.as_manager()
+    objects = PartnerQuerySet.as_manager()
     history = HistoricalRecords()
 
     class Meta:

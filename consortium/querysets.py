@@ -16,7 +16,9 @@ from django.db.models import Q
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-Action = Literal["view", "manage"]
+# view: read; change: write the rows of one's own partner (a draft expense, a deliverable it leads)
+# or any row of a consortium one coordinates; manage: coordinators only.
+Action = Literal["view", "change", "manage"]
 
 
 def _role_model() -> Any:
@@ -60,11 +62,14 @@ class ScopedQuerySet(models.QuerySet):
 
     `partner_path` is set on rows private to one partner (money, effort, jobs): other partners of the
     same consortium don't see them. Work-plan rows leave it unset and are read by every partner user of
-    the consortium.
+    the consortium. `owner_path` names the partner whose people may change a row ("change"): the
+    partner of an expense, the lead partner of a deliverable; rows without one are changed by
+    coordinators only.
     """
 
     consortium_path: str = "consortium"
     partner_path: str | None = None
+    owner_path: str | None = None
 
     def restrict(self, user: Any, action: Action = "view") -> Self:
         if not user.is_authenticated or not user.is_active:
@@ -72,8 +77,12 @@ class ScopedQuerySet(models.QuerySet):
         if user.is_superuser:
             return self
         consortium_id = f"{self.consortium_path}_id" if self.consortium_path else "id"
-        if action == "manage":
-            return self.filter(**{f"{consortium_id}__in": coordinated_consortia(user)})
+        coordinated = Q(**{f"{consortium_id}__in": coordinated_consortia(user)})
+        if action == "manage" or (action == "change" and self.owner_path is None):
+            return self.filter(coordinated)
+        if action == "change":
+            owner = f"{self.owner_path}_id" if self.owner_path else "id"
+            return self.filter(coordinated | Q(**{f"{owner}__in": member_partners(user)}))
         condition = Q(**{f"{consortium_id}__in": overseen_consortia(user)})
         if self.partner_path is None:
             condition |= Q(**{f"{consortium_id}__in": member_consortia(user)})
@@ -84,3 +93,4 @@ class ScopedQuerySet(models.QuerySet):
 
 class PartnerOwnedQuerySet(ScopedQuerySet):
     partner_path = "partner"
+    owner_path = "partner"

@@ -464,8 +464,9 @@ class MilestoneAdmin(ScopedModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # An achieved or missed milestone is the record: read, not edited.
-        pending = obj is None or obj.status == MilestoneStatus.PENDING
-        return pending and super().has_change_permission(request, obj)
+        return (obj is None or services.is_editable(obj)) and super().has_change_permission(
+            request, obj
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         pending = obj is None or obj.status == MilestoneStatus.PENDING
@@ -613,8 +614,9 @@ class BudgetLineAdmin(ConsumptionMixin, ScopedModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A cancelled line is kept as it was, for the audit trail.
-        editable = obj is None or obj.status == BudgetLineStatus.ACTIVE
-        return editable and super().has_change_permission(request, obj)
+        return (obj is None or services.is_editable(obj)) and super().has_change_permission(
+            request, obj
+        )
 
     @admin.display(description=_("WP"), ordering="workpackage__number")
     def workpackage_code(self, obj: BudgetLine) -> str:
@@ -676,8 +678,9 @@ class ExpenseAdmin(ScopedModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Decided expenses are the audit record: they are read, not edited.
-        editable = obj is None or obj.status == ExpenseStatus.DRAFT
-        return editable and super().has_change_permission(request, obj)
+        return (obj is None or services.is_editable(obj)) and super().has_change_permission(
+            request, obj
+        )
 
     @admin.display(description=_("WP"), ordering="workpackage__number")
     def workpackage_code(self, obj: Expense) -> str:
@@ -800,14 +803,14 @@ class JobRecordAdmin(ScopedModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # A withdrawn record is kept as it was.
-        kept = obj is not None and obj.status == JobStatus.WITHDRAWN
-        return not kept and super().has_change_permission(request, obj)
+        return (obj is None or services.is_editable(obj)) and super().has_change_permission(
+            request, obj
+        )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # A realised job is counted in the region's figures: who, which kind and since when stay.
-        if obj is not None and obj.status == JobStatus.REALISED:
-            return [*self.readonly_fields, "partner", "impact", "start_date"]
-        return self.readonly_fields
+        fixed, _reason = services.fixed_fields(obj) if obj is not None else ((), "")
+        return [*self.readonly_fields, *fixed]
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: JobRecord) -> str:

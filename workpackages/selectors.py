@@ -34,8 +34,15 @@ from django.utils.translation import gettext_lazy as _
 from consortium.choices import CostCategoryKind
 from consortium.models import Consortium, Partner
 
-from .choices import BudgetLineStatus, DeliverableStatus, ExpenseStatus, JobImpact, JobStatus
-from .models import BudgetLine, Deliverable, Expense, JobRecord, Workpackage
+from .choices import (
+    BudgetLineStatus,
+    DeliverableStatus,
+    ExpenseStatus,
+    JobImpact,
+    JobStatus,
+    MilestoneStatus,
+)
+from .models import BudgetLine, Deliverable, Expense, JobRecord, Milestone, Workpackage
 from .models.workplan import due_soon_deliverable, overdue_deliverable
 
 ZERO = Decimal("0.00")
@@ -218,11 +225,17 @@ def _deliverable_counts(ids: list[int], today: datetime.date) -> dict[int, dict[
     return {row.pop("consortium_id"): row for row in rows}
 
 
-def _budget_rows(ids: list[int]) -> tuple[dict[int, list[BudgetRow]], dict[int, list[BudgetRow]]]:
-    """Budget per partner and per workpackage, from one query over the (annotated) budget lines."""
-    lines = budget_lines_with_consumption(
-        BudgetLine.objects.filter(consortium_id__in=ids, status=BudgetLineStatus.ACTIVE)
-    ).values_list(
+def _budget_rows(
+    ids: list[int], partners_only: QuerySet[Any] | None = None
+) -> tuple[dict[int, list[BudgetRow]], dict[int, list[BudgetRow]]]:
+    """Budget per partner and per workpackage, from one query over the (annotated) budget lines;
+    `partners_only` (partner ids) leaves out the money of every other partner."""
+    lines = BudgetLine.objects.filter(consortium_id__in=ids, status=BudgetLineStatus.ACTIVE)
+    all_partners = Partner.objects.filter(consortium_id__in=ids)
+    if partners_only is not None:
+        lines = lines.filter(partner_id__in=partners_only)
+        all_partners = all_partners.filter(pk__in=partners_only)
+    lines = budget_lines_with_consumption(lines).values_list(
         "consortium_id",
         "partner_id",
         "partner__number",
@@ -247,7 +260,7 @@ def _budget_rows(ids: list[int]) -> tuple[dict[int, list[BudgetRow]], dict[int, 
             row.consumed += consumed
             row.overspent_lines += int(consumed > planned)
     # Partners and WPs without any line still appear, with zeros.
-    for pid, cid, pnum, pname in Partner.objects.filter(consortium_id__in=ids).values_list(
+    for pid, cid, pnum, pname in all_partners.values_list(
         "pk", "consortium_id", "number", "organisation__short_name"
     ):
         partners[cid].setdefault(pid, BudgetRow(key=pid, number=pnum, label=f"P{pnum} {pname}"))
@@ -267,10 +280,14 @@ def _budget_rows(ids: list[int]) -> tuple[dict[int, list[BudgetRow]], dict[int, 
     )
 
 
-def _jobs(ids: list[int]) -> dict[int, dict[tuple[str, str], tuple[int, Decimal]]]:
+def _jobs(
+    ids: list[int], partners_only: QuerySet[Any] | None = None
+) -> dict[int, dict[tuple[str, str], tuple[int, Decimal]]]:
+    jobs = JobRecord.objects.filter(consortium_id__in=ids)
+    if partners_only is not None:
+        jobs = jobs.filter(partner_id__in=partners_only)
     rows = (
-        JobRecord.objects.filter(consortium_id__in=ids)
-        .exclude(status=JobStatus.WITHDRAWN)
+        jobs.exclude(status=JobStatus.WITHDRAWN)
         .values("consortium_id", "impact", "status")
         .annotate(headcount=Count("pk"), fte=Sum("fte"))
     )
@@ -338,3 +355,86 @@ def consortium_dashboards(
             )
         )
     return dashboards
+
+
+@dataclass
+class ConsortiumSummary:
+    """The figures integrations read for one consortium: the dashboard's, plus the milestones."""
+
+    dashboard: ConsortiumDashboard
+    partner_scope: bool
+    milestones_total: int = 0
+    milestones_overdue: int = 0
+    milestones_by_status: dict[str, int] = field(default_factory=dict)
+    today: datetime.date | None = None
+
+
+def consortium_summary(
+    consortium: Consortium,
+    *,
+    partners_only: QuerySet[Any] | None = None,
+    today: datetime.date | None = None,
+) -> ConsortiumSummary:
+    """One consortium's budget, deliverables, milestones and jobs in a fixed number of queries.
+
+    With `partners_only` (ids of the partners a partner user works for) the money and the jobs are
+    those partners' only; the work plan (deliverables, milestones) is the whole consortium's.
+    """
+    today = today or timezone.localdate()
+    ids = [consortium.pk]
+    d = _deliverable_counts(ids, today).get(consortium.pk, {})
+    by_partner, by_workpackage = _budget_rows(ids, partners_only)
+    counts = (
+        Consortium.objects.filter(pk=consortium.pk)
+        .values("pk")
+        .annotate(
+            n_partners=Count("partners", distinct=True),
+            n_workpackages=Count("workpackages", distinct=True),
+        )
+        .get()
+    )
+    milestones = Milestone.objects.filter(consortium_id=consortium.pk).aggregate(
+        total=Count("pk"),
+        overdue=Count("pk", filter=Q(status=MilestoneStatus.PENDING, due_date__lt=today)),
+        **{
+            f"status_{value}": Count("pk", filter=Q(status=value))
+            for value in MilestoneStatus.values
+        },
+    )
+    direct_target, indirect_target = consortium.direct_jobs_target, consortium.indirect_jobs_target
+    if partners_only is not None:
+        # A partner's targets are its own commitments.
+        commitments = Partner.objects.filter(
+            consortium_id=consortium.pk, pk__in=partners_only
+        ).aggregate(direct=Sum("jobs_commitment_direct"), indirect=Sum("jobs_commitment_indirect"))
+        direct_target, indirect_target = commitments["direct"] or 0, commitments["indirect"] or 0
+    dashboard = ConsortiumDashboard(
+        consortium=consortium,
+        partners=counts["n_partners"],
+        workpackages=counts["n_workpackages"],
+        deliverables_total=d.get("total", 0),
+        deliverables_on_time=d.get("on_time", 0),
+        deliverables_late=d.get("late", 0),
+        deliverables_due_soon=d.get("due_soon", 0),
+        deliverables_by_status={
+            value: d.get(f"status_{value}", 0) for value in DeliverableStatus.values
+        },
+        by_partner=by_partner.get(consortium.pk, []),
+        by_workpackage=by_workpackage.get(consortium.pk, []),
+        jobs=JobsFigures(
+            direct_target=direct_target,
+            indirect_target=indirect_target,
+            counts=_jobs(ids, partners_only).get(consortium.pk, {}),
+        ),
+        time_elapsed=time_elapsed(consortium, today),
+    )
+    return ConsortiumSummary(
+        dashboard=dashboard,
+        partner_scope=partners_only is not None,
+        milestones_total=milestones["total"],
+        milestones_overdue=milestones["overdue"],
+        milestones_by_status={
+            value: milestones[f"status_{value}"] for value in MilestoneStatus.values
+        },
+        today=today,
+    )

@@ -31,6 +31,7 @@ from .models import (
     Deliverable,
     DeliverableReview,
     DeliverableSubmission,
+    Effort,
     Expense,
     JobRecord,
     Milestone,
@@ -44,8 +45,71 @@ OPEN_DELIVERABLE = {
 }
 
 
+# Decided rows are the audit record: these states are the only ones in which a row still changes.
+EDITABLE_STATES: dict[type, set[str]] = {
+    Expense: {ExpenseStatus.DRAFT},
+    BudgetLine: {BudgetLineStatus.ACTIVE},
+    JobRecord: {JobStatus.FORECAST, JobStatus.REALISED},
+    Milestone: {MilestoneStatus.PENDING},
+}
+
+
 def _locked(model: Any, pk: int) -> Any:
     return model.objects.select_for_update().get(pk=pk)
+
+
+def is_editable(instance: Any) -> bool:
+    """Whether the row's state still lets anyone change it."""
+    allowed = EDITABLE_STATES.get(type(instance))
+    return allowed is None or instance.status in allowed
+
+
+def fixed_fields(instance: Any) -> tuple[tuple[str, ...], str]:
+    """The fields a saved row keeps whatever happens, and why."""
+    if isinstance(instance, BudgetLine):
+        return (
+            ("partner", "workpackage", "category"),
+            _("A line keeps its partner, workpackage and heading: cancel it and add a new one."),
+        )
+    if isinstance(instance, JobRecord) and instance.status == JobStatus.REALISED:
+        return (
+            ("partner", "impact", "start_date"),
+            _("A realised job keeps its partner, its impact and its start date."),
+        )
+    if isinstance(instance, Expense | Effort):
+        return (("partner",), _("A record stays with its partner: withdraw it and add a new one."))
+    return ((), "")
+
+
+@transaction.atomic
+def record_create(*, model: type, user: Any, **fields: Any) -> Any:
+    """Create a budget line, an expense, effort or a job record in its first state, validated,
+    with `user` as the author in its history."""
+    instance = model(**fields)
+    save_with_history(instance, user=user)
+    return instance
+
+
+@transaction.atomic
+def record_update(*, instance: Any, user: Any, **changes: Any) -> Any:
+    """Change the fields a row's state still allows; refuse the whole change otherwise."""
+    instance = _locked(type(instance), instance.pk)
+    allowed = EDITABLE_STATES.get(type(instance))
+    if allowed is not None:
+        check_state(instance, allowed, _("Cannot change %(object)s: it is %(status)s."))
+    fixed, reason = fixed_fields(instance)
+    moved = [name for name in fixed if name in changes and changes[name] != getattr(instance, name)]
+    if moved:
+        raise ValidationError({name: reason for name in moved}, code="fixed_field")
+    if isinstance(instance, BudgetLine) and (
+        {"planned_amount", "funding_rate"} & changes.keys() and "granted_amount" not in changes
+    ):
+        # Recomputed from the new plan unless the coordinator gives a granted amount.
+        changes["granted_amount"] = None
+    for name, value in changes.items():
+        setattr(instance, name, value)
+    save_with_history(instance, user=user)
+    return instance
 
 
 @transaction.atomic

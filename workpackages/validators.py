@@ -1,15 +1,31 @@
-"""Checks on uploaded deliverables and evidence files."""
+"""Checks on uploaded deliverables and evidence files: extension, size, and what the bytes are."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import filetype
 from django.core.exceptions import ValidationError
 from django.core.validators import FileExtensionValidator
 from django.utils.translation import gettext_lazy as _
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 DOCUMENT_EXTENSIONS = ["pdf", "docx", "xlsx", "odt", "ods", "zip", "png", "jpg", "jpeg"]
+# What the content must turn out to be for each extension. Office and OpenDocument files are zip
+# archives whose inner layout decides the finer type, so a plain zip is accepted for them.
+CONTENT_TYPES = {
+    "pdf": {"pdf"},
+    "docx": {"docx", "zip"},
+    "xlsx": {"xlsx", "zip"},
+    "odt": {"odt", "zip"},
+    "ods": {"ods", "zip"},
+    "zip": {"zip", "docx", "xlsx", "odt", "ods"},
+    "png": {"png"},
+    "jpg": {"jpg"},
+    "jpeg": {"jpg"},
+}
+# Enough of the start of a file for every signature above.
+HEADER_BYTES = 8192
 
 validate_document_extension = FileExtensionValidator(allowed_extensions=DOCUMENT_EXTENSIONS)
 
@@ -21,4 +37,25 @@ def validate_upload_size(file: Any) -> None:
             _("This file is larger than %(limit)s MB.")
             % {"limit": MAX_UPLOAD_BYTES // (1024 * 1024)},
             code="file_too_large",
+        )
+
+
+def validate_document_content(file: Any) -> None:
+    """Refuse a file whose bytes are not what its name says (an executable renamed `.pdf`)."""
+    if getattr(file, "_committed", False):
+        return  # Stored already, and checked when it arrived.
+    extension = file.name.rsplit(".", 1)[-1].lower() if "." in file.name else ""
+    expected = CONTENT_TYPES.get(extension)
+    if expected is None:
+        return  # The extension validator has already said which names are accepted.
+    position = file.tell() if hasattr(file, "tell") else 0
+    file.seek(0)
+    header = file.read(HEADER_BYTES)
+    file.seek(position)
+    kind = filetype.guess(header)
+    if kind is None or kind.extension not in expected:
+        raise ValidationError(
+            _("This file's content is not a %(extension)s document."),
+            params={"extension": extension.upper()},
+            code="file_content_mismatch",
         )

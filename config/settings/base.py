@@ -36,6 +36,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_filters",
     "django_celery_beat",
     "simple_history",
@@ -137,12 +140,68 @@ EMAIL_BACKEND = (
     else "django.core.mail.backends.console.EmailBackend"
 )
 
+API_THROTTLE_USER = os.environ.get("API_THROTTLE_USER", "2000/hour")
+API_THROTTLE_ANON = os.environ.get("API_THROTTLE_ANON", "100/hour")
+API_THROTTLE_TOKEN = os.environ.get("API_THROTTLE_TOKEN", "10/minute")
+
 REST_FRAMEWORK = {
+    # Integrations send `Authorization: Token <key>`; the browsable API uses the session.
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "consortium.api.policies.StableOrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "consortium.api.policies.Pagination",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "consortium.api.policies.UserThrottle",
+        "consortium.api.policies.AnonThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": API_THROTTLE_USER,
+        "anon": API_THROTTLE_ANON,
+        "auth-token": API_THROTTLE_TOKEN,
+    },
+    "DEFAULT_SCHEMA_CLASS": "consortium.api.base.DocumentedErrorsSchema",
+    "EXCEPTION_HANDLER": "consortium.api.base.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Consortium Manager API",
+    "DESCRIPTION": (
+        "The partnership's work plan, budget, expenses, effort and jobs created, for dashboards, "
+        "reporting spreadsheets and partners' ERP systems. Money is a string with two decimals "
+        "(EUR), dates and times are ISO 8601. Authenticate with `Authorization: Token <key>`, "
+        "the key coming from `POST /api/v1/auth/token/`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "DeliverableStatusEnum": "workpackages.choices.DeliverableStatus",
+        "MilestoneStatusEnum": "workpackages.choices.MilestoneStatus",
+        "BudgetLineStatusEnum": "workpackages.choices.BudgetLineStatus",
+        "ExpenseStatusEnum": "workpackages.choices.ExpenseStatus",
+        "JobStatusEnum": "workpackages.choices.JobStatus",
+        "JobCategoryEnum": "workpackages.choices.JobCategory",
+        "PartnerStatusEnum": "consortium.choices.PartnerStatus",
+        "PartnerRoleEnum": "consortium.choices.PartnerRole",
+        "MembershipRoleEnum": "consortium.choices.MembershipRole",
+        "OrganisationKindEnum": "consortium.choices.OrganisationKind",
+        "CostCategoryKindEnum": "consortium.choices.CostCategoryKind",
+    },
 }
 
 # Financial records must be kept for audits for years: history rows are never pruned by the app.

@@ -143,6 +143,30 @@ def test_an_executable_is_refused_as_a_deliverable(
     assert deliverable.history.count() == 1
 
 
+def _pdf_of(size: int) -> bytes:
+    header = b"%PDF-1.4\n"
+    return header + b"x" * (size - len(header))
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("invoice.pdf", b"MZ\x90\x00\x03\x00\x00\x00"),  # a Windows executable
+        ("invoice.pdf", b"<html><script>alert(1)</script></html>"),
+        ("photo.png", b"%PDF-1.4\n"),
+        ("report.docx", b"#!/bin/sh\nrm -rf /\n"),
+    ],
+)
+def test_a_file_whose_content_is_not_what_its_name_says_is_refused(
+    expense: Expense, name: str, content: bytes
+) -> None:
+    errors = refused_update(expense, evidence=ContentFile(content, name=name))
+    extension = name.rsplit(".", 1)[1].upper()
+    assert errors == {"evidence": [f"This file's content is not a {extension} document."]}
+    assert not expense.evidence
+    assert expense.history.count() == 1
+
+
 def test_files_over_the_size_limit_are_refused(
     monkeypatch: pytest.MonkeyPatch, expense: Expense, budget_line: Any
 ) -> None:
@@ -150,13 +174,13 @@ def test_files_over_the_size_limit_are_refused(
     limit = 1024 * 1024
     monkeypatch.setattr(validators, "MAX_UPLOAD_BYTES", limit)
 
-    errors = refused_update(expense, evidence=ContentFile(b"x" * (limit + 1), name="scan.pdf"))
+    errors = refused_update(expense, evidence=ContentFile(_pdf_of(limit + 1), name="scan.pdf"))
     assert errors == {"evidence": ["This file is larger than 1 MB."]}
     assert not expense.evidence
 
     at_limit = factories.ExpenseFactory(
         line=budget_line,
         amount=Decimal("10.00"),
-        evidence=ContentFile(b"x" * limit, name="scan.pdf"),
+        evidence=ContentFile(_pdf_of(limit), name="scan.pdf"),
     )
     assert at_limit.evidence.size == limit

@@ -16,7 +16,11 @@ from consortium.models import PERCENT_VALIDATORS, CostCategory, Partner, Reporti
 from consortium.querysets import PartnerOwnedQuerySet
 
 from .. import choices
-from ..validators import validate_document_extension, validate_upload_size
+from ..validators import (
+    validate_document_content,
+    validate_document_extension,
+    validate_upload_size,
+)
 from .base import ConsortiumOwned
 from .workplan import Workpackage
 
@@ -174,7 +178,7 @@ class Expense(ConsortiumOwned):
         upload_to="evidence/%Y/%m/",
         max_length=255,
         blank=True,
-        validators=[validate_document_extension, validate_upload_size],
+        validators=[validate_document_extension, validate_upload_size, validate_document_content],
     )
     status = models.CharField(
         _("status"),

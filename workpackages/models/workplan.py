@@ -18,7 +18,11 @@ from consortium.querysets import ScopedQuerySet
 
 from .. import choices
 from ..choices import DeliverableStatus
-from ..validators import validate_document_extension, validate_upload_size
+from ..validators import (
+    validate_document_content,
+    validate_document_extension,
+    validate_upload_size,
+)
 from .base import ConsortiumOwned
 
 
@@ -180,6 +184,9 @@ def due_soon_deliverable(today: datetime.date, days: int = 30, prefix: str = "")
 
 
 class DeliverableQuerySet(ScopedQuerySet):
+    # The lead partner's people send its versions; reviewing stays with the coordinators.
+    owner_path = "lead_partner"
+
     def overdue(self, today: datetime.date | None = None) -> DeliverableQuerySet:
         """Due before today and neither submitted nor approved."""
         return self.filter(overdue_deliverable(today or timezone.localdate()))
@@ -285,7 +292,7 @@ class DeliverableSubmission(models.Model):
         _("file"),
         upload_to="deliverables/%Y/%m/",
         max_length=255,
-        validators=[validate_document_extension, validate_upload_size],
+        validators=[validate_document_extension, validate_upload_size, validate_document_content],
     )
     note = models.TextField(_("note"), blank=True)
     submitted_by = models.ForeignKey(

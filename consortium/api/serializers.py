@@ -1,0 +1,136 @@
+"""How the consortium's own records read in the API. They are set up in the admin: read-only here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import authenticate
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from ..models import Consortium, CostCategory, Membership, Organisation, Partner, ReportingPeriod
+
+
+class ConsortiumSerializer(serializers.ModelSerializer):
+    duration_months = serializers.IntegerField(read_only=True)
+    public_funding = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
+
+    class Meta:
+        model = Consortium
+        fields = [
+            "id",
+            "acronym",
+            "name",
+            "funder",
+            "start_date",
+            "end_date",
+            "duration_months",
+            "total_budget",
+            "public_funding_share",
+            "public_funding",
+            "direct_jobs_target",
+            "indirect_jobs_target",
+            "jobs_horizon_years",
+            "reporting_period_months",
+            "statement_due_days",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class OrganisationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organisation
+        fields = [
+            "id",
+            "legal_name",
+            "short_name",
+            "kind",
+            "enterprise_number",
+            "vat_id",
+            "city",
+            "country",
+            "website",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class PartnerSerializer(serializers.ModelSerializer):
+    code = serializers.SerializerMethodField()
+    short_name = serializers.CharField(source="organisation.short_name", read_only=True)
+
+    class Meta:
+        model = Partner
+        fields = [
+            "id",
+            "consortium",
+            "code",
+            "number",
+            "organisation",
+            "short_name",
+            "role",
+            "default_funding_rate",
+            "jobs_commitment_direct",
+            "jobs_commitment_indirect",
+            "joined_on",
+            "left_on",
+            "status",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_code(self, obj: Partner) -> str:
+        return f"P{obj.number}"
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    username = serializers.CharField(source="user.username", read_only=True)
+    full_name = serializers.CharField(source="user.get_full_name", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "partner", "username", "full_name", "role", "is_active", "updated_at"]
+
+
+class ReportingPeriodSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ReportingPeriod
+        fields = ["id", "consortium", "number", "start_date", "end_date", "statement_due_date"]
+
+
+class CostCategorySerializer(serializers.ModelSerializer):
+    name = serializers.SerializerMethodField()
+
+    class Meta:
+        model = CostCategory
+        fields = ["id", "consortium", "code", "name", "kind", "flat_rate", "flat_rate_base"]
+
+    def get_name(self, obj: CostCategory) -> str:
+        # Seeded headings are stored in English and read in the request's language.
+        return gettext(obj.name)
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        user = authenticate(
+            request=self.context.get("request"),
+            username=attrs["username"],
+            password=attrs["password"],
+        )
+        if user is None:
+            raise serializers.ValidationError(
+                _("Unable to log in with these credentials."), code="authorization"
+            )
+        attrs["user"] = user
+        return attrs
+
+
+class TokenSerializer(serializers.Serializer):
+    token = serializers.CharField(
+        read_only=True, help_text=_("Send it as `Authorization: Token <token>`.")
+    )

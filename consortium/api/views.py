@@ -1,0 +1,103 @@
+"""Endpoints of the consortium's set-up (read-only: coordinators set it up in the admin) and of
+API tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, status
+from rest_framework.authtoken.models import Token
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import filtersets
+from ..models import Consortium, CostCategory, Membership, Organisation, Partner, ReportingPeriod
+from . import serializers
+from .base import ReadOnlyViewSet
+from .policies import TokenThrottle, UserThrottle
+
+
+class ConsortiumViewSet(ReadOnlyViewSet):
+    queryset = Consortium.objects.all()
+    serializer_class = serializers.ConsortiumSerializer
+    filterset_class = filtersets.ConsortiumFilterSet
+    search_fields = ["acronym", "name"]
+    ordering_fields = ["acronym", "start_date", "updated_at"]
+
+
+class OrganisationViewSet(ReadOnlyViewSet):
+    queryset = Organisation.objects.all()
+    serializer_class = serializers.OrganisationSerializer
+    filterset_class = filtersets.OrganisationFilterSet
+    search_fields = ["short_name", "legal_name", "enterprise_number", "city"]
+    ordering_fields = ["short_name", "legal_name", "updated_at"]
+
+
+class PartnerViewSet(ReadOnlyViewSet):
+    queryset = Partner.objects.all()
+    serializer_class = serializers.PartnerSerializer
+    filterset_class = filtersets.PartnerFilterSet
+    select_related = ("organisation",)
+    search_fields = ["organisation__short_name", "organisation__legal_name"]
+    ordering_fields = ["number", "joined_on", "updated_at"]
+
+
+class MembershipViewSet(ReadOnlyViewSet):
+    queryset = Membership.objects.all()
+    serializer_class = serializers.MembershipSerializer
+    filterset_class = filtersets.MembershipFilterSet
+    select_related = ("user",)
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+    ordering_fields = ["partner", "role", "updated_at"]
+
+
+class ReportingPeriodViewSet(ReadOnlyViewSet):
+    queryset = ReportingPeriod.objects.all()
+    serializer_class = serializers.ReportingPeriodSerializer
+    filterset_class = filtersets.ReportingPeriodFilterSet
+    ordering_fields = ["number", "start_date", "statement_due_date"]
+
+
+class CostCategoryViewSet(ReadOnlyViewSet):
+    queryset = CostCategory.objects.all()
+    serializer_class = serializers.CostCategorySerializer
+    filterset_class = filtersets.CostCategoryFilterSet
+    search_fields = ["code", "name"]
+    ordering_fields = ["position", "code"]
+
+
+class TokenView(APIView):
+    """Exchange a username and password for the user's API token, or revoke it."""
+
+    def get_permissions(self) -> list[Any]:
+        if self.request.method == "POST":
+            return [permissions.AllowAny()]
+        return [permissions.IsAuthenticated()]
+
+    def get_throttles(self) -> list[Any]:
+        if self.request.method == "POST":
+            return [TokenThrottle()]
+        return [UserThrottle()]
+
+    @extend_schema(
+        operation_id="auth_token_create",
+        request=serializers.TokenRequestSerializer,
+        responses={200: serializers.TokenSerializer},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        """Your API token: the same one until you revoke it."""
+        form = serializers.TokenRequestSerializer(data=request.data, context={"request": request})
+        form.is_valid(raise_exception=True)
+        token, _created = Token.objects.get_or_create(user=form.validated_data["user"])
+        return Response({"token": token.key})
+
+    @extend_schema(operation_id="auth_token_destroy", responses={204: None})
+    def delete(self, request: Request) -> Response:
+        """Revoke your API token: requests sending it are refused from now on."""
+        with transaction.atomic():
+            Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

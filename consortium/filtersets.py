@@ -1,0 +1,104 @@
+"""Filters of the consortium's lists, shared by the API and the partner pages.
+
+Choices of related objects come from `restrict(user, "view")`: an id the user may not see is refused
+exactly like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import django_filters as filters
+from django.utils.translation import gettext_lazy as _
+
+from . import choices
+from .models import Consortium, CostCategory, Membership, Organisation, Partner, ReportingPeriod
+
+
+def visible(model: Any) -> Callable[[Any], Any]:
+    """The choices of a related-object filter: what the requesting user may see."""
+
+    def choices(request: Any) -> Any:
+        if request is None:
+            return model._default_manager.none()
+        return model._default_manager.restrict(request.user, "view")
+
+    return choices
+
+
+class ScopedFilterSet(filters.FilterSet):
+    """Every list can be narrowed to one consortium."""
+
+    consortium = filters.ModelChoiceFilter(
+        queryset=visible(Consortium), label=_("consortium"), field_name="consortium"
+    )
+
+
+class IncrementalFilterSet(ScopedFilterSet):
+    """Rows changed since a moment, for integrations that synchronise incrementally."""
+
+    updated_since = filters.IsoDateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        label=_("changed at or after (ISO 8601 date and time)"),
+    )
+
+
+class ConsortiumFilterSet(filters.FilterSet):
+    updated_since = IncrementalFilterSet.base_filters["updated_since"]
+
+    class Meta:
+        model = Consortium
+        fields: list[str] = []
+
+
+class OrganisationFilterSet(filters.FilterSet):
+    kind = filters.ChoiceFilter(choices=choices.OrganisationKind.choices, label=_("kind"))
+    country = filters.CharFilter(label=_("country code"), lookup_expr="iexact")
+    updated_since = IncrementalFilterSet.base_filters["updated_since"]
+
+    class Meta:
+        model = Organisation
+        fields: list[str] = []
+
+
+class PartnerFilterSet(IncrementalFilterSet):
+    role = filters.ChoiceFilter(choices=choices.PartnerRole.choices, label=_("role"))
+    status = filters.ChoiceFilter(choices=choices.PartnerStatus.choices, label=_("status"))
+
+    class Meta:
+        model = Partner
+        fields: list[str] = []
+
+
+class MembershipFilterSet(IncrementalFilterSet):
+    consortium = filters.ModelChoiceFilter(
+        queryset=visible(Consortium), label=_("consortium"), field_name="partner__consortium"
+    )
+    partner = filters.ModelChoiceFilter(queryset=visible(Partner), label=_("partner"))
+    role = filters.ChoiceFilter(choices=choices.MembershipRole.choices, label=_("role"))
+    is_active = filters.BooleanFilter(label=_("active"))
+
+    class Meta:
+        model = Membership
+        fields: list[str] = []
+
+
+class ReportingPeriodFilterSet(ScopedFilterSet):
+    contains = filters.DateFilter(method="filter_contains", label=_("contains the date"))
+
+    class Meta:
+        model = ReportingPeriod
+        fields: list[str] = []
+
+    def filter_contains(self, queryset: Any, name: str, value: Any) -> Any:
+        return queryset.filter(start_date__lte=value, end_date__gte=value)
+
+
+class CostCategoryFilterSet(ScopedFilterSet):
+    kind = filters.ChoiceFilter(choices=choices.CostCategoryKind.choices, label=_("kind"))
+
+    class Meta:
+        model = CostCategory
+        fields: list[str] = []

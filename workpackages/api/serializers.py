@@ -1,0 +1,443 @@
+"""How the work plan, the budget, the expenses, the effort and the jobs read and are written in
+the API. Status, decisions and amounts decided by coordinators are read-only here: they change
+through the actions (submit, accept, reject…), which call the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from consortium.api.fields import ScopedModelSerializer
+from consortium.querysets import coordinated_consortia
+
+from .. import services
+from ..choices import DeliverableStatus, JobImpact, JobStatus, MilestoneStatus
+from ..models import (
+    BudgetLine,
+    Deliverable,
+    DeliverableReview,
+    DeliverableSubmission,
+    Effort,
+    Expense,
+    JobRecord,
+    Milestone,
+    Workpackage,
+    WorkpackageParticipant,
+)
+from ..selectors import ConsortiumSummary, percent
+
+MONEY = {"max_digits": 16, "decimal_places": 2}
+
+
+class ParticipantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WorkpackageParticipant
+        fields = ["partner", "planned_person_months"]
+
+
+class WorkpackageSerializer(serializers.ModelSerializer):
+    participants = ParticipantSerializer(source="participations", many=True, read_only=True)
+
+    class Meta:
+        model = Workpackage
+        fields = [
+            "id",
+            "consortium",
+            "code",
+            "number",
+            "title",
+            "objectives",
+            "lead_partner",
+            "start_month",
+            "end_month",
+            "participants",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class SubmissionSerializer(serializers.ModelSerializer):
+    submitted_by = serializers.CharField(source="submitted_by.username", read_only=True)
+
+    class Meta:
+        model = DeliverableSubmission
+        fields = ["version", "file", "note", "submitted_by", "submitted_at"]
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+    version = serializers.IntegerField(source="submission.version", read_only=True, allow_null=True)
+
+    class Meta:
+        model = DeliverableReview
+        fields = ["version", "decision", "comment", "reviewer", "reviewed_at"]
+
+
+class DeliverableSerializer(serializers.ModelSerializer):
+    days_late = serializers.SerializerMethodField()
+    submissions = SubmissionSerializer(many=True, read_only=True)
+    reviews = ReviewSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Deliverable
+        fields = [
+            "id",
+            "consortium",
+            "code",
+            "workpackage",
+            "number",
+            "title",
+            "description",
+            "lead_partner",
+            "type",
+            "dissemination",
+            "due_month",
+            "due_date",
+            "status",
+            "days_late",
+            "first_submitted_at",
+            "approved_at",
+            "late_justification",
+            "submissions",
+            "reviews",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_days_late(self, obj: Deliverable) -> int:
+        return obj.days_late()
+
+
+class DeliverableSubmitSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text=_("PDF, DOCX, XLSX, ODT, ODS, ZIP, PNG or JPEG, at most 50 MB.")
+    )
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+    late_justification = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Required when the deliverable is past its due date."),
+    )
+
+
+class CommentSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RequiredCommentSerializer(serializers.Serializer):
+    comment = serializers.CharField(help_text=_("What must change, or why: the partner reads it."))
+
+
+class MilestoneSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Milestone
+        fields = [
+            "id",
+            "consortium",
+            "code",
+            "number",
+            "title",
+            "workpackages",
+            "lead_partner",
+            "means_of_verification",
+            "due_month",
+            "due_date",
+            "status",
+            "achieved_on",
+            "evidence",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class MilestoneAchieveSerializer(serializers.Serializer):
+    achieved_on = serializers.DateField()
+    evidence = serializers.CharField()
+
+
+class BudgetLineSerializer(ScopedModelSerializer):
+    consumed = serializers.DecimalField(
+        **MONEY,
+        read_only=True,
+        help_text=_("Accepted expenses; for flat-rate headings, the rate on the base heading."),
+    )
+
+    class Meta:
+        model = BudgetLine
+        fields = [
+            "id",
+            "consortium",
+            "partner",
+            "workpackage",
+            "category",
+            "planned_amount",
+            "funding_rate",
+            "granted_amount",
+            "consumed",
+            "status",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["consortium", "status"]
+        create_service = services.record_create
+        update_service = services.record_update
+
+
+class ExpenseSerializer(ScopedModelSerializer):
+    reviewed_by = serializers.CharField(
+        source="reviewed_by.username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = Expense
+        fields = [
+            "id",
+            "consortium",
+            "partner",
+            "workpackage",
+            "category",
+            "period",
+            "incurred_on",
+            "amount",
+            "accepted_amount",
+            "description",
+            "invoice_reference",
+            "evidence",
+            "status",
+            "submitted_at",
+            "reviewed_by",
+            "reviewed_at",
+            "review_comment",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "consortium",
+            "accepted_amount",
+            "status",
+            "submitted_at",
+            "reviewed_at",
+            "review_comment",
+        ]
+        owner_fields = ["partner"]
+        create_service = services.record_create
+        update_service = services.record_update
+
+
+class ExpenseAcceptSerializer(serializers.Serializer):
+    accepted_amount = serializers.DecimalField(
+        **MONEY,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text=_("Leave out to accept the whole amount."),
+    )
+    comment = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Required when less than the declared amount is accepted."),
+    )
+
+
+class EffortSerializer(ScopedModelSerializer):
+    class Meta:
+        model = Effort
+        fields = [
+            "id",
+            "consortium",
+            "partner",
+            "workpackage",
+            "period",
+            "planned_person_months",
+            "actual_person_months",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["consortium"]
+        owner_fields = ["partner"]
+        create_service = services.record_create
+        update_service = services.record_update
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        # The plan is the coordinators' decision; partners report the actual person-months.
+        if "planned_person_months" in attrs:
+            partner = attrs.get("partner") or getattr(self.instance, "partner", None)
+            user = self.context["request"].user
+            coordinates = partner is not None and (
+                user.is_superuser
+                or coordinated_consortia(user).filter(consortium_id=partner.consortium_id).exists()
+            )
+            changed = self.instance is None or (
+                attrs["planned_person_months"] != self.instance.planned_person_months
+            )
+            if changed and not coordinates:
+                raise serializers.ValidationError(
+                    {"planned_person_months": _("Only the coordinators change the plan.")}
+                )
+        return attrs
+
+
+class JobRecordSerializer(ScopedModelSerializer):
+    class Meta:
+        model = JobRecord
+        fields = [
+            "id",
+            "consortium",
+            "partner",
+            "workpackage",
+            "position_title",
+            "category",
+            "contract_type",
+            "fte",
+            "start_date",
+            "end_date",
+            "impact",
+            "status",
+            "evidence_note",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["consortium", "status"]
+        owner_fields = ["partner"]
+        create_service = services.record_create
+        update_service = services.record_update
+
+
+class BudgetRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="key")
+    number = serializers.IntegerField()
+    label = serializers.CharField()
+    planned = serializers.DecimalField(**MONEY)
+    granted = serializers.DecimalField(**MONEY)
+    consumed = serializers.DecimalField(**MONEY)
+    consumption_percent = serializers.DecimalField(
+        source="consumption", max_digits=7, decimal_places=1, allow_null=True
+    )
+    overspent_lines = serializers.IntegerField(
+        help_text=_("Budget lines whose consumption exceeds the planned amount.")
+    )
+
+
+def _counts(name: str, values: list[str]) -> type[serializers.Serializer]:
+    """A serializer with one count per status, so that the schema names every status."""
+    return type(name, (serializers.Serializer,), {v: serializers.IntegerField() for v in values})
+
+
+DeliverableStatusCounts = _counts("DeliverableStatusCounts", DeliverableStatus.values)
+MilestoneStatusCounts = _counts("MilestoneStatusCounts", MilestoneStatus.values)
+
+
+class BudgetSummarySerializer(serializers.Serializer):
+    planned = serializers.DecimalField(**MONEY)
+    granted = serializers.DecimalField(**MONEY)
+    consumed = serializers.DecimalField(**MONEY)
+    consumption_percent = serializers.DecimalField(max_digits=7, decimal_places=1, allow_null=True)
+    overspent_lines = serializers.IntegerField()
+    by_partner = BudgetRowSerializer(many=True)
+    by_workpackage = BudgetRowSerializer(many=True)
+
+
+class DeliverableSummarySerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    on_time = serializers.IntegerField()
+    late = serializers.IntegerField()
+    due_within_30_days = serializers.IntegerField()
+    by_status = DeliverableStatusCounts()
+
+
+class MilestoneSummarySerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    overdue = serializers.IntegerField()
+    by_status = MilestoneStatusCounts()
+
+
+class JobCountSerializer(serializers.Serializer):
+    headcount = serializers.IntegerField()
+    fte = serializers.DecimalField(max_digits=9, decimal_places=2)
+
+
+class JobImpactSerializer(serializers.Serializer):
+    target = serializers.IntegerField()
+    realised = JobCountSerializer()
+    forecast = JobCountSerializer()
+    progress_percent = serializers.DecimalField(max_digits=7, decimal_places=1, allow_null=True)
+
+
+class JobsSummarySerializer(serializers.Serializer):
+    direct = JobImpactSerializer()
+    indirect = JobImpactSerializer()
+
+
+class ConsortiumReferenceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    acronym = serializers.CharField()
+    name = serializers.CharField()
+
+
+class SummarySerializer(serializers.Serializer):
+    """Budget, deliverables, milestones and jobs of one consortium, as the user may see them: a
+    partner's people get their own partner's money and jobs, against its own commitments."""
+
+    consortium = ConsortiumReferenceSerializer()
+    as_of = serializers.DateField()
+    scope = serializers.ChoiceField(choices=["consortium", "partner"])
+    time_elapsed_percent = serializers.DecimalField(max_digits=5, decimal_places=1)
+    budget = BudgetSummarySerializer()
+    deliverables = DeliverableSummarySerializer()
+    milestones = MilestoneSummarySerializer()
+    jobs = JobsSummarySerializer()
+
+
+def summary_data(summary: ConsortiumSummary) -> dict[str, Any]:
+    """The summary as the plain structure `SummarySerializer` reads."""
+    d = summary.dashboard
+    jobs = d.jobs
+    assert jobs is not None  # noqa: S101  (the selector always sets it)
+
+    def impact(name: str, target: int) -> dict[str, Any]:
+        def count(status: str) -> dict[str, Any]:
+            return {"headcount": jobs.headcount(name, status), "fte": jobs.fte(name, status)}
+
+        return {
+            "target": target,
+            "realised": count(JobStatus.REALISED),
+            "forecast": count(JobStatus.FORECAST),
+            "progress_percent": percent(jobs.headcount(name), target),
+        }
+
+    consortium = d.consortium
+    return {
+        "consortium": {"id": consortium.pk, "acronym": consortium.acronym, "name": consortium.name},
+        "as_of": summary.today,
+        "scope": "partner" if summary.partner_scope else "consortium",
+        "time_elapsed_percent": d.time_elapsed,
+        "budget": {
+            "planned": d.planned,
+            "granted": d.granted,
+            "consumed": d.consumed,
+            "consumption_percent": d.consumption,
+            "overspent_lines": d.overspent_lines,
+            "by_partner": d.by_partner,
+            "by_workpackage": d.by_workpackage,
+        },
+        "deliverables": {
+            "total": d.deliverables_total,
+            "on_time": d.deliverables_on_time,
+            "late": d.deliverables_late,
+            "due_within_30_days": d.deliverables_due_soon,
+            "by_status": d.deliverables_by_status,
+        },
+        "milestones": {
+            "total": summary.milestones_total,
+            "overdue": summary.milestones_overdue,
+            "by_status": summary.milestones_by_status,
+        },
+        "jobs": {
+            "direct": impact(JobImpact.DIRECT, jobs.direct_target),
+            "indirect": impact(JobImpact.INDIRECT, jobs.indirect_target),
+        },
+    }
