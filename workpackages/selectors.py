@@ -235,7 +235,7 @@ def _budget_rows(
     if partners_only is not None:
         lines = lines.filter(partner_id__in=partners_only)
         all_partners = all_partners.filter(pk__in=partners_only)
-    lines = budget_lines_with_consumption(lines).values_list(
+    values = budget_lines_with_consumption(lines).values_list(
         "consortium_id",
         "partner_id",
         "partner__number",
@@ -249,7 +249,7 @@ def _budget_rows(
     )
     partners: dict[int, dict[int, BudgetRow]] = defaultdict(dict)
     workpackages: dict[int, dict[int, BudgetRow]] = defaultdict(dict)
-    for cid, pid, pnum, pname, wid, wnum, wtitle, planned, granted, consumed in lines:
+    for cid, pid, pnum, pname, wid, wnum, wtitle, planned, granted, consumed in values:
         for rows, key, number, label in (
             (partners[cid], pid, pnum, f"P{pnum} {pname}"),
             (workpackages[cid], wid, wnum, f"WP{wnum} {wtitle}"),

@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
@@ -144,7 +145,7 @@ API_THROTTLE_USER = os.environ.get("API_THROTTLE_USER", "2000/hour")
 API_THROTTLE_ANON = os.environ.get("API_THROTTLE_ANON", "100/hour")
 API_THROTTLE_TOKEN = os.environ.get("API_THROTTLE_TOKEN", "10/minute")
 
-REST_FRAMEWORK = {
+REST_FRAMEWORK: dict[str, Any] = {
     # Integrations send `Authorization: Token <key>`; the browsable API uses the session.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.TokenAuthentication",

@@ -137,7 +137,7 @@ class DocumentedErrorsSchema(AutoSchema):
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
-        errors: dict[str, tuple[Any, str]] = {}
+        errors: dict[str, tuple[Any, Any]] = {}
         authenticated = any(
             getattr(p, "__name__", "") != "AllowAny" for p in self.view.permission_classes
         )

@@ -27,15 +27,16 @@ class ScopedModelSerializer(serializers.ModelSerializer):
             if field.read_only or not isinstance(related, RelatedField):
                 continue
             scope: Action = "change" if name in owner_fields else "view"
-            related.queryset = related.queryset.model._default_manager.restrict(request.user, scope)
+            model = related.get_queryset().model  # type: ignore[union-attr]
+            related.queryset = model._default_manager.restrict(request.user, scope)
         return fields
 
     def create(self, validated_data: dict[str, Any]) -> Any:
-        return self.Meta.create_service(  # type: ignore[attr-defined]
+        return self.Meta.create_service(
             model=self.Meta.model, user=self.context["request"].user, **validated_data
         )
 
     def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
-        return self.Meta.update_service(  # type: ignore[attr-defined]
+        return self.Meta.update_service(
             instance=instance, user=self.context["request"].user, **validated_data
         )

@@ -35,7 +35,8 @@ class _LiveRates:
     """Throttle rates read from the settings at each request (DRF binds them at import)."""
 
     def get_rate(self) -> str | None:
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)  # type: ignore[attr-defined]
+        rates: dict[str, Any] = api_settings.DEFAULT_THROTTLE_RATES
+        return rates.get(self.scope)  # type: ignore[attr-defined]
 
 
 class UserThrottle(_LiveRates, UserRateThrottle):

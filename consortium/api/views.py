@@ -98,6 +98,7 @@ class TokenView(APIView):
     @extend_schema(operation_id="auth_token_destroy", responses={204: None})
     def delete(self, request: Request) -> Response:
         """Revoke your API token: requests sending it are refused from now on."""
+        user: Any = request.user
         with transaction.atomic():
-            Token.objects.filter(user=request.user).delete()
+            Token.objects.filter(user=user).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

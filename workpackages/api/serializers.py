@@ -28,7 +28,7 @@ from ..models import (
 )
 from ..selectors import ConsortiumSummary, percent
 
-MONEY = {"max_digits": 16, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 16, "decimal_places": 2}
 
 
 class ParticipantSerializer(serializers.ModelSerializer):
@@ -310,7 +310,7 @@ class JobRecordSerializer(ScopedModelSerializer):
 class BudgetRowSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="key")
     number = serializers.IntegerField()
-    label = serializers.CharField()
+    name = serializers.CharField(source="label")
     planned = serializers.DecimalField(**MONEY)
     granted = serializers.DecimalField(**MONEY)
     consumed = serializers.DecimalField(**MONEY)
