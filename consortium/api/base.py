@@ -138,10 +138,10 @@ class DocumentedErrorsSchema(AutoSchema):
         if direction != "response":
             return responses
         errors: dict[str, tuple[Any, Any]] = {}
-        authenticated = any(
-            getattr(p, "__name__", "") != "AllowAny" for p in self.view.permission_classes
+        authenticated = not all(
+            isinstance(p, permissions.AllowAny) for p in self.view.get_permissions()
         )
-        if self.method != "GET" or self._is_list_view():
+        if self.method in {"POST", "PUT", "PATCH"} or self._is_list_view():
             errors["400"] = (VALIDATION_ERROR_SCHEMA, _("Invalid input: nothing was changed."))
         if authenticated:
             errors["401"] = (ErrorSerializer, _("No valid token or session."))

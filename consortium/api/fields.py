@@ -12,8 +12,8 @@ from ..querysets import Action
 
 class ScopedModelSerializer(serializers.ModelSerializer):
     """A related object is accepted only if the user may see it; the fields in `Meta.owner_fields`
-    (the partner a row belongs to) only if the user may write for it. Anything else is refused as
-    if it did not exist. Rows are saved by the services named in `create_service` and
+    (the partner a row belongs to) only if the user may do there what the action needs ("change"
+    for an expense, "manage" for a budget line). Anything else is refused as if it did not exist. Rows are saved by the services named in `create_service` and
     `update_service`, which validate the whole row and record the author in its history."""
 
     def get_fields(self) -> dict[str, Any]:
@@ -26,10 +26,14 @@ class ScopedModelSerializer(serializers.ModelSerializer):
             related = field.child_relation if isinstance(field, ManyRelatedField) else field
             if field.read_only or not isinstance(related, RelatedField):
                 continue
-            scope: Action = "change" if name in owner_fields else "view"
+            scope: Action = self._owner_scope() if name in owner_fields else "view"
             model = related.get_queryset().model  # type: ignore[union-attr]
             related.queryset = model._default_manager.restrict(request.user, scope)
         return fields
+
+    def _owner_scope(self) -> Action:
+        view = self.context.get("view")
+        return view.scope() if view is not None and hasattr(view, "scope") else "change"
 
     def create(self, validated_data: dict[str, Any]) -> Any:
         return self.Meta.create_service(

@@ -182,6 +182,7 @@ class BudgetLineSerializer(ScopedModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["consortium", "status"]
+        owner_fields = ["partner"]
         create_service = services.record_create
         update_service = services.record_update
 
