@@ -10,10 +10,34 @@ from collections.abc import Callable
 from typing import Any
 
 import django_filters as filters
+from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from . import choices
 from .models import Consortium, CostCategory, Membership, Organisation, Partner, ReportingPeriod
+
+
+class StrictBooleanField(forms.NullBooleanField):
+    """`true` or `false` (also `1` / `0`); anything else is an error, not "no filter"."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]  # None: no filter
+        if value in (None, ""):
+            return None
+        if value in (True, "true", "True", "1"):
+            return True
+        if value in (False, "false", "False", "0"):
+            return False
+        raise ValidationError(_("Enter true or false."), code="invalid")
+
+    def validate(self, value: Any) -> None:
+        pass
+
+
+class StrictBooleanFilter(filters.BooleanFilter):
+    field_class = StrictBooleanField
 
 
 def visible(model: Any) -> Callable[[Any], Any]:
@@ -78,7 +102,7 @@ class MembershipFilterSet(IncrementalFilterSet):
     )
     partner = filters.ModelChoiceFilter(queryset=visible(Partner), label=_("partner"))
     role = filters.ChoiceFilter(choices=choices.MembershipRole.choices, label=_("role"))
-    is_active = filters.BooleanFilter(label=_("active"))
+    is_active = StrictBooleanFilter(label=_("active"))
 
     class Meta:
         model = Membership

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from consortium.filtersets import IncrementalFilterSet, visible
+from consortium.filtersets import IncrementalFilterSet, StrictBooleanFilter, visible
 from consortium.models import CostCategory, Partner, ReportingPeriod
 
 from . import choices
@@ -36,7 +36,7 @@ class DueFilterSet(IncrementalFilterSet):
     due_before = filters.DateFilter(
         field_name="due_date", lookup_expr="lte", label=_("due on or before")
     )
-    overdue = filters.BooleanFilter(method="filter_overdue", label=_("overdue"))
+    overdue = StrictBooleanFilter(method="filter_overdue", label=_("overdue"))
 
     def overdue_condition(self, today: Any) -> Any:
         raise NotImplementedError

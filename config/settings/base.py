@@ -144,6 +144,9 @@ EMAIL_BACKEND = (
 API_THROTTLE_USER = os.environ.get("API_THROTTLE_USER", "2000/hour")
 API_THROTTLE_ANON = os.environ.get("API_THROTTLE_ANON", "100/hour")
 API_THROTTLE_TOKEN = os.environ.get("API_THROTTLE_TOKEN", "10/minute")
+# Clients are counted by address: behind N reverse proxies, the N-th address from the right of
+# X-Forwarded-For is theirs. With 0, a client can't pick its own address by sending that header.
+API_NUM_PROXIES = int(os.environ.get("API_NUM_PROXIES", "0"))
 
 REST_FRAMEWORK: dict[str, Any] = {
     # Integrations send `Authorization: Token <key>`; the browsable API uses the session.
@@ -169,6 +172,7 @@ REST_FRAMEWORK: dict[str, Any] = {
     },
     "DEFAULT_SCHEMA_CLASS": "consortium.api.base.DocumentedErrorsSchema",
     "EXCEPTION_HANDLER": "consortium.api.base.exception_handler",
+    "NUM_PROXIES": API_NUM_PROXIES,
     "COERCE_DECIMAL_TO_STRING": True,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
-from rest_framework import exceptions, mixins, permissions, serializers, viewsets
+from rest_framework import exceptions, filters, mixins, permissions, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ..querysets import Action, coordinated_consortia, member_partners
+
+DEFAULT_FILTER_BACKENDS: list[Any] = list(api_settings.DEFAULT_FILTER_BACKENDS)
 
 # What each standard action needs; extra actions declare theirs with `@action(..., needs=...)`.
 DEFAULT_SCOPES: dict[str, Action] = {
@@ -64,6 +68,16 @@ class ScopedPermission(permissions.IsAuthenticated):
 class ScopedViewSet(viewsets.GenericViewSet):
     """Lists and objects come from `queryset.restrict(user, "view")`; nothing else is reachable."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # `?search=` is offered (and documented) only where there is something to search.
+        searchable = bool(getattr(cls, "search_fields", None))
+        cls.filter_backends = [
+            backend
+            for backend in DEFAULT_FILTER_BACKENDS
+            if searchable or not issubclass(backend, filters.SearchFilter)
+        ]
+
     permission_classes = [ScopedPermission]
     select_related: tuple[str, ...] = ()
     prefetch_related: tuple[str, ...] = ()
@@ -108,7 +122,13 @@ class WritableViewSet(
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Services refuse with Django's ValidationError: answer it as a 400 with field errors."""
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(as_serializer_error(exc))
+        errors = as_serializer_error(exc)
+        # A rule on the row as a whole reads as DRF's own `non_field_errors`, as documented.
+        if NON_FIELD_ERRORS in errors:
+            errors.setdefault(api_settings.NON_FIELD_ERRORS_KEY, []).extend(
+                errors.pop(NON_FIELD_ERRORS)
+            )
+        exc = exceptions.ValidationError(errors)
     return drf_exception_handler(exc, context)
 
 

@@ -335,7 +335,7 @@ def test_one_budget_line_per_partner_workpackage_and_heading(budget_line):
         ),
         (
             {"granted_amount": Decimal("100000.01")},
-            {NON_FIELD_ERRORS: ["The granted amount cannot exceed the planned amount."]},
+            {"granted_amount": ["The granted amount cannot exceed the planned amount."]},
         ),
         (
             {"funding_rate": Decimal("100.01")},
@@ -407,7 +407,7 @@ def test_expense_str_and_consortium(expense, consortium):
 @pytest.mark.parametrize("amount", [Decimal(0), Decimal("-10")])
 def test_expense_amount_is_positive(budget_line, amount):
     errors = refused(factories.ExpenseFactory, line=budget_line, amount=amount)
-    assert errors == {NON_FIELD_ERRORS: ["An expense amount must be greater than zero."]}
+    assert errors == {"amount": ["An expense amount must be greater than zero."]}
     assert not Expense.objects.exists()
 
 
@@ -552,7 +552,7 @@ def test_fte_range_refuses(partner_a, fte, message):
 
 def test_job_cannot_end_before_it_starts(job):
     errors = refused_update(job, end_date=job.start_date - datetime.timedelta(days=1))
-    assert errors == {NON_FIELD_ERRORS: ["A job cannot end before it starts."]}
+    assert errors == {"end_date": ["A job cannot end before it starts."]}
     assert job.end_date is None
     job.end_date = job.start_date
     job.full_clean()

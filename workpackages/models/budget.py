@@ -136,6 +136,17 @@ class BudgetLine(ConsortiumOwned):
             and 0 <= self.funding_rate <= 100
         ):
             self.granted_amount = (self.planned_amount * self.funding_rate / 100).quantize(CENT)
+        # Also a database constraint; checked here to name the field that is wrong.
+        if (
+            self.granted_amount is not None
+            and self.planned_amount is not None
+            and self.planned_amount >= 0
+            and self.granted_amount > self.planned_amount
+        ):
+            raise ValidationError(
+                {"granted_amount": _("The granted amount cannot exceed the planned amount.")},
+                code="granted_above_planned",
+            )
 
 
 class Expense(ConsortiumOwned):
@@ -245,6 +256,11 @@ class Expense(ConsortiumOwned):
                 _("The date falls outside the reporting period %(period)s."),
                 params={"period": self.period},
                 code="date_outside_period",
+            )
+        # Also a database constraint; checked here to name the field that is wrong.
+        if self.amount is not None and self.amount <= 0:
+            errors["amount"] = ValidationError(
+                _("An expense amount must be greater than zero."), code="amount_not_positive"
             )
         if self._has("category") and self.category.is_flat_rate:
             errors["category"] = ValidationError(

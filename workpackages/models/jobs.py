@@ -93,12 +93,20 @@ class JobRecord(ConsortiumOwned):
 
     def clean(self) -> None:
         super().clean()
+        errors: dict[str, ValidationError] = {}
         if (
             self.status == choices.JobStatus.REALISED
             and self.start_date
             and self.start_date > timezone.localdate()
         ):
-            raise ValidationError(
-                {"start_date": _("A job that starts in the future is still a forecast.")},
+            errors["start_date"] = ValidationError(
+                _("A job that starts in the future is still a forecast."),
                 code="realised_in_future",
             )
+        # Also a database constraint; checked here to name the field that is wrong.
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            errors["end_date"] = ValidationError(
+                _("A job cannot end before it starts."), code="job_end_before_start"
+            )
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,247 @@
+"""Every list of the API, and the consortium summary, costs a fixed number of database queries:
+the same for one row as for a hundred, for a coordinator as for a partner's people, and the same
+summary for a consortium of two partners as for one of eight.
+
+The lists are read from the OpenAPI schema, so a list added later is covered without editing this
+file; the data below gives each list at least three rows for both roles, or the test fails (a list
+that returns one row proves nothing about the second).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from drf_spectacular.generators import SchemaGenerator
+
+from consortium.choices import ConsortiumRoleKind, MembershipRole
+from consortium.services import consortium_role_grant, membership_grant
+from tests import factories
+from workpackages import services
+from workpackages.choices import JobImpact
+
+from .conftest import PDF, api_client
+
+pytestmark = pytest.mark.django_db
+
+BEFORE_DUE = "2024-06-03T10:00:00+00:00"
+
+
+def _list_paths() -> list[str]:
+    """The collection routes of the schema: GET operations whose path names no object."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    paths = []
+    for path, operations in schema["paths"].items():
+        get = operations.get("get")
+        if get is None or "{" in path:
+            continue
+        paths.append(path)
+    return sorted(paths)
+
+
+LIST_PATHS = _list_paths()
+
+
+def test_the_schema_lists_every_collection_as_paginated() -> None:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    assert len(LIST_PATHS) >= 13
+    for path in LIST_PATHS:
+        get = schema["paths"][path]["get"]
+        names = {p["name"] for p in get.get("parameters", []) if p["in"] == "query"}
+        assert {"page", "page_size"} <= names, path
+        body = get["responses"]["200"]["content"]["application/json"]["schema"]
+        assert body["$ref"].split("/")[-1].startswith("Paginated"), path
+
+
+def _coordinator(consortium: Any, username: str) -> Any:
+    user = factories.UserFactory(username=username)
+    consortium_role_grant(
+        consortium=consortium, user=user, kind=ConsortiumRoleKind.COORDINATOR, granted_by=None
+    )
+    return user
+
+
+def _member(partner: Any, user: Any) -> Any:
+    return membership_grant(
+        partner=partner, user=user, role=MembershipRole.FINANCE, granted_by=None
+    )
+
+
+def _workpackage(consortium: Any, lead: Any, participants: list[Any]) -> Any:
+    wp = factories.WorkpackageFactory(consortium=consortium, lead_partner=lead)
+    for partner in participants:
+        factories.WorkpackageParticipantFactory(workpackage=wp, partner=partner)
+    return wp
+
+
+def _submit(deliverable: Any, user: Any) -> None:
+    services.deliverable_submit(
+        deliverable=deliverable,
+        user=user,
+        file=ContentFile(PDF, name="report.pdf"),
+        late_justification="Batch delayed by the supplier.",
+    )
+
+
+def _accepted_expense(line: Any, member: Any, reviewer: Any, amount: str) -> Any:
+    expense = factories.ExpenseFactory(line=line, amount=Decimal(amount))
+    services.expense_submit(expense=expense, user=member)
+    return services.expense_accept(expense=expense, user=reviewer)
+
+
+@pytest.fixture
+def populated(
+    consortium: Any,
+    partner_a: Any,
+    partner_b: Any,
+    workpackage: Any,
+    coordinator: Any,
+    partner_member: Any,
+) -> dict[str, Any]:
+    """A consortium whose every list holds several rows for the coordinator and for partner A's
+    finance officer, with related rows that differ from one row to the next (other authors, other
+    reviewers, other workpackages), so that a missing join shows as one query per row."""
+    second_coordinator = _coordinator(consortium, "coordinator-2")
+    partner_c = factories.PartnerFactory(consortium=consortium)
+    colleagues = [factories.UserFactory(username=f"member-a{n}") for n in (2, 3)]
+    for colleague in colleagues:
+        _member(partner_a, colleague)
+    wps = [
+        workpackage,
+        _workpackage(consortium, partner_b, [partner_a, partner_b, partner_c]),
+        _workpackage(consortium, partner_a, [partner_a, partner_c]),
+    ]
+    # The same people in two more consortia: a user works for one partner in each.
+    for _n in range(2):
+        elsewhere = factories.ConsortiumFactory()
+        consortium_role_grant(
+            consortium=elsewhere,
+            user=coordinator,
+            kind=ConsortiumRoleKind.COORDINATOR,
+            granted_by=None,
+        )
+        _member(factories.PartnerFactory(consortium=elsewhere), partner_member)
+
+    # Deliverables: submitted, approved, sent back and sent again by other people.
+    deliverables = [
+        factories.DeliverableFactory(workpackage=wp, due_month=12 + 6 * n)
+        for n, wp in enumerate(wps)
+    ]
+    for deliverable, author, reviewer in zip(
+        deliverables,
+        [partner_member, *colleagues],
+        [coordinator, second_coordinator, coordinator],
+        strict=True,
+    ):
+        _submit(deliverable, author)
+        services.deliverable_request_changes(
+            deliverable=deliverable, user=reviewer, comment="Add the batch records."
+        )
+        _submit(deliverable, colleagues[0])
+        services.deliverable_approve(deliverable=deliverable, user=second_coordinator)
+
+    for n in range(3):
+        factories.MilestoneFactory(
+            lead_partner=[partner_a, partner_b, partner_c][n],
+            due_month=6 * (n + 1),
+            workpackages=wps[n:] + wps[:n],
+        )
+
+    # Money: partner A has lines in every workpackage; B and C have their own.
+    lines = [
+        factories.BudgetLineFactory(partner=partner_a, workpackage=wp, heading=heading)
+        for wp in wps
+        for heading in ("personnel", "operating")
+    ]
+    factories.BudgetLineFactory(partner=partner_a, workpackage=wps[0], heading="overheads")
+    line_b = factories.BudgetLineFactory(partner=partner_b, workpackage=wps[1])
+    for n, line in enumerate(lines[:4]):
+        reviewer = [coordinator, second_coordinator][n % 2]
+        _accepted_expense(line, [partner_member, *colleagues][n % 3], reviewer, f"{100 + n}.50")
+    factories.ExpenseFactory(line=lines[4])
+    _accepted_expense(line_b, partner_member, coordinator, "77.00")
+
+    for wp in wps:
+        factories.EffortFactory(partner=partner_a, workpackage=wp)
+        factories.JobRecordFactory(partner=partner_a, workpackage=wp)
+    factories.EffortFactory(partner=partner_b, workpackage=wps[1])
+    factories.JobRecordFactory(partner=partner_b, impact=JobImpact.INDIRECT)
+    return {"coordinator": coordinator, "partner_member": partner_member}
+
+
+def _queries(client: Any, url: str, page_size: int) -> tuple[int, dict[str, Any]]:
+    with CaptureQueriesContext(connection) as context:
+        answer = client.get(url, {"page_size": page_size})
+    assert answer.status_code == 200, answer.content
+    return len(context.captured_queries), answer.json()
+
+
+@pytest.mark.parametrize("path", LIST_PATHS)
+def test_a_list_costs_the_same_queries_for_one_row_as_for_a_hundred(
+    populated: dict[str, Any], path: str
+) -> None:
+    for role, user in populated.items():
+        client = api_client(user)
+        _queries(client, path, 1)  # Warms the caches that hold for the process (content types…).
+
+        one, small = _queries(client, path, 1)
+        many, large = _queries(client, path, 100)
+
+        assert len(small["results"]) == 1
+        assert large["count"] >= 3 and len(large["results"]) >= 3, (
+            f"{path} returns {large['count']} rows to {role}: give it more data in `populated`"
+        )
+        assert len(large["results"]) == large["count"]
+        assert one == many, (
+            f"{path} as {role}: {one} queries for 1 row, {many} for {large['count']}"
+        )
+
+
+def _consortium_of(n_partners: int, coordinator: Any, member: Any) -> Any:
+    """A consortium with `n_partners` partners, each with budget lines, accepted expenses and jobs;
+    `member` works for its first partner."""
+    consortium = factories.ConsortiumFactory()
+    consortium_role_grant(
+        consortium=consortium,
+        user=coordinator,
+        kind=ConsortiumRoleKind.COORDINATOR,
+        granted_by=None,
+    )
+    partners = [factories.PartnerFactory(consortium=consortium) for _n in range(n_partners)]
+    _member(partners[0], member)
+    for n, partner in enumerate(partners):
+        wp = _workpackage(consortium, partner, [partner])
+        factories.DeliverableFactory(workpackage=wp, due_month=1 + n)
+        factories.MilestoneFactory(lead_partner=partner, due_month=2 + n, workpackages=[wp])
+        personnel = factories.BudgetLineFactory(partner=partner, workpackage=wp)
+        factories.BudgetLineFactory(partner=partner, workpackage=wp, heading="overheads")
+        factories.BudgetLineFactory(partner=partner, workpackage=wp, heading="operating")
+        _accepted_expense(personnel, member, coordinator, f"{1000 + n}.25")
+        factories.ExpenseFactory(line=personnel)
+        factories.JobRecordFactory(partner=partner, workpackage=wp)
+        factories.JobRecordFactory(partner=partner, impact=JobImpact.INDIRECT)
+    return consortium
+
+
+def test_the_summary_costs_the_same_queries_for_two_partners_as_for_eight() -> None:
+    coordinator = factories.UserFactory(username="coordinator")
+    member = factories.UserFactory(username="finance")
+    small = _consortium_of(2, coordinator, member)
+    large = _consortium_of(8, coordinator, member)
+
+    for user, partners_seen in ((coordinator, (2, 8)), (member, (1, 1))):
+        client = api_client(user)
+        client.get(f"/api/v1/consortia/{small.pk}/summary/")  # Warms the process caches.
+        counts = []
+        for consortium, seen in zip((small, large), partners_seen, strict=True):
+            with CaptureQueriesContext(connection) as context:
+                answer = client.get(f"/api/v1/consortia/{consortium.pk}/summary/")
+            assert answer.status_code == 200, answer.content
+            assert len(answer.json()["budget"]["by_partner"]) == seen
+            assert Decimal(answer.json()["budget"]["consumed"]) > 0
+            counts.append(len(context.captured_queries))
+        assert counts[0] == counts[1], f"summary as {user.username}: {counts}"
