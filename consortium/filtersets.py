@@ -6,6 +6,7 @@ exactly like an id that does not exist.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ import django_filters as filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django_filters.fields import IsoDateTimeField
 
 from . import choices
 from .models import Consortium, CostCategory, Membership, Organisation, Partner, ReportingPeriod
@@ -40,6 +42,23 @@ class StrictBooleanFilter(filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 moment, read in UTC; an offset the database can't hold is an invalid input."""
+
+    def to_python(self, value: Any) -> datetime.datetime | None:
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(datetime.UTC)
+        except OverflowError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 def visible(model: Any) -> Callable[[Any], Any]:
     """The choices of a related-object filter: what the requesting user may see."""
 
@@ -62,7 +81,7 @@ class ScopedFilterSet(filters.FilterSet):
 class IncrementalFilterSet(ScopedFilterSet):
     """Rows changed since a moment, for integrations that synchronise incrementally."""
 
-    updated_since = filters.IsoDateTimeFilter(
+    updated_since = UtcIsoDateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",
         label=_("changed at or after (ISO 8601 date and time)"),

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -81,12 +81,23 @@ def fixed_fields(instance: Any) -> tuple[tuple[str, ...], str]:
     return ((), "")
 
 
+def _save_checked(instance: Any, *, user: Any) -> None:
+    """Save with history; a row another request saved meanwhile (a unique rule checked before
+    the insert, broken by the time it lands) is refused with that rule's message."""
+    try:
+        with transaction.atomic():
+            save_with_history(instance, user=user)
+    except IntegrityError:
+        instance.validate_constraints()
+        raise
+
+
 @transaction.atomic
 def record_create(*, model: type, user: Any, **fields: Any) -> Any:
     """Create a budget line, an expense, effort or a job record in its first state, validated,
     with `user` as the author in its history."""
     instance = model(**fields)
-    save_with_history(instance, user=user)
+    _save_checked(instance, user=user)
     return instance
 
 
@@ -106,9 +117,15 @@ def record_update(*, instance: Any, user: Any, **changes: Any) -> Any:
     ):
         # Recomputed from the new plan unless the coordinator gives a granted amount.
         changes["granted_amount"] = None
+    consortium_id = instance.consortium_id
     for name, value in changes.items():
         setattr(instance, name, value)
-    save_with_history(instance, user=user)
+    instance.derive_consortium()
+    if instance.consortium_id != consortium_id:
+        raise ValidationError(
+            {"partner": _("A record stays in its consortium.")}, code="other_consortium"
+        )
+    _save_checked(instance, user=user)
     return instance
 
 

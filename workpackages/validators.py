@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import filetype
@@ -24,6 +25,7 @@ CONTENT_TYPES = {
     "jpg": {"jpg"},
     "jpeg": {"jpg"},
 }
+MAX_NAME_BYTES = 150
 # Enough of the start of a file for every signature above.
 HEADER_BYTES = 8192
 
@@ -32,6 +34,8 @@ validate_document_extension = FileExtensionValidator(allowed_extensions=DOCUMENT
 
 def validate_upload_size(file: Any) -> None:
     """Refuse files over 50 MB, the limit partners are told about."""
+    if getattr(file, "_committed", False):
+        return  # Stored already, and checked when it arrived.
     if file.size > MAX_UPLOAD_BYTES:
         raise ValidationError(
             _("This file is larger than %(limit)s MB.")
@@ -44,6 +48,13 @@ def validate_document_content(file: Any) -> None:
     """Refuse a file whose bytes are not what its name says (an executable renamed `.pdf`)."""
     if getattr(file, "_committed", False):
         return  # Stored already, and checked when it arrived.
+    # The file system counts a name's bytes, not its characters; room is kept for the folder
+    # and the suffix storage adds to a name already taken.
+    if len(os.path.basename(file.name).encode()) > MAX_NAME_BYTES:
+        raise ValidationError(
+            _("This file name is too long: rename the file and try again."),
+            code="file_name_too_long",
+        )
     extension = file.name.rsplit(".", 1)[-1].lower() if "." in file.name else ""
     expected = CONTENT_TYPES.get(extension)
     if expected is None:

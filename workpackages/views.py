@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.http import FileResponse, Http404, HttpRequest
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 
 from .models import Deliverable, DeliverableSubmission, Expense
+
+
+def _reader(request: HttpRequest) -> Any:
+    """The signed-in user, or the owner of the API token the request sends: the API hands out
+    these files' links to integrations too."""
+    if request.user.is_authenticated:
+        return request.user
+    try:
+        found = TokenAuthentication().authenticate(request)  # type: ignore[arg-type]
+    except AuthenticationFailed:
+        found = None
+    return found[0] if found else request.user
 
 
 def protected_media(request: HttpRequest, path: str) -> FileResponse:
@@ -13,7 +29,7 @@ def protected_media(request: HttpRequest, path: str) -> FileResponse:
     Files live under MEDIA_ROOT with unguessable-enough names, but a name is not a permission:
     classified deliverables (SEN, EU-R…) and invoices must not leak by URL.
     """
-    user = request.user
+    user = _reader(request)
     submission = DeliverableSubmission.objects.filter(
         file=path, deliverable__in=Deliverable.objects.restrict(user, "view")
     ).first()

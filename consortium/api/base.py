@@ -169,6 +169,8 @@ class DocumentedErrorsSchema(AutoSchema):
                 errors["403"] = (ErrorSerializer, _("You may read this, not change it."))
         if "{" in self.path:
             errors["404"] = (ErrorSerializer, _("No such object, or not one you may see."))
+        elif self._is_list_view():
+            errors["404"] = (ErrorSerializer, _("No such page."))
         errors["429"] = (ErrorSerializer, _("Too many requests: wait and retry."))
         for code, (body, description) in errors.items():
             if code not in responses:

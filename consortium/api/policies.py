@@ -12,7 +12,7 @@ from rest_framework import filters
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
-from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
 
 
 class Pagination(PageNumberPagination):
@@ -25,8 +25,10 @@ class StableOrderingFilter(filters.OrderingFilter):
     """`?ordering=` by any listed field, with the primary key last so that pages never overlap."""
 
     def get_ordering(self, request: Request, queryset: Any, view: Any) -> Any:
-        ordering = super().get_ordering(request, queryset, view)
-        if ordering and not {"pk", "-pk", "id", "-id"} & set(ordering):
+        ordering = super().get_ordering(request, queryset, view) or list(
+            queryset.model._meta.ordering
+        )
+        if not {"pk", "-pk", "id", "-id"} & set(ordering):
             return [*ordering, "pk"]
         return ordering
 
@@ -47,7 +49,11 @@ class AnonThrottle(_LiveRates, AnonRateThrottle):
     pass
 
 
-class TokenThrottle(_LiveRates, AnonRateThrottle):
-    """Password guessing through the token endpoint: a few tries a minute per address."""
+class TokenThrottle(_LiveRates, SimpleRateThrottle):
+    """Password guessing through the token endpoint: a few tries a minute per address, whoever
+    asks (a signed-in caller must not switch the limit off to guess someone else's password)."""
 
     scope = "auth-token"
+
+    def get_cache_key(self, request: Request, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

@@ -26,7 +26,7 @@ from ..models import (
     Workpackage,
     WorkpackageParticipant,
 )
-from ..selectors import ConsortiumSummary, percent
+from ..selectors import ConsortiumSummary, budget_lines_with_consumption, percent
 
 MONEY: dict[str, Any] = {"max_digits": 16, "decimal_places": 2}
 
@@ -186,6 +186,15 @@ class BudgetLineSerializer(ScopedModelSerializer):
         create_service = services.record_create
         update_service = services.record_update
 
+    def _with_consumption(self, line: BudgetLine) -> BudgetLine:
+        return budget_lines_with_consumption(BudgetLine.objects.filter(pk=line.pk)).get()
+
+    def create(self, validated_data: dict[str, Any]) -> BudgetLine:
+        return self._with_consumption(super().create(validated_data))
+
+    def update(self, instance: BudgetLine, validated_data: dict[str, Any]) -> BudgetLine:
+        return self._with_consumption(super().update(instance, validated_data))
+
 
 class ExpenseSerializer(ScopedModelSerializer):
     reviewed_by = serializers.CharField(
@@ -265,20 +274,26 @@ class EffortSerializer(ScopedModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # The plan is the coordinators' decision; partners report the actual person-months.
-        if "planned_person_months" in attrs:
-            partner = attrs.get("partner") or getattr(self.instance, "partner", None)
-            user = self.context["request"].user
-            coordinates = partner is not None and (
-                user.is_superuser
-                or coordinated_consortia(user).filter(consortium_id=partner.consortium_id).exists()
-            )
-            changed = self.instance is None or (
-                attrs["planned_person_months"] != self.instance.planned_person_months
-            )
-            if changed and not coordinates:
-                raise serializers.ValidationError(
-                    {"planned_person_months": _("Only the coordinators change the plan.")}
-                )
+        partner = attrs.get("partner") or getattr(self.instance, "partner", None)
+        user = self.context["request"].user
+        if partner is None or (
+            user.is_superuser
+            or coordinated_consortia(user).filter(consortium_id=partner.consortium_id).exists()
+        ):
+            return attrs
+        errors = {}
+        planned = getattr(self.instance, "planned_person_months", None)
+        # A new row's plan is zero until a coordinator sets it.
+        wanted = attrs.get("planned_person_months", planned)
+        if wanted != planned and (self.instance is not None or wanted):
+            errors["planned_person_months"] = _("Only the coordinators change the plan.")
+        if planned:
+            # A planned row's workpackage and period are part of the plan.
+            for name in ("workpackage", "period"):
+                if name in attrs and attrs[name] != getattr(self.instance, name):
+                    errors[name] = _("Only the coordinators move planned effort.")
+        if errors:
+            raise serializers.ValidationError(errors)
         return attrs
 
 

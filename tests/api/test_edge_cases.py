@@ -1,0 +1,200 @@
+"""The API's answers at the edges: a signed-in caller guessing someone else's password, a partner
+moving the coordinators' plan, two requests racing for the same row, a record leaving its
+consortium, moments and file names the database or the disk can't hold, and file links used
+with a token."""
+
+from __future__ import annotations
+
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection, connections
+
+from consortium.choices import MembershipRole
+from consortium.services import membership_grant
+from tests import factories
+from workpackages.models import BudgetLine, Effort, JobRecord
+
+from .conftest import PDF, api_client
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_signed_in_caller_is_throttled_on_the_token_endpoint(
+    partner_member: Any, coordinator: Any
+) -> None:
+    client = api_client(partner_member)
+    answers = [
+        client.post(
+            "/api/v1/auth/token/",
+            {"username": coordinator.username, "password": f"guess-{n}"},
+            format="json",
+        ).status_code
+        for n in range(11)
+    ]
+    assert answers == [400] * 10 + [429]
+
+
+def test_a_partner_reports_actual_effort_but_does_not_move_the_plan(
+    partner_a: Any, workpackage: Any, partner_member: Any, consortium: Any
+) -> None:
+    effort = factories.EffortFactory(partner=partner_a, workpackage=workpackage)
+    second_wp = factories.WorkpackageFactory(consortium=consortium, lead_partner=partner_a)
+    client = api_client(partner_member)
+    history = effort.history.count()
+
+    moved = client.patch(
+        f"/api/v1/effort/{effort.pk}/",
+        {"workpackage": second_wp.pk, "period": consortium.periods.get(number=2).pk},
+        format="json",
+    )
+    assert moved.status_code == 400, moved.content
+    assert set(moved.json()) == {"workpackage", "period"}
+    effort.refresh_from_db()
+    assert (effort.workpackage_id, effort.period.number) == (workpackage.pk, 1)
+    assert effort.history.count() == history
+
+    reported = client.patch(
+        f"/api/v1/effort/{effort.pk}/", {"actual_person_months": "5.50"}, format="json"
+    )
+    assert reported.status_code == 200, reported.content
+    assert reported.json()["actual_person_months"] == "5.50"
+    assert reported.json()["planned_person_months"] == "6.00"
+
+
+def test_a_record_stays_in_its_consortium(
+    job: JobRecord, partner_member: Any, other_partner: Any
+) -> None:
+    # The same person also works for a partner of another consortium.
+    membership_grant(
+        partner=other_partner, user=partner_member, role=MembershipRole.FINANCE, granted_by=None
+    )
+    answer = api_client(partner_member).patch(
+        f"/api/v1/jobs/{job.pk}/",
+        {"partner": other_partner.pk, "workpackage": None},
+        format="json",
+    )
+    assert answer.status_code == 400, answer.content
+    assert answer.json() == {"partner": ["A record stays in its consortium."]}
+    job.refresh_from_db()
+    assert (job.partner_id, job.consortium.acronym) == (job.partner_id, "PIT-TEST")
+    assert job.history.count() == 1
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+def test_a_moment_the_database_cannot_hold_is_a_bad_filter(coordinator: Any, moment: str) -> None:
+    answer = api_client(coordinator).get("/api/v1/expenses/", {"updated_since": moment})
+    assert answer.status_code == 400, answer.content
+    assert list(answer.json()) == ["updated_since"]
+
+
+def test_a_file_name_too_long_for_the_disk_is_refused(expense: Any, partner_member: Any) -> None:
+    media = Path(settings.MEDIA_ROOT)
+    answer = api_client(partner_member).patch(
+        f"/api/v1/expenses/{expense.pk}/",
+        {"evidence": SimpleUploadedFile("é" * 200 + ".pdf", PDF)},
+        format="multipart",
+    )
+    assert answer.status_code == 400, answer.content
+    assert answer.json() == {
+        "evidence": ["This file name is too long: rename the file and try again."]
+    }
+    assert not media.exists() or not any(p.is_file() for p in media.rglob("*"))
+
+
+def test_a_new_budget_line_reads_with_its_consumption(
+    partner_a: Any, workpackage: Any, operating: Any, coordinator: Any
+) -> None:
+    answer = api_client(coordinator).post(
+        "/api/v1/budget-lines/",
+        {
+            "partner": partner_a.pk,
+            "workpackage": workpackage.pk,
+            "category": operating.pk,
+            "planned_amount": "5000.00",
+            "funding_rate": "50.00",
+        },
+        format="json",
+    )
+    assert answer.status_code == 201, answer.content
+    assert (answer.json()["granted_amount"], answer.json()["consumed"]) == ("2500.00", "0.00")
+    line = BudgetLine.objects.get(pk=answer.json()["id"])
+    assert line.history.get().history_user == coordinator
+
+
+def test_file_links_open_with_the_api_token_of_who_may_see_them(
+    expense: Any, partner_member: Any, other_partner_member: Any
+) -> None:
+    owner = api_client(partner_member)
+    stored = owner.patch(
+        f"/api/v1/expenses/{expense.pk}/",
+        {"evidence": SimpleUploadedFile("invoice.pdf", PDF)},
+        format="multipart",
+    )
+    assert stored.status_code == 200, stored.content
+    link = stored.json()["evidence"].removeprefix("http://testserver")
+
+    download = owner.get(link)
+    assert download.status_code == 200
+    assert b"".join(download.streaming_content) == PDF
+    assert api_client(other_partner_member).get(link).status_code == 404
+    stranger = api_client()
+    stranger.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    assert stranger.get(link).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_requests_racing_for_the_same_row_get_one_refusal_not_an_error(
+    partner_a: Any, workpackage: Any, coordinator: Any, period: Any
+) -> None:
+    """Another session inserts the same effort row and commits only once this request's insert
+    is waiting on it: the request answers 400 with the rule, not 500."""
+    other = connections.create_connection("default")
+    other.set_autocommit(False)
+    with other.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO workpackages_effort (created_at, updated_at, consortium_id, partner_id,"
+            " workpackage_id, period_id, planned_person_months)"
+            " VALUES (now(), now(), %s, %s, %s, %s, 3)",
+            [partner_a.consortium_id, partner_a.pk, workpackage.pk, period.pk],
+        )
+    answers: list[Any] = []
+
+    def post() -> None:
+        try:
+            answers.append(
+                api_client(coordinator).post(
+                    "/api/v1/effort/",
+                    {
+                        "partner": partner_a.pk,
+                        "workpackage": workpackage.pk,
+                        "period": period.pk,
+                        "planned_person_months": "6.00",
+                    },
+                    format="json",
+                )
+            )
+        finally:
+            connection.close()
+
+    request = threading.Thread(target=post)
+    request.start()
+    time.sleep(1.0)
+    # Still running: its insert waits on the other session's row, past every check in Python.
+    assert request.is_alive()
+    other.commit()
+    other.close()
+    request.join(timeout=30)
+
+    assert len(answers) == 1
+    assert answers[0].status_code == 400, answers[0].content
+    assert answers[0].json() == {
+        "non_field_errors": ["Effort for this partner, workpackage and period is already recorded."]
+    }
+    assert Effort.objects.get().planned_person_months == Decimal("3.00")
