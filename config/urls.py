@@ -14,8 +14,6 @@ urlpatterns = [
     path("api/v1/", include("config.api_router")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
-    # Sign-in for the browsable API (integrations use tokens).
-    path("api/session/", include("rest_framework.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", protected_media, name="media"),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
