@@ -129,6 +129,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
                 errors.pop(NON_FIELD_ERRORS)
             )
         exc = exceptions.ValidationError(errors)
+    if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, list):
+        # A bare list (a NUL character in `?search=`…): the documented 400 body is an object.
+        exc = exceptions.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: exc.detail})
     return drf_exception_handler(exc, context)
 
 

@@ -1,0 +1,172 @@
+"""The API's published contract: the OpenAPI schema generates and validates without a warning, it
+is served to anyone at `/api/schema/` and documents the error answers of every operation, and the
+interactive documentation at `/api/docs/` works offline, from this site's own static files only.
+"""
+
+from __future__ import annotations
+
+import re
+from io import StringIO
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.core.management import CommandError, call_command
+from drf_spectacular.drainage import GENERATOR_STATS
+from drf_spectacular.settings import spectacular_settings
+from drf_spectacular.validation import validate_schema
+
+from tests.api.conftest import api_client
+
+pytestmark = pytest.mark.django_db
+
+HTTP_METHODS = {"get", "put", "post", "patch", "delete"}
+WRITES = {"post", "put", "patch"}
+# Every URL a page or script names: attributes, CSS `url(...)`, and quoted absolute URLs.
+URL_PATTERNS = [
+    re.compile(r"""(?:src|href|action|poster|data)\s*=\s*["']([^"']+)["']""", re.IGNORECASE),
+    re.compile(r"""url\(\s*["']?([^"')]+)["']?\s*\)""", re.IGNORECASE),
+    re.compile(r"""\burl\s*:\s*["']([^"']+)["']"""),
+    re.compile(r"""["'`]((?:https?:)?//[^"'`\s]+)["'`]""", re.IGNORECASE),
+]
+ORIGIN = "testserver"
+
+
+def _served_schema() -> dict[str, Any]:
+    answer = api_client().get("/api/schema/")
+    assert answer.status_code == 200, answer.content
+    assert answer["Content-Type"].startswith("application/vnd.oai.openapi")
+    document = yaml.safe_load(answer.content)
+    assert isinstance(document, dict)
+    return document
+
+
+def _operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (method, path, operation)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+        if method in HTTP_METHODS
+    ]
+
+
+def _authenticated(document: dict[str, Any], operation: dict[str, Any]) -> bool:
+    """Whether the operation requires credentials: some security requirement, none of them empty."""
+    security: list[Any] = operation.get("security", document.get("security")) or []
+    return bool(security) and {} not in security
+
+
+def _urls(text: str) -> set[str]:
+    return {url.strip() for pattern in URL_PATTERNS for url in pattern.findall(text)}
+
+
+def _same_origin(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in {"", "http", "https"} and parts.netloc in {"", ORIGIN}
+
+
+def test_schema_generates_and_validates_without_warnings(tmp_path: Any, capsys: Any) -> None:
+    assert not spectacular_settings.DISABLE_ERRORS_AND_WARNINGS  # or nothing would be reported
+    GENERATOR_STATS.reset()  # warnings of earlier generations in this process are not ours
+    out, err = StringIO(), StringIO()
+    target = tmp_path / "schema.yaml"
+    try:
+        call_command(
+            "spectacular",
+            "--validate",
+            "--fail-on-warn",
+            "--file",
+            str(target),
+            stdout=out,
+            stderr=err,
+        )
+    except CommandError as exc:
+        pytest.fail(f"{exc}\n{capsys.readouterr().err}")
+    printed = capsys.readouterr()
+    assert not GENERATOR_STATS, printed.err
+    assert printed.err == ""
+    assert err.getvalue() == ""
+    assert target.read_text().startswith("openapi: 3.")
+
+
+def test_schema_is_served_anonymously_as_a_valid_openapi_3_document() -> None:
+    document = _served_schema()
+    assert str(document["openapi"]).startswith("3.")
+    assert document["info"]["title"] == "Consortium Manager API"
+    validate_schema(document)
+    assert len(_operations(document)) == 52
+    assert all(path.startswith("/api/v1/") for path in document["paths"])
+
+
+def test_only_the_token_exchange_is_open_to_anonymous_callers() -> None:
+    document = _served_schema()
+    anonymous = {
+        f"{method.upper()} {path}"
+        for method, path, operation in _operations(document)
+        if not _authenticated(document, operation)
+    }
+    assert anonymous == {"POST /api/v1/auth/token/"}
+
+
+@pytest.mark.parametrize(
+    ("code", "applies"),
+    [
+        ("401", "authenticated"),
+        ("403", "authenticated writes"),
+        ("404", "{id} routes"),
+        ("400", "writes"),
+        ("429", "every operation"),
+    ],
+)
+def test_every_operation_documents_its_error_answers(code: str, applies: str) -> None:
+    document = _served_schema()
+    missing = []
+    for method, path, operation in _operations(document):
+        authenticated = _authenticated(document, operation)
+        concerned = {
+            "authenticated": authenticated,
+            "authenticated writes": authenticated and method != "get",
+            "{id} routes": "{id}" in path,
+            "writes": method in WRITES,
+            "every operation": True,
+        }[applies]
+        if not concerned:
+            continue
+        answer = operation["responses"].get(code)
+        if answer is None or "application/json" not in answer.get("content", {}):
+            missing.append(f"{method.upper()} {path}")
+    assert missing == [], f"{code} not documented (as JSON) for {applies}: {missing}"
+
+
+def test_docs_page_uses_only_this_sites_own_files() -> None:
+    client = api_client()
+    page = client.get("/api/docs/")
+    assert page.status_code == 200
+    assert page["Content-Type"].startswith("text/html")
+    html = page.content.decode()
+    urls = _urls(html)
+    assert urls, "the page references no script or stylesheet"
+    foreign = sorted(url for url in urls if not _same_origin(url))
+    assert foreign == [], f"the docs page loads files from other sites: {foreign}"
+
+    assets = sorted(url for url in urls if url.startswith(settings.STATIC_URL))
+    assert any(url.endswith(".js") for url in assets)
+    assert any(url.endswith(".css") for url in assets)
+    absent = [url for url in assets if finders.find(url.removeprefix(settings.STATIC_URL)) is None]
+    assert absent == [], f"static files the docs page needs are missing: {absent}"
+
+    scripts = re.findall(r"""<script[^>]*\bsrc\s*=\s*["']([^"']+)["']""", html)
+    init = [url for url in scripts if not url.startswith(settings.STATIC_URL)]
+    assert init == ["/api/docs/?script="]
+    script = client.get(init[0])
+    assert script.status_code == 200
+    assert "javascript" in script["Content-Type"]
+    code = script.content.decode()
+    foreign = sorted(url for url in _urls(code) if not _same_origin(url))
+    assert foreign == [], f"the Swagger UI set-up loads from other sites: {foreign}"
+    schema_urls = re.findall(r"""\burl\s*:\s*["']([^"']+)["']""", code)
+    assert schema_urls == ["/api/schema/"]
+    assert client.get(schema_urls[0]).status_code == 200
