@@ -112,9 +112,12 @@ def record_update(*, instance: Any, user: Any, **changes: Any) -> Any:
     moved = [name for name in fixed if name in changes and changes[name] != getattr(instance, name)]
     if moved:
         raise ValidationError({name: reason for name in moved}, code="fixed_field")
-    if isinstance(instance, BudgetLine) and (
-        {"planned_amount", "funding_rate"} & changes.keys() and "granted_amount" not in changes
-    ):
+    replanned = [
+        name
+        for name in ("planned_amount", "funding_rate")
+        if name in changes and changes[name] != getattr(instance, name)
+    ]
+    if isinstance(instance, BudgetLine) and replanned and "granted_amount" not in changes:
         # Recomputed from the new plan unless the coordinator gives a granted amount.
         changes["granted_amount"] = None
     consortium_id = instance.consortium_id

@@ -68,6 +68,12 @@ class ScopedPermission(permissions.IsAuthenticated):
 class ScopedViewSet(viewsets.GenericViewSet):
     """Lists and objects come from `queryset.restrict(user, "view")`; nothing else is reachable."""
 
+    permission_classes = [ScopedPermission]
+    select_related: tuple[str, ...] = ()
+    prefetch_related: tuple[str, ...] = ()
+    # Set by `@action(needs=...)` on the view that serves that action.
+    needs: Action | None = None
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # `?search=` is offered (and documented) only where there is something to search.
@@ -77,12 +83,6 @@ class ScopedViewSet(viewsets.GenericViewSet):
             for backend in DEFAULT_FILTER_BACKENDS
             if searchable or not issubclass(backend, filters.SearchFilter)
         ]
-
-    permission_classes = [ScopedPermission]
-    select_related: tuple[str, ...] = ()
-    prefetch_related: tuple[str, ...] = ()
-    # Set by `@action(needs=...)` on the view that serves that action.
-    needs: Action | None = None
 
     def scope(self) -> Action:
         return self.needs or DEFAULT_SCOPES.get(self.action or "", "manage")
@@ -95,7 +95,7 @@ class ScopedViewSet(viewsets.GenericViewSet):
             queryset = queryset.prefetch_related(*self.prefetch_related)
         return queryset
 
-    def decision(self, serializer_class: Any, service: Any, **context: Any) -> Response:
+    def decision(self, serializer_class: Any, service: Any) -> Response:
         """Run an action's `service(obj, data)` on the (checked) object and answer with the object."""
         obj = self.get_object()
         form = serializer_class(data=self.request.data, context=self.get_serializer_context())

@@ -13,8 +13,10 @@ from ..querysets import Action
 class ScopedModelSerializer(serializers.ModelSerializer):
     """A related object is accepted only if the user may see it; the fields in `Meta.owner_fields`
     (the partner a row belongs to) only if the user may do there what the action needs ("change"
-    for an expense, "manage" for a budget line). Anything else is refused as if it did not exist. Rows are saved by the services named in `create_service` and
-    `update_service`, which validate the whole row and record the author in its history."""
+    for an expense, "manage" for a budget line). Anything else is refused as if it did not exist.
+
+    Rows are saved by the services named in `Meta.create_service` and `Meta.update_service`, which
+    validate the whole row and record the author in its history."""
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()

@@ -198,3 +198,25 @@ def test_two_requests_racing_for_the_same_row_get_one_refusal_not_an_error(
         "non_field_errors": ["Effort for this partner, workpackage and period is already recorded."]
     }
     assert Effort.objects.get().planned_person_months == Decimal("3.00")
+
+
+def test_a_budget_lines_granted_amount_follows_its_plan_unless_set(
+    budget_line: BudgetLine, coordinator: Any
+) -> None:
+    client = api_client(coordinator)
+    url = f"/api/v1/budget-lines/{budget_line.pk}/"
+    planned = client.get(url).json()["planned_amount"]
+    rate = Decimal(client.get(url).json()["funding_rate"])
+
+    assert client.patch(url, {"granted_amount": "1000.00"}, format="json").status_code == 200
+    # Sending the same plan again keeps the granted amount the coordinator set.
+    kept = client.patch(url, {"planned_amount": planned}, format="json")
+    assert kept.json()["granted_amount"] == "1000.00"
+
+    replanned = client.patch(url, {"planned_amount": "50000.00"}, format="json")
+    assert replanned.status_code == 200, replanned.content
+    assert Decimal(replanned.json()["granted_amount"]) == (Decimal(50000) * rate / 100).quantize(
+        Decimal("0.01")
+    )
+    authors = {row.history_user for row in budget_line.history.all()[:3]}
+    assert authors == {coordinator}

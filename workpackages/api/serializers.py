@@ -123,6 +123,10 @@ class DeliverableSubmitSerializer(serializers.Serializer):
     )
 
 
+class NoInputSerializer(serializers.Serializer):
+    """The body of an action that takes nothing: the object is all it needs."""
+
+
 class CommentSerializer(serializers.Serializer):
     comment = serializers.CharField(required=False, allow_blank=True, default="")
 

@@ -140,7 +140,7 @@ class BudgetLineViewSet(WritableViewSet):
     def cancel(self, request: Request, pk: Any = None) -> Response:
         """Cancel a line without live expenses; it stays in the history (coordinators)."""
         return self.decision(
-            serializers.CommentSerializer,
+            serializers.NoInputSerializer,
             lambda obj, data: services.budget_line_cancel(line=obj, user=request.user),
         )
 
@@ -161,7 +161,7 @@ class ExpenseViewSet(WritableViewSet):
     def submit(self, request: Request, pk: Any = None) -> Response:
         """Send a draft to the coordinators; it can no longer be edited."""
         return self.decision(
-            serializers.CommentSerializer,
+            serializers.NoInputSerializer,
             lambda obj, data: services.expense_submit(expense=obj, user=request.user),
         )
 
@@ -188,7 +188,7 @@ class ExpenseViewSet(WritableViewSet):
     def withdraw(self, request: Request, pk: Any = None) -> Response:
         """Withdraw a draft or submitted expense; it is kept, never deleted."""
         return self.decision(
-            serializers.CommentSerializer,
+            serializers.NoInputSerializer,
             lambda obj, data: services.expense_withdraw(expense=obj, user=request.user),
         )
 
@@ -216,7 +216,7 @@ class JobRecordViewSet(WritableViewSet):
     def realise(self, request: Request, pk: Any = None) -> Response:
         """A forecast position is filled: it counts as realised from now on."""
         return self.decision(
-            serializers.CommentSerializer,
+            serializers.NoInputSerializer,
             lambda obj, data: services.job_realise(job=obj, user=request.user),
         )
 
@@ -225,6 +225,6 @@ class JobRecordViewSet(WritableViewSet):
     def withdraw(self, request: Request, pk: Any = None) -> Response:
         """Withdraw a job record declared by mistake or abandoned; it stays in the history."""
         return self.decision(
-            serializers.CommentSerializer,
+            serializers.NoInputSerializer,
             lambda obj, data: services.job_withdraw(job=obj, user=request.user),
         )
