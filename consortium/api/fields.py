@@ -14,9 +14,7 @@ class ScopedModelSerializer(serializers.ModelSerializer):
     """A related object is accepted only if the user may see it; the fields in `Meta.owner_fields`
     (the partner a row belongs to) only if the user may do there what the action needs ("change"
     for an expense, "manage" for a budget line). Anything else is refused as if it did not exist.
-
-    Rows are saved by the services named in `Meta.create_service` and `Meta.update_service`, which
-    validate the whole row and record the author in its history."""
+    Subclasses save rows through their app's services, never by `Model.save()` here."""
 
     def get_fields(self) -> dict[str, Any]:
         fields = super().get_fields()
@@ -36,13 +34,3 @@ class ScopedModelSerializer(serializers.ModelSerializer):
     def _owner_scope(self) -> Action:
         view = self.context.get("view")
         return view.scope() if view is not None and hasattr(view, "scope") else "change"
-
-    def create(self, validated_data: dict[str, Any]) -> Any:
-        return self.Meta.create_service(
-            model=self.Meta.model, user=self.context["request"].user, **validated_data
-        )
-
-    def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
-        return self.Meta.update_service(
-            instance=instance, user=self.context["request"].user, **validated_data
-        )

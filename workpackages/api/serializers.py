@@ -31,6 +31,20 @@ from ..selectors import ConsortiumSummary, budget_lines_with_consumption, percen
 MONEY: dict[str, Any] = {"max_digits": 16, "decimal_places": 2}
 
 
+class RecordSerializer(ScopedModelSerializer):
+    """Budget lines, expenses, effort and jobs: created and changed by `record_create` and
+    `record_update`, which validate the whole row, enforce which states and fields still change
+    and record the author in the history."""
+
+    def create(self, validated_data: dict[str, Any]) -> Any:
+        user = self.context["request"].user
+        return services.record_create(model=self.Meta.model, user=user, **validated_data)
+
+    def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
+        user = self.context["request"].user
+        return services.record_update(instance=instance, user=user, **validated_data)
+
+
 class ParticipantSerializer(serializers.ModelSerializer):
     class Meta:
         model = WorkpackageParticipant
@@ -162,7 +176,7 @@ class MilestoneAchieveSerializer(serializers.Serializer):
     evidence = serializers.CharField()
 
 
-class BudgetLineSerializer(ScopedModelSerializer):
+class BudgetLineSerializer(RecordSerializer):
     consumed = serializers.DecimalField(
         **MONEY,
         read_only=True,
@@ -187,8 +201,6 @@ class BudgetLineSerializer(ScopedModelSerializer):
         ]
         read_only_fields = ["consortium", "status"]
         owner_fields = ["partner"]
-        create_service = services.record_create
-        update_service = services.record_update
 
     def _with_consumption(self, line: BudgetLine) -> BudgetLine:
         return budget_lines_with_consumption(BudgetLine.objects.filter(pk=line.pk)).get()
@@ -200,7 +212,7 @@ class BudgetLineSerializer(ScopedModelSerializer):
         return self._with_consumption(super().update(instance, validated_data))
 
 
-class ExpenseSerializer(ScopedModelSerializer):
+class ExpenseSerializer(RecordSerializer):
     reviewed_by = serializers.CharField(
         source="reviewed_by.username", read_only=True, allow_null=True
     )
@@ -237,8 +249,6 @@ class ExpenseSerializer(ScopedModelSerializer):
             "review_comment",
         ]
         owner_fields = ["partner"]
-        create_service = services.record_create
-        update_service = services.record_update
 
 
 class ExpenseAcceptSerializer(serializers.Serializer):
@@ -257,7 +267,7 @@ class ExpenseAcceptSerializer(serializers.Serializer):
     )
 
 
-class EffortSerializer(ScopedModelSerializer):
+class EffortSerializer(RecordSerializer):
     class Meta:
         model = Effort
         fields = [
@@ -273,8 +283,6 @@ class EffortSerializer(ScopedModelSerializer):
         ]
         read_only_fields = ["consortium"]
         owner_fields = ["partner"]
-        create_service = services.record_create
-        update_service = services.record_update
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         # The plan is the coordinators' decision; partners report the actual person-months.
@@ -301,7 +309,7 @@ class EffortSerializer(ScopedModelSerializer):
         return attrs
 
 
-class JobRecordSerializer(ScopedModelSerializer):
+class JobRecordSerializer(RecordSerializer):
     class Meta:
         model = JobRecord
         fields = [
@@ -323,8 +331,6 @@ class JobRecordSerializer(ScopedModelSerializer):
         ]
         read_only_fields = ["consortium", "status"]
         owner_fields = ["partner"]
-        create_service = services.record_create
-        update_service = services.record_update
 
 
 class BudgetRowSerializer(serializers.Serializer):
