@@ -28,6 +28,7 @@ def _token(username: str) -> APIClient:
 def _consumed(client: APIClient, consortium: Any) -> Decimal:
     answer = client.get(f"/api/v1/consortia/{consortium.pk}/summary/")
     assert answer.status_code == 200, answer.content
+    assert (answer.json()["partners"], answer.json()["workpackages"]) == (2, 1)
     return Decimal(answer.json()["budget"]["consumed"])
 
 

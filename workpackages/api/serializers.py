@@ -411,6 +411,8 @@ class SummarySerializer(serializers.Serializer):
     consortium = ConsortiumReferenceSerializer()
     as_of = serializers.DateField()
     scope = serializers.ChoiceField(choices=["consortium", "partner"])
+    partners = serializers.IntegerField(help_text=_("Partners of the consortium."))
+    workpackages = serializers.IntegerField(help_text=_("Workpackages of the consortium."))
     time_elapsed_percent = serializers.DecimalField(max_digits=5, decimal_places=1)
     budget = BudgetSummarySerializer()
     deliverables = DeliverableSummarySerializer()
@@ -440,6 +442,8 @@ def summary_data(summary: ConsortiumSummary) -> dict[str, Any]:
         "consortium": {"id": consortium.pk, "acronym": consortium.acronym, "name": consortium.name},
         "as_of": summary.today,
         "scope": "partner" if summary.partner_scope else "consortium",
+        "partners": d.partners,
+        "workpackages": d.workpackages,
         "time_elapsed_percent": d.time_elapsed,
         "budget": {
             "planned": d.planned,
