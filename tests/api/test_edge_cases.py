@@ -220,3 +220,25 @@ def test_a_budget_lines_granted_amount_follows_its_plan_unless_set(
     )
     authors = {row.history_user for row in budget_line.history.all()[:3]}
     assert authors == {coordinator}
+
+
+def test_a_draft_whose_evidence_went_missing_can_still_be_edited(
+    expense: Any, partner_member: Any
+) -> None:
+    client = api_client(partner_member)
+    stored = client.patch(
+        f"/api/v1/expenses/{expense.pk}/",
+        {"evidence": SimpleUploadedFile("invoice.pdf", PDF)},
+        format="multipart",
+    )
+    assert stored.status_code == 200, stored.content
+    expense.refresh_from_db()
+    Path(expense.evidence.path).unlink()
+
+    edited = client.patch(
+        f"/api/v1/expenses/{expense.pk}/", {"description": "Corrected label"}, format="json"
+    )
+    assert edited.status_code == 200, edited.content
+    expense.refresh_from_db()
+    assert expense.description == "Corrected label"
+    assert expense.history.first().history_user == partner_member
