@@ -9,14 +9,25 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Sum
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncMonth
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from consortium import dates
 from consortium.models import Consortium
-from workpackages.choices import ContractType, JobCategory, JobImpact, JobStatus
-from workpackages.models import JobRecord
+from workpackages.choices import (
+    ContractType,
+    DeliverableStatus,
+    ExpenseStatus,
+    JobCategory,
+    JobImpact,
+    JobStatus,
+    MilestoneStatus,
+)
+from workpackages.models import Deliverable, Effort, Expense, JobRecord, Milestone, Workpackage
+from workpackages.models.workplan import due_soon_deliverable, overdue_deliverable
+from workpackages.selectors import BudgetRow, budget_rows, percent, time_elapsed
 
 ZERO = Decimal("0.00")
 COUNTED = (JobStatus.FORECAST, JobStatus.REALISED)
@@ -168,4 +179,221 @@ def jobs_report(
         ),
         trajectory=_trajectory(consortium, jobs, as_of),
         new_since=new_since,
+    )
+
+
+@dataclass
+class WorkpackageStatus:
+    """One line of the progress report's workpackage table."""
+
+    workpackage: Workpackage
+    deliverables: int
+    deliverables_approved: int
+    deliverables_late: int
+    milestones: int
+    milestones_achieved: int
+    budget: BudgetRow | None
+
+
+@dataclass
+class EffortRow:
+    """Person-months planned and reported by one partner or in one workpackage."""
+
+    key: int
+    label: str
+    planned: Decimal
+    actual: Decimal
+
+    @property
+    def consumption(self) -> Decimal | None:
+        return percent(self.actual, self.planned)
+
+
+@dataclass
+class Changes:
+    """What happened since the previous report."""
+
+    deliverables_submitted: int = 0
+    deliverables_approved: int = 0
+    milestones_achieved: int = 0
+    expenses_accepted: int = 0
+    expenses_accepted_amount: Decimal = ZERO
+    jobs_recorded: int = 0
+
+
+@dataclass
+class ProgressReport:
+    consortium: Consortium
+    period_start: datetime.date
+    period_end: datetime.date
+    since: datetime.datetime | None
+    time_elapsed: Decimal
+    due_in_period: list[Deliverable]
+    submitted_in_period: list[Deliverable]
+    approved_in_period: list[Deliverable]
+    late: list[Deliverable]
+    due_next: list[Deliverable]
+    milestones_achieved: list[Milestone]
+    milestones_missed: list[Milestone]
+    milestones_overdue: list[Milestone]
+    milestones_coming: list[Milestone]
+    workpackages: list[WorkpackageStatus]
+    budget_by_partner: list[BudgetRow]
+    budget_by_workpackage: list[BudgetRow]
+    effort_by_partner: list[EffortRow]
+    effort_by_workpackage: list[EffortRow]
+    changes: Changes | None
+
+    @property
+    def overspent(self) -> list[BudgetRow]:
+        """Partners whose consumption runs ahead of the time elapsed, or past their plan."""
+        return [
+            row
+            for row in self.budget_by_partner
+            if row.overspent_lines
+            or (row.consumption is not None and row.consumption > self.time_elapsed)
+        ]
+
+
+def _moment(day: datetime.date, end: bool = False) -> datetime.datetime:
+    """The first (or, with `end`, the last) moment of `day` in the app's time zone."""
+    moment = datetime.datetime.combine(day, datetime.time.max if end else datetime.time.min)
+    return timezone.make_aware(moment)
+
+
+def _effort(consortium: Consortium, key: str, number: str, label: str) -> list[EffortRow]:
+    rows = (
+        Effort.objects.filter(consortium_id=consortium.pk)
+        .values(key, number, label)
+        .annotate(planned=Sum("planned_person_months"), actual=Sum("actual_person_months"))
+        .order_by(number)
+    )
+    prefix = "P" if key == "partner_id" else "WP"
+    return [
+        EffortRow(
+            key=row[key],
+            label=f"{prefix}{row[number]} {row[label]}",
+            planned=row["planned"] or ZERO,
+            actual=row["actual"] or ZERO,
+        )
+        for row in rows
+    ]
+
+
+def _changes(consortium: Consortium, since: datetime.datetime) -> Changes:
+    deliverables = Deliverable.objects.filter(consortium_id=consortium.pk).aggregate(
+        submitted=Count("pk", filter=Q(first_submitted_at__gt=since)),
+        approved=Count("pk", filter=Q(approved_at__gt=since)),
+    )
+    expenses = Expense.objects.filter(
+        consortium_id=consortium.pk, status=ExpenseStatus.ACCEPTED, reviewed_at__gt=since
+    ).aggregate(count=Count("pk"), amount=Sum("accepted_amount"))
+    return Changes(
+        deliverables_submitted=deliverables["submitted"],
+        deliverables_approved=deliverables["approved"],
+        milestones_achieved=Milestone.objects.filter(
+            consortium_id=consortium.pk, achieved_on__gt=timezone.localdate(since)
+        ).count(),
+        expenses_accepted=expenses["count"],
+        expenses_accepted_amount=expenses["amount"] or ZERO,
+        jobs_recorded=JobRecord.objects.filter(
+            consortium_id=consortium.pk, created_at__gt=since
+        ).count(),
+    )
+
+
+def progress_report(
+    consortium: Consortium,
+    *,
+    period_start: datetime.date,
+    period_end: datetime.date,
+    since: datetime.datetime | None = None,
+    ahead_days: int = 60,
+) -> ProgressReport:
+    """The progress report of a consortium for a period, as things stood at its end: deliverables
+    and milestones of the period and the `ahead_days` after it, the workpackages, the budget and
+    the effort, and what changed since the previous report (`since`)."""
+    as_of = period_end
+    ahead = as_of + datetime.timedelta(days=ahead_days)
+    start, end = _moment(period_start), _moment(period_end, end=True)
+    deliverables = Deliverable.objects.filter(consortium_id=consortium.pk).select_related(
+        "workpackage", "lead_partner__organisation"
+    )
+    # Due on the period's last day is not late yet; due before it and still open is.
+    late = overdue_deliverable(as_of) | Q(first_submitted_at__date__gt=F("due_date"))
+    milestones = Milestone.objects.filter(consortium_id=consortium.pk).select_related(
+        "lead_partner__organisation"
+    )
+    by_partner, by_workpackage = budget_rows([consortium.pk])
+    wp_budget = {row.key: row for row in by_workpackage.get(consortium.pk, [])}
+    workpackages = (
+        Workpackage.objects.filter(consortium_id=consortium.pk)
+        .select_related("lead_partner__organisation")
+        .annotate(
+            n_deliverables=Count("deliverables", distinct=True),
+            n_approved=Count(
+                "deliverables",
+                filter=Q(deliverables__status=DeliverableStatus.APPROVED),
+                distinct=True,
+            ),
+            n_late=Count(
+                "deliverables",
+                filter=overdue_deliverable(as_of, "deliverables__")
+                | Q(deliverables__first_submitted_at__date__gt=F("deliverables__due_date")),
+                distinct=True,
+            ),
+            n_milestones=Count("milestones", distinct=True),
+            n_achieved=Count(
+                "milestones",
+                filter=Q(milestones__status=MilestoneStatus.ACHIEVED),
+                distinct=True,
+            ),
+        )
+    )
+    return ProgressReport(
+        consortium=consortium,
+        period_start=period_start,
+        period_end=period_end,
+        since=since,
+        time_elapsed=time_elapsed(consortium, as_of),
+        due_in_period=list(deliverables.filter(due_date__range=(period_start, period_end))),
+        submitted_in_period=list(deliverables.filter(first_submitted_at__range=(start, end))),
+        approved_in_period=list(deliverables.filter(approved_at__range=(start, end))),
+        late=list(deliverables.filter(late).order_by("due_date", "pk")),
+        due_next=list(
+            deliverables.filter(due_soon_deliverable(as_of, ahead_days)).order_by("due_date", "pk")
+        ),
+        milestones_achieved=list(milestones.filter(achieved_on__range=(period_start, period_end))),
+        milestones_missed=list(
+            milestones.filter(status=MilestoneStatus.MISSED, due_date__lte=period_end)
+        ),
+        milestones_overdue=list(
+            milestones.filter(status=MilestoneStatus.PENDING, due_date__lt=as_of)
+        ),
+        milestones_coming=list(
+            milestones.filter(
+                status=MilestoneStatus.PENDING, due_date__gte=as_of, due_date__lte=ahead
+            ).order_by("due_date", "pk")
+        ),
+        workpackages=[
+            WorkpackageStatus(
+                workpackage=wp,
+                deliverables=wp.n_deliverables,
+                deliverables_approved=wp.n_approved,
+                deliverables_late=wp.n_late,
+                milestones=wp.n_milestones,
+                milestones_achieved=wp.n_achieved,
+                budget=wp_budget.get(wp.pk),
+            )
+            for wp in workpackages
+        ],
+        budget_by_partner=by_partner.get(consortium.pk, []),
+        budget_by_workpackage=by_workpackage.get(consortium.pk, []),
+        effort_by_partner=_effort(
+            consortium, "partner_id", "partner__number", "partner__organisation__short_name"
+        ),
+        effort_by_workpackage=_effort(
+            consortium, "workpackage_id", "workpackage__number", "workpackage__title"
+        ),
+        changes=None if since is None else _changes(consortium, since),
     )

@@ -225,7 +225,7 @@ def _deliverable_counts(ids: list[int], today: datetime.date) -> dict[int, dict[
     return {row.pop("consortium_id"): row for row in rows}
 
 
-def _budget_rows(
+def budget_rows(
     ids: list[int], partners_only: QuerySet[Any] | None = None
 ) -> tuple[dict[int, list[BudgetRow]], dict[int, list[BudgetRow]]]:
     """Budget per partner and per workpackage, from one query over the (annotated) budget lines;
@@ -311,7 +311,7 @@ def consortium_dashboards(
     if not ids:
         return []
     deliverables = _deliverable_counts(ids, today)
-    by_partner, by_workpackage = _budget_rows(ids)
+    by_partner, by_workpackage = budget_rows(ids)
     jobs = _jobs(ids)
     counts = {
         row["pk"]: row
@@ -383,7 +383,7 @@ def consortium_summary(
     today = today or timezone.localdate()
     ids = [consortium.pk]
     d = _deliverable_counts(ids, today).get(consortium.pk, {})
-    by_partner, by_workpackage = _budget_rows(ids, partners_only)
+    by_partner, by_workpackage = budget_rows(ids, partners_only)
     counts = (
         Consortium.objects.filter(pk=consortium.pk)
         .values("pk")

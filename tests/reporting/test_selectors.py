@@ -1,6 +1,8 @@
-"""The jobs-created report's figures: what the database holds, split by partner, category, contract
-and workpackage, cumulated month by month against the targets, and in a number of queries that
-doesn't depend on how many partners report jobs."""
+"""The figures of the scheduled reports. The jobs-created report: what the database holds, split by
+partner, category, contract and workpackage, cumulated month by month against the targets. The
+progress report: the period's deliverables and milestones, late ones with their days late, what
+comes next, the workpackages, the budget and the effort, and what changed since the last report.
+Both run a number of queries that doesn't depend on how many partners there are."""
 
 from __future__ import annotations
 
@@ -9,12 +11,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from reporting.selectors import jobs_report
+from reporting.selectors import jobs_report, progress_report
 from tests import factories
+from tests.api.conftest import PDF
+from workpackages import services
 from workpackages.choices import ContractType, JobCategory, JobImpact, JobStatus
 from workpackages.models import JobRecord
 
@@ -137,5 +142,134 @@ def test_the_report_runs_the_same_queries_for_13_or_26_partners() -> None:
         with CaptureQueriesContext(connection) as queries:
             report = jobs_report(consortium, as_of=AS_OF)
         assert len(report.by_partner) == partners
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+
+
+PERIOD = (datetime.date(2025, 1, 1), datetime.date(2025, 6, 30))
+
+
+def _at(day: datetime.date) -> datetime.datetime:
+    return datetime.datetime.combine(day, datetime.time(10), tzinfo=datetime.UTC)
+
+
+@pytest.fixture
+def plan(
+    deliverable: Any,
+    milestone: Any,
+    workpackage: Any,
+    partner_a: Any,
+    partner_member: Any,
+    coordinator: Any,
+    submitted_expense: Any,
+) -> dict[str, Any]:
+    """D1.1 open past due; D1.2 due in the period, sent late and approved; D1.3 due on the
+    period's last day; D1.4 due a month after; MS1 due on the last day, MS2 achieved, MS3 missed."""
+    sent_late = factories.DeliverableFactory(workpackage=workpackage, due_month=14)
+    services.deliverable_submit(
+        deliverable=sent_late,
+        user=partner_member,
+        file=ContentFile(PDF, name="d12.pdf"),
+        late_justification="The GMP audit moved.",
+        now=_at(datetime.date(2025, 3, 10)),
+    )
+    services.deliverable_approve(
+        deliverable=sent_late, user=coordinator, now=_at(datetime.date(2025, 3, 20))
+    )
+    on_last_day = factories.DeliverableFactory(workpackage=workpackage, due_month=18)
+    next_month = factories.DeliverableFactory(workpackage=workpackage, due_month=19)
+    achieved = factories.MilestoneFactory(
+        lead_partner=partner_a, due_month=15, workpackages=[workpackage]
+    )
+    services.milestone_achieve(
+        milestone=achieved,
+        user=coordinator,
+        achieved_on=datetime.date(2025, 3, 31),
+        evidence="Batch record signed.",
+    )
+    missed = factories.MilestoneFactory(
+        lead_partner=partner_a, due_month=16, workpackages=[workpackage]
+    )
+    services.milestone_miss(milestone=missed, user=coordinator)
+    services.expense_accept(expense=submitted_expense, user=coordinator)
+    factories.EffortFactory(
+        partner=partner_a, workpackage=workpackage, actual_person_months=Decimal("4.50")
+    )
+    return {
+        "open_late": deliverable,
+        "sent_late": sent_late,
+        "on_last_day": on_last_day,
+        "next_month": next_month,
+        "due_on_last_day": milestone,
+        "achieved": achieved,
+        "missed": missed,
+    }
+
+
+def test_the_progress_report_sorts_the_work_plan_by_what_happened(
+    consortium: Any, plan: dict[str, Any]
+) -> None:
+    report = progress_report(consortium, period_start=PERIOD[0], period_end=PERIOD[1])
+    assert report.due_in_period == [plan["sent_late"], plan["on_last_day"]]
+    assert report.submitted_in_period == [plan["sent_late"]]
+    assert report.approved_in_period == [plan["sent_late"]]
+    assert report.late == [plan["open_late"], plan["sent_late"]]
+    assert [d.days_late(PERIOD[1]) for d in report.late] == [181, 10]
+    assert report.late[1].late_justification == "The GMP audit moved."
+    assert report.due_next == [plan["on_last_day"], plan["next_month"]]
+    assert report.milestones_achieved == [plan["achieved"]]
+    assert report.milestones_missed == [plan["missed"]]
+    assert report.milestones_overdue == []
+    assert report.milestones_coming == [plan["due_on_last_day"]]
+    [wp] = report.workpackages
+    assert (wp.deliverables, wp.deliverables_approved, wp.deliverables_late) == (4, 1, 2)
+    assert (wp.milestones, wp.milestones_achieved) == (3, 1)
+
+
+def test_the_progress_report_holds_the_budget_and_effort_the_database_holds(
+    consortium: Any, plan: dict[str, Any], budget_line: Any
+) -> None:
+    report = progress_report(consortium, period_start=PERIOD[0], period_end=PERIOD[1])
+    [partner] = [row for row in report.budget_by_partner if row.consumed]
+    assert partner.consumed == Decimal("1200.00")
+    assert partner.planned == budget_line.planned_amount
+    assert sum(row.planned for row in report.budget_by_workpackage) == budget_line.planned_amount
+    assert report.time_elapsed == Decimal("49.9")
+    [effort] = report.effort_by_partner
+    assert (effort.planned, effort.actual, effort.consumption) == (
+        Decimal("6.00"),
+        Decimal("4.50"),
+        Decimal("75.0"),
+    )
+    assert report.budget_by_workpackage[0].label.startswith("WP1")
+
+
+def test_the_progress_report_says_what_changed_since_the_previous_one(
+    consortium: Any, plan: dict[str, Any], partner_member: Any
+) -> None:
+    since = _at(datetime.date(2025, 3, 15))
+    report = progress_report(consortium, period_start=PERIOD[0], period_end=PERIOD[1], since=since)
+    assert report.changes is not None
+    # Approved on 20 March and achieved on 31 March; sent on 10 March, before the last report;
+    # the expense and the jobs were recorded today, after it.
+    assert (report.changes.deliverables_submitted, report.changes.deliverables_approved) == (0, 1)
+    assert report.changes.milestones_achieved == 1
+    assert (report.changes.expenses_accepted, report.changes.expenses_accepted_amount) == (
+        1,
+        Decimal("1200.00"),
+    )
+    assert progress_report(consortium, period_start=PERIOD[0], period_end=PERIOD[1]).changes is None
+
+
+def test_the_progress_report_runs_the_same_queries_for_13_or_26_partners() -> None:
+    counts = []
+    since = timezone.now() - datetime.timedelta(days=1)
+    for partners in (13, 26):
+        consortium = _consortium_with_partners(partners)
+        with CaptureQueriesContext(connection) as queries:
+            report = progress_report(
+                consortium, period_start=PERIOD[0], period_end=PERIOD[1], since=since
+            )
+        assert len(report.budget_by_partner) == len(report.workpackages) == partners
         counts.append(len(queries))
     assert counts[0] == counts[1]
