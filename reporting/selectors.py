@@ -90,7 +90,7 @@ def _rows(jobs: Any, key: str, *label_fields: str, label: Any) -> list[JobsRow]:
         headcount=Count("pk"), fte_total=Sum("fte")
     )
     for values in grouped.order_by(key, "impact", "status"):
-        row = rows.setdefault(values[key], JobsRow(key=values[key], label=label(values)))
+        row = rows.setdefault(values[key], JobsRow(key=values[key], label=str(label(values))))
         row.counts[(values["impact"], values["status"])].add(
             values["headcount"], values["fte_total"]
         )

@@ -11,17 +11,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.core.files.base import ContentFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from reporting.selectors import jobs_report, progress_report
 from tests import factories
-from tests.api.conftest import PDF
-from workpackages import services
 from workpackages.choices import ContractType, JobCategory, JobImpact, JobStatus
 from workpackages.models import JobRecord
+
+from .conftest import PERIOD, at
 
 pytestmark = pytest.mark.django_db
 
@@ -146,66 +145,6 @@ def test_the_report_runs_the_same_queries_for_13_or_26_partners() -> None:
     assert counts[0] == counts[1]
 
 
-PERIOD = (datetime.date(2025, 1, 1), datetime.date(2025, 6, 30))
-
-
-def _at(day: datetime.date) -> datetime.datetime:
-    return datetime.datetime.combine(day, datetime.time(10), tzinfo=datetime.UTC)
-
-
-@pytest.fixture
-def plan(
-    deliverable: Any,
-    milestone: Any,
-    workpackage: Any,
-    partner_a: Any,
-    partner_member: Any,
-    coordinator: Any,
-    submitted_expense: Any,
-) -> dict[str, Any]:
-    """D1.1 open past due; D1.2 due in the period, sent late and approved; D1.3 due on the
-    period's last day; D1.4 due a month after; MS1 due on the last day, MS2 achieved, MS3 missed."""
-    sent_late = factories.DeliverableFactory(workpackage=workpackage, due_month=14)
-    services.deliverable_submit(
-        deliverable=sent_late,
-        user=partner_member,
-        file=ContentFile(PDF, name="d12.pdf"),
-        late_justification="The GMP audit moved.",
-        now=_at(datetime.date(2025, 3, 10)),
-    )
-    services.deliverable_approve(
-        deliverable=sent_late, user=coordinator, now=_at(datetime.date(2025, 3, 20))
-    )
-    on_last_day = factories.DeliverableFactory(workpackage=workpackage, due_month=18)
-    next_month = factories.DeliverableFactory(workpackage=workpackage, due_month=19)
-    achieved = factories.MilestoneFactory(
-        lead_partner=partner_a, due_month=15, workpackages=[workpackage]
-    )
-    services.milestone_achieve(
-        milestone=achieved,
-        user=coordinator,
-        achieved_on=datetime.date(2025, 3, 31),
-        evidence="Batch record signed.",
-    )
-    missed = factories.MilestoneFactory(
-        lead_partner=partner_a, due_month=16, workpackages=[workpackage]
-    )
-    services.milestone_miss(milestone=missed, user=coordinator)
-    services.expense_accept(expense=submitted_expense, user=coordinator)
-    factories.EffortFactory(
-        partner=partner_a, workpackage=workpackage, actual_person_months=Decimal("4.50")
-    )
-    return {
-        "open_late": deliverable,
-        "sent_late": sent_late,
-        "on_last_day": on_last_day,
-        "next_month": next_month,
-        "due_on_last_day": milestone,
-        "achieved": achieved,
-        "missed": missed,
-    }
-
-
 def test_the_progress_report_sorts_the_work_plan_by_what_happened(
     consortium: Any, plan: dict[str, Any]
 ) -> None:
@@ -247,7 +186,7 @@ def test_the_progress_report_holds_the_budget_and_effort_the_database_holds(
 def test_the_progress_report_says_what_changed_since_the_previous_one(
     consortium: Any, plan: dict[str, Any], partner_member: Any
 ) -> None:
-    since = _at(datetime.date(2025, 3, 15))
+    since = at(datetime.date(2025, 3, 15))
     report = progress_report(consortium, period_start=PERIOD[0], period_end=PERIOD[1], since=since)
     assert report.changes is not None
     # Approved on 20 March and achieved on 31 March; sent on 10 March, before the last report;
