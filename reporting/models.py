@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from consortium.models import Consortium, TimeStamped
-from consortium.querysets import ScopedQuerySet
+from consortium.querysets import Action, ScopedQuerySet, overseen_consortia
 
 from . import choices
+
+
+class OverseenQuerySet(ScopedQuerySet):
+    """Reports hold every partner's money: coordinators and observers read them, partner people
+    (who see only their own partner's money) don't."""
+
+    def restrict(self, user: Any, action: Action = "view") -> Any:
+        if action == "view" and user.is_authenticated and user.is_active and not user.is_superuser:
+            return self.filter(**{f"{self.consortium_path}_id__in": overseen_consortia(user)})
+        return super().restrict(user, action)
 
 
 class Report(TimeStamped):
@@ -36,7 +48,7 @@ class Report(TimeStamped):
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     error = models.TextField(_("last error"), blank=True)
 
-    objects = ScopedQuerySet.as_manager()
+    objects = OverseenQuerySet.as_manager()
     history = HistoricalRecords(excluded_fields=["html"])
 
     class Meta:
@@ -65,7 +77,7 @@ class Report(TimeStamped):
         )
 
 
-class ReportDeliveryQuerySet(ScopedQuerySet):
+class ReportDeliveryQuerySet(OverseenQuerySet):
     consortium_path = "report__consortium"
 
 

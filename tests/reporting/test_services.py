@@ -89,3 +89,27 @@ def test_a_report_is_rendered_in_the_language_asked_for(
     assert "Livrables" in french.html and "Deliverables" not in french.html
     [header, *_rows] = _sheet(french, "Budget par partenaire")
     assert header[1] == "Prévu (EUR)"
+
+
+def test_reports_are_read_by_coordinators_and_observers_only(
+    consortium: Any,
+    plan: dict[str, Any],
+    coordinator: Any,
+    observer: Any,
+    partner_member: Any,
+    other_coordinator: Any,
+    anonymous: Any,
+) -> None:
+    report = _generate(consortium)
+    report.deliveries.create(email="coordinator@example.org")
+    for reader, sees in (
+        (coordinator, True),
+        (observer, True),
+        (partner_member, False),
+        (other_coordinator, False),
+        (anonymous, False),
+    ):
+        assert Report.objects.restrict(reader).filter(pk=report.pk).exists() is sees
+        assert report.deliveries.model.objects.restrict(reader).exists() is sees
+    assert list(Report.objects.restrict(coordinator, "manage")) == [report]
+    assert not Report.objects.restrict(observer, "manage").exists()
