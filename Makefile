@@ -13,7 +13,10 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/consortium_manager
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: help install install-dev run worker test lint format messages clean
+# What WeasyPrint needs from Debian to write the reports' PDFs.
+SYSTEM_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libfontconfig1 fonts-dejavu-core
+
+.PHONY: help system-libs install install-dev run worker test lint format messages clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -22,10 +25,17 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
 
-install: $(UV) ## Create .venv with the locked runtime dependencies
+system-libs: ## Install the Debian libraries PDF reports need, when missing
+	@if ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0.so.0; then \
+		echo "Installing $(SYSTEM_LIBS) for PDF reports"; \
+		apt-get install -y --no-install-recommends $(SYSTEM_LIBS) \
+		|| (apt-get update && apt-get install -y --no-install-recommends $(SYSTEM_LIBS)); \
+	fi
+
+install: $(UV) system-libs ## Create .venv with the locked runtime dependencies
 	$(UV) sync --frozen --no-dev --python $(PYTHON)
 
-install-dev: $(UV) ## Create .venv with the locked runtime and development dependencies
+install-dev: $(UV) system-libs ## Create .venv with the locked runtime and development dependencies
 	$(UV) sync --frozen --python $(PYTHON)
 
 run: install ## Migrate, seed the demo once, start the web server (and Celery when Redis answers)

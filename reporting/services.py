@@ -12,6 +12,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext
+from weasyprint import HTML
 
 from consortium.models import Consortium
 from consortium.services import save_with_history
@@ -93,7 +94,7 @@ def report_generate(
     language: str | None = None,
     user: Any = None,
 ) -> Report:
-    """Compute and render one report (HTML and XLSX) into the archive; idempotent per kind,
+    """Compute and render one report (HTML, XLSX and PDF) into the archive; idempotent per kind,
     consortium and period: running it again refreshes the same report."""
     key = {
         "kind": kind,
@@ -104,14 +105,13 @@ def report_generate(
     report = Report.objects.select_for_update().filter(**key).first() or Report(**key)
     with translation.override(language or settings.LANGUAGE_CODE):
         html, workbook = _render(kind, consortium, period_start, period_end, since)
-    if report.xlsx:
-        report.xlsx.delete(save=False)
+    pdf = HTML(string=html).write_pdf()
+    name = f"{kind}-{consortium.acronym}-{period_start:%Y%m%d}-{period_end:%Y%m%d}"
+    for field, content in ((report.xlsx, workbook), (report.pdf, pdf)):
+        if field:
+            field.delete(save=False)
+        field.save(f"{name}.{field.field.name}", ContentFile(content), save=False)
     report.html = html
-    report.xlsx.save(
-        f"{kind}-{consortium.acronym}-{period_start:%Y%m%d}-{period_end:%Y%m%d}.xlsx",
-        ContentFile(workbook),
-        save=False,
-    )
     if report.status != ReportStatus.SENT:
         report.status = ReportStatus.GENERATED
     report.generated_at = timezone.now()

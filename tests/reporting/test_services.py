@@ -1,5 +1,6 @@
-"""Generating a report writes one archive record per kind, consortium and period, with its HTML
-and a spreadsheet whose totals are the database's; generating it again refreshes the same record."""
+"""Generating a report writes one archive record per kind, consortium and period, with its HTML,
+a spreadsheet whose totals are the database's and a PDF showing the same; generating it again
+refreshes the same record."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pypdfium2 as pdfium
 import pytest
 from django.conf import settings
 from django.db.models import Sum
@@ -78,8 +80,8 @@ def test_generating_again_refreshes_the_same_report(consortium: Any, plan: dict[
     assert Report.objects.count() == 1
     assert again.history.count() == 2
     assert not first_file.exists() or first_file == Path(again.xlsx.path)
-    files = list((Path(settings.MEDIA_ROOT) / "reports").rglob("*.xlsx"))
-    assert files == [Path(again.xlsx.path)]
+    files = sorted((Path(settings.MEDIA_ROOT) / "reports").rglob("*.*"))
+    assert files == sorted([Path(again.xlsx.path), Path(again.pdf.path)])
 
 
 def test_a_report_is_rendered_in_the_language_asked_for(
@@ -113,3 +115,16 @@ def test_reports_are_read_by_coordinators_and_observers_only(
         assert report.deliveries.model.objects.restrict(reader).exists() is sees
     assert list(Report.objects.restrict(coordinator, "manage")) == [report]
     assert not Report.objects.restrict(observer, "manage").exists()
+
+
+def test_the_pdf_shows_the_same_figures_as_the_spreadsheet(
+    consortium: Any, plan: dict[str, Any], budget_line: Any
+) -> None:
+    report = _generate(consortium)
+    with report.pdf.open("rb") as handle:
+        document = pdfium.PdfDocument(handle.read())
+    text = "\n".join(page.get_textpage().get_text_range() for page in document)
+    assert text.startswith("Progress report")
+    assert "1,200.00" in text  # partner A's consumed budget, as in the spreadsheet
+    assert "The GMP audit moved." in text
+    assert Path(report.pdf.path).name == "progress-PIT-TEST-20250101-20250630.pdf"
