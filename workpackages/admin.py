@@ -142,17 +142,6 @@ class ParticipantInline(ScopedTabularInline):
     show_change_link = False
 
 
-# Once a deliverable is sent, what it is and when it was due are the record its lateness is
-# judged on; they no longer change.
-DELIVERABLE_LOCKED_WHEN_SENT = (
-    "workpackage",
-    "number",
-    "lead_partner",
-    "due_month",
-    "late_justification",
-)
-
-
 class DeliverableForm(forms.ModelForm):
     class Meta:
         model = Deliverable
@@ -170,11 +159,10 @@ class DeliverableForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if self.instance.pk is not None and self.instance.first_submitted_at is not None:
-            for name in set(DELIVERABLE_LOCKED_WHEN_SENT) & set(self.changed_data):
-                self.add_error(
-                    name, _("The deliverable has been submitted: this no longer changes.")
-                )
+        if self.instance.pk is not None:
+            fixed, reason = services.fixed_fields(self.instance)
+            for name in set(fixed) & set(self.changed_data):
+                self.add_error(name, reason)
         return data
 
 
@@ -334,8 +322,8 @@ class DeliverableAdmin(ScopedModelAdmin):
     ordering = ["workpackage__number", "number"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        locked = obj is not None and obj.first_submitted_at is not None
-        return [*self.readonly_fields, *(DELIVERABLE_LOCKED_WHEN_SENT if locked else ())]
+        fixed, _reason = services.fixed_fields(obj) if obj is not None else ((), "")
+        return [*self.readonly_fields, *fixed]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Only a deliverable nobody has worked on yet may go: the others are the record.
@@ -556,14 +544,9 @@ class BudgetLineForm(forms.ModelForm):
                 raise ValidationError(_("A cancelled line is kept as it was, for the audit trail."))
             return data
         if self.instance.pk is not None:
-            for name in ("partner", "workpackage", "category"):
-                if name in self.changed_data:
-                    self.add_error(
-                        name,
-                        _(
-                            "A line keeps its partner, workpackage and heading: cancel it and add a new one."
-                        ),
-                    )
+            fixed, reason = services.fixed_fields(self.instance)
+            for name in set(fixed) & set(self.changed_data):
+                self.add_error(name, reason)
             if {"planned_amount", "funding_rate"} & set(self.changed_data) and (
                 "granted_amount" not in self.changed_data
             ):

@@ -301,18 +301,23 @@ def _jobs(
 
 
 def consortium_dashboards(
-    consortia: Iterable[Consortium], *, today: datetime.date | None = None, late_limit: int = 10
+    consortia: Iterable[Consortium],
+    *,
+    today: datetime.date | None = None,
+    late_limit: int = 10,
+    partners_only: QuerySet[Any] | None = None,
 ) -> list[ConsortiumDashboard]:
     """The dashboard of each consortium, in a number of queries that depends on nothing but
-    the number of consortia (one for each consortium's late-deliverables list)."""
+    the number of consortia (one for each consortium's late-deliverables list, none without
+    one). With `partners_only` (partner ids), the money and the jobs are those partners' only."""
     today = today or timezone.localdate()
     consortia = list(consortia)
     ids = [c.pk for c in consortia]
     if not ids:
         return []
     deliverables = _deliverable_counts(ids, today)
-    by_partner, by_workpackage = budget_rows(ids)
-    jobs = _jobs(ids)
+    by_partner, by_workpackage = budget_rows(ids, partners_only)
+    jobs = _jobs(ids, partners_only)
     counts = {
         row["pk"]: row
         for row in Consortium.objects.filter(pk__in=ids)
@@ -343,7 +348,7 @@ def consortium_dashboards(
                 deliverables_by_status={
                     label: d.get(f"status_{value}", 0) for value, label in DeliverableStatus.choices
                 },
-                late_deliverables=list(late),
+                late_deliverables=list(late) if late_limit else [],
                 by_partner=by_partner.get(consortium.pk, []),
                 by_workpackage=by_workpackage.get(consortium.pk, []),
                 jobs=JobsFigures(
@@ -381,17 +386,8 @@ def consortium_summary(
     those partners' only; the work plan (deliverables, milestones) is the whole consortium's.
     """
     today = today or timezone.localdate()
-    ids = [consortium.pk]
-    d = _deliverable_counts(ids, today).get(consortium.pk, {})
-    by_partner, by_workpackage = budget_rows(ids, partners_only)
-    counts = (
-        Consortium.objects.filter(pk=consortium.pk)
-        .values("pk")
-        .annotate(
-            n_partners=Count("partners", distinct=True),
-            n_workpackages=Count("workpackages", distinct=True),
-        )
-        .get()
+    [dashboard] = consortium_dashboards(
+        [consortium], today=today, late_limit=0, partners_only=partners_only
     )
     milestones = Milestone.objects.filter(consortium_id=consortium.pk).aggregate(
         total=Count("pk"),
@@ -401,33 +397,13 @@ def consortium_summary(
             for value in MilestoneStatus.values
         },
     )
-    direct_target, indirect_target = consortium.direct_jobs_target, consortium.indirect_jobs_target
-    if partners_only is not None:
+    if partners_only is not None and dashboard.jobs is not None:
         # A partner's targets are its own commitments.
         commitments = Partner.objects.filter(
             consortium_id=consortium.pk, pk__in=partners_only
         ).aggregate(direct=Sum("jobs_commitment_direct"), indirect=Sum("jobs_commitment_indirect"))
-        direct_target, indirect_target = commitments["direct"] or 0, commitments["indirect"] or 0
-    dashboard = ConsortiumDashboard(
-        consortium=consortium,
-        partners=counts["n_partners"],
-        workpackages=counts["n_workpackages"],
-        deliverables_total=d.get("total", 0),
-        deliverables_on_time=d.get("on_time", 0),
-        deliverables_late=d.get("late", 0),
-        deliverables_due_soon=d.get("due_soon", 0),
-        deliverables_by_status={
-            value: d.get(f"status_{value}", 0) for value in DeliverableStatus.values
-        },
-        by_partner=by_partner.get(consortium.pk, []),
-        by_workpackage=by_workpackage.get(consortium.pk, []),
-        jobs=JobsFigures(
-            direct_target=direct_target,
-            indirect_target=indirect_target,
-            counts=_jobs(ids, partners_only).get(consortium.pk, {}),
-        ),
-        time_elapsed=time_elapsed(consortium, today),
-    )
+        dashboard.jobs.direct_target = commitments["direct"] or 0
+        dashboard.jobs.indirect_target = commitments["indirect"] or 0
     return ConsortiumSummary(
         dashboard=dashboard,
         partner_scope=partners_only is not None,

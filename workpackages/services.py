@@ -65,7 +65,14 @@ def is_editable(instance: Any) -> bool:
 
 
 def fixed_fields(instance: Any) -> tuple[tuple[str, ...], str]:
-    """The fields a saved row keeps whatever happens, and why."""
+    """The fields a saved row keeps in its current state, and why. The admin's forms and
+    `record_update` both enforce them."""
+    if isinstance(instance, Deliverable) and instance.first_submitted_at is not None:
+        # What it is and when it was due are the record its lateness is judged on.
+        return (
+            ("workpackage", "number", "lead_partner", "due_month", "late_justification"),
+            _("The deliverable has been submitted: this no longer changes."),
+        )
     if isinstance(instance, BudgetLine):
         return (
             ("partner", "workpackage", "category"),
@@ -92,11 +99,32 @@ def _save_checked(instance: Any, *, user: Any) -> None:
         raise
 
 
+def _check_effort_plan(*, effort: Any, user: Any, changes: dict[str, Any]) -> None:
+    """The plan is the coordinators': partner people report actual person-months, but neither set
+    the planned ones nor move a planned row to another workpackage or period."""
+    if not isinstance(effort, Effort) or effort.partner_id is None:
+        return
+    if Consortium.objects.restrict(user, "manage").filter(pk=effort.partner.consortium_id).exists():
+        return
+    # A new row's plan is zero until a coordinator sets it.
+    planned = effort.planned_person_months if effort.pk else Decimal(0)
+    errors = {}
+    if changes.get("planned_person_months", planned) != planned:
+        errors["planned_person_months"] = _("Only the coordinators change the plan.")
+    if effort.pk and planned:
+        for name in ("workpackage", "period"):
+            if name in changes and changes[name] != getattr(effort, name):
+                errors[name] = _("Only the coordinators move planned effort.")
+    if errors:
+        raise ValidationError(errors, code="coordinators_plan")
+
+
 @transaction.atomic
 def record_create(*, model: type, user: Any, **fields: Any) -> Any:
     """Create a budget line, an expense, effort or a job record in its first state, validated,
     with `user` as the author in its history."""
     instance = model(**fields)
+    _check_effort_plan(effort=instance, user=user, changes=fields)
     _save_checked(instance, user=user)
     return instance
 
@@ -112,6 +140,7 @@ def record_update(*, instance: Any, user: Any, **changes: Any) -> Any:
     moved = [name for name in fixed if name in changes and changes[name] != getattr(instance, name)]
     if moved:
         raise ValidationError({name: reason for name in moved}, code="fixed_field")
+    _check_effort_plan(effort=instance, user=user, changes=changes)
     replanned = [
         name
         for name in ("planned_amount", "funding_rate")

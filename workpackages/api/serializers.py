@@ -10,7 +10,6 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from consortium.api.fields import ScopedModelSerializer
-from consortium.querysets import coordinated_consortia
 
 from .. import services
 from ..choices import DeliverableStatus, JobImpact, JobStatus, MilestoneStatus
@@ -268,6 +267,8 @@ class ExpenseAcceptSerializer(serializers.Serializer):
 
 
 class EffortSerializer(RecordSerializer):
+    """Partners report `actual_person_months`; the plan is the coordinators' (`record_update`)."""
+
     class Meta:
         model = Effort
         fields = [
@@ -283,30 +284,6 @@ class EffortSerializer(RecordSerializer):
         ]
         read_only_fields = ["consortium"]
         owner_fields = ["partner"]
-
-    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        # The plan is the coordinators' decision; partners report the actual person-months.
-        partner = attrs.get("partner") or getattr(self.instance, "partner", None)
-        user = self.context["request"].user
-        if partner is None or (
-            user.is_superuser
-            or coordinated_consortia(user).filter(consortium_id=partner.consortium_id).exists()
-        ):
-            return attrs
-        errors = {}
-        planned = getattr(self.instance, "planned_person_months", None)
-        # A new row's plan is zero until a coordinator sets it.
-        wanted = attrs.get("planned_person_months", planned)
-        if wanted != planned and (self.instance is not None or wanted):
-            errors["planned_person_months"] = _("Only the coordinators change the plan.")
-        if planned:
-            # A planned row's workpackage and period are part of the plan.
-            for name in ("workpackage", "period"):
-                if name in attrs and attrs[name] != getattr(self.instance, name):
-                    errors[name] = _("Only the coordinators move planned effort.")
-        if errors:
-            raise serializers.ValidationError(errors)
-        return attrs
 
 
 class JobRecordSerializer(RecordSerializer):
@@ -459,7 +436,10 @@ def summary_data(summary: ConsortiumSummary) -> dict[str, Any]:
             "on_time": d.deliverables_on_time,
             "late": d.deliverables_late,
             "due_within_30_days": d.deliverables_due_soon,
-            "by_status": d.deliverables_by_status,
+            # The dashboard counts by label for the admin; the API by value.
+            "by_status": {
+                value: d.deliverables_by_status[label] for value, label in DeliverableStatus.choices
+            },
         },
         "milestones": {
             "total": summary.milestones_total,
