@@ -14,7 +14,7 @@ export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
 # What WeasyPrint needs from Debian to write the reports' PDFs.
-SYSTEM_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libfontconfig1 fonts-dejavu-core
+SYSTEM_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 fonts-dejavu-core
 
 .PHONY: help system-libs install install-dev run worker test lint format messages clean
 
@@ -26,7 +26,8 @@ $(UV):
 	.tools/bin/pip install --quiet "uv==$(UV_VERSION)"
 
 system-libs: ## Install the Debian libraries PDF reports need, when missing
-	@if ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0.so.0; then \
+	@if ! ldconfig -p 2>/dev/null | grep -q libpangoft2-1.0.so.0 \
+		|| ! ldconfig -p 2>/dev/null | grep -q libharfbuzz-subset.so.0; then \
 		echo "Installing $(SYSTEM_LIBS) for PDF reports"; \
 		apt-get install -y --no-install-recommends $(SYSTEM_LIBS) \
 		|| (apt-get update && apt-get install -y --no-install-recommends $(SYSTEM_LIBS)); \

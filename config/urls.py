@@ -7,6 +7,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from reporting.views import reminders_opt_out
 from workpackages.views import protected_media
 
 urlpatterns = [
@@ -14,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("config.api_router")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path("reminders/stop/<str:token>/", reminders_opt_out, name="reminders-opt-out"),
     path("i18n/", include("django.conf.urls.i18n")),
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", protected_media, name="media"),
     path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),

@@ -404,6 +404,45 @@ class Membership(TimeStamped):
             )
 
 
+class Profile(TimeStamped):
+    """What a person chooses for themselves: the language of the app and of their emails, and
+    whether they receive the daily digest of their partner's deadlines."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="profile",
+    )
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        blank=True,
+        help_text=_("Left empty, the site's default language is used."),
+    )
+    deadline_reminders = models.BooleanField(
+        _("deadline reminders"),
+        default=True,
+        help_text=_("A daily email listing the partner's deliverables due soon or overdue."),
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("profile")
+        verbose_name_plural = _("profiles")
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+def language_of(user: Any) -> str:
+    """The language a person reads: the one they chose, else the site's default."""
+    profile = getattr(user, "profile", None) if user.pk else None
+    return (profile.language if profile else "") or settings.LANGUAGE_CODE
+
+
 class ConsortiumRole(TimeStamped):
     """A consortium-wide role: coordinators run the consortium, observers (the funder) read it."""
 

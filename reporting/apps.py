@@ -1,7 +1,13 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
 class ReportingConfig(AppConfig):
     name = "reporting"
     verbose_name = _("Reporting")
+
+    def ready(self) -> None:
+        from .schedules import ensure_default_schedules
+
+        post_migrate.connect(ensure_default_schedules, sender=self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
@@ -13,6 +14,10 @@ from consortium.models import Consortium, TimeStamped
 from consortium.querysets import Action, ScopedQuerySet, overseen_consortia
 
 from . import choices
+
+
+def default_language() -> str:
+    return settings.LANGUAGE_CODE
 
 
 class OverseenQuerySet(ScopedQuerySet):
@@ -41,15 +46,18 @@ class Report(TimeStamped):
         default=choices.ReportStatus.PENDING,
         db_index=True,
     )
-    html = models.TextField(_("rendered report"), blank=True)
-    xlsx = models.FileField(_("spreadsheet"), upload_to="reports/%Y/%m/", blank=True)
-    pdf = models.FileField(_("PDF"), upload_to="reports/%Y/%m/", blank=True)
     generated_at = models.DateTimeField(_("generated at"), null=True, blank=True)
+    queued_at = models.DateTimeField(
+        _("queued at"),
+        null=True,
+        blank=True,
+        help_text=_("When the task queue last took this report to generate and send it."),
+    )
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
     error = models.TextField(_("last error"), blank=True)
 
     objects = OverseenQuerySet.as_manager()
-    history = HistoricalRecords(excluded_fields=["html"])
+    history = HistoricalRecords()
 
     class Meta:
         verbose_name = _("report")
@@ -77,18 +85,84 @@ class Report(TimeStamped):
         )
 
 
-class ReportDeliveryQuerySet(OverseenQuerySet):
+class ReportQuerySet(OverseenQuerySet):
     consortium_path = "report__consortium"
 
 
-class ReportDelivery(TimeStamped):
-    """A report's email to one recipient: sent at most once, with each attempt's outcome."""
+class ReportDocument(models.Model):
+    """A report rendered in one language: the HTML sent as the email's body (its charts referred
+    to by `cid:`), the XLSX and the PDF attached to it, and the charts' PNG images."""
 
     report = models.ForeignKey(
-        Report, verbose_name=_("report"), on_delete=models.PROTECT, related_name="deliveries"
+        Report, verbose_name=_("report"), on_delete=models.CASCADE, related_name="documents"
+    )
+    language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES)
+    html = models.TextField(_("rendered report"))
+    text = models.TextField(_("plain text"))
+    xlsx = models.FileField(_("spreadsheet"), upload_to="reports/%Y/%m/")
+    pdf = models.FileField(_("PDF"), upload_to="reports/%Y/%m/")
+    chart = models.FileField(_("chart"), upload_to="reports/%Y/%m/", blank=True)
+
+    objects = ReportQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("report document")
+        verbose_name_plural = _("report documents")
+        ordering = ["report", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["report", "language"], name="report_document_unique_language"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.report} ({self.language})"
+
+
+class ReportRecipient(TimeStamped):
+    """An address outside the consortium's coordinators that receives its reports (the funder's
+    officer, a board member), in the language it reads."""
+
+    consortium = models.ForeignKey(
+        Consortium,
+        verbose_name=_("consortium"),
+        on_delete=models.CASCADE,
+        related_name="report_recipients",
     )
     email = models.EmailField(_("email"))
-    language = models.CharField(_("language"), max_length=8, default="en")
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    language = models.CharField(
+        _("language"), max_length=8, choices=settings.LANGUAGES, default=default_language
+    )
+    progress_report = models.BooleanField(_("progress reports"), default=True)
+    jobs_report = models.BooleanField(_("jobs-created reports"), default=True)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    objects = OverseenQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("report recipient")
+        verbose_name_plural = _("report recipients")
+        ordering = ["consortium", "email"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consortium", "email"],
+                name="report_recipient_unique_email",
+                violation_error_message=_(
+                    "This address already receives this consortium's reports."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} <{self.email}>" if self.name else self.email
+
+
+class Outgoing(TimeStamped):
+    """An email to one person, sent at most once, with the outcome of each attempt."""
+
+    language = models.CharField(_("language"), max_length=8, default=default_language)
     status = models.CharField(
         _("status"),
         max_length=20,
@@ -100,7 +174,19 @@ class ReportDelivery(TimeStamped):
     last_error = models.TextField(_("last error"), blank=True)
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
-    objects = ReportDeliveryQuerySet.as_manager()
+    class Meta:
+        abstract = True
+
+
+class ReportDelivery(Outgoing):
+    """A report's email to one recipient."""
+
+    report = models.ForeignKey(
+        Report, verbose_name=_("report"), on_delete=models.PROTECT, related_name="deliveries"
+    )
+    email = models.EmailField(_("email"))
+
+    objects = ReportQuerySet.as_manager()
     history = HistoricalRecords()
 
     class Meta:
@@ -117,3 +203,31 @@ class ReportDelivery(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.report} → {self.email}"
+
+
+class ReminderDigest(Outgoing):
+    """The day's digest of deadlines for one partner user: there is never a second that day.
+
+    `items` keeps what the digest lists when it is planned, so that a retry sends the same email.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("user"),
+        on_delete=models.CASCADE,
+        related_name="reminder_digests",
+    )
+    day = models.DateField(_("day"))
+    email = models.EmailField(_("email"))
+    items = models.JSONField(_("deadlines"), default=list)
+
+    class Meta:
+        verbose_name = _("reminder digest")
+        verbose_name_plural = _("reminder digests")
+        ordering = ["-day", "user"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "day"], name="reminder_digest_unique_day"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.day}"

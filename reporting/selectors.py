@@ -245,6 +245,17 @@ class ProgressReport:
     changes: Changes | None
 
     @property
+    def budget_total(self) -> BudgetRow:
+        """The consortium's planned, granted and consumed money: the sum of its partners'."""
+        total = BudgetRow(key=0, number=0, label=gettext("Total"))
+        for row in self.budget_by_partner:
+            total.planned += row.planned
+            total.granted += row.granted
+            total.consumed += row.consumed
+            total.overspent_lines += row.overspent_lines
+        return total
+
+    @property
     def overspent(self) -> list[BudgetRow]:
         """Partners whose consumption runs ahead of the time elapsed, or past their plan."""
         return [

@@ -782,6 +782,11 @@ def demo_exists() -> bool:
     return Consortium.objects.filter(acronym=ACRONYM).exists()
 
 
+def coordinator_user() -> Any:
+    """The demo's coordinator login."""
+    return get_user_model().objects.get(username=COORDINATOR.username)
+
+
 def build_demo(*, seed: int = DEMO_SEED) -> DemoSummary:
     """Create the whole demo in one transaction and return its figures.
 

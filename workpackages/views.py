@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest
+from django.utils.module_loading import import_string
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
@@ -23,21 +25,29 @@ def _reader(request: HttpRequest) -> Any:
     return found[0] if found else request.user
 
 
-def protected_media(request: HttpRequest, path: str) -> FileResponse:
-    """Serve a deliverable version or an evidence file after the same scoping check as its row.
-
-    Files live under MEDIA_ROOT with unguessable-enough names, but a name is not a permission:
-    classified deliverables (SEN, EU-R…) and invoices must not leak by URL.
-    """
-    user = _reader(request)
+def visible_file(user: Any, path: str) -> Any:
+    """A deliverable version or an evidence file at `path`, if `user` may see its row."""
     submission = DeliverableSubmission.objects.filter(
         file=path, deliverable__in=Deliverable.objects.restrict(user, "view")
     ).first()
     if submission is not None:
-        return _send(submission.file)
+        return submission.file
     expense = Expense.objects.restrict(user, "view").filter(evidence=path).first()
-    if expense is not None:
-        return _send(expense.evidence)
+    return expense.evidence if expense is not None else None
+
+
+def protected_media(request: HttpRequest, path: str) -> FileResponse:
+    """Serve an uploaded or generated file after the same scoping check as its row.
+
+    Files live under MEDIA_ROOT with unguessable-enough names, but a name is not a permission:
+    classified deliverables (SEN, EU-R…), invoices and reports must not leak by URL. Each app
+    names its files in `settings.PROTECTED_FILES`.
+    """
+    user = _reader(request)
+    for finder in settings.PROTECTED_FILES:
+        field_file = import_string(finder)(user, path)
+        if field_file is not None:
+            return _send(field_file)
     raise Http404
 
 

@@ -1,6 +1,7 @@
 """The test suite: PostgreSQL by default (the production database), SQLite when DATABASE_URL says so."""
 
 import os
+from pathlib import Path
 
 import dj_database_url
 
@@ -13,8 +14,10 @@ DATABASES["default"] = dj_database_url.parse(
 )
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-MEDIA_ROOT = VAR_DIR / "test-media"
+# Email stays in memory, except in a worker process a test starts against its own SMTP server.
+if not os.environ.get("EMAIL_HOST"):
+    EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "test-media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -3,13 +3,32 @@ and coming deliverables and milestones, an accepted expense and reported effort.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import email
+import email.policy
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from decimal import Decimal
+from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
+from django.db import connection, connections
 
+from config.celery_app import app as celery_app
 from tests import factories
 from tests.api.conftest import PDF
 from workpackages import services
@@ -72,3 +91,209 @@ def plan(
         "achieved": achieved,
         "missed": missed,
     }
+
+
+# A real SMTP server on loopback ----------------------------------------------------------------
+
+
+class Mailbox:
+    """aiosmtpd handler keeping every message it accepted, parsed.
+
+    `hold_recipients` makes the server wait before accepting recipients (before any message data
+    is sent), so that a test can kill the sending worker mid-conversation: nothing is delivered.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+        self.in_conversation = threading.Event()
+        self.hold_recipients = threading.Event()
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        self.in_conversation.set()
+        while self.hold_recipients.is_set():
+            await asyncio.sleep(0.05)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        self.messages.append(message)  # type: ignore[arg-type]
+        return "250 Message accepted for delivery"
+
+    def to(self, address: str) -> list[EmailMessage]:
+        return [m for m in self.messages if address in str(m["To"])]
+
+
+class SmtpServer:
+    """aiosmtpd on 127.0.0.1, which a test can stop (connections refused) and start again."""
+
+    def __init__(self) -> None:
+        self.mailbox = Mailbox()
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.controller: Controller | None = None
+
+    def start(self) -> None:
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        return self.mailbox.messages
+
+    def environment(self) -> dict[str, str]:
+        """What a worker in another process needs to send here."""
+        return {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(self.port), "EMAIL_TIMEOUT": "5"}
+
+
+@pytest.fixture
+def smtp(settings: Any) -> Iterator[SmtpServer]:
+    """Email goes out through Django's SMTP backend to a real server on loopback."""
+    server = SmtpServer()
+    server.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = server.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_TIMEOUT = 5
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
+    """Poll until `condition()` is truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
+
+
+# Real Celery workers on the real Redis ---------------------------------------------------------
+
+
+@pytest.fixture
+def celery_queue(settings: Any) -> Iterator[str]:
+    """A queue of this test's own on the machine's Redis, so that no other worker (a `make run`
+    in another terminal, another test run) takes its tasks, and emptied afterwards."""
+    queue = f"cm-test-{uuid.uuid4().hex[:12]}"
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    settings.EMAIL_RETRY_BACKOFF = 1
+    settings.EMAIL_MAX_RETRIES = 3
+    try:
+        yield queue
+    finally:
+        celery_app.conf.task_default_queue = previous
+        with celery_app.connection_for_write() as connection:
+            connection.default_channel.queue_delete(queue)
+
+
+@pytest.fixture
+def celery_worker(celery_queue: str, transactional_db: Any) -> Iterator[Any]:
+    """A Celery worker in a thread of this process (celery.contrib.testing), consuming the
+    test's queue on Redis. It reads the test database, so tests using it commit their data."""
+    celery_app.loader.import_default_modules()
+    with start_worker(
+        celery_app,
+        pool="threads",
+        concurrency=2,
+        perform_ping_check=False,
+        queues=[celery_queue],
+        loglevel="WARNING",
+        shutdown_timeout=30,
+    ) as worker:
+        yield worker
+    connections.close_all()
+
+
+class WorkerProcess:
+    """`celery worker` in a process of its own (prefork, one child), on the test's database and
+    queue, sending email to the test's SMTP server: it can be killed like a real one."""
+
+    def __init__(self, queue: str, smtp: SmtpServer) -> None:
+        database = connection.settings_dict
+        self.env = {
+            **os.environ,
+            **smtp.environment(),
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": (
+                f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/"
+                f"{database['NAME']}"
+            ),
+            "CELERY_QUEUE": queue,
+            "MEDIA_ROOT": str(django_settings.MEDIA_ROOT),
+            "EMAIL_RETRY_BACKOFF": "1",
+            "EMAIL_MAX_RETRIES": "3",
+        }
+        self.queue = queue
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(  # noqa: S603  (a fixed command line)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool=prefork",
+                "--concurrency=1",
+                "-Q",
+                self.queue,
+                "--loglevel=WARNING",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            env=self.env,
+            cwd=settings_module_root(),
+        )
+
+    def children(self) -> list[int]:
+        assert self.process is not None
+        found = subprocess.run(  # noqa: S603
+            ["pgrep", "-P", str(self.process.pid)],  # noqa: S607
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return [int(pid) for pid in found.stdout.split()]
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def settings_module_root() -> str:
+    return str(Path(__file__).resolve().parents[2])
+
+
+@pytest.fixture
+def worker_process(
+    celery_queue: str, smtp: SmtpServer, transactional_db: Any
+) -> Iterator[WorkerProcess]:
+    worker = WorkerProcess(celery_queue, smtp)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()

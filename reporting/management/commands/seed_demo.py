@@ -7,10 +7,13 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from consortium.models import Consortium
+from reporting.demo import build_reporting_demo
 from workpackages import demo
 
 
@@ -19,8 +22,8 @@ class Command(BaseCommand):
     help = cast(
         str,
         gettext_lazy(
-            "Create the PIT-ATMP demo partnership (partners, work plan, budget, expenses, jobs "
-            "and demo logins). Does nothing if it already exists."
+            "Create the PIT-ATMP demo partnership (partners, work plan, budget, expenses, jobs, "
+            "reports and demo logins). Does nothing if it already exists."
         ),
     )
 
@@ -46,8 +49,15 @@ class Command(BaseCommand):
                 % {"acronym": demo.ACRONYM}
             )
             return
-        summary = demo.build_demo()
+        with transaction.atomic():
+            summary = demo.build_demo()
+            consortium = Consortium.objects.get(acronym=demo.ACRONYM)
+            reports = build_reporting_demo(consortium, demo.coordinator_user())
         self.report(summary)
+        self.stdout.write(
+            _("  Reports: %(reports)s in the archive, waiting to be sent")
+            % {"reports": ", ".join(str(report) for report in reports)}
+        )
 
     def report(self, summary: demo.DemoSummary) -> None:
         write = self.stdout.write

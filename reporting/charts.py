@@ -1,0 +1,100 @@
+"""The reports' charts, drawn as PNG images: mail clients show a PNG attached inline (`cid:`)
+where they would drop scripts or SVG, and WeasyPrint puts the same image in the PDF."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: draw into memory only
+
+from django.utils.formats import number_format
+from django.utils.translation import gettext
+from matplotlib import pyplot
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
+
+from workpackages.selectors import BudgetRow
+
+from .selectors import TrajectoryPoint
+
+BLUE, ORANGE, GREY, RED = "#1f5f99", "#d9822b", "#8a96a3", "#b3261e"
+WIDTH_INCHES, DPI = 9.0, 110
+
+
+def _png(figure: Figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    pyplot.close(figure)
+    return buffer.getvalue()
+
+
+def _style(axes: object) -> None:
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)  # type: ignore[attr-defined]
+    axes.grid(axis="y", color="#e3e8ee", linewidth=0.8)  # type: ignore[attr-defined]
+    axes.set_axisbelow(True)  # type: ignore[attr-defined]
+
+
+def jobs_trajectory(points: Sequence[TrajectoryPoint]) -> bytes:
+    """Realised jobs cumulated month by month, direct and indirect, against the straight lines
+    that reach each target at the jobs horizon."""
+    figure, axes = pyplot.subplots(figsize=(WIDTH_INCHES, 3.6))
+    months: list[Any] = [point.month for point in points]
+    for label, target_label, colour, actual, target in (
+        (
+            gettext("Direct jobs"),
+            gettext("Direct target trajectory"),
+            BLUE,
+            [point.direct for point in points],
+            [float(point.direct_target) for point in points],
+        ),
+        (
+            gettext("Indirect jobs"),
+            gettext("Indirect target trajectory"),
+            ORANGE,
+            [point.indirect for point in points],
+            [float(point.indirect_target) for point in points],
+        ),
+    ):
+        axes.plot(months, actual, color=colour, linewidth=2.2, label=label)
+        axes.plot(months, target, color=colour, linewidth=1.2, linestyle="--", label=target_label)
+    axes.set_title(gettext("Jobs created, cumulated, against the targets"), loc="left")
+    axes.set_ylabel(gettext("Jobs"))
+    axes.set_ylim(bottom=0)
+    _style(axes)
+    axes.legend(frameon=False, fontsize=8, ncol=2, loc="upper left")
+    figure.autofmt_xdate()
+    return _png(figure)
+
+
+def budget_by_workpackage(rows: Sequence[BudgetRow], time_elapsed: Decimal) -> bytes:
+    """Consumption of each workpackage's planned budget, in %, against the time elapsed."""
+    figure, axes = pyplot.subplots(figsize=(WIDTH_INCHES, 0.9 + 0.32 * max(len(rows), 1)))
+    labels = [f"WP{row.number}" for row in rows]
+    values = [float(row.consumption or 0) for row in rows]
+    colours = [RED if value > float(time_elapsed) or value > 100 else BLUE for value in values]
+    axes.barh(labels, values, color=colours, height=0.6)
+    axes.axvline(float(time_elapsed), color=GREY, linestyle="--", linewidth=1.2)
+    axes.annotate(
+        gettext("Time elapsed %(percent)s %%") % {"percent": number_format(time_elapsed, 0)},
+        xy=(float(time_elapsed), 1.0),
+        xycoords=("data", "axes fraction"),
+        xytext=(4, -2),
+        textcoords="offset points",
+        va="top",
+        fontsize=8,
+        color=GREY,
+    )
+    axes.invert_yaxis()
+    axes.set_title(gettext("Budget consumed per workpackage"), loc="left")
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _position: f"{value:.0f} %"))
+    axes.set_xlim(0, max([100.0, *values]) * 1.05)
+    _style(axes)
+    axes.grid(axis="x", color="#e3e8ee", linewidth=0.8)
+    axes.grid(axis="y", visible=False)
+    return _png(figure)

@@ -1,0 +1,57 @@
+"""What the demo partnership gets from the reporting app: its default schedules, a funder's
+address among the recipients, its people's languages, and last week's and last month's reports
+in the archive, waiting to be sent."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from consortium.models import Consortium, Profile
+from consortium.services import save_with_history
+
+from . import services
+from .choices import ReportKind
+from .models import Report, ReportRecipient
+from .schedules import ensure_default_schedules
+
+FUNDER_ADDRESS = "suivi-pit@region.demo"
+# partner2 is francophone; everyone else reads the default language.
+LANGUAGES = {"partner2": "fr", "observer": "fr"}
+
+
+@transaction.atomic
+def build_reporting_demo(consortium: Consortium, coordinator: Any) -> list[Report]:
+    ensure_default_schedules()
+    for username, language in LANGUAGES.items():
+        user = get_user_model().objects.get(username=username)
+        profile = Profile(user=user, language=language)
+        save_with_history(profile, user=coordinator)
+    recipient = ReportRecipient(
+        consortium=consortium,
+        email=FUNDER_ADDRESS,
+        name="Région wallonne – suivi PIT",
+        language="fr",
+    )
+    recipient.full_clean()
+    save_with_history(recipient, user=coordinator)
+    today = timezone.localdate()
+    reports = []
+    for kind in (ReportKind.PROGRESS, ReportKind.JOBS):
+        start, end = services.report_period(kind, today)
+        services.report_schedule(
+            kind=kind, consortium=consortium, period_start=start, period_end=end, user=coordinator
+        )
+        reports.append(
+            services.report_generate(
+                kind=kind,
+                consortium=consortium,
+                period_start=start,
+                period_end=end,
+                user=coordinator,
+            )
+        )
+    return reports

@@ -1,0 +1,146 @@
+"""`manage.py send_report progress|jobs [--consortium ACRONYM] [--period START:END] [--dry-run]`:
+a report made and sent now, without waiting for its schedule or needing a Celery worker."""
+
+from __future__ import annotations
+
+import datetime
+from pathlib import Path
+from typing import Any, cast
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from consortium.models import Consortium
+from reporting import services
+from reporting.choices import ReportKind
+from reporting.models import Report
+from reporting.tasks import SEND_ERRORS
+
+
+def parse_period(value: str) -> tuple[datetime.date, datetime.date]:
+    try:
+        start, end = (datetime.date.fromisoformat(part) for part in value.split(":"))
+    except ValueError as error:
+        raise CommandError(
+            _("--period must be START:END with ISO dates, e.g. 2026-10-01:2026-10-31.")
+        ) from error
+    if end < start:
+        raise CommandError(_("The period ends before it starts."))
+    return start, end
+
+
+class Command(BaseCommand):
+    help = cast(
+        str,
+        gettext_lazy(
+            "Generate a progress or jobs-created report now and email it to its recipients. "
+            "With --dry-run, write its HTML, XLSX and PDF to a folder and send nothing."
+        ),
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("kind", choices=ReportKind.values)
+        parser.add_argument(
+            "--consortium",
+            metavar="ACRONYM",
+            help=_("Only this consortium (default: every running consortium)."),
+        )
+        parser.add_argument(
+            "--period",
+            metavar="START:END",
+            help=_(
+                "The period, e.g. 2026-10-01:2026-10-31 (default: the last complete week or month)."
+            ),
+        )
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help=_("Write the files and print where; archive nothing and send nothing."),
+        )
+        parser.add_argument(
+            "--output",
+            metavar="FOLDER",
+            help=_("Where the dry run writes (default: var/reports-dry-run/)."),
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        kind = options["kind"]
+        if options["period"]:
+            start, end = parse_period(options["period"])
+        else:
+            start, end = services.report_period(kind, timezone.localdate())
+        if options["consortium"]:
+            consortia = list(Consortium.objects.filter(acronym=options["consortium"]))
+            if not consortia:
+                raise CommandError(
+                    _("No consortium has the acronym %(acronym)s.")
+                    % {"acronym": options["consortium"]}
+                )
+        else:
+            consortia = list(services.consortia_reported())
+        for consortium in consortia:
+            if options["dry_run"]:
+                self.dry_run(kind, consortium, start, end, options["output"])
+            else:
+                self.send(kind, consortium, start, end)
+
+    def dry_run(
+        self,
+        kind: str,
+        consortium: Consortium,
+        start: datetime.date,
+        end: datetime.date,
+        output: str | None,
+    ) -> None:
+        folder = Path(output) if output else settings.VAR_DIR / "reports-dry-run"
+        folder.mkdir(parents=True, exist_ok=True)
+        stub = Report(kind=kind, consortium=consortium, period_start=start, period_end=end)
+        for rendered in services.report_render(
+            kind=kind, consortium=consortium, period_start=start, period_end=end
+        ):
+            name = services.report_file_name(stub, rendered.language)
+            for extension, content in (
+                ("html", rendered.html.encode()),
+                ("xlsx", rendered.xlsx),
+                ("pdf", rendered.pdf),
+                ("png", rendered.chart),
+            ):
+                path = folder / f"{name}.{extension}"
+                path.write_bytes(content)
+                self.stdout.write(str(path.resolve()))
+        self.stdout.write(
+            self.style.SUCCESS(
+                _("Dry run: %(report)s written, nothing archived or sent.") % {"report": stub}
+            )
+        )
+
+    def send(
+        self, kind: str, consortium: Consortium, start: datetime.date, end: datetime.date
+    ) -> None:
+        report = services.report_schedule(
+            kind=kind, consortium=consortium, period_start=start, period_end=end
+        )
+        report = services.report_generate(
+            kind=kind, consortium=consortium, period_start=start, period_end=end
+        )
+        for delivery in services.report_resend(report=report, user=None):
+            try:
+                sent = services.delivery_send(delivery_id=delivery.pk, final=False)
+            except SEND_ERRORS as error:
+                self.stderr.write(
+                    _("%(email)s: not sent (%(error)s); the task queue tries again later.")
+                    % {"email": delivery.email, "error": error}
+                )
+            else:
+                if sent:
+                    self.stdout.write(_("%(email)s: sent.") % {"email": delivery.email})
+        report.refresh_from_db()
+        self.stdout.write(
+            self.style.SUCCESS(
+                _("%(report)s: %(status)s.")
+                % {"report": report, "status": report.get_status_display()}
+            )
+        )

@@ -1,0 +1,162 @@
+"""Celery tasks of the scheduled reports and deadline reminders.
+
+Every task takes ids, not objects, and may run twice: the work it does is recorded in the database
+(one report per kind, consortium and period; one delivery per recipient; one digest per user and
+day), so a message delivered again, a worker killed mid-way or a beat firing twice sends nothing
+twice. Tasks are acknowledged late and requeued when their worker dies; sending retries with a
+growing delay on SMTP and connection errors, and the last failure is recorded for the admin.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import smtplib
+from functools import partial
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from kombu.exceptions import KombuError, OperationalError
+
+from . import services
+from .choices import DeliveryStatus, ReportStatus
+from .models import ReminderDigest, Report
+
+logger = logging.getLogger(__name__)
+
+SEND_ERRORS = (smtplib.SMTPException, OSError)
+# What a task does with a message it couldn't run: acknowledge only once done, and give it back
+# to the queue if the worker running it dies.
+RELIABLE: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+
+
+def backoff(retries: int) -> int:
+    """Seconds before the next attempt: EMAIL_RETRY_BACKOFF, doubled at each retry, at most an hour."""
+    return int(min(settings.EMAIL_RETRY_BACKOFF * 2**retries, 3600))
+
+
+def enqueue(task: Any, *args: Any) -> bool:
+    """Hand a task to the broker now, without the broker's own retries: when Redis is down this
+    answers in about a second instead of hanging. Returns whether the broker took it; rows left
+    behind are picked up by `dispatch_pending` once Redis is back."""
+    try:
+        with task.app.connection_for_write() as connection:
+            # One attempt to connect, not kombu's default of retrying for seconds.
+            connection.ensure_connection(max_retries=0)
+            task.apply_async(args=args, connection=connection, retry=False)
+    except (OperationalError, KombuError, OSError) as error:
+        logger.warning("The task queue is unreachable, %s%r waits: %s", task.name, args, error)
+        return False
+    return True
+
+
+def enqueue_report(report_id: int) -> bool:
+    """Generate and send a report once the current transaction has committed; record the time
+    the broker took it, so that the dispatcher leaves it alone."""
+    if not enqueue(generate_report, report_id):
+        return False
+    Report.objects.filter(pk=report_id).update(queued_at=timezone.now())
+    return True
+
+
+@shared_task(**RELIABLE)
+def send_scheduled_reports(kind: str, day: str | None = None) -> list[int]:
+    """Beat's entry point: the report of the last complete period for every running consortium."""
+    today = datetime.date.fromisoformat(day) if day else timezone.localdate()
+    start, end = services.report_period(kind, today)
+    reports = []
+    for consortium in services.consortia_reported():
+        report = services.report_schedule(
+            kind=kind, consortium=consortium, period_start=start, period_end=end
+        )
+        transaction.on_commit(partial(enqueue_report, report.pk))
+        reports.append(report.pk)
+    return reports
+
+
+@shared_task(bind=True, max_retries=3, **RELIABLE)
+def generate_report(self: Any, report_id: int) -> None:
+    """Render a report if it isn't yet, then send it to each recipient still without it."""
+    report = Report.objects.select_related("consortium").get(pk=report_id)
+    if report.generated_at is None:
+        try:
+            services.report_generate(
+                kind=report.kind,
+                consortium=report.consortium,
+                period_start=report.period_start,
+                period_end=report.period_end,
+            )
+        except OSError as error:
+            if self.request.retries < self.max_retries:
+                raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error
+            services.report_failure_record(report=report, error=f"{type(error).__name__}: {error}")
+            return
+        except Exception as error:
+            services.report_failure_record(report=report, error=f"{type(error).__name__}: {error}")
+            raise
+    for delivery in services.report_deliveries_plan(report=report):
+        if delivery.status == DeliveryStatus.PENDING:
+            enqueue(send_report_delivery, delivery.pk)
+
+
+@shared_task(bind=True, **RELIABLE)
+def send_report_delivery(self: Any, delivery_id: int) -> None:
+    """Email a report to one recipient, at most once, retrying on SMTP and connection errors."""
+    final = self.request.retries >= settings.EMAIL_MAX_RETRIES
+    try:
+        services.delivery_send(delivery_id=delivery_id, final=final)
+    except SEND_ERRORS as error:
+        raise self.retry(
+            exc=error, countdown=backoff(self.request.retries), max_retries=None
+        ) from error
+
+
+@shared_task(**RELIABLE)
+def send_reminders(day: str | None = None) -> int:
+    """Beat's daily entry point: plan today's digests and send each."""
+    planned = services.reminders_plan(
+        day=datetime.date.fromisoformat(day) if day else timezone.localdate()
+    )
+    for digest in planned:
+        transaction.on_commit(partial(enqueue, send_reminder, digest.pk))
+    return len(planned)
+
+
+@shared_task(bind=True, **RELIABLE)
+def send_reminder(self: Any, digest_id: int) -> None:
+    final = self.request.retries >= settings.EMAIL_MAX_RETRIES
+    try:
+        services.reminder_send(digest_id=digest_id, final=final)
+    except SEND_ERRORS as error:
+        raise self.retry(
+            exc=error, countdown=backoff(self.request.retries), max_retries=None
+        ) from error
+
+
+@shared_task(**RELIABLE)
+def dispatch_pending() -> int:
+    """The outbox's sweep, every few minutes: reports the broker never took (Redis was down when
+    "send now" was pressed) or that stopped half-way, and digests of today still unsent."""
+    stale = timezone.now() - datetime.timedelta(minutes=settings.DISPATCH_STALE_MINUTES)
+    waiting = (
+        Report.objects.filter(Q(queued_at__isnull=True) | Q(queued_at__lt=stale))
+        .filter(
+            Q(status=ReportStatus.PENDING)
+            | Q(status=ReportStatus.GENERATED, deliveries__status=DeliveryStatus.PENDING)
+        )
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    count = 0
+    for report_id in list(waiting):
+        count += enqueue_report(report_id)
+    digests = ReminderDigest.objects.filter(
+        status=DeliveryStatus.PENDING, day=timezone.localdate(), updated_at__lt=stale
+    ).values_list("pk", flat=True)
+    for digest_id in list(digests):
+        count += enqueue(send_reminder, digest_id)
+    return count
