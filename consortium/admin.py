@@ -23,11 +23,13 @@ from .models import (
     Membership,
     Organisation,
     Partner,
+    Profile,
     ReportingPeriod,
 )
 from .permissions import (
     CoordinatorPermissions,
     ReadOnlyTabularInline,
+    ScopedInlineMixin,
     ScopedModelAdmin,
     ScopedTabularInline,
     manageable_people,
@@ -308,6 +310,17 @@ class PersonMembershipInline(ScopedTabularInline):
     show_change_link = False
 
 
+class PersonProfileInline(ScopedInlineMixin, admin.StackedInline):
+    """The person's language (of the app and of their emails) and their deadline reminders."""
+
+    model = Profile
+    fk_name = "user"
+    fields = ["language", "deadline_reminders"]
+    can_delete = False
+    show_change_link = False
+    max_num = 1
+
+
 class PersonCreationForm(UserCreationForm):
     """A new person joins a partner at once, so that the coordinator who adds them keeps them in
     view (people outside every consortium are the superusers' business)."""
@@ -346,7 +359,7 @@ class PeopleAdmin(CoordinatorPermissions, UserAdmin):
     ]
     list_display = ["username", "email", "first_name", "last_name", "is_active", "last_login"]
     list_filter = ["is_active", "is_staff"]
-    inlines = [PersonRoleInline, PersonMembershipInline]
+    inlines = [PersonRoleInline, PersonMembershipInline, PersonProfileInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return (

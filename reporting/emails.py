@@ -52,7 +52,11 @@ def _report_body(text: str, html: str, chart: bytes | None) -> MIMEBase:
 def report_message(delivery: ReportDelivery) -> EmailMessage:
     """The report in the recipient's language, with its XLSX and PDF attached."""
     report = delivery.report
-    document = report.documents.get(language=delivery.language)
+    documents = report.documents.order_by("pk")
+    # An address whose language the app no longer ships reads the first one generated.
+    document = documents.filter(language=delivery.language).first() or documents.first()
+    if document is None:
+        raise ValueError(f"{report} has no document to send")
     with translation.override(delivery.language):
         subject = gettext("[%(acronym)s] %(kind)s, %(start)s – %(end)s") % {
             "acronym": report.consortium.acronym,
