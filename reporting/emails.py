@@ -101,6 +101,7 @@ def reminder_message(digest: ReminderDigest) -> EmailMultiAlternatives:
         "coming": [item for item in items if item["days"] >= 0],
         "opt_out": opt_out,
         "site": absolute("/"),
+        "LANGUAGE_CODE": digest.language,
     }
     with translation.override(digest.language):
         subject = ngettext(

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -147,7 +148,8 @@ class ReportRecipient(TimeStamped):
         ordering = ["consortium", "email"]
         constraints = [
             models.UniqueConstraint(
-                fields=["consortium", "email"],
+                "consortium",
+                Lower("email"),
                 name="report_recipient_unique_email",
                 violation_error_message=_(
                     "This address already receives this consortium's reports."

@@ -161,6 +161,7 @@ def _render(
         period_start=period_start,
         period_end=period_end,
         chart_src=f"cid:{CHART_CID}",
+        LANGUAGE_CODE=translation.get_language(),
     )
     html = render_to_string(f"reporting/{kind}_report.html", context)
     text = render_to_string(f"reporting/{kind}_report.txt", context)
@@ -429,7 +430,7 @@ def consortia_reported() -> Iterable[Consortium]:
 def reminders_plan(*, day: datetime.date | None = None) -> list[ReminderDigest]:
     """Plan today's digests: one per partner user who has deliverables of their partner due in
     30, 7 or 1 days or overdue, has an address and hasn't opted out. Planning again the same day
-    adds nobody twice. Three queries whatever the number of partners, people or deliverables."""
+    adds nobody twice. Four queries whatever the number of partners, people or deliverables."""
     day = day or timezone.localdate()
     reminded = [day + datetime.timedelta(days=n) for n in REMINDER_DAYS]
     deliverables = (
@@ -437,7 +438,7 @@ def reminders_plan(*, day: datetime.date | None = None) -> list[ReminderDigest]:
             (open_deliverable() & Q(due_date__in=reminded)) | overdue_deliverable(day),
             consortium__end_date__gte=day - datetime.timedelta(days=365),
         )
-        .select_related("consortium")
+        .select_related("consortium", "workpackage")
         .order_by("due_date", "pk")
     )
     by_partner: dict[int, list[dict[str, Any]]] = defaultdict(list)
@@ -485,7 +486,13 @@ def reminders_plan(*, day: datetime.date | None = None) -> list[ReminderDigest]:
         for user_id in people
         if user_id not in planned
     ]
-    return ReminderDigest.objects.bulk_create(digests, ignore_conflicts=True)
+    ReminderDigest.objects.bulk_create(digests, ignore_conflicts=True)
+    # Rows created with ignore_conflicts come back without their ids: read them again.
+    return list(
+        ReminderDigest.objects.filter(
+            day=day, user_id__in=[digest.user_id for digest in digests]
+        ).order_by("pk")
+    )
 
 
 def reminder_send(*, digest_id: int, final: bool = True) -> bool:
