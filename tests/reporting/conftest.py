@@ -27,13 +27,20 @@ from celery.contrib.testing.worker import start_worker
 from django.conf import settings as django_settings
 from django.core.files.base import ContentFile
 from django.db import connection, connections
+from django.db.models import Sum
 
 from config.celery_app import app as celery_app
+from reporting.choices import ReportKind
+from reporting.models import Report, ReportRecipient
+from reporting.services import report_generate, report_schedule
 from tests import factories
 from tests.api.conftest import PDF
 from workpackages import services
+from workpackages.choices import ExpenseStatus
+from workpackages.models import BudgetLine, Expense
 
 PERIOD = (datetime.date(2025, 1, 1), datetime.date(2025, 6, 30))
+OFFICER = "officer@region.example"
 
 
 def at(day: datetime.date) -> datetime.datetime:
@@ -91,6 +98,42 @@ def plan(
         "achieved": achieved,
         "missed": missed,
     }
+
+
+def add_recipient(consortium: Any, email: str, **fields: Any) -> ReportRecipient:
+    """An extra address for the consortium's reports, saved after its validation."""
+    recipient = ReportRecipient(consortium=consortium, email=email, **fields)
+    recipient.full_clean()
+    recipient.save()
+    return recipient
+
+
+@pytest.fixture
+def generated_report(
+    consortium: Any, plan: dict[str, Any], budget_line: Any, coordinator: Any
+) -> Report:
+    """PIT-TEST's progress report of the first half of 2025, generated, for its coordinator
+    (English) and the region's officer (French), none sent yet."""
+    add_recipient(consortium, OFFICER, language="fr")
+    period = {
+        "kind": ReportKind.PROGRESS,
+        "consortium": consortium,
+        "period_start": PERIOD[0],
+        "period_end": PERIOD[1],
+    }
+    report_schedule(**period)
+    return report_generate(**period)
+
+
+def assert_budget_is_the_databases(rows: list[tuple[Any, ...]], consortium: Any) -> None:
+    """The planned and consumed columns of a "Budget by partner" sheet add up to the database's
+    planned budget lines and accepted expenses."""
+    planned = BudgetLine.objects.filter(consortium=consortium).aggregate(s=Sum("planned_amount"))
+    accepted = Expense.objects.filter(
+        consortium=consortium, status=ExpenseStatus.ACCEPTED
+    ).aggregate(s=Sum("accepted_amount"))
+    assert sum(Decimal(str(row[1])) for row in rows) == planned["s"]
+    assert sum(Decimal(str(row[3])) for row in rows) == accepted["s"]
 
 
 # A real SMTP server on loopback ----------------------------------------------------------------

@@ -14,37 +14,19 @@ from django.urls import reverse
 
 from reporting.choices import DeliveryStatus, ReportKind, ReportStatus
 from reporting.models import Report, ReportDocument, ReportRecipient
-from reporting.services import delivery_send, report_generate, report_schedule
+from reporting.services import delivery_send, report_schedule
 from tests.web import client_for as _client
 
-from .conftest import PERIOD, SmtpServer
+from .conftest import OFFICER, SmtpServer, add_recipient
 
 pytestmark = pytest.mark.django_db
 
-OFFICER = "officer@region.example"
 CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
 
 
-def _add_recipient(consortium: Any, email: str, **fields: Any) -> ReportRecipient:
-    recipient = ReportRecipient(consortium=consortium, email=email, **fields)
-    recipient.full_clean()
-    recipient.save()
-    return recipient
-
-
 @pytest.fixture
-def report(consortium: Any, plan: dict[str, Any], coordinator: Any) -> Report:
-    """PIT-TEST's progress report of the first half of 2025, generated, for its coordinator and
-    the region's officer, none sent yet."""
-    _add_recipient(consortium, OFFICER, language="fr")
-    period = {
-        "kind": ReportKind.PROGRESS,
-        "consortium": consortium,
-        "period_start": PERIOD[0],
-        "period_end": PERIOD[1],
-    }
-    report_schedule(**period)
-    return report_generate(**period)
+def report(generated_report: Report) -> Report:
+    return generated_report
 
 
 def _change_url(report: Report) -> str:
@@ -265,9 +247,9 @@ def test_a_recipient_with_bad_input_is_refused_and_nothing_is_created(
 def test_an_address_already_receiving_the_reports_is_refused(
     consortium: Any, other_consortium: Any, coordinator: Any
 ) -> None:
-    existing = _add_recipient(consortium, OFFICER)
+    existing = add_recipient(consortium, OFFICER)
     # The same address for another consortium is another recipient.
-    _add_recipient(other_consortium, OFFICER)
+    add_recipient(other_consortium, OFFICER)
     response = _client(coordinator).post(
         reverse("admin:reporting_reportrecipient_add"), _recipient_form(consortium)
     )
@@ -292,7 +274,7 @@ def test_another_consortium_cannot_be_chosen_for_a_recipient(
     assert "Select a valid choice" in response.content.decode()
     assert not ReportRecipient.objects.exists()
     # Nor can another consortium's coordinator open PIT-TEST's recipients.
-    recipient = _add_recipient(consortium, OFFICER)
+    recipient = add_recipient(consortium, OFFICER)
     change = reverse("admin:reporting_reportrecipient_change", args=[recipient.pk])
     assert _client(other_coordinator).get(change).status_code == 404
     assert client.get(change).status_code == 200

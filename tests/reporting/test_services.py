@@ -23,7 +23,7 @@ from consortium.choices import ConsortiumRoleKind
 from consortium.models import ConsortiumRole, Profile
 from consortium.services import consortium_role_grant
 from reporting.choices import DeliveryStatus, ReportKind, ReportStatus
-from reporting.models import Report, ReportDelivery, ReportDocument, ReportRecipient
+from reporting.models import Report, ReportDelivery, ReportDocument
 from reporting.services import (
     report_generate,
     report_period,
@@ -33,10 +33,10 @@ from reporting.services import (
     report_schedule,
 )
 from tests import factories
-from workpackages.choices import ExpenseStatus, JobImpact, JobStatus
-from workpackages.models import BudgetLine, Expense, JobRecord
+from workpackages.choices import JobImpact, JobStatus
+from workpackages.models import JobRecord
 
-from .conftest import PERIOD
+from .conftest import PERIOD, add_recipient, assert_budget_is_the_databases
 
 pytestmark = pytest.mark.django_db
 
@@ -98,12 +98,8 @@ def test_the_progress_report_has_one_document_per_language_with_the_databases_to
     english = _document(report, "en")
     [header, *rows] = _sheet(english, "Budget by partner")
     assert header[:4] == ("Name", "Planned (EUR)", "Granted (EUR)", "Consumed (EUR)")
-    planned = BudgetLine.objects.filter(consortium=consortium).aggregate(s=Sum("planned_amount"))
-    accepted = Expense.objects.filter(
-        consortium=consortium, status=ExpenseStatus.ACCEPTED
-    ).aggregate(s=Sum("accepted_amount"))
-    assert sum(Decimal(str(row[1])) for row in rows) == planned["s"]
-    assert sum(Decimal(str(row[3])) for row in rows) == accepted["s"] == Decimal("1200.00")
+    assert_budget_is_the_databases(rows, consortium)
+    assert sum(Decimal(str(row[3])) for row in rows) == Decimal("1200.00")
     late = _sheet(english, "Late deliverables")[1:]
     assert [(row[0], row[5]) for row in late] == [("D1.1", 181), ("D1.2", 10)]
     assert late[1][6] == "The GMP audit moved."
@@ -310,13 +306,6 @@ def _coordinator(consortium: Any, username: str, **user_fields: Any) -> Any:
     return user
 
 
-def _recipient(consortium: Any, email: str, **fields: Any) -> ReportRecipient:
-    recipient = ReportRecipient(consortium=consortium, email=email, **fields)
-    recipient.full_clean()
-    recipient.save()
-    return recipient
-
-
 @pytest.fixture
 def audience(
     consortium: Any,
@@ -334,13 +323,13 @@ def audience(
     _coordinator(consortium, "gone", is_active=False)
     revoked = _coordinator(consortium, "revoked")
     ConsortiumRole.objects.filter(user=revoked).update(is_active=False)
-    _recipient(consortium, "officer@region.example", language="fr")
-    _recipient(consortium, "board@example.org", progress_report=False)
-    _recipient(consortium, "hr@example.org", jobs_report=False)
-    _recipient(consortium, "former@example.org", is_active=False)
+    add_recipient(consortium, "officer@region.example", language="fr")
+    add_recipient(consortium, "board@example.org", progress_report=False)
+    add_recipient(consortium, "hr@example.org", jobs_report=False)
+    add_recipient(consortium, "former@example.org", is_active=False)
     # The deputy coordinator's address again, written otherwise: still one email.
-    _recipient(consortium, "DEPUTY@example.org", language="fr")
-    _recipient(other_consortium, "elsewhere@example.org")
+    add_recipient(consortium, "DEPUTY@example.org", language="fr")
+    add_recipient(other_consortium, "elsewhere@example.org")
 
 
 def _unsaved(consortium: Any, kind: str) -> Report:
@@ -409,8 +398,8 @@ def test_a_period_ending_before_it_starts_is_refused_and_nothing_is_saved(
 def test_send_now_retries_failed_deliveries_and_never_plans_a_sent_one_again(
     consortium: Any, coordinator: Any
 ) -> None:
-    _recipient(consortium, "officer@region.example")
-    _recipient(consortium, "board@example.org")
+    add_recipient(consortium, "officer@region.example")
+    add_recipient(consortium, "board@example.org")
     report = report_schedule(
         kind=ReportKind.PROGRESS,
         consortium=consortium,
@@ -427,7 +416,7 @@ def test_send_now_retries_failed_deliveries_and_never_plans_a_sent_one_again(
     )
     Report.objects.filter(pk=report.pk).update(status=ReportStatus.FAILED, error="gone")
     # Someone added since the report was planned gets it too.
-    _recipient(consortium, "new@example.org")
+    add_recipient(consortium, "new@example.org")
 
     to_send = report_resend(report=report, user=coordinator)
 
