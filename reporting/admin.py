@@ -204,8 +204,8 @@ class ReportAdmin(ScopedModelAdmin):
         whether the queue took them."""
 
         def hand_over() -> None:
-            taken = [tasks.enqueue_report(pk) for pk in report_ids]
-            if all(taken):
+            # Stop at the first refusal: the dispatcher hands the others over with it later.
+            if all(tasks.enqueue_report(pk) for pk in report_ids):
                 self.message_user(
                     request,
                     ngettext(
@@ -241,8 +241,13 @@ class ReportAdmin(ScopedModelAdmin):
                     period_end=report.period_end,
                     user=request.user,
                 )
-            except (ValidationError, OSError) as error:
-                self.message_user(request, f"{report}: {error}", messages.ERROR)
+            except ValidationError as error:
+                self.message_user(
+                    request,
+                    gettext("%(report)s: %(error)s")
+                    % {"report": report, "error": " ".join(error.messages)},
+                    messages.ERROR,
+                )
             else:
                 done += 1
         if done:

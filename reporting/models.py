@@ -223,6 +223,8 @@ class ReminderDigest(Outgoing):
     email = models.EmailField(_("email"))
     items = models.JSONField(_("deadlines"), default=list)
 
+    history = HistoricalRecords()
+
     class Meta:
         verbose_name = _("reminder digest")
         verbose_name_plural = _("reminder digests")

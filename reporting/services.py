@@ -9,14 +9,18 @@ transaction, so a task delivered twice, or a second beat firing, finds it sent a
 from __future__ import annotations
 
 import datetime
+import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
+from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
@@ -37,6 +41,8 @@ from . import charts, emails, spreadsheets
 from .choices import DeliveryStatus, ReportKind, ReportStatus
 from .models import ReminderDigest, Report, ReportDelivery, ReportDocument, ReportRecipient
 from .selectors import JobsReport, ProgressReport, _moment, jobs_report, progress_report
+
+logger = logging.getLogger(__name__)
 
 CHART_CID = "chart"
 # Days before a deliverable's due date on which its partner's people are reminded of it.
@@ -210,9 +216,12 @@ def report_file_name(report: Any, language: str) -> str:
 
 
 def _replace(field: Any, name: str, content: bytes) -> None:
-    if field:
-        field.delete(save=False)
+    """Save the new file under a name of its own; delete the old one once the new document is
+    committed, so that a rollback never leaves a document pointing at a deleted file."""
+    old_name, storage = field.name, field.storage
     field.save(name, ContentFile(content), save=False)
+    if old_name:
+        transaction.on_commit(partial(storage.delete, old_name))
 
 
 @transaction.atomic
@@ -224,10 +233,12 @@ def report_generate(
     period_end: datetime.date,
     since: datetime.datetime | None = None,
     user: Any = None,
+    only_if_missing: bool = False,
 ) -> Report:
     """Compute and render one report into the archive, in every shipped language (HTML, text,
     XLSX, PDF and chart). Idempotent per kind, consortium and period: running it again refreshes
-    the same report's documents. `since` defaults to the end of the previous report's period."""
+    the same report's documents, until it has gone to someone (what was sent is kept).
+    `since` defaults to the end of the previous report's period."""
     key = {
         "kind": kind,
         "consortium": consortium,
@@ -239,6 +250,16 @@ def report_generate(
         report = Report(**key)
         report.full_clean()
         save_with_history(report, user=user)
+    elif only_if_missing and report.generated_at is not None:
+        return report  # Another worker generated it while this one waited for the lock.
+    if ReportDelivery.objects.filter(report=report, status=DeliveryStatus.SENT).exists():
+        raise ValidationError(
+            gettext(
+                "This report has gone to some of its recipients already: its documents are "
+                "kept as they were sent."
+            ),
+            code="report_sent",
+        )
     existing = {
         document.language: document for document in ReportDocument.objects.filter(report=report)
     }
@@ -267,6 +288,15 @@ def report_generate(
     return report
 
 
+def _valid_address(email: str) -> bool:
+    try:
+        validate_email(email)
+    except ValidationError:
+        logger.warning("Reports skip the invalid address %r", email)
+        return False
+    return True
+
+
 def report_recipients(report: Report) -> list[tuple[str, str]]:
     """Who receives a report, as (address, language): the consortium's active coordinators with
     an address, then the extra addresses configured for this kind of report."""
@@ -284,7 +314,8 @@ def report_recipients(report: Report) -> list[tuple[str, str]]:
     )
     found: dict[str, str] = {}
     for user in users:
-        found.setdefault(user.email.lower(), language_of(user))
+        if _valid_address(user.email):
+            found.setdefault(user.email.lower(), language_of(user))
     wanted = "progress_report" if report.kind == ReportKind.PROGRESS else "jobs_report"
     extra = ReportRecipient.objects.filter(
         consortium_id=report.consortium_id, is_active=True, **{wanted: True}
@@ -323,13 +354,19 @@ def report_schedule(
 @transaction.atomic
 def report_deliveries_plan(*, report: Report, user: Any = None) -> list[ReportDelivery]:
     """Add a pending delivery for each recipient who has none yet; return those still to send."""
-    Report.objects.select_for_update().filter(pk=report.pk).first()
+    report = Report.objects.select_for_update().get(pk=report.pk)
     planned = set(report.deliveries.values_list("email", flat=True))
+    added = 0
     for email, language in report_recipients(report):
         if email not in planned:
             delivery = ReportDelivery(report=report, email=email, language=language)
             save_with_history(delivery, user=user)
-    return list(report.deliveries.exclude(status=DeliveryStatus.SENT).order_by("pk"))
+            added += 1
+    if added and report.status == ReportStatus.SENT:
+        # A recipient added since it went out: the report is not sent to everyone any more.
+        report.status = ReportStatus.GENERATED
+        save_with_history(report, user=user)
+    return list(report.deliveries.filter(status=DeliveryStatus.PENDING).order_by("pk"))
 
 
 @transaction.atomic
@@ -342,7 +379,8 @@ def report_resend(*, report: Report, user: Any) -> list[ReportDelivery]:
         save_with_history(delivery, user=user)
     if report.status == ReportStatus.FAILED:
         report.status = ReportStatus.GENERATED if report.generated_at else ReportStatus.PENDING
-        save_with_history(report, user=user)
+    report.queued_at = None  # Until the queue takes it again, the dispatcher looks after it.
+    save_with_history(report, user=user)
     return report_deliveries_plan(report=report, user=user)
 
 
@@ -350,6 +388,7 @@ def _settle(report_id: int) -> None:
     """A report is sent once every recipient has their email, failed once one has given up."""
     report = Report.objects.select_for_update().get(pk=report_id)
     statuses = set(report.deliveries.values_list("status", flat=True))
+    before = (report.status, report.error)
     if DeliveryStatus.FAILED in statuses:
         report.status = ReportStatus.FAILED
         failed = report.deliveries.filter(status=DeliveryStatus.FAILED).first()
@@ -358,9 +397,8 @@ def _settle(report_id: int) -> None:
         report.status = ReportStatus.SENT
         report.sent_at = report.sent_at or timezone.now()
         report.error = ""
-    else:
-        return
-    save_with_history(report, user=None)
+    if (report.status, report.error) != before:
+        save_with_history(report, user=None)
 
 
 def _deliver(
@@ -369,28 +407,38 @@ def _deliver(
     build: Callable[[Any], Any],
     *,
     final: bool,
+    wanted: Callable[[Any], bool] = lambda row: True,
 ) -> bool:
-    """Send one row's email unless it went already. The row stays locked from the check to the
-    mark, so two workers holding the same task send it once. An SMTP or connection error is
-    recorded on the row and raised again for the task to retry, or, on the `final` attempt,
-    marks the row failed. Returns whether an email left now."""
+    """Send one row's email unless it went already, failed for good or is no longer `wanted`.
+    The row stays locked from the check to the mark, so two workers holding the same task send
+    it once. An SMTP or connection error is recorded on the row and raised again for the task to
+    retry, or, on the `final` attempt, marks the row failed; any other error (a document gone
+    missing) fails the row at once. Returns whether an email left now."""
     failure: Exception | None = None
+    retry = False
     with transaction.atomic():
         row = model.objects.select_for_update().get(pk=pk)
-        if row.status == DeliveryStatus.SENT:
+        if row.status != DeliveryStatus.PENDING:
+            return False
+        if not wanted(row):
+            row.status = DeliveryStatus.CANCELLED
+            row.save(update_fields=["status", "updated_at"])
             return False
         row.attempts += 1
         try:
             build(row).send()
         except (OSError, emails.SMTPError) as error:
+            failure, retry = error, not final
+        except Exception as error:  # Recorded on the row, and raised again below.
             failure = error
-            row.last_error = f"{type(error).__name__}: {error}"[:2000]
-            row.status = DeliveryStatus.FAILED if final else DeliveryStatus.PENDING
-        else:
+        if failure is None:
             row.status, row.sent_at, row.last_error = DeliveryStatus.SENT, timezone.now(), ""
+        else:
+            row.last_error = f"{type(failure).__name__}: {failure}"[:2000]
+            row.status = DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED
         row.save(update_fields=["attempts", "last_error", "status", "sent_at", "updated_at"])
     # Raised after the commit, so that the attempt and its error stay recorded.
-    if failure is not None and not final:
+    if failure is not None and (retry or not isinstance(failure, OSError | emails.SMTPError)):
         raise failure
     return failure is None
 
@@ -495,9 +543,18 @@ def reminders_plan(*, day: datetime.date | None = None) -> list[ReminderDigest]:
     )
 
 
+def _still_reminded(digest: ReminderDigest) -> bool:
+    """Whether the person still wants the digest: they may have opted out or left since 08:00."""
+    user = get_user_model().objects.select_related("profile").get(pk=digest.user_id)
+    profile = getattr(user, "profile", None)
+    return user.is_active and (profile is None or profile.deadline_reminders)
+
+
 def reminder_send(*, digest_id: int, final: bool = True) -> bool:
-    """Email one planned digest, at most once."""
-    return _deliver(ReminderDigest, digest_id, emails.reminder_message, final=final)
+    """Email one planned digest, at most once, unless its reader opted out in the meantime."""
+    return _deliver(
+        ReminderDigest, digest_id, emails.reminder_message, final=final, wanted=_still_reminded
+    )
 
 
 @transaction.atomic

@@ -35,8 +35,12 @@ RELIABLE: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True, "i
 
 
 def backoff(retries: int) -> int:
-    """Seconds before the next attempt: EMAIL_RETRY_BACKOFF, doubled at each retry, at most an hour."""
-    return int(min(settings.EMAIL_RETRY_BACKOFF * 2**retries, 3600))
+    """Seconds before the next attempt: EMAIL_RETRY_BACKOFF, doubled at each retry. A retry
+    waits unacknowledged in its worker, so it must come back before Redis's visibility timeout
+    hands it to another one: the delay stays below that timeout less a task's time limit."""
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    ceiling = max(visibility - settings.CELERY_TASK_TIME_LIMIT - 60, 1)
+    return int(min(settings.EMAIL_RETRY_BACKOFF * 2**retries, ceiling))
 
 
 def enqueue(task: Any, *args: Any) -> bool:
@@ -70,9 +74,14 @@ def send_scheduled_reports(kind: str, day: str | None = None) -> list[int]:
     start, end = services.report_period(kind, today)
     reports = []
     for consortium in services.consortia_reported():
-        report = services.report_schedule(
-            kind=kind, consortium=consortium, period_start=start, period_end=end
-        )
+        try:
+            report = services.report_schedule(
+                kind=kind, consortium=consortium, period_start=start, period_end=end
+            )
+        except Exception:
+            # One consortium's bad data must not keep the others' reports from going out.
+            logger.exception("The %s report of %s could not be scheduled", kind, consortium)
+            continue
         transaction.on_commit(partial(enqueue_report, report.pk))
         reports.append(report.pk)
     return reports
@@ -89,6 +98,7 @@ def generate_report(self: Any, report_id: int) -> None:
                 consortium=report.consortium,
                 period_start=report.period_start,
                 period_end=report.period_end,
+                only_if_missing=True,
             )
         except OSError as error:
             if self.request.retries < self.max_retries:
@@ -139,21 +149,23 @@ def send_reminder(self: Any, digest_id: int) -> None:
 
 @shared_task(**RELIABLE)
 def dispatch_pending() -> int:
-    """The outbox's sweep, every few minutes: reports the broker never took (Redis was down when
-    "send now" was pressed) or that stopped half-way, and digests of today still unsent."""
+    """The outbox's sweep, every few minutes: reports the queue never took (Redis was down when
+    "send now" was pressed or beat fired) and recipients still waiting long after their last
+    attempt (a task lost with its worker), then digests of today still unsent."""
     stale = timezone.now() - datetime.timedelta(minutes=settings.DISPATCH_STALE_MINUTES)
-    waiting = (
-        Report.objects.filter(Q(queued_at__isnull=True) | Q(queued_at__lt=stale))
-        .filter(
-            Q(status=ReportStatus.PENDING)
-            | Q(status=ReportStatus.GENERATED, deliveries__status=DeliveryStatus.PENDING)
-        )
-        .values_list("pk", flat=True)
-        .distinct()
+    never_queued = Q(queued_at__isnull=True) & (
+        Q(status=ReportStatus.PENDING) | Q(deliveries__status=DeliveryStatus.PENDING)
     )
+    lost = Q(queued_at__lt=stale) & (
+        Q(status=ReportStatus.PENDING)
+        | Q(deliveries__status=DeliveryStatus.PENDING, deliveries__updated_at__lt=stale)
+    )
+    waiting = Report.objects.filter(never_queued | lost).values_list("pk", flat=True).distinct()
     count = 0
     for report_id in list(waiting):
-        count += enqueue_report(report_id)
+        if not enqueue_report(report_id):
+            return count  # Redis is still away: the next sweep tries again.
+        count += 1
     digests = ReminderDigest.objects.filter(
         status=DeliveryStatus.PENDING, day=timezone.localdate(), updated_at__lt=stale
     ).values_list("pk", flat=True)

@@ -8,7 +8,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
+
+from consortium.models import language_of
 
 from . import services
 from .emails import opt_out_user_id
@@ -39,4 +42,6 @@ def reminders_opt_out(request: HttpRequest, token: str) -> HttpResponse:
     done = request.method == "POST"
     if done:
         services.reminders_opt_out(user=user)
-    return render(request, "reporting/reminders_opt_out.html", {"done": done, "person": user})
+    # The page speaks the language of the digest the person came from.
+    with translation.override(language_of(user)):
+        return render(request, "reporting/reminders_opt_out.html", {"done": done, "person": user})

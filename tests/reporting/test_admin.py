@@ -6,6 +6,7 @@ for by hand, and the extra recipients' form."""
 from __future__ import annotations
 
 import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from django.test import Client
 from django.urls import reverse
 
 from reporting.choices import DeliveryStatus, ReportKind, ReportStatus
-from reporting.models import Report, ReportDocument, ReportRecipient
+from reporting.models import Report, ReportDelivery, ReportDocument, ReportRecipient
 from reporting.services import delivery_send, report_schedule
 from tests.web import client_for as _client
 
@@ -142,20 +143,40 @@ def test_a_reports_documents_are_read_and_downloaded_by_its_consortiums_readers_
     assert _client(observer).get(_document_url(report, "fr")).status_code == 302
 
 
-def test_regenerate_refreshes_the_report_from_todays_data(report: Report, coordinator: Any) -> None:
+def test_regenerate_refreshes_the_report_from_todays_data(
+    report: Report, coordinator: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     before = report.generated_at
     assert before is not None
-    old_pdf = report.documents.get(language="en").pdf.path
-    response = _client(coordinator).post(
-        _changelist(), {"action": "regenerate", "_selected_action": [report.pk]}, follow=True
-    )
+    old_pdf = Path(report.documents.get(language="en").pdf.path)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _client(coordinator).post(
+            _changelist(), {"action": "regenerate", "_selected_action": [report.pk]}, follow=True
+        )
     assert response.status_code == 200
     assert "1 report regenerated." in response.content.decode()
     report.refresh_from_db()
     assert report.generated_at is not None and report.generated_at > before
     assert report.history.first().history_user == coordinator
     assert Report.objects.count() == 1 and ReportDocument.objects.count() == 2
-    assert report.documents.get(language="en").pdf.path == old_pdf  # same name, new content
+    # The new PDF has a name of its own; the old one went once the new one was committed.
+    new_pdf = Path(report.documents.get(language="en").pdf.path)
+    assert new_pdf != old_pdf and new_pdf.exists() and not old_pdf.exists()
+
+
+def test_a_report_sent_to_someone_keeps_its_documents(report: Report, coordinator: Any) -> None:
+    delivery = report.deliveries.first()
+    assert delivery is not None
+    ReportDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.SENT)
+    before = report.generated_at
+    pdf = report.documents.get(language="en").pdf.name
+    response = _client(coordinator).post(
+        _changelist(), {"action": "regenerate", "_selected_action": [report.pk]}, follow=True
+    )
+    assert "its documents are kept as they were sent" in response.content.decode()
+    report.refresh_from_db()
+    assert report.generated_at == before
+    assert report.documents.get(language="en").pdf.name == pdf
 
 
 # A report asked for by hand --------------------------------------------------------------------

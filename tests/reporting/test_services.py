@@ -152,7 +152,10 @@ def test_the_jobs_spreadsheet_counts_what_the_database_holds(
 
 
 def test_generating_again_refreshes_the_same_report_and_replaces_its_files(
-    consortium: Any, plan: dict[str, Any], coordinator: Any
+    consortium: Any,
+    plan: dict[str, Any],
+    coordinator: Any,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     first = _generate(consortium)
     first_generated = first.generated_at
@@ -160,7 +163,8 @@ def test_generating_again_refreshes_the_same_report_and_replaces_its_files(
     assert _report_files() == _document_files(first)
     assert len(_report_files()) == 6  # XLSX, PDF and PNG in two languages
 
-    again = _generate(consortium, user=coordinator)
+    with django_capture_on_commit_callbacks(execute=True):
+        again = _generate(consortium, user=coordinator)
     assert again.pk == first.pk
     assert Report.objects.count() == 1
     assert dict(again.documents.values_list("language", "pk")) == first_documents

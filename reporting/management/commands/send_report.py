@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -123,9 +124,13 @@ class Command(BaseCommand):
         report = services.report_schedule(
             kind=kind, consortium=consortium, period_start=start, period_end=end
         )
-        report = services.report_generate(
-            kind=kind, consortium=consortium, period_start=start, period_end=end
-        )
+        try:
+            report = services.report_generate(
+                kind=kind, consortium=consortium, period_start=start, period_end=end
+            )
+        except ValidationError as kept:
+            # Gone to some recipients already: the others get the documents as they were sent.
+            self.stdout.write(" ".join(kept.messages))
         for delivery in services.report_resend(report=report, user=None):
             try:
                 sent = services.delivery_send(delivery_id=delivery.pk, final=False)
