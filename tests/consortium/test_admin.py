@@ -79,6 +79,8 @@ def test_coordinator_cannot_make_anyone_staff_or_superuser(
             "consortium_roles-INITIAL_FORMS": "0",
             "memberships-TOTAL_FORMS": "0",
             "memberships-INITIAL_FORMS": "0",
+            "profile-TOTAL_FORMS": "0",
+            "profile-INITIAL_FORMS": "0",
         },
     )
     assert response.status_code == 302
