@@ -59,8 +59,8 @@ def enqueue(task: Any, *args: Any) -> bool:
 
 
 def enqueue_report(report_id: int) -> bool:
-    """Generate and send a report once the current transaction has committed; record the time
-    the broker took it, so that the dispatcher leaves it alone."""
+    """Hand a report to the queue to be generated and sent (callers do it once their transaction
+    has committed); record when the broker took it, so that the dispatcher leaves it alone."""
     if not enqueue(generate_report, report_id):
         return False
     Report.objects.filter(pk=report_id).update(queued_at=timezone.now())
