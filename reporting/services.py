@@ -30,7 +30,7 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from consortium import dates
-from consortium.choices import PartnerStatus
+from consortium.choices import ConsortiumRoleKind, PartnerStatus
 from consortium.models import Consortium, Membership, Profile, language_of
 from consortium.services import save_with_history
 from workpackages.choices import JobImpact
@@ -305,7 +305,7 @@ def report_recipients(report: Report) -> list[tuple[str, str]]:
         .objects.filter(
             is_active=True,
             consortium_roles__consortium_id=report.consortium_id,
-            consortium_roles__kind="coordinator",
+            consortium_roles__kind=ConsortiumRoleKind.COORDINATOR,
             consortium_roles__is_active=True,
         )
         .exclude(email="")
@@ -478,7 +478,7 @@ def consortia_reported() -> Iterable[Consortium]:
 def reminders_plan(*, day: datetime.date | None = None) -> list[ReminderDigest]:
     """Plan today's digests: one per partner user who has deliverables of their partner due in
     30, 7 or 1 days or overdue, has an address and hasn't opted out. Planning again the same day
-    adds nobody twice. Four queries whatever the number of partners, people or deliverables."""
+    adds nobody twice. Five queries whatever the number of partners, people or deliverables."""
     day = day or timezone.localdate()
     reminded = [day + datetime.timedelta(days=n) for n in REMINDER_DAYS]
     deliverables = (
@@ -535,12 +535,16 @@ def reminders_plan(*, day: datetime.date | None = None) -> list[ReminderDigest]:
         if user_id not in planned
     ]
     ReminderDigest.objects.bulk_create(digests, ignore_conflicts=True)
-    # Rows created with ignore_conflicts come back without their ids: read them again.
-    return list(
+    # Rows created with ignore_conflicts come back without their ids: read them again, and
+    # record their creation in the history as a save() would.
+    created = list(
         ReminderDigest.objects.filter(
             day=day, user_id__in=[digest.user_id for digest in digests]
         ).order_by("pk")
     )
+    if created:
+        ReminderDigest.history.bulk_history_create(created)
+    return created
 
 
 def _still_reminded(digest: ReminderDigest) -> bool:

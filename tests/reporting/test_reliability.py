@@ -113,11 +113,15 @@ def test_a_digest_whose_reader_opted_out_since_it_was_planned_is_cancelled(
     partner_member.save()
     day = deliverable.due_date - timezone.timedelta(days=7)
     [digest] = services.reminders_plan(day=day)
+    assert [row.history_type for row in digest.history.all()] == ["+"]
     Profile.objects.create(user=partner_member, deadline_reminders=False)
     assert services.reminder_send(digest_id=digest.pk) is False
     digest.refresh_from_db()
     assert digest.status == DeliveryStatus.CANCELLED
-    assert digest.history.first().status == DeliveryStatus.CANCELLED
+    assert [row.status for row in digest.history.order_by("history_date")] == [
+        DeliveryStatus.PENDING,
+        DeliveryStatus.CANCELLED,
+    ]
     assert smtp.messages == []
     assert not ReminderDigest.objects.filter(status=DeliveryStatus.PENDING).exists()
 
