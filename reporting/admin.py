@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,19 +17,22 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from consortium.permissions import ReadOnlyTabularInline, ScopedModelAdmin, is_coordinator
-from workpackages.admin import badge
+from consortium.permissions import ReadOnlyTabularInline, ScopedModelAdmin
+from workpackages.admin import badge, run_service
 
 from . import services, tasks
 from .choices import DeliveryStatus, ReportStatus
 from .models import Report, ReportDelivery, ReportDocument, ReportRecipient
 
+# Reports and deliveries share their status values: pending, (generated,) sent, failed.
 STATUS_TONES: dict[str, str] = {
     ReportStatus.PENDING: "grey",
     ReportStatus.GENERATED: "blue",
     ReportStatus.SENT: "green",
     ReportStatus.FAILED: "red",
+    DeliveryStatus.CANCELLED: "grey",
 }
+KEY_FIELDS = ["kind", "consortium", "period_start", "period_end"]
 QUEUE_DOWN = _(
     "The task queue (Redis) does not answer. Nothing is lost: the report waits in the archive "
     "and goes out by itself within minutes of the queue coming back."
@@ -46,9 +49,7 @@ class DeliveryInline(ReadOnlyTabularInline):
 
     @admin.display(description=_("status"))
     def status_display(self, obj: ReportDelivery) -> str:
-        tones: dict[str, str] = {DeliveryStatus.SENT: "green", DeliveryStatus.FAILED: "red"}
-        tone = tones.get(obj.status)
-        return badge(obj.status, obj.get_status_display(), tone)
+        return badge(obj.status, obj.get_status_display(), STATUS_TONES.get(obj.status))
 
 
 class ReportForm(forms.ModelForm):
@@ -56,7 +57,7 @@ class ReportForm(forms.ModelForm):
 
     class Meta:
         model = Report
-        fields = ["kind", "consortium", "period_start", "period_end"]
+        fields = KEY_FIELDS
 
 
 @admin.register(Report)
@@ -99,21 +100,14 @@ class ReportAdmin(ScopedModelAdmin):
         )
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        if obj is None:
-            return ["kind", "consortium", "period_start", "period_end"]
-        return ["kind", "consortium", "period_start", "period_end", *self.readonly_fields]
+        return KEY_FIELDS if obj is None else [*KEY_FIELDS, *self.readonly_fields]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        if obj is None:
-            return []
-        return ["kind", "consortium", "period_start", "period_end", *self.readonly_fields]
+        return [] if obj is None else [*KEY_FIELDS, *self.readonly_fields]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # The change page is for reading and for the actions; nothing on it is edited by hand.
         return False
-
-    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return is_coordinator(request.user)
 
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, obj: Report) -> str:
@@ -231,32 +225,16 @@ class ReportAdmin(ScopedModelAdmin):
 
     @admin.action(description=_("Regenerate the selected reports from today's data"))
     def regenerate(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
-        done = 0
-        for report in queryset.select_related("consortium"):
-            try:
-                services.report_generate(
-                    kind=report.kind,
-                    consortium=report.consortium,
-                    period_start=report.period_start,
-                    period_end=report.period_end,
-                    user=request.user,
-                )
-            except ValidationError as error:
-                self.message_user(
-                    request,
-                    gettext("%(report)s: %(error)s")
-                    % {"report": report, "error": " ".join(error.messages)},
-                    messages.ERROR,
-                )
-            else:
-                done += 1
-        if done:
-            self.message_user(
-                request,
-                ngettext("%(count)s report regenerated.", "%(count)s reports regenerated.", done)
-                % {"count": done},
-                messages.SUCCESS,
-            )
+        run_service(
+            self,
+            request,
+            queryset.select_related("consortium"),
+            lambda report: services.report_generate(**report.key, user=request.user),
+            lambda n: (
+                ngettext("%(count)s report regenerated.", "%(count)s reports regenerated.", n)
+                % {"count": n}
+            ),
+        )
 
 
 @admin.register(ReportRecipient)

@@ -23,7 +23,8 @@ from django.utils.translation import gettext, ngettext
 if TYPE_CHECKING:
     from .models import ReminderDigest, ReportDelivery
 
-SMTPError = smtplib.SMTPException
+# What sending may meet and is worth trying again: the SMTP server refusing, the network failing.
+SEND_ERRORS = (smtplib.SMTPException, OSError)
 OPT_OUT_SALT = "reporting.reminders-opt-out"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

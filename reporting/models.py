@@ -85,6 +85,16 @@ class Report(TimeStamped):
             f"{self.get_kind_display()} {self.consortium} {self.period_start} – {self.period_end}"
         )
 
+    @property
+    def key(self) -> dict[str, Any]:
+        """What makes the report unique, as the keyword arguments of the services take it."""
+        return {
+            "kind": self.kind,
+            "consortium": self.consortium,
+            "period_start": self.period_start,
+            "period_end": self.period_end,
+        }
+
 
 class ReportQuerySet(OverseenQuerySet):
     consortium_path = "report__consortium"

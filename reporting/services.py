@@ -224,6 +224,16 @@ def _replace(field: Any, name: str, content: bytes) -> None:
         transaction.on_commit(partial(storage.delete, old_name))
 
 
+def _report_locked(*, user: Any, **key: Any) -> Report:
+    """The report of `key` (kind, consortium, period), locked; created pending if new."""
+    report = Report.objects.select_for_update().filter(**key).first()
+    if report is None:
+        report = Report(**key)
+        report.full_clean()
+        save_with_history(report, user=user)
+    return report
+
+
 @transaction.atomic
 def report_generate(
     *,
@@ -239,18 +249,14 @@ def report_generate(
     XLSX, PDF and chart). Idempotent per kind, consortium and period: running it again refreshes
     the same report's documents, until it has gone to someone (what was sent is kept).
     `since` defaults to the end of the previous report's period."""
-    key = {
-        "kind": kind,
-        "consortium": consortium,
-        "period_start": period_start,
-        "period_end": period_end,
-    }
-    report = Report.objects.select_for_update().filter(**key).first()
-    if report is None:
-        report = Report(**key)
-        report.full_clean()
-        save_with_history(report, user=user)
-    elif only_if_missing and report.generated_at is not None:
+    report = _report_locked(
+        user=user,
+        kind=kind,
+        consortium=consortium,
+        period_start=period_start,
+        period_end=period_end,
+    )
+    if only_if_missing and report.generated_at is not None:
         return report  # Another worker generated it while this one waited for the lock.
     if ReportDelivery.objects.filter(report=report, status=DeliveryStatus.SENT).exists():
         raise ValidationError(
@@ -338,15 +344,13 @@ def report_schedule(
     when missing, never twice). Generating and sending are the tasks' work."""
     # Two beats firing at once wait for each other here rather than racing for the same report.
     Consortium.objects.select_for_update().filter(pk=consortium.pk).first()
-    report = Report.objects.filter(
-        kind=kind, consortium=consortium, period_start=period_start, period_end=period_end
-    ).first()
-    if report is None:
-        report = Report(
-            kind=kind, consortium=consortium, period_start=period_start, period_end=period_end
-        )
-        report.full_clean()
-        save_with_history(report, user=user)
+    report = _report_locked(
+        user=user,
+        kind=kind,
+        consortium=consortium,
+        period_start=period_start,
+        period_end=period_end,
+    )
     report_deliveries_plan(report=report, user=user)
     return report
 
@@ -427,7 +431,7 @@ def _deliver(
         row.attempts += 1
         try:
             build(row).send()
-        except (OSError, emails.SMTPError) as error:
+        except emails.SEND_ERRORS as error:
             failure, retry = error, not final
         except Exception as error:  # Recorded on the row, and raised again below.
             failure = error
@@ -438,7 +442,7 @@ def _deliver(
             row.status = DeliveryStatus.PENDING if retry else DeliveryStatus.FAILED
         row.save(update_fields=["attempts", "last_error", "status", "sent_at", "updated_at"])
     # Raised after the commit, so that the attempt and its error stay recorded.
-    if failure is not None and (retry or not isinstance(failure, OSError | emails.SMTPError)):
+    if failure is not None and (retry or not isinstance(failure, emails.SEND_ERRORS)):
         raise failure
     return failure is None
 

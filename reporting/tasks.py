@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import smtplib
 from functools import partial
 from typing import Any
 
@@ -24,11 +23,11 @@ from kombu.exceptions import KombuError, OperationalError
 
 from . import services
 from .choices import DeliveryStatus, ReportStatus
+from .emails import SEND_ERRORS
 from .models import ReminderDigest, Report
 
 logger = logging.getLogger(__name__)
 
-SEND_ERRORS = (smtplib.SMTPException, OSError)
 # What a task does with a message it couldn't run: acknowledge only once done, and give it back
 # to the queue if the worker running it dies.
 RELIABLE: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
@@ -93,13 +92,7 @@ def generate_report(self: Any, report_id: int) -> None:
     report = Report.objects.select_related("consortium").get(pk=report_id)
     if report.generated_at is None:
         try:
-            services.report_generate(
-                kind=report.kind,
-                consortium=report.consortium,
-                period_start=report.period_start,
-                period_end=report.period_end,
-                only_if_missing=True,
-            )
+            services.report_generate(**report.key, only_if_missing=True)
         except OSError as error:
             if self.request.retries < self.max_retries:
                 raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error

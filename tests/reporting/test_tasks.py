@@ -34,7 +34,7 @@ from reporting.schedules import DEFAULTS
 from workpackages.choices import ExpenseStatus
 from workpackages.models import BudgetLine, Expense
 
-from .conftest import SmtpServer, WorkerProcess, wait_for
+from .conftest import PERIOD, SmtpServer, WorkerProcess, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,6 +49,16 @@ def recipients(coordinator: Any, consortium: Any) -> list[str]:
     Profile.objects.create(user=coordinator, language="en")
     ReportRecipient.objects.create(consortium=consortium, email=REGION, language="fr")
     return ["coord@biowin.example", REGION]
+
+
+def _first_half_report(plan: dict[str, Any]) -> Report:
+    """The plan's progress report of the first half of 2025, generated, not planned for anyone."""
+    return services.report_generate(
+        kind=ReportKind.PROGRESS,
+        consortium=plan["open_late"].consortium,
+        period_start=PERIOD[0],
+        period_end=PERIOD[1],
+    )
 
 
 def _parts(message: Any) -> dict[str, Any]:
@@ -174,12 +184,7 @@ def test_a_worker_killed_mid_way_is_replaced_and_the_email_leaves_once(
     smtp: SmtpServer,
     worker_process: WorkerProcess,
 ) -> None:
-    report = services.report_generate(
-        kind=ReportKind.PROGRESS,
-        consortium=plan["open_late"].consortium,
-        period_start=datetime.date(2025, 1, 1),
-        period_end=datetime.date(2025, 6, 30),
-    )
+    report = _first_half_report(plan)
     [delivery, _other] = services.report_deliveries_plan(report=report)
     smtp.mailbox.hold_recipients.set()
     tasks.send_report_delivery.delay(delivery.pk)
@@ -204,12 +209,7 @@ def test_with_the_smtp_server_down_the_task_retries_and_sends_once_it_is_back(
     smtp: SmtpServer,
     celery_worker: Any,
 ) -> None:
-    report = services.report_generate(
-        kind=ReportKind.PROGRESS,
-        consortium=plan["open_late"].consortium,
-        period_start=datetime.date(2025, 1, 1),
-        period_end=datetime.date(2025, 6, 30),
-    )
+    report = _first_half_report(plan)
     smtp.stop()
     tasks.enqueue_report(report.pk)
     wait_for(
@@ -240,12 +240,7 @@ def test_the_final_failure_is_recorded_and_shown_in_the_admin(
     settings: Any,
 ) -> None:
     settings.EMAIL_MAX_RETRIES = 1
-    report = services.report_generate(
-        kind=ReportKind.PROGRESS,
-        consortium=plan["open_late"].consortium,
-        period_start=datetime.date(2025, 1, 1),
-        period_end=datetime.date(2025, 6, 30),
-    )
+    report = _first_half_report(plan)
     smtp.stop()
     tasks.enqueue_report(report.pk)
     wait_for(
@@ -272,12 +267,7 @@ def test_send_now_answers_quickly_with_redis_down_and_the_report_leaves_once_it_
     smtp: SmtpServer,
     celery_queue: str,
 ) -> None:
-    report = services.report_generate(
-        kind=ReportKind.PROGRESS,
-        consortium=plan["open_late"].consortium,
-        period_start=datetime.date(2025, 1, 1),
-        period_end=datetime.date(2025, 6, 30),
-    )
+    report = _first_half_report(plan)
     client = Client()
     client.force_login(coordinator)
     working = celery_app.conf.broker_url

@@ -17,8 +17,8 @@ from django.utils.translation import gettext_lazy
 from consortium.models import Consortium
 from reporting import services
 from reporting.choices import ReportKind
+from reporting.emails import SEND_ERRORS
 from reporting.models import Report
-from reporting.tasks import SEND_ERRORS
 
 
 def parse_period(value: str) -> tuple[datetime.date, datetime.date]:
