@@ -1,14 +1,13 @@
-"""Top-level routes: the coordinators' admin, the API and its documentation, uploaded files; the
-partner portal plugs in here."""
+"""Top-level routes: the coordinators' admin, the API and its documentation, uploaded files, and
+the partner pages (accounts and team from `consortium`, the rest from `workpackages`)."""
 
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from reporting.views import reminders_opt_out
-from workpackages.views import protected_media
+from workpackages.views.media import protected_media
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -16,7 +15,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("reminders/stop/<str:token>/", reminders_opt_out, name="reminders-opt-out"),
-    path("i18n/", include("django.conf.urls.i18n")),
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", protected_media, name="media"),
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("", include("consortium.urls")),
+    path("", include("workpackages.urls")),
 ]

@@ -5,3 +5,10 @@ from django.utils.translation import gettext_lazy as _
 class ConsortiumConfig(AppConfig):
     name = "consortium"
     verbose_name = _("Consortium")
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from .middleware import remember_language
+
+        user_logged_in.connect(remember_language, dispatch_uid="consortium.remember_language")

@@ -426,8 +426,13 @@ class Profile(TimeStamped):
         default=True,
         help_text=_("A daily email listing the partner's deliverables due soon or overdue."),
     )
+    # The secret part of the person's calendar feed URL; empty when they have none or revoked it.
+    calendar_token = models.CharField(
+        _("calendar feed key"), max_length=64, null=True, blank=True, unique=True, editable=False
+    )
 
-    history = HistoricalRecords()
+    # The feed key is a secret: the history records who changed the profile and when, not the key.
+    history = HistoricalRecords(excluded_fields=["calendar_token"])
 
     class Meta:
         verbose_name = _("profile")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import secrets
 from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,14 @@ from django.db.models import Q
 from django.utils.translation import gettext, gettext_noop
 
 from . import choices, dates
-from .models import Consortium, ConsortiumRole, CostCategory, Membership, ReportingPeriod
+from .models import (
+    Consortium,
+    ConsortiumRole,
+    CostCategory,
+    Membership,
+    Profile,
+    ReportingPeriod,
+)
 from .querysets import coordinated_consortia
 
 # The Walloon guide's eligible cost headings; flat rates vary by agreement and stay editable.
@@ -192,3 +200,30 @@ def user_staff_sync(*, user: Any) -> None:
     if user.is_staff != is_staff:
         user.is_staff = is_staff
         user.save(update_fields=["is_staff"])
+
+
+@transaction.atomic
+def profile_language_set(*, user: Any, language: str) -> Profile:
+    """Remember the language a person chose; their pages and emails follow it."""
+    profile, _created = Profile.objects.select_for_update().get_or_create(user=user)
+    profile.language = language
+    save_with_history(profile, user=user)
+    return profile
+
+
+@transaction.atomic
+def calendar_feed_renew(*, user: Any) -> Profile:
+    """Give the person a new secret calendar feed address; the previous one stops answering."""
+    profile, _created = Profile.objects.select_for_update().get_or_create(user=user)
+    profile.calendar_token = secrets.token_urlsafe(32)
+    save_with_history(profile, user=user)
+    return profile
+
+
+@transaction.atomic
+def calendar_feed_revoke(*, user: Any) -> Profile:
+    """Switch the person's calendar feed off: its address answers no more."""
+    profile, _created = Profile.objects.select_for_update().get_or_create(user=user)
+    profile.calendar_token = None
+    save_with_history(profile, user=user)
+    return profile

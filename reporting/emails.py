@@ -4,7 +4,6 @@ partner user. Each is built in its recipient's language."""
 from __future__ import annotations
 
 import datetime
-import smtplib
 from email.mime.base import MIMEBase
 from email.mime.image import MIMEImage
 from email.mime.multipart import MIMEMultipart
@@ -20,11 +19,12 @@ from django.utils import translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 
+from consortium.tasks import SEND_ERRORS as SEND_ERRORS  # one list for every email the app sends
+
 if TYPE_CHECKING:
     from .models import ReminderDigest, ReportDelivery
 
 # What sending may meet and is worth trying again: the SMTP server refusing, the network failing.
-SEND_ERRORS = (smtplib.SMTPException, OSError)
 OPT_OUT_SALT = "reporting.reminders-opt-out"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

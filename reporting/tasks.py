@@ -19,7 +19,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
-from kombu.exceptions import KombuError, OperationalError
+
+from consortium.tasks import RELIABLE, backoff, enqueue
 
 from . import services
 from .choices import DeliveryStatus, ReportStatus
@@ -27,34 +28,6 @@ from .emails import SEND_ERRORS
 from .models import ReminderDigest, Report
 
 logger = logging.getLogger(__name__)
-
-# What a task does with a message it couldn't run: acknowledge only once done, and give it back
-# to the queue if the worker running it dies.
-RELIABLE: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
-
-
-def backoff(retries: int) -> int:
-    """Seconds before the next attempt: EMAIL_RETRY_BACKOFF, doubled at each retry. A retry
-    waits unacknowledged in its worker, so it must come back before Redis's visibility timeout
-    hands it to another one: the delay stays below that timeout less a task's time limit."""
-    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
-    ceiling = max(visibility - settings.CELERY_TASK_TIME_LIMIT - 60, 1)
-    return int(min(settings.EMAIL_RETRY_BACKOFF * 2**retries, ceiling))
-
-
-def enqueue(task: Any, *args: Any) -> bool:
-    """Hand a task to the broker now, without the broker's own retries: when Redis is down this
-    answers in about a second instead of hanging. Returns whether the broker took it; rows left
-    behind are picked up by `dispatch_pending` once Redis is back."""
-    try:
-        with task.app.connection_for_write() as connection:
-            # One attempt to connect, not kombu's default of retrying for seconds.
-            connection.ensure_connection(max_retries=0)
-            task.apply_async(args=args, connection=connection, retry=False)
-    except (OperationalError, KombuError, OSError) as error:
-        logger.warning("The task queue is unreachable, %s%r waits: %s", task.name, args, error)
-        return False
-    return True
 
 
 def enqueue_report(report_id: int) -> bool:

@@ -39,7 +39,7 @@ from .choices import (
     JobStatus,
     MilestoneStatus,
 )
-from .forms import CommentForm, MilestoneAchieveForm, PartialAcceptForm
+from .forms.decisions import CommentForm, MilestoneAchieveForm, PartialAcceptForm
 from .models import (
     BudgetLine,
     Deliverable,

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from consortium.models import Consortium
+from consortium.models import Consortium, Partner, ReportingPeriod
 from consortium.services import check_state, save_with_history
 
 from .choices import (
@@ -35,6 +35,7 @@ from .models import (
     Expense,
     JobRecord,
     Milestone,
+    Statement,
     Workpackage,
 )
 
@@ -336,6 +337,52 @@ def expense_submit(*, expense: Expense, user: Any, now: datetime.datetime | None
     expense.submitted_at = now or timezone.now()
     save_with_history(expense, user=user, update_fields=["status", "submitted_at"])
     return expense
+
+
+@transaction.atomic
+def statement_submit(
+    *, partner: Partner, period: ReportingPeriod, user: Any, now: datetime.datetime | None = None
+) -> Statement:
+    """Submit a partner's expense statement for an ended period: every draft line of the period
+    goes to the coordinators, and the period takes no new lines from the partner."""
+    now = now or timezone.now()
+    partner = _locked(Partner, partner.pk)
+    if period.consortium_id != partner.consortium_id:
+        raise ValidationError(
+            {"period": _("This period belongs to another consortium.")}, code="other_consortium"
+        )
+    if Statement.objects.filter(partner=partner, period=period).exists():
+        raise ValidationError(
+            _("The statement for %(period)s has already been submitted.") % {"period": period},
+            code="statement_submitted",
+        )
+    if timezone.localdate(now) <= period.end_date:
+        raise ValidationError(
+            _(
+                "The statement for %(period)s can be submitted once the period has ended, after %(end)s."
+            )
+            % {"period": period, "end": period.end_date.isoformat()},
+            code="period_not_ended",
+        )
+    drafts = list(
+        Expense.objects.select_for_update()
+        .filter(partner=partner, period=period, status=ExpenseStatus.DRAFT)
+        .order_by("pk")
+    )
+    for expense in drafts:
+        expense.status = ExpenseStatus.SUBMITTED
+        expense.submitted_at = now
+        save_with_history(expense, user=user, update_fields=["status", "submitted_at"])
+    statement = Statement(
+        partner=partner,
+        period=period,
+        submitted_at=now,
+        submitted_by=user,
+        lines=len(drafts),
+        total=sum((expense.amount for expense in drafts), Decimal(0)),
+    )
+    _save_checked(statement, user=user)
+    return statement
 
 
 @transaction.atomic

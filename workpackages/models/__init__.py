@@ -1,7 +1,7 @@
 """Models of the work plan, the budget and the jobs; split by subject, imported from here."""
 
 from .base import ConsortiumOwned
-from .budget import BudgetLine, Effort, Expense
+from .budget import BudgetLine, Effort, Expense, Statement
 from .jobs import JobRecord
 from .workplan import (
     Deliverable,
@@ -22,6 +22,7 @@ __all__ = [
     "Expense",
     "JobRecord",
     "Milestone",
+    "Statement",
     "Workpackage",
     "WorkpackageParticipant",
 ]

@@ -282,8 +282,74 @@ class Expense(ConsortiumOwned):
                 _("The partner has no budget line for this workpackage and heading."),
                 code="no_budget_line",
             )
+        if (
+            self.status == choices.ExpenseStatus.DRAFT
+            and self._has("partner")
+            and self._has("period")
+            and Statement.objects.filter(
+                partner_id=self.partner_id, period_id=self.period_id
+            ).exists()
+        ):
+            errors["period"] = ValidationError(
+                _(
+                    "The expense statement of %(period)s has been submitted: its lines are locked. "
+                    "Choose another period or ask the coordinators."
+                ),
+                params={"period": self.period},
+                code="statement_submitted",
+            )
         if errors:
             raise ValidationError(errors)
+
+
+class Statement(ConsortiumOwned):
+    """A partner's expense statement for one reporting period: submitting it sends the period's
+    draft lines to the coordinators and locks the period against new ones."""
+
+    partner = models.ForeignKey(
+        Partner, verbose_name=_("partner"), on_delete=models.PROTECT, related_name="statements"
+    )
+    period = models.ForeignKey(
+        ReportingPeriod,
+        verbose_name=_("reporting period"),
+        on_delete=models.PROTECT,
+        related_name="statements",
+    )
+    submitted_at = models.DateTimeField(_("submitted at"))
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("submitted by"),
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    lines = models.PositiveIntegerField(_("lines"), default=0)
+    total = models.DecimalField(_("total (EUR)"), max_digits=14, decimal_places=2, default=0)
+
+    objects = PartnerOwnedQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    consortium_source = "partner"
+    same_consortium_fields = ("period",)
+
+    class Meta:
+        verbose_name = _("expense statement")
+        verbose_name_plural = _("expense statements")
+        ordering = ["consortium", "period__number", "partner__number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "period"],
+                name="statement_unique_period",
+                violation_error_message=_(
+                    "This partner has already submitted its statement for this period."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return _("Statement of %(partner)s for %(period)s") % {
+            "partner": self.partner,
+            "period": self.period,
+        }
 
 
 class Effort(ConsortiumOwned):

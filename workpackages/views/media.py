@@ -10,7 +10,7 @@ from django.utils.module_loading import import_string
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from .models import Deliverable, DeliverableSubmission, Expense
+from ..models import Deliverable, DeliverableSubmission, Expense
 
 
 def _reader(request: HttpRequest) -> Any:

@@ -1,0 +1,59 @@
+"""Forms of the accounts pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import forms as auth_forms
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from .emails import absolute, email_later
+from .models import language_of
+
+
+class LoginForm(auth_forms.AuthenticationForm):
+    username = auth_forms.UsernameField(
+        label=_("Username or email address"),
+        widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
+    )
+
+    error_messages = {
+        **auth_forms.AuthenticationForm.error_messages,
+        "invalid_login": _(
+            "This username or email address and password do not match. Passwords are "
+            "case-sensitive."
+        ),
+    }
+
+
+class PasswordResetForm(auth_forms.PasswordResetForm):
+    """Django's reset form, with the email rendered in the person's own language and handed to
+    a worker instead of being sent during the request."""
+
+    def send_mail(
+        self,
+        subject_template_name: str,
+        email_template_name: str,
+        context: dict[str, Any],
+        from_email: str | None,
+        to_email: str,
+        html_email_template_name: str | None = None,
+    ) -> None:
+        user = context["user"]
+        path = reverse(
+            "password_reset_confirm", kwargs={"uidb64": context["uid"], "token": context["token"]}
+        )
+        email_later(
+            template="accounts/emails/password_reset",
+            context={"user": user, "link": absolute(path)},
+            to=to_email,
+            language=language_of(user),
+        )
+
+
+class LanguageForm(forms.Form):
+    language = forms.ChoiceField(label=_("Language"), choices=settings.LANGUAGES)
+    next = forms.CharField(required=False)

@@ -1,0 +1,87 @@
+"""Who a partner page is for: the signed-in person, the partner they work for and its consortium.
+
+Every partner page is decorated with `partner_view`: anonymous visitors go to the login page, and
+the view finds `request.scope` set. A person may work for one partner in each of several consortia;
+the one they picked last is kept in the session. Partner-private rows (money, jobs) are always
+filtered by `scope.partner` on top of `restrict()`, so a coordinator who also works for a partner
+sees only that partner's rows here, as any colleague would.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from .choices import MembershipRole, PartnerStatus
+from .models import Consortium, Membership, Partner
+
+SESSION_KEY = "portal_membership"
+
+
+@dataclass(frozen=True)
+class PortalScope:
+    """The partner a page shows and writes for, through the person's membership."""
+
+    membership: Membership
+    memberships: tuple[Membership, ...]
+
+    @property
+    def partner(self) -> Partner:
+        return self.membership.partner
+
+    @property
+    def consortium(self) -> Consortium:
+        return self.membership.partner.consortium
+
+    @property
+    def is_contact(self) -> bool:
+        """The partner contact manages the team."""
+        return self.membership.role == MembershipRole.CONTACT
+
+
+def memberships_of(user: Any) -> list[Membership]:
+    """The person's active memberships of active partners, in one query."""
+    return list(
+        Membership.objects.filter(
+            user_id=user.pk, is_active=True, partner__status=PartnerStatus.ACTIVE
+        )
+        .select_related("partner__organisation", "partner__consortium")
+        .order_by("partner__consortium__acronym")
+    )
+
+
+def scope_of(request: HttpRequest) -> PortalScope | None:
+    memberships = memberships_of(request.user)
+    if not memberships:
+        return None
+    chosen = request.session.get(SESSION_KEY)
+    current = next((m for m in memberships if m.pk == chosen), memberships[0])
+    return PortalScope(membership=current, memberships=tuple(memberships))
+
+
+def partner_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """A page of the partner portal: signed in, and working for an active partner."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        scope = scope_of(request)
+        if scope is None:
+            return render(request, "portal/no_partner.html", status=403)
+        request.scope = scope  # type: ignore[attr-defined]
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def contact_only(scope: PortalScope) -> None:
+    """Refuse pages that only the partner contact may use."""
+    if not scope.is_contact:
+        raise PermissionDenied

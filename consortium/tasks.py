@@ -1,0 +1,64 @@
+"""Handing work to Celery, and the one email task of the accounts and team pages.
+
+Pages never send email themselves: they queue it once their transaction has committed, and a
+worker sends it, retrying on SMTP and connection errors with a growing delay.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from kombu.exceptions import KombuError, OperationalError
+
+logger = logging.getLogger(__name__)
+
+# What sending may raise and is worth trying again later.
+SEND_ERRORS = (smtplib.SMTPException, OSError)
+
+# What a task does with a message it couldn't run: acknowledge only once done, and give it back
+# to the queue if the worker running it dies.
+RELIABLE: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+
+
+def backoff(retries: int) -> int:
+    """Seconds before the next attempt: EMAIL_RETRY_BACKOFF, doubled at each retry. A retry
+    waits unacknowledged in its worker, so it must come back before Redis's visibility timeout
+    hands it to another one: the delay stays below that timeout less a task's time limit."""
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    ceiling = max(visibility - settings.CELERY_TASK_TIME_LIMIT - 60, 1)
+    return int(min(settings.EMAIL_RETRY_BACKOFF * 2**retries, ceiling))
+
+
+def enqueue(task: Any, *args: Any) -> bool:
+    """Hand a task to the broker now, without the broker's own retries: when Redis is down this
+    answers in about a second instead of hanging. Returns whether the broker took it."""
+    try:
+        with task.app.connection_for_write() as connection:
+            # One attempt to connect, not kombu's default of retrying for seconds.
+            connection.ensure_connection(max_retries=0)
+            task.apply_async(args=args, connection=connection, retry=False)
+    except (OperationalError, KombuError, OSError) as error:
+        logger.warning("The task queue is unreachable, %s%r waits: %s", task.name, args, error)
+        return False
+    return True
+
+
+@shared_task(bind=True, max_retries=None, **RELIABLE)
+def send_email(self: Any, subject: str, text: str, html: str, to: list[str]) -> None:
+    """Send one email already rendered in its reader's language (a password reset link, an
+    invitation). It holds a one-time link, not a record: a lost message is asked for again."""
+    message = EmailMultiAlternatives(subject=subject, body=text, to=to)
+    if html:
+        message.attach_alternative(html, "text/html")
+    try:
+        message.send()
+    except SEND_ERRORS as error:
+        if self.request.retries >= settings.EMAIL_MAX_RETRIES:
+            logger.error("Giving up sending %r to %s: %s", subject, to, error)
+            return
+        raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error

@@ -1,0 +1,1 @@
+"""Pages of the accounts and of the partner's team."""

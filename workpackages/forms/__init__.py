@@ -1,0 +1,1 @@
+"""Forms of the coordinators' decisions and of the partner pages, one module per subject."""

@@ -1,0 +1,5 @@
+"""Partner page module: exports."""
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

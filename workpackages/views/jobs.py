@@ -1,0 +1,19 @@
+"""Partner pages: jobs."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+
+from consortium.portal import partner_view
+
+
+@partner_view
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/jobs/index.html", {"section": "jobs"})
+
+
+urlpatterns = [
+    path("jobs/", index, name="job-list"),
+]

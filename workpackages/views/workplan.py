@@ -1,0 +1,19 @@
+"""Partner pages: workplan."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import path
+
+from consortium.portal import partner_view
+
+
+@partner_view
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "portal/workplan/index.html", {"section": "workplan"})
+
+
+urlpatterns = [
+    path("workplan/", index, name="workplan"),
+]
