@@ -17,7 +17,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
 from .choices import MembershipRole, PartnerStatus
 from .models import Consortium, Membership, Partner
@@ -74,6 +74,9 @@ def partner_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         scope = scope_of(request)
         if scope is None:
+            if request.user.is_staff:
+                # Coordinators who work for no partner have the admin for their consortium.
+                return redirect("admin:index")
             return render(request, "portal/no_partner.html", status=403)
         request.scope = scope  # type: ignore[attr-defined]
         return view(request, *args, **kwargs)

@@ -29,10 +29,11 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, Round
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from consortium.choices import CostCategoryKind
-from consortium.models import Consortium, Partner
+from consortium.models import Consortium, Partner, ReportingPeriod
 
 from .choices import (
     BudgetLineStatus,
@@ -42,7 +43,15 @@ from .choices import (
     JobStatus,
     MilestoneStatus,
 )
-from .models import BudgetLine, Deliverable, Expense, JobRecord, Milestone, Workpackage
+from .models import (
+    BudgetLine,
+    Deliverable,
+    Expense,
+    JobRecord,
+    Milestone,
+    Statement,
+    Workpackage,
+)
 from .models.workplan import due_soon_deliverable, overdue_deliverable
 
 ZERO = Decimal("0.00")
@@ -112,6 +121,11 @@ class BudgetRow:
     def consumption(self) -> Decimal | None:
         return percent(self.consumed, self.planned)
 
+    @property
+    def bar_width(self) -> int:
+        """The consumed share as a whole percentage from 0 to 100, for a bar's width."""
+        return min(int(self.consumption or 0), 100)
+
 
 @dataclass
 class JobsFigures:
@@ -142,6 +156,14 @@ class JobsFigures:
     @property
     def indirect_fte(self) -> Decimal:
         return self.fte(JobImpact.INDIRECT)
+
+    @property
+    def direct_forecast(self) -> int:
+        return self.headcount(JobImpact.DIRECT, JobStatus.FORECAST)
+
+    @property
+    def indirect_forecast(self) -> int:
+        return self.headcount(JobImpact.INDIRECT, JobStatus.FORECAST)
 
     @property
     def direct_progress(self) -> Decimal | None:
@@ -413,4 +435,142 @@ def consortium_summary(
             value: milestones[f"status_{value}"] for value in MilestoneStatus.values
         },
         today=today,
+    )
+
+
+@dataclass
+class StatementDue:
+    """A reporting period's expense statement, seen from one partner."""
+
+    period: ReportingPeriod
+    submitted_at: datetime.datetime | None
+    today: datetime.date
+
+    @property
+    def days_left(self) -> int:
+        """Days until the statement is due; negative once it is late."""
+        return (self.period.statement_due_date - self.today).days
+
+    @property
+    def days_late(self) -> int:
+        return max(-self.days_left, 0)
+
+
+@dataclass
+class PartnerDashboard:
+    """What a partner's people see first: their deadlines, their money and their jobs."""
+
+    partner: Partner
+    today: datetime.date
+    overdue: list[Deliverable]
+    due_soon: list[Deliverable]
+    milestones: list[Milestone]
+    by_workpackage: list[BudgetRow]
+    by_category: list[BudgetRow]
+    jobs: JobsFigures
+    current_period: ReportingPeriod | None
+    statements: list[StatementDue]
+
+    @property
+    def planned(self) -> Decimal:
+        return sum((row.planned for row in self.by_workpackage), ZERO)
+
+    @property
+    def consumed(self) -> Decimal:
+        return sum((row.consumed for row in self.by_workpackage), ZERO)
+
+    @property
+    def consumption(self) -> Decimal | None:
+        return percent(self.consumed, self.planned)
+
+    @property
+    def next_statement(self) -> StatementDue | None:
+        """The statement to file next: the oldest ended period not yet submitted, else the
+        current period's."""
+        waiting = [s for s in self.statements if s.submitted_at is None]
+        ended = [s for s in waiting if s.period.end_date < self.today]
+        if ended:
+            return ended[0]
+        return next((s for s in waiting if s.period == self.current_period), None)
+
+
+def partner_dashboard(
+    partner: Partner, *, today: datetime.date | None = None, soon_days: int = 60
+) -> PartnerDashboard:
+    """A partner's dashboard in a fixed number of queries, whatever its lines, deliverables or
+    jobs: deadlines it leads, budget consumed per workpackage and heading, jobs against its
+    commitments, and where its expense statements stand."""
+    today = today or timezone.localdate()
+    led = (
+        Deliverable.objects.filter(lead_partner=partner)
+        .select_related("workpackage")
+        .order_by("due_date", "workpackage__number", "number")
+    )
+    overdue = list(led.filter(overdue_deliverable(today)))
+    due_soon = list(led.filter(due_soon_deliverable(today, soon_days)))
+    milestones = list(
+        Milestone.objects.filter(lead_partner=partner, status=MilestoneStatus.PENDING)
+        .filter(due_date__lte=today + datetime.timedelta(days=soon_days))
+        .order_by("due_date", "number")
+    )
+    lines = budget_lines_with_consumption(
+        BudgetLine.objects.filter(partner=partner, status=BudgetLineStatus.ACTIVE)
+    ).values_list(
+        "workpackage_id",
+        "workpackage__number",
+        "workpackage__title",
+        "category_id",
+        "category__position",
+        "category__name",
+        "planned_amount",
+        "granted_amount",
+        "consumed",
+    )
+    workpackages: dict[int, BudgetRow] = {}
+    categories: dict[int, BudgetRow] = {}
+    for wid, wnum, wtitle, cid, cpos, cname, planned, granted, consumed in lines:
+        for rows, key, number, label in (
+            (workpackages, wid, wnum, f"WP{wnum} {wtitle}"),
+            (categories, cid, cpos, gettext(cname)),
+        ):
+            row = rows.setdefault(key, BudgetRow(key=key, number=number, label=label))
+            row.planned += planned
+            row.granted += granted or ZERO
+            row.consumed += consumed
+            row.overspent_lines += int(consumed > planned)
+    jobs = JobsFigures(
+        direct_target=partner.jobs_commitment_direct,
+        indirect_target=partner.jobs_commitment_indirect,
+        counts=_jobs(
+            [partner.consortium_id], Partner.objects.filter(pk=partner.pk).values("pk")
+        ).get(partner.consortium_id, {}),
+    )
+    periods = list(
+        ReportingPeriod.objects.filter(consortium_id=partner.consortium_id)
+        .annotate(
+            submitted_at=Subquery(
+                Statement.objects.filter(partner=partner, period=OuterRef("pk")).values(
+                    "submitted_at"
+                )[:1]
+            )
+        )
+        .order_by("number")
+    )
+    current = next((p for p in periods if p.contains(today)), None)
+    statements = [
+        StatementDue(period=p, submitted_at=p.submitted_at, today=today)
+        for p in periods
+        if p.start_date <= today
+    ]
+    return PartnerDashboard(
+        partner=partner,
+        today=today,
+        overdue=overdue,
+        due_soon=due_soon,
+        milestones=milestones,
+        by_workpackage=sorted(workpackages.values(), key=lambda row: row.number),
+        by_category=sorted(categories.values(), key=lambda row: row.number),
+        jobs=jobs,
+        current_period=current,
+        statements=statements,
     )

@@ -12,6 +12,11 @@ from config.celery_app import app as celery_app
 from consortium.choices import MembershipRole
 from consortium.services import membership_grant
 from tests import factories
+from tests.reporting.conftest import (  # noqa: F401  (a real worker and SMTP server for emails)
+    celery_queue,
+    celery_worker,
+    smtp,
+)
 
 
 @pytest.fixture

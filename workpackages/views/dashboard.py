@@ -1,4 +1,4 @@
-"""Partner pages: dashboard."""
+"""The partner's dashboard at `/`: deadlines, money, jobs and the next expense statement."""
 
 from __future__ import annotations
 
@@ -8,12 +8,19 @@ from django.urls import path
 
 from consortium.portal import partner_view
 
+from ..selectors import partner_dashboard
+
 
 @partner_view
-def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/dashboard/index.html", {"section": "dashboard"})
+def dashboard(request: HttpRequest) -> HttpResponse:
+    scope = request.scope  # type: ignore[attr-defined]
+    return render(
+        request,
+        "portal/dashboard/index.html",
+        {"section": "dashboard", "board": partner_dashboard(scope.partner)},
+    )
 
 
 urlpatterns = [
-    path("", index, name="dashboard"),
+    path("", dashboard, name="dashboard"),
 ]
