@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib.auth import forms as auth_forms
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
@@ -32,6 +33,12 @@ class LoginForm(auth_forms.AuthenticationForm):
 class PasswordResetForm(auth_forms.PasswordResetForm):
     """Django's reset form, with the email rendered in the person's own language and handed to
     a worker instead of being sent during the request."""
+
+    def get_users(self, email: str) -> Any:
+        """Active accounts with this address, including invited people who never chose a
+        password: their invitation's link may have expired."""
+        users = get_user_model()._default_manager.filter(email__iexact=email, is_active=True)
+        return iter(users)
 
     def send_mail(
         self,

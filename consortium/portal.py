@@ -16,7 +16,8 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 
 from .choices import MembershipRole, PartnerStatus
@@ -66,12 +67,12 @@ def scope_of(request: HttpRequest) -> PortalScope | None:
     return PortalScope(membership=current, memberships=tuple(memberships))
 
 
-def partner_view(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def partner_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """A page of the partner portal: signed in, and working for an active partner."""
 
     @functools.wraps(view)
     @login_required
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         scope = scope_of(request)
         if scope is None:
             if request.user.is_staff:

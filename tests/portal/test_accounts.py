@@ -10,6 +10,7 @@ import pytest
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.core import mail
+from django.core.mail import EmailMultiAlternatives
 from django.test import Client
 from django.urls import reverse
 
@@ -144,7 +145,8 @@ def test_password_reset_email_in_the_persons_language(
     assert response["Location"] == reverse("password_reset_done")
     [message] = mail.outbox
     assert message.to == ["Ana.Lopez@UMosane.example"]
-    html = message.alternatives[0][0]
+    assert isinstance(message, EmailMultiAlternatives)
+    html = str(message.alternatives[0][0])
     assert '<html lang="fr">' in html
     link = re.search(r"https?://\S+/accounts/password/reset/\S+/", message.body)
     assert link is not None

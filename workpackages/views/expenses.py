@@ -1,19 +1,403 @@
-"""Partner pages: expenses."""
+"""Partner pages: the partner's own expenses, their totals, the period statements and the import
+of a spreadsheet. Every write goes through `workpackages.services` or `workpackages.imports`."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.urls import path
+import os
+from decimal import Decimal
+from typing import Any
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import get_language, ngettext
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from consortium.models import Partner, ReportingPeriod
 from consortium.portal import partner_view
+from consortium.querysets import Action
+
+from ..choices import ExpenseStatus
+from ..forms.expenses import (
+    ExpenseForm,
+    ExpenseImportForm,
+    PartnerExpenseFilterSet,
+    actual_cost_headings,
+    add_service_error,
+)
+from ..imports import COLUMN_LABELS, MAX_ROWS, TEMPLATE_HEADERS, expenses_import, template_csv
+from ..models import Expense, Statement
+from ..services import expense_withdraw, is_editable, record_create, record_update, statement_submit
+
+PAGE_SIZE = 50
+MONEY: DecimalField[Decimal, Decimal] = DecimalField(max_digits=16, decimal_places=2)
+BADGES = {
+    ExpenseStatus.SUBMITTED: "blue",
+    ExpenseStatus.ACCEPTED: "green",
+    ExpenseStatus.REJECTED: "red",
+}
+
+
+def _own(request: Any, action: Action = "view") -> QuerySet[Expense]:
+    """The partner's expenses the person may read (or change)."""
+    return Expense.objects.restrict(request.user, action).filter(partner=request.scope.partner)
+
+
+def _writer(request: Any) -> Partner:
+    """The partner the person writes for; a 404 if they may not."""
+    return get_object_or_404(
+        Partner.objects.restrict(request.user, "change"),
+        pk=request.scope.partner.pk,
+    )
+
+
+def _sums() -> dict[str, Any]:
+    """Declared (every line but the withdrawn ones) and accepted amounts, in SQL."""
+    live = ~Q(status=ExpenseStatus.WITHDRAWN)
+    return {
+        "lines": Count("pk", filter=live),
+        "declared": Coalesce(Sum("amount", filter=live), Value(Decimal(0)), output_field=MONEY),
+        "accepted": Coalesce(
+            Sum("accepted_amount", filter=Q(status=ExpenseStatus.ACCEPTED)),
+            Value(Decimal(0)),
+            output_field=MONEY,
+        ),
+    }
+
+
+def _totals(rows: QuerySet[Expense], *keys: str) -> list[dict[str, Any]]:
+    return list(rows.order_by().values(*keys).annotate(**_sums()).order_by(*keys))
+
+
+def totals_of(rows: QuerySet[Expense]) -> dict[str, Any]:
+    """The rows' totals by period, by heading and by workpackage, and overall: four queries."""
+    return {
+        "by_period": _totals(rows, "period__number", "period__start_date", "period__end_date"),
+        "by_category": _totals(rows, "category__position", "category__code", "category__name"),
+        "by_workpackage": _totals(rows, "workpackage__number", "workpackage__title"),
+        "grand": rows.order_by().aggregate(**_sums()),
+    }
+
+
+def _decorate(expenses: Any) -> None:
+    """What each row shows, from the row alone (no query)."""
+    for expense in expenses:
+        partial = (
+            expense.status == ExpenseStatus.ACCEPTED
+            and expense.accepted_amount is not None
+            and expense.accepted_amount < expense.amount
+        )
+        expense.partial = partial
+        expense.badge = "amber" if partial else BADGES.get(expense.status, "")
+        expense.status_label = _("Partially accepted") if partial else expense.get_status_display()
+        expense.show_comment = bool(expense.review_comment) and (
+            partial or expense.status == ExpenseStatus.REJECTED
+        )
+        expense.evidence_name = os.path.basename(expense.evidence.name) if expense.evidence else ""
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    encoded = query.urlencode()
+    return f"{encoded}&" if encoded else ""
 
 
 @partner_view
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/expenses/index.html", {"section": "expenses"})
+    scope = request.scope  # type: ignore[attr-defined]
+    today = timezone.localdate()
+    filterset = PartnerExpenseFilterSet(
+        data=request.GET,
+        queryset=_own(request).select_related("workpackage", "category", "period"),
+        request=request,
+        partner=scope.partner,
+    )
+    # A filter that doesn't validate lists nothing rather than rows it didn't narrow down: a
+    # total shown under the filters must be the total of what the filters say.
+    rows = filterset.qs if filterset.is_valid() else Expense.objects.none()
+    page_obj = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    _decorate(page_obj.object_list)
+    periods = ReportingPeriod.objects.restrict(request.user, "view").filter(
+        consortium=scope.consortium
+    )
+    drafts = Q(expenses__partner=scope.partner, expenses__status=ExpenseStatus.DRAFT)
+    open_periods = (
+        periods.filter(end_date__lt=today)
+        .exclude(statements__partner=scope.partner)
+        .annotate(
+            drafts=Count("expenses", filter=drafts),
+            draft_total=Coalesce(
+                Sum("expenses__amount", filter=drafts), Value(Decimal(0)), output_field=MONEY
+            ),
+        )
+        .order_by("number")
+    )
+    statements = (
+        Statement.objects.restrict(request.user, "view")
+        .filter(partner=scope.partner)
+        .select_related("period", "submitted_by")
+        .order_by("period__number")
+    )
+    context = {
+        "section": "expenses",
+        "filterset": filterset,
+        "page_obj": page_obj,
+        "query": _query_without_page(request),
+        "totals": totals_of(rows),
+        "open_periods": open_periods,
+        "current_period": periods.filter(start_date__lte=today, end_date__gte=today).first(),
+        "statements": statements,
+        "today": today,
+    }
+    return render(request, "portal/expenses/index.html", context)
+
+
+def _saved(request: HttpRequest, expense: Expense) -> HttpResponse:
+    messages.success(
+        request, _("The expense “%(description)s” is saved.") % {"description": expense.description}
+    )
+    if "another" in request.POST:
+        return redirect("expense-add")
+    return redirect("expense-list")
+
+
+@partner_view
+def add(request: HttpRequest) -> HttpResponse:
+    partner = _writer(request)
+    if request.method == "POST":
+        form = ExpenseForm(request.POST, request.FILES, user=request.user, partner=partner)
+        if form.is_valid():
+            try:
+                expense = record_create(
+                    model=Expense, user=request.user, partner=partner, **form.changes()
+                )
+            except ValidationError as error:
+                add_service_error(form, error)
+            else:
+                return _saved(request, expense)
+    else:
+        form = ExpenseForm(user=request.user, partner=partner)
+    return render(
+        request,
+        "portal/expenses/form.html",
+        {"section": "expenses", "form": form, "expense": None},
+    )
+
+
+def _refuse_change(request: HttpRequest, expense: Expense) -> HttpResponse:
+    messages.error(
+        request,
+        _("Cannot change %(object)s: it is %(status)s.")
+        % {"object": expense, "status": expense.get_status_display().lower()},
+    )
+    return redirect("expense-list")
+
+
+@partner_view
+def edit(request: HttpRequest, pk: int) -> HttpResponse:
+    partner = _writer(request)
+    expense = get_object_or_404(_own(request, "change"), pk=pk)
+    # Submitted and decided lines are the record the coordinators judge: the list says why.
+    if not is_editable(expense):
+        return _refuse_change(request, expense)
+    if request.method == "POST":
+        form = ExpenseForm(
+            request.POST, request.FILES, instance=expense, user=request.user, partner=partner
+        )
+        if form.is_valid():
+            try:
+                # The form has copied its values onto `expense`; the service reloads the row
+                # under a lock and checks its state before applying them.
+                saved = record_update(instance=expense, user=request.user, **form.changes())
+            except ValidationError as error:
+                add_service_error(form, error)
+            else:
+                return _saved(request, saved)
+    else:
+        form = ExpenseForm(instance=expense, user=request.user, partner=partner)
+    return render(
+        request,
+        "portal/expenses/form.html",
+        {"section": "expenses", "form": form, "expense": expense},
+    )
+
+
+@partner_view
+@require_POST
+def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    expense = get_object_or_404(_own(request, "change"), pk=pk)
+    # Partners take back their drafts; a submitted line is the coordinators' to decide on.
+    if expense.status != ExpenseStatus.DRAFT:
+        messages.error(
+            request,
+            _("Cannot withdraw %(object)s: it is %(status)s.")
+            % {"object": expense, "status": expense.get_status_display().lower()},
+        )
+        return redirect("expense-list")
+    try:
+        expense_withdraw(expense=expense, user=request.user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request,
+            _("The expense “%(description)s” is withdrawn; it stays in the history.")
+            % {"description": expense.description},
+        )
+    return redirect("expense-list")
+
+
+@partner_view
+def statement(request: HttpRequest, period_pk: int) -> HttpResponse:
+    scope = request.scope  # type: ignore[attr-defined]
+    period = get_object_or_404(
+        ReportingPeriod.objects.restrict(request.user, "view").filter(consortium=scope.consortium),
+        pk=period_pk,
+    )
+    errors: list[str] = []
+    if request.method == "POST":
+        partner = _writer(request)
+        try:
+            submitted = statement_submit(partner=partner, period=period, user=request.user)
+        except ValidationError as error:
+            errors = error.messages
+        else:
+            messages.success(
+                request,
+                ngettext(
+                    "The statement for %(period)s is submitted: %(count)s line, %(total)s EUR.",
+                    "The statement for %(period)s is submitted: %(count)s lines, %(total)s EUR.",
+                    submitted.lines,
+                )
+                % {
+                    "period": period,
+                    "count": submitted.lines,
+                    "total": number_format(submitted.total, decimal_pos=2, force_grouping=True),
+                },
+            )
+            return redirect("expense-list")
+    existing = (
+        Statement.objects.restrict(request.user, "view")
+        .filter(partner=scope.partner, period=period)
+        .select_related("submitted_by")
+        .first()
+    )
+    lines = _own(request).filter(period=period).select_related("workpackage", "category")
+    # Before the statement: the drafts it will send. After: what it sent.
+    if existing is None:
+        lines = lines.filter(status=ExpenseStatus.DRAFT)
+    else:
+        lines = lines.exclude(status__in=[ExpenseStatus.DRAFT, ExpenseStatus.WITHDRAWN])
+    page_obj = Paginator(lines, PAGE_SIZE).get_page(request.GET.get("page"))
+    _decorate(page_obj.object_list)
+    today = timezone.localdate()
+    context = {
+        "section": "expenses",
+        "period": period,
+        "statement": existing,
+        "ended": today > period.end_date,
+        "overdue": existing is None and today > period.statement_due_date,
+        "page_obj": page_obj,
+        "query": "",
+        "totals": totals_of(lines),
+        "errors": errors,
+    }
+    return render(request, "portal/expenses/statement.html", context)
+
+
+def _import_columns(request: HttpRequest) -> list[dict[str, Any]]:
+    """The import page's description of each column."""
+    headings = actual_cost_headings(request.user, request.scope.partner)  # type: ignore[attr-defined]
+    names = ", ".join(f"{h.code} ({h})" for h in headings)
+    formats = {
+        "date": _("2026-03-14 or 14/03/2026"),
+        "workpackage": _("WP3 or 3"),
+        "category": _("The code or the name of a heading: %(headings)s") % {"headings": names},
+        "period": _("Its number, like 3; leave empty to use the period of the date"),
+        "amount": _("In EUR: 1234.56 or 1 234,56"),
+        "description": _("Text, at most 255 characters"),
+        "invoice": _("Text, at most 100 characters"),
+    }
+    return [
+        {
+            "label": COLUMN_LABELS[column],
+            "names": " / ".join(dict.fromkeys([english, french])),
+            "format": formats[column],
+            "required": column not in {"period", "invoice"},
+        }
+        for column, english, french in zip(
+            formats, TEMPLATE_HEADERS["en"], TEMPLATE_HEADERS["fr"], strict=True
+        )
+    ]
+
+
+@partner_view
+def import_file(request: HttpRequest) -> HttpResponse:
+    partner = _writer(request)
+    result = None
+    if request.method == "POST":
+        form = ExpenseImportForm(request.POST, request.FILES)
+        if form.is_valid():
+            try:
+                result = expenses_import(
+                    partner=partner, user=request.user, file=form.cleaned_data["file"]
+                )
+            except ValidationError as error:
+                form.add_error("file", error)
+            else:
+                if result.ok:
+                    count = len(result.created)
+                    messages.success(
+                        request,
+                        ngettext(
+                            "%(count)s expense imported as a draft.",
+                            "%(count)s expenses imported as drafts.",
+                            count,
+                        )
+                        % {"count": count},
+                    )
+                    if result.ignored_columns:
+                        messages.warning(
+                            request,
+                            _("These columns were not read: %(columns)s.")
+                            % {"columns": ", ".join(result.ignored_columns)},
+                        )
+                    return redirect("expense-list")
+    else:
+        form = ExpenseImportForm()
+    context = {
+        "section": "expenses",
+        "form": form,
+        "result": result,
+        "columns": _import_columns(request),
+        "max_rows": MAX_ROWS,
+    }
+    return render(request, "portal/expenses/import.html", context)
+
+
+@partner_view
+def import_template(request: HttpRequest) -> HttpResponse:
+    response = HttpResponse(template_csv(get_language() or "en"), content_type="text/csv")
+    response["Content-Disposition"] = 'attachment; filename="expenses-import-template.csv"'
+    return response
 
 
 urlpatterns = [
     path("expenses/", index, name="expense-list"),
+    path("expenses/add/", add, name="expense-add"),
+    path("expenses/<int:pk>/edit/", edit, name="expense-edit"),
+    path("expenses/<int:pk>/withdraw/", withdraw, name="expense-withdraw"),
+    path("expenses/statement/<int:period_pk>/", statement, name="expense-statement"),
+    path("expenses/import/", import_file, name="expense-import"),
+    path("expenses/import/template.csv", import_template, name="expense-import-template"),
 ]

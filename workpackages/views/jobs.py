@@ -1,19 +1,254 @@
-"""Partner pages: jobs."""
+"""Partner pages: the jobs the partner creates, against its commitment, and their declaration."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.urls import path
+import copy
+from dataclasses import dataclass
+from decimal import Decimal
 
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, QuerySet, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from consortium.models import Partner
 from consortium.portal import partner_view
+
+from ..choices import JobImpact, JobStatus
+from ..forms.jobs import (
+    JobDeclareForm,
+    JobForm,
+    PartnerJobFilterSet,
+    consortium_workpackages,
+    show_refusal,
+)
+from ..models import JobRecord
+from ..selectors import percent
+from ..services import job_realise, job_withdraw, record_create, record_update
+
+PAGE_SIZE = 50
+ZERO = Decimal(0)
+
+
+def own_jobs(request: HttpRequest, action: str = "view") -> QuerySet[JobRecord]:
+    """The signed-in person's partner's job records they may read (or, with "change", write)."""
+    scope = request.scope  # type: ignore[attr-defined]
+    return JobRecord.objects.restrict(request.user, action).filter(  # type: ignore[arg-type]
+        partner=scope.partner
+    )
+
+
+def querystring_without_page(request: HttpRequest) -> str:
+    """The current filters, ready to be followed by `page=` (the pagination include's `query`)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    encoded = query.urlencode()
+    return f"{encoded}&" if encoded else ""
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """The partner's jobs of one impact (direct or indirect) against what it committed to."""
+
+    impact: str
+    label: str
+    committed: int
+    realised: int = 0
+    realised_fte: Decimal = ZERO
+    forecast: int = 0
+    forecast_fte: Decimal = ZERO
+
+    @property
+    def expected(self) -> int:
+        return self.realised + self.forecast
+
+    @property
+    def expected_fte(self) -> Decimal:
+        return self.realised_fte + self.forecast_fte
+
+    @property
+    def progress(self) -> Decimal | None:
+        """Realised headcount as a percentage of the commitment."""
+        return percent(self.realised, self.committed)
+
+    @property
+    def outlook(self) -> Decimal | None:
+        """Realised and forecast headcount as a percentage of the commitment."""
+        return percent(self.expected, self.committed)
+
+    @property
+    def bar_width(self) -> int:
+        return min(int(self.progress or 0), 100)
+
+
+def jobs_against_commitment(jobs: QuerySet[JobRecord], partner: Partner) -> list[Commitment]:
+    """Headcount and FTE of the realised and forecast jobs, direct and indirect, summed by the
+    database in one query; withdrawn jobs don't count."""
+    figures = {
+        (row["impact"], row["status"]): (row["headcount"], row["fte"] or ZERO)
+        for row in jobs.exclude(status=JobStatus.WITHDRAWN)
+        .order_by()
+        .values("impact", "status")
+        .annotate(headcount=Count("pk"), fte=Sum("fte"))
+    }
+    committed = {
+        JobImpact.DIRECT: partner.jobs_commitment_direct,
+        JobImpact.INDIRECT: partner.jobs_commitment_indirect,
+    }
+    rows = []
+    for impact in (JobImpact.DIRECT, JobImpact.INDIRECT):
+        realised = figures.get((impact, JobStatus.REALISED), (0, ZERO))
+        forecast = figures.get((impact, JobStatus.FORECAST), (0, ZERO))
+        rows.append(
+            Commitment(
+                impact=impact,
+                label=str(impact.label),
+                committed=committed[impact],
+                realised=realised[0],
+                realised_fte=realised[1],
+                forecast=forecast[0],
+                forecast_fte=forecast[1],
+            )
+        )
+    return rows
 
 
 @partner_view
 def index(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/jobs/index.html", {"section": "jobs"})
+    scope = request.scope  # type: ignore[attr-defined]
+    jobs = own_jobs(request)
+    filterset = PartnerJobFilterSet(
+        data=request.GET, queryset=jobs.select_related("workpackage"), request=request
+    )
+    # An invalid filter shows its message and an empty list, never rows it didn't ask for.
+    rows = filterset.qs if filterset.is_valid() else jobs.none()
+    page_obj = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = querystring_without_page(request)
+    return render(
+        request,
+        "portal/jobs/index.html",
+        {
+            "section": "jobs",
+            "filterset": filterset,
+            "page_obj": page_obj,
+            "query": query,
+            "export_query": query.rstrip("&"),
+            "filtered": any(value for key, value in request.GET.items() if key != "page"),
+            "commitments": jobs_against_commitment(jobs, scope.partner),
+            "today": timezone.localdate(),
+        },
+    )
+
+
+@partner_view
+def declare(request: HttpRequest) -> HttpResponse:
+    scope = request.scope  # type: ignore[attr-defined]
+    form = JobDeclareForm(
+        request.POST or None,
+        instance=JobRecord(partner=scope.partner),
+        workpackages=consortium_workpackages(request),
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = record_create(
+                model=JobRecord, user=request.user, partner=scope.partner, **form.cleaned_data
+            )
+        except ValidationError as error:
+            show_refusal(form, error)
+        else:
+            messages.success(
+                request, _("The job “%(job)s” is declared.") % {"job": job.position_title}
+            )
+            return redirect("job-list")
+    return render(request, "portal/jobs/form.html", {"section": "jobs", "form": form, "job": None})
+
+
+@partner_view
+def edit(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(own_jobs(request, "change"), pk=pk)
+    if job.status == JobStatus.WITHDRAWN:
+        messages.error(
+            request,
+            _("The job “%(job)s” has been withdrawn: it no longer changes.")
+            % {"job": job.position_title},
+        )
+        return redirect("job-list")
+    # The form writes the posted values on its instance; the page keeps showing the saved job.
+    form = JobForm(
+        request.POST or None,
+        instance=copy.copy(job),
+        workpackages=consortium_workpackages(request),
+    )
+    if request.method == "POST" and form.is_valid():
+        changes = {name: form.cleaned_data[name] for name in form.changed_data}
+        try:
+            if changes:
+                record_update(instance=job, user=request.user, **changes)
+        except ValidationError as error:
+            show_refusal(form, error)
+        else:
+            if changes:
+                messages.success(
+                    request, _("The job “%(job)s” is saved.") % {"job": job.position_title}
+                )
+            return redirect("job-list")
+    return render(request, "portal/jobs/form.html", {"section": "jobs", "form": form, "job": job})
+
+
+def _refused(request: HttpRequest, error: ValidationError) -> None:
+    messages.error(request, " ".join(error.messages))
+
+
+@partner_view
+@require_POST
+def realise(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(own_jobs(request, "change"), pk=pk)
+    try:
+        job_realise(job=job, user=request.user)
+    except ValidationError as error:
+        _refused(request, error)
+    else:
+        messages.success(
+            request,
+            _("The job “%(job)s” now counts as realised.") % {"job": job.position_title},
+        )
+    return redirect("job-list")
+
+
+@partner_view
+def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    """GET asks for confirmation; POST withdraws."""
+    job = get_object_or_404(own_jobs(request, "change").select_related("workpackage"), pk=pk)
+    if request.method != "POST":
+        if job.status == JobStatus.WITHDRAWN:
+            messages.info(
+                request,
+                _("The job “%(job)s” has already been withdrawn.") % {"job": job.position_title},
+            )
+            return redirect("job-list")
+        return render(request, "portal/jobs/withdraw.html", {"section": "jobs", "job": job})
+    try:
+        job_withdraw(job=job, user=request.user)
+    except ValidationError as error:
+        _refused(request, error)
+    else:
+        messages.success(
+            request,
+            _("The job “%(job)s” is withdrawn: it no longer counts.") % {"job": job.position_title},
+        )
+    return redirect("job-list")
 
 
 urlpatterns = [
     path("jobs/", index, name="job-list"),
+    path("jobs/add/", declare, name="job-add"),
+    path("jobs/<int:pk>/edit/", edit, name="job-edit"),
+    path("jobs/<int:pk>/realise/", realise, name="job-realise"),
+    path("jobs/<int:pk>/withdraw/", withdraw, name="job-withdraw"),
 ]

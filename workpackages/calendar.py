@@ -1,0 +1,239 @@
+"""A person's calendar feed (iCalendar): the deadlines of the partners they work for.
+
+Calendar programs (Outlook, Google Calendar, Apple Calendar, Thunderbird) subscribe to the feed's
+secret address and poll it; they sign in with nothing else, so the address's key is the
+credential. The feed holds, for each partner the person works for (active membership of an active
+partner): the deliverables and milestones the partner leads, on their due dates, and the due
+dates of the consortium's expense statements. Each is an all-day event whose UID stays the same
+from one poll to the next, so calendars update events instead of duplicating them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db.models import OuterRef, Subquery
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from icalendar import Calendar, Event, vDuration
+from icalendar.enums import TRANSP
+
+from consortium.models import Membership, Profile, ReportingPeriod, language_of
+from consortium.portal import memberships_of
+
+from .models import Deliverable, Milestone, Statement
+
+# What `calendar_feed_renew` hands out: URL-safe base64, within the column's 64 characters.
+TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+PRODID = "-//Consortium Manager//Partner deadlines//EN"
+# Calendar programs that honour it poll twice a day; the deadlines don't move faster than that.
+REFRESH = datetime.timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One deadline of the feed: an all-day event on `day`."""
+
+    uid: str
+    day: datetime.date
+    summary: str
+    description: str
+    url: str
+    kind: str  # deliverable, milestone or statement
+
+
+def site_url(path: str) -> str:
+    """An absolute address on the site, for calendars and emails read away from it."""
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def site_host() -> str:
+    """The host that makes event UIDs unique the world over (RFC 5545)."""
+    return urlsplit(settings.SITE_URL).hostname or "localhost"
+
+
+def feed_url(token: str) -> str:
+    return site_url(reverse("calendar-feed", kwargs={"token": token}))
+
+
+def feed_owner(token: str) -> Any:
+    """The active person whose feed key `token` is, or None. The key is looked up by its unique
+    column: the database compares it, not Python, and nothing else identifies the caller."""
+    if not TOKEN.fullmatch(token):
+        return None  # Not a key we hand out (and a NUL byte would not even reach the database).
+    profile = (
+        Profile.objects.select_related("user")
+        .filter(calendar_token=token, user__is_active=True)
+        .first()
+    )
+    return profile.user if profile is not None else None
+
+
+def _deliverable_items(user: Any, memberships: list[Membership], host: str) -> list[FeedItem]:
+    partners = [membership.partner for membership in memberships]
+    rows = (
+        Deliverable.objects.restrict(user, "view")
+        .filter(lead_partner__in=partners)
+        .select_related("workpackage", "lead_partner__organisation")
+        .order_by("due_date", "workpackage__number", "number")
+    )
+    items = []
+    for deliverable in rows:
+        workpackage = deliverable.workpackage
+        items.append(
+            FeedItem(
+                uid=f"deliverable-{deliverable.pk}@{host}",
+                day=deliverable.due_date,
+                summary=_("%(code)s %(title)s (due)")
+                % {"code": deliverable.code, "title": deliverable.title},
+                description="\n".join(
+                    [
+                        _("Deliverable of %(workpackage)s, led by %(partner)s.")
+                        % {"workpackage": workpackage, "partner": deliverable.lead_partner},
+                        _("Status: %(status)s.") % {"status": deliverable.get_status_display()},
+                    ]
+                ),
+                url=site_url(reverse("deliverable-detail", kwargs={"pk": deliverable.pk})),
+                kind="deliverable",
+            )
+        )
+    return items
+
+
+def _milestone_items(user: Any, memberships: list[Membership], host: str) -> list[FeedItem]:
+    partners = [membership.partner for membership in memberships]
+    rows = (
+        Milestone.objects.restrict(user, "view")
+        .filter(lead_partner__in=partners)
+        .select_related("lead_partner__organisation")
+        .prefetch_related("workpackages")
+        .order_by("due_date", "number")
+    )
+    items = []
+    for milestone in rows:
+        codes = ", ".join(workpackage.code for workpackage in milestone.workpackages.all())
+        items.append(
+            FeedItem(
+                uid=f"milestone-{milestone.pk}@{host}",
+                day=milestone.due_date,
+                summary=_("%(code)s %(title)s (milestone due)")
+                % {"code": milestone.code, "title": milestone.title},
+                description="\n".join(
+                    [
+                        _("Milestone of %(workpackages)s, led by %(partner)s.")
+                        % {"workpackages": codes or "–", "partner": milestone.lead_partner},
+                        _("Status: %(status)s.") % {"status": milestone.get_status_display()},
+                        _("Means of verification: %(means)s")
+                        % {"means": milestone.means_of_verification},
+                    ]
+                ),
+                url=site_url(reverse("workplan-milestones")),
+                kind="milestone",
+            )
+        )
+    return items
+
+
+def _statement_items(user: Any, memberships: list[Membership], host: str) -> list[FeedItem]:
+    # A person works for one partner per consortium: a period's statement is that partner's.
+    by_consortium = {membership.partner.consortium_id: membership for membership in memberships}
+    submitted = (
+        Statement.objects.restrict(user, "view")
+        .filter(period=OuterRef("pk"), partner__in=[m.partner for m in memberships])
+        .values("submitted_at")[:1]
+    )
+    rows = (
+        ReportingPeriod.objects.restrict(user, "view")
+        .filter(consortium_id__in=list(by_consortium))
+        .annotate(submitted_at=Subquery(submitted))
+        .order_by("statement_due_date", "consortium_id", "number")
+    )
+    items = []
+    for period in rows:
+        partner = by_consortium[period.consortium_id].partner
+        if period.submitted_at:
+            state = _("Submitted on %(day)s.") % {
+                "day": timezone.localdate(period.submitted_at).strftime("%d/%m/%Y")
+            }
+        else:
+            state = _("Not submitted yet.")
+        items.append(
+            FeedItem(
+                uid=f"statement-{period.pk}-{partner.pk}@{host}",
+                day=period.statement_due_date,
+                summary=_("Expense statement P%(number)s due (%(consortium)s)")
+                % {"number": period.number, "consortium": partner.consortium.acronym},
+                description="\n".join(
+                    [
+                        _("Expense statement of %(partner)s for %(period)s.")
+                        % {"partner": partner, "period": period},
+                        state,
+                    ]
+                ),
+                url=site_url(reverse("expense-list")),
+                kind="statement",
+            )
+        )
+    return items
+
+
+def feed_items(user: Any, memberships: list[Membership] | None = None) -> list[FeedItem]:
+    """The deadlines of the person's partners, by date, in a fixed number of queries."""
+    memberships = memberships_of(user) if memberships is None else memberships
+    if not memberships:
+        return []
+    host = site_host()
+    items = (
+        _deliverable_items(user, memberships, host)
+        + _milestone_items(user, memberships, host)
+        + _statement_items(user, memberships, host)
+    )
+    return sorted(items, key=lambda item: (item.day, item.kind, item.summary))
+
+
+def feed_calendar(user: Any, items: list[FeedItem], now: datetime.datetime) -> Calendar:
+    """The iCalendar document of `items`."""
+    calendar = Calendar.new(
+        prodid=PRODID,
+        name=_("Deadlines – Consortium Manager"),
+        description=_("Deliverables, milestones and expense statements of your organisation."),
+        uid=f"calendar-{user.pk}@{site_host()}",
+        refresh_interval=REFRESH,
+    )
+    calendar.add("X-PUBLISHED-TTL", vDuration(REFRESH))
+    for item in items:
+        calendar.add_component(
+            Event.new(
+                uid=item.uid,
+                stamp=now,
+                start=item.day,
+                end=item.day + datetime.timedelta(days=1),
+                summary=item.summary,
+                description=item.description,
+                url=item.url,
+                categories=[item.kind],
+                transparency=TRANSP.TRANSPARENT,
+            )
+        )
+    return calendar
+
+
+def feed_for(token: str, *, now: datetime.datetime | None = None) -> bytes | None:
+    """The feed of the person whose key `token` is, in their language, or None when the key is
+    unknown or revoked, the person deactivated, or they work for no active partner any more."""
+    user = feed_owner(token)
+    if user is None:
+        return None
+    memberships = memberships_of(user)
+    if not memberships:
+        return None
+    with translation.override(language_of(user)):
+        items = feed_items(user, memberships)
+        calendar = feed_calendar(user, items, now or timezone.now())
+    return calendar.to_ical()

@@ -1,0 +1,149 @@
+"""Forms of the partner's expense pages: the list's filters, a draft expense, and an import file."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from consortium.choices import CostCategoryKind
+from consortium.models import CostCategory, Partner, ReportingPeriod
+
+from ..filtersets import ExpenseFilterSet
+from ..models import Expense, Workpackage
+from ..validators import DOCUMENT_EXTENSIONS, MAX_UPLOAD_BYTES
+
+# Filters a partner page has no use for: the partner and the consortium are the page's own, and
+# the "changed since" moment is for integrations synchronising through the API.
+HIDDEN_FILTERS = ("partner", "consortium", "updated_since")
+
+
+def _choices(model: Any, user: Any, partner: Partner) -> Any:
+    return model.objects.restrict(user, "view").filter(consortium_id=partner.consortium_id)
+
+
+def actual_cost_headings(user: Any, partner: Partner) -> Any:
+    """The headings expenses are declared on: flat-rate ones are computed, not declared."""
+    return _choices(CostCategory, user, partner).filter(kind=CostCategoryKind.ACTUAL)
+
+
+class PartnerExpenseFilterSet(ExpenseFilterSet):
+    """The API's expense filters, narrowed to the partner's consortium."""
+
+    def __init__(self, *args: Any, partner: Partner, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in HIDDEN_FILTERS:
+            self.filters.pop(name, None)
+        for name in ("incurred_after", "incurred_before"):
+            self.filters[name].extra["widget"] = forms.DateInput(
+                attrs={"type": "date"}, format="%Y-%m-%d"
+            )
+        user = self.request.user
+        self.filters["workpackage"].queryset = _choices(Workpackage, user, partner)
+        self.filters["category"].queryset = actual_cost_headings(user, partner)
+        self.filters["period"].queryset = _choices(ReportingPeriod, user, partner)
+
+
+def add_service_error(form: forms.BaseForm, error: ValidationError) -> None:
+    """Show a service's refusal on the form: on the field it names when the form has that field,
+    above the form otherwise (the partner, the status)."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error)
+        return
+    for field, errors in error.error_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+class ExpenseForm(forms.ModelForm):
+    """A draft expense of the partner: the model's own checks run on it (the date lies in the
+    period, the partner has a budget line for the workpackage and heading, the period's statement
+    is still open), and the service checks them again when it saves."""
+
+    class Meta:
+        model = Expense
+        fields = [
+            "incurred_on",
+            "period",
+            "workpackage",
+            "category",
+            "amount",
+            "description",
+            "invoice_reference",
+            "evidence",
+        ]
+        widgets = {
+            "incurred_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "amount": forms.NumberInput(attrs={"step": "0.01", "min": "0.01"}),
+            "evidence": forms.ClearableFileInput(
+                attrs={"accept": ",".join(f".{extension}" for extension in DOCUMENT_EXTENSIONS)}
+            ),
+        }
+        help_texts = {
+            "period": _("Leave empty to use the period the date falls in."),
+            "category": _(
+                "Your organisation needs a budget line for this heading in the chosen workpackage."
+            ),
+        }
+
+    def __init__(self, *args: Any, user: Any, partner: Partner, **kwargs: Any) -> None:
+        kwargs.setdefault("instance", Expense(partner=partner))
+        super().__init__(*args, **kwargs)
+        self.partner = partner
+        fields = self.fields
+        fields["workpackage"].queryset = _choices(Workpackage, user, partner)  # type: ignore[attr-defined]
+        fields["category"].queryset = actual_cost_headings(user, partner)  # type: ignore[attr-defined]
+        fields["period"].queryset = _choices(ReportingPeriod, user, partner)  # type: ignore[attr-defined]
+        fields["period"].required = False
+        fields["incurred_on"].label = _("Date")
+        # Formatted here, in the reader's language, not once when the module is imported.
+        fields["evidence"].help_text = gettext(
+            "Invoice or other proof, at most %(size)s MB: PDF, Word, Excel, OpenDocument, "
+            "ZIP, PNG or JPEG."
+        ) % {"size": MAX_UPLOAD_BYTES // (1024 * 1024)}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        day = cleaned.get("incurred_on")
+        if cleaned.get("period") is None and day is not None and "period" not in self.errors:
+            found = (
+                self.fields["period"]
+                .queryset.filter(  # type: ignore[attr-defined]
+                    start_date__lte=day, end_date__gte=day
+                )
+                .first()
+            )
+            if found is None:
+                self.add_error(
+                    "incurred_on", _("No reporting period of the consortium contains this date.")
+                )
+            else:
+                cleaned["period"] = found
+        return cleaned
+
+    def changes(self) -> dict[str, Any]:
+        """The fields to hand to `record_create` / `record_update`; the evidence only when a file
+        was sent (a new file) or the box to remove it was ticked."""
+        data = {name: self.cleaned_data[name] for name in self.Meta.fields if name != "evidence"}
+        evidence = self.cleaned_data.get("evidence")
+        if evidence is False:
+            data["evidence"] = ""
+        elif isinstance(evidence, UploadedFile):
+            data["evidence"] = evidence
+        return data
+
+
+class ExpenseImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV or Excel file"),
+        help_text=_("A .csv file (UTF-8, comma or semicolon separated) or an .xlsx workbook."),
+        widget=forms.ClearableFileInput(
+            attrs={
+                "accept": ".csv,.xlsx,text/csv,"
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            }
+        ),
+    )
