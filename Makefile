@@ -57,8 +57,8 @@ run: install ## Migrate, seed the demo once, start the web server (and Celery wh
 	echo ""; \
 	REDIS_URL=$(REDIS_URL) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: install-dev ## Run the whole test suite on PostgreSQL (DATABASE_URL overrides)
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/pytest
+test: install-dev ## Run the whole test suite on PostgreSQL, on two cores (DATABASE_URL overrides)
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/pytest -n 2 --dist loadfile
 
 lint: install-dev ## ruff (lint and format check), mypy, and a check that no migration is missing
 	$(BIN)/ruff check .

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser
+from django.utils import translation
 
 from consortium.choices import ConsortiumRoleKind, MembershipRole, PartnerRole
 from consortium.models import CostCategory
@@ -197,3 +198,19 @@ def partner_member(partner_a: Any) -> Any:
 @pytest.fixture
 def other_partner_member(partner_b: Any) -> Any:
     return _member(partner_b, "member-b")
+
+
+# ---------------------------------------------------------------------------------------------
+# Isolation of each test from the ones run before it in the same process. Under pytest-xdist the
+# tests that precede a test vary from run to run, so nothing a test leaves behind may be read by
+# the next one.
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _default_language() -> Any:
+    # A request in French (Accept-Language, or a person's own language) activates French for the
+    # rest of the thread: the next test would otherwise read French messages.
+    translation.deactivate()
+    yield
+    translation.deactivate()

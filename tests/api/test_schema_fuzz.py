@@ -8,12 +8,18 @@ drawn mostly from the rows of a small seeded consortium (and of another consorti
 but must stay invisible), so that retrieve, update and the workflow actions run their real code
 and not only the 404 branch. Each generated request runs against the seeded state and is rolled
 back afterwards: a token revoked by `DELETE /api/v1/auth/token/` is back for the next request.
+The seeded consortium is built once for the module and rolled back after it; each test starts from
+it as built.
 """
 
 from __future__ import annotations
 
 import datetime
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +29,7 @@ from django.core.files.base import ContentFile
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
+from django.test import override_settings
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -37,6 +44,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from schemathesis.transport.serialization import Binary
 
+from consortium.choices import ConsortiumRoleKind, PartnerRole
 from consortium.models import (
     Consortium,
     CostCategory,
@@ -47,6 +55,7 @@ from consortium.models import (
 )
 from tests import factories
 from tests.api.conftest import PDF
+from tests.conftest import _grant, _member
 from workpackages import services
 from workpackages.choices import JobImpact
 from workpackages.models import (
@@ -150,23 +159,48 @@ def served_schema(django_db_setup: Any, django_db_blocker: Any) -> Any:
         return schemathesis.openapi.from_wsgi("/api/schema/", APP)
 
 
-@pytest.fixture
-def world(
-    consortium: Any,
-    other_consortium: Any,
-    partner_a: Any,
-    partner_b: Any,
-    other_partner: Any,
-    workpackage: Any,
-    coordinator: Any,
-    partner_member: Any,
-    other_partner_member: Any,
-    personnel: Any,
-    operating: Any,
-) -> dict[str, dict[str, Any]]:
+@dataclass(frozen=True)
+class World:
+    """The fuzzed consortium's two users, and per writable resource the fields that together make
+    a valid new row for partner A (or B, for a coordinator's budget line)."""
+
+    coordinator: Any
+    partner_member: Any
+    bodies: dict[str, dict[str, Any]]
+
+
+def _build_world() -> World:
     """A consortium with rows in the states the actions move between, and rows of another
-    consortium (ids that exist, and must answer 404). Returns, per writable resource, fields
-    that together make a valid new row for partner A (or B, for a coordinator's budget line)."""
+    consortium (ids that exist, and must answer 404).
+
+    Its first rows are those of the fixtures of `tests/conftest.py` (consortium, other_consortium,
+    partner_a, partner_b, other_partner, workpackage, coordinator, partner_member,
+    other_partner_member, personnel, operating), made the same way."""
+    consortium = factories.ConsortiumFactory(acronym="PIT-TEST", name="A test partnership")
+    other_consortium = factories.ConsortiumFactory(acronym="PIT-OTHER", name="Another partnership")
+    partner_a = factories.PartnerFactory(
+        consortium=consortium,
+        number=1,
+        role=PartnerRole.COORDINATOR,
+        organisation__short_name="BioWin",
+        organisation__kind="non_profit",
+        default_funding_rate=Decimal("100.00"),
+    )
+    partner_b = factories.PartnerFactory(
+        consortium=consortium, number=2, organisation__short_name="CellForge"
+    )
+    other_partner = factories.PartnerFactory(consortium=other_consortium, number=1)
+    workpackage = factories.WorkpackageFactory(
+        consortium=consortium, number=1, title="Exosome manufacturing", lead_partner=partner_a
+    )
+    factories.WorkpackageParticipantFactory(workpackage=workpackage, partner=partner_a)
+    factories.WorkpackageParticipantFactory(workpackage=workpackage, partner=partner_b)
+    coordinator = _grant(consortium, ConsortiumRoleKind.COORDINATOR, "coordinator")
+    partner_member = _member(partner_a, "member-a")
+    other_partner_member = _member(partner_b, "member-b")
+    personnel = CostCategory.objects.get(consortium=consortium, code="personnel")
+    operating = CostCategory.objects.get(consortium=consortium, code="operating")
+
     wp2 = factories.WorkpackageFactory(consortium=consortium, number=2, lead_partner=partner_b)
     factories.WorkpackageParticipantFactory(workpackage=wp2, partner=partner_b)
     line_a = factories.BudgetLineFactory(partner=partner_a, workpackage=workpackage)
@@ -234,7 +268,7 @@ def world(
     factories.MembershipFactory(partner=other_partner)
 
     third_period = consortium.periods.get(number=3)
-    return {
+    bodies = {
         "expenses": {
             "partner": partner_a.pk,
             "workpackage": workpackage.pk,
@@ -262,6 +296,41 @@ def world(
             "start_date": "2025-02-01",
         },
     }
+    return World(coordinator=coordinator, partner_member=partner_member, bodies=bodies)
+
+
+@pytest.fixture(scope="module")
+def _world_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the world's files (the submitted deliverables) are written."""
+    return tmp_path_factory.mktemp("world-media")
+
+
+@pytest.fixture(scope="module")
+def _world(served_schema: Any, django_db_blocker: Any, _world_media: Path) -> Iterator[World]:
+    """The world, built once for the module in a transaction rolled back after it.
+
+    Each test runs in a savepoint of that transaction (pytest-django's `django_db`), each of its
+    examples in a savepoint of the test's: every test starts from the world as built, as if it had
+    built it itself. (`served_schema` comes first: loading it ends a request, which would close the
+    connection and with it the world's transaction.)"""
+    with django_db_blocker.unblock(), transaction.atomic():
+        with override_settings(MEDIA_ROOT=_world_media):
+            built = _build_world()
+        yield built
+        transaction.set_rollback(True)
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings: Any, tmp_path: Path, _world_media: Path) -> None:
+    # Replaces the fixture of tests/conftest.py for this module: a throw-away folder for each test,
+    # holding the world's files as when each test built its own world.
+    settings.MEDIA_ROOT = tmp_path / "media"
+    shutil.copytree(_world_media, settings.MEDIA_ROOT)
+
+
+@pytest.fixture
+def world(_world: World) -> World:
+    return _world
 
 
 def _ids(model: Any) -> list[int]:
@@ -288,11 +357,9 @@ def test_operation_conforms_to_schema(
     label: str,
     role: str,
     served_schema: Any,
-    world: dict[str, dict[str, Any]],
-    coordinator: Any,
-    partner_member: Any,
+    world: World,
 ) -> None:
-    user = coordinator if role == "coordinator" else partner_member
+    user = world.coordinator if role == "coordinator" else world.partner_member
     token = Token.objects.create(user=user)
     headers = {"Authorization": f"Token {token.key}"}
     operation = served_schema.find_operation_by_label(label)
@@ -332,8 +399,8 @@ def test_operation_conforms_to_schema(
                 elif name in plausible:
                     case.body[name] = _sometimes(data, plausible[name], value, name)
             # A third of the bodies get a consistent set of related rows, dates and amounts.
-            if resource in world and data.draw(st.integers(0, 2), label="consistent?") == 0:
-                case.body.update(world[resource])
+            if resource in world.bodies and data.draw(st.integers(0, 2), label="consistent?") == 0:
+                case.body.update(world.bodies[resource])
         cache.clear()  # throttle counters: each example starts with none
         with transaction.atomic():
             case.call_and_validate(headers=headers, checks=CHECKS)
