@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Subquery, Sum
+from django.db.models import Count, F, Max, OuterRef, Subquery, Sum
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
 
@@ -59,6 +59,7 @@ from .models import (
     Expense,
     JobRecord,
     Milestone,
+    Statement,
     Workpackage,
     WorkpackageParticipant,
 )
@@ -389,7 +390,7 @@ DELIVERABLES: dict[int, tuple[DeliverableSpec, ...]] = {
         DeliverableSpec("Allogeneic master cell bank characterisation", T.DATA, SEN, 18, "amble"),
         DeliverableSpec("CAR-NK process transferred to the GMP partner", T.DEM, SEN, 27, "senne"),
         DeliverableSpec("Final report on the cell therapy candidates and next steps",
-                        T.R, PU, 36, "meuse_cell"),
+                        T.R, PU, 36, "umosane"),
     ),
     2: (
         DeliverableSpec("Plasmid and cell line sourcing plan for AAV production",
@@ -814,6 +815,7 @@ def build_demo(*, seed: int = DEMO_SEED) -> DemoSummary:
         build_budget_lines(ctx, plans)
         build_effort(ctx, plans)
         build_expenses(ctx)
+        build_statements(ctx)
         build_jobs(ctx)
         record_deliverable_progress(ctx, deliverables)
         record_milestone_progress(ctx, milestones)
@@ -1343,6 +1345,42 @@ def overspend(ctx: Context, ended: list[ReportingPeriod], counter: Iterator[int]
     submitted, reviewed = review_moments(ctx, periods[-1])
     services.expense_submit(expense=expense, user=ctx.author(line.partner), now=submitted)
     services.expense_accept(expense=expense, user=ctx.coordinator, now=reviewed)
+
+
+def build_statements(ctx: Context) -> None:
+    """Every partner's statement for each ended period, filed when its lines were sent, except
+    the finance login's partner's latest one: that statement is still to be submitted.
+
+    A statement covers its partner's lines of the period; a partner that spent nothing in a period
+    still files one, empty, a fortnight after the period ends.
+    """
+    ended = [p for p in ctx.periods if p.end_date < ctx.today]
+    if not ended:
+        return
+    figures = {
+        (row["partner"], row["period"]): row
+        for row in Expense.objects.filter(consortium=ctx.consortium, period__in=ended)
+        .values("partner", "period")
+        .annotate(lines=Count("pk"), total=Sum("amount"), sent=Max("submitted_at"))
+    }
+    yesterday = ctx.today - datetime.timedelta(days=1)
+    left_open = (ctx.partners[PARTNER_FINANCE_AT].pk, ended[-1].pk)
+    for partner in sorted(ctx.partners.values(), key=lambda p: p.number):
+        for period in ended:
+            if (partner.pk, period.pk) == left_open:
+                continue
+            row = figures.get((partner.pk, period.pk), {})
+            fortnight = min(period.end_date + datetime.timedelta(days=14), yesterday)
+            statement = Statement(
+                partner=partner,
+                period=period,
+                submitted_at=row.get("sent") or local_datetime(fortnight, 10),
+                submitted_by=ctx.author(partner),
+                lines=row.get("lines", 0),
+                # SQLite sums decimals as floats: round back to cents.
+                total=Decimal(str(row.get("total") or 0)).quantize(CENT),
+            )
+            save_new(statement, user=ctx.author(partner))
 
 
 def build_jobs(ctx: Context) -> None:

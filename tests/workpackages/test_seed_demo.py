@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import F, OuterRef, Subquery, Sum
+from django.utils import timezone
 
 from consortium.models import (
     Consortium,
@@ -29,6 +30,7 @@ from workpackages.models import (
     Expense,
     JobRecord,
     Milestone,
+    Statement,
     Workpackage,
     WorkpackageParticipant,
 )
@@ -45,6 +47,7 @@ COUNTED = (
     Expense,
     Effort,
     JobRecord,
+    Statement,
     ConsortiumRole,
     Membership,
 )
@@ -74,6 +77,7 @@ def test_seed_demo_builds_the_partnership_once(settings: Any) -> None:
     check_budget_and_expenses()
     check_jobs()
     check_logins()
+    check_statements()
 
     before = counts()
     settings.DEBUG = True
@@ -182,3 +186,26 @@ def check_logins() -> None:
     assert users["coordinator"].is_staff
     assert not users["observer"].is_staff
     assert not users["partner1"].is_staff
+
+
+def check_statements() -> None:
+    """Each partner has filed its statement for every ended period but one: partner1's partner's
+    latest, left for partner1 to submit. partner1's partner also leads an open deliverable."""
+    consortium = Consortium.objects.get(acronym="PIT-ATMP")
+    today = timezone.localdate()
+    ended = list(consortium.periods.filter(end_date__lt=today).order_by("number"))
+    finance = Membership.objects.get(user__username="partner1").partner
+    filed = set(Statement.objects.values_list("partner", "period"))
+    expected = {
+        (partner.pk, period.pk) for partner in consortium.partners.all() for period in ended
+    } - {(finance.pk, ended[-1].pk)}
+    assert filed == expected
+    for statement in Statement.objects.select_related("period"):
+        assert statement.submitted_at.date() > statement.period.end_date
+        expenses = Expense.objects.filter(partner=statement.partner, period=statement.period)
+        assert statement.lines == expenses.count()
+        assert statement.total == (expenses.aggregate(total=Sum("amount"))["total"] or 0)
+    assert Expense.objects.filter(partner=finance, period=ended[-1]).exists()
+    if today <= consortium.end_date:
+        # One of its deliverables is due at the partnership's end, so it is being written.
+        assert Deliverable.objects.filter(lead_partner=finance, status="in_progress").exists()
