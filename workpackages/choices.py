@@ -1,7 +1,12 @@
-"""Enumerations of the work plan, the budget and the jobs, in Horizon Europe's and the region's terms."""
+"""Enumerations of the work plan, the budget and the jobs, in Horizon Europe's and the region's terms.
+
+A status is said of one row, so its label has a context: French agrees it with the row's noun
+("Approuvé" for a deliverable, "Acceptée" for an expense) while a column of counts says "Approuvés".
+"""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class DeliverableType(models.TextChoices):
@@ -24,35 +29,38 @@ class Dissemination(models.TextChoices):
 
 
 class DeliverableStatus(models.TextChoices):
-    PLANNED = "planned", _("Planned")
-    IN_PROGRESS = "in_progress", _("In progress")
-    SUBMITTED = "submitted", _("Submitted")
-    CHANGES_REQUESTED = "changes_requested", _("Changes requested")
-    APPROVED = "approved", _("Approved")
+    PLANNED = "planned", pgettext_lazy("deliverable status", "Planned")
+    IN_PROGRESS = "in_progress", pgettext_lazy("deliverable status", "In progress")
+    SUBMITTED = "submitted", pgettext_lazy("deliverable status", "Submitted")
+    CHANGES_REQUESTED = (
+        "changes_requested",
+        pgettext_lazy("deliverable status", "Changes requested"),
+    )
+    APPROVED = "approved", pgettext_lazy("deliverable status", "Approved")
 
 
 class ReviewDecision(models.TextChoices):
-    APPROVED = "approved", _("Approved")
-    CHANGES_REQUESTED = "changes_requested", _("Changes requested")
+    APPROVED = "approved", pgettext_lazy("review decision", "Approved")
+    CHANGES_REQUESTED = "changes_requested", pgettext_lazy("review decision", "Changes requested")
 
 
 class MilestoneStatus(models.TextChoices):
-    PENDING = "pending", _("Pending")
-    ACHIEVED = "achieved", _("Achieved")
-    MISSED = "missed", _("Missed")
+    PENDING = "pending", pgettext_lazy("milestone status", "Pending")
+    ACHIEVED = "achieved", pgettext_lazy("milestone status", "Achieved")
+    MISSED = "missed", pgettext_lazy("milestone status", "Missed")
 
 
 class BudgetLineStatus(models.TextChoices):
-    ACTIVE = "active", _("Active")
-    CANCELLED = "cancelled", _("Cancelled")
+    ACTIVE = "active", pgettext_lazy("budget line status", "Active")
+    CANCELLED = "cancelled", pgettext_lazy("budget line status", "Cancelled")
 
 
 class ExpenseStatus(models.TextChoices):
-    DRAFT = "draft", _("Draft")
-    SUBMITTED = "submitted", _("Submitted")
-    ACCEPTED = "accepted", _("Accepted")
-    REJECTED = "rejected", _("Rejected")
-    WITHDRAWN = "withdrawn", _("Withdrawn")
+    DRAFT = "draft", pgettext_lazy("expense status", "Draft")
+    SUBMITTED = "submitted", pgettext_lazy("expense status", "Submitted")
+    ACCEPTED = "accepted", pgettext_lazy("expense status", "Accepted")
+    REJECTED = "rejected", pgettext_lazy("expense status", "Rejected")
+    WITHDRAWN = "withdrawn", pgettext_lazy("expense status", "Withdrawn")
 
 
 class JobCategory(models.TextChoices):
@@ -71,11 +79,11 @@ class ContractType(models.TextChoices):
 
 
 class JobImpact(models.TextChoices):
-    DIRECT = "direct", _("Direct")
-    INDIRECT = "indirect", _("Indirect")
+    DIRECT = "direct", pgettext_lazy("job impact", "Direct")
+    INDIRECT = "indirect", pgettext_lazy("job impact", "Indirect")
 
 
 class JobStatus(models.TextChoices):
-    FORECAST = "forecast", _("Forecast")
-    REALISED = "realised", _("Realised")
-    WITHDRAWN = "withdrawn", _("Withdrawn")
+    FORECAST = "forecast", pgettext_lazy("job status", "Forecast")
+    REALISED = "realised", pgettext_lazy("job status", "Realised")
+    WITHDRAWN = "withdrawn", pgettext_lazy("job status", "Withdrawn")
