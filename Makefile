@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # What WeasyPrint needs from Debian to write the reports' PDFs.
 SYSTEM_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 fonts-dejavu-core
 
-.PHONY: help system-libs install install-dev run worker test lint format messages clean
+.PHONY: help system-libs browser install install-dev run worker test screenshots lint format messages clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,13 @@ system-libs: ## Install the Debian libraries PDF reports need, when missing
 		echo "Installing $(SYSTEM_LIBS) for PDF reports"; \
 		apt-get install -y --no-install-recommends $(SYSTEM_LIBS) \
 		|| (apt-get update && apt-get install -y --no-install-recommends $(SYSTEM_LIBS)); \
+	fi
+
+browser: ## Install Debian's Chromium for the browser tests, when missing
+	@if [ ! -x /usr/bin/chromium ]; then \
+		echo "Installing chromium for the browser tests"; \
+		apt-get install -y --no-install-recommends chromium \
+		|| (apt-get update && apt-get install -y --no-install-recommends chromium); \
 	fi
 
 install: $(UV) system-libs ## Create .venv with the locked runtime dependencies
@@ -57,8 +64,12 @@ run: install ## Migrate, seed the demo once, start the web server (and Celery wh
 	echo ""; \
 	REDIS_URL=$(REDIS_URL) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
-test: install-dev ## Run the whole test suite on PostgreSQL, on two cores (DATABASE_URL overrides)
+test: install-dev browser ## Run the whole test suite on PostgreSQL, on two cores (DATABASE_URL overrides)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/pytest -n 2 --dist loadfile
+
+screenshots: install-dev browser ## Photograph the partner dashboard in English and French into docs/
+	PORTAL_SCREENSHOTS_DIR=$(CURDIR)/docs DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+		$(BIN)/pytest tests/portal/test_browser.py
 
 lint: install-dev ## ruff (lint and format check), mypy, and a check that no migration is missing
 	$(BIN)/ruff check .
