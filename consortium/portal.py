@@ -89,3 +89,11 @@ def contact_only(scope: PortalScope) -> None:
     """Refuse pages that only the partner contact may use."""
     if not scope.is_contact:
         raise PermissionDenied
+
+
+def querystring_without_page(request: HttpRequest) -> str:
+    """The current filters, ready to be followed by `page=` (the pagination include's `query`)."""
+    query = request.GET.copy()
+    query.pop("page", None)
+    encoded = query.urlencode()
+    return f"{encoded}&" if encoded else ""

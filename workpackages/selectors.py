@@ -127,6 +127,41 @@ class BudgetRow:
         return min(int(self.consumption or 0), 100)
 
 
+@dataclass(frozen=True)
+class Commitment:
+    """A partner's jobs of one impact (direct or indirect) against what it committed to."""
+
+    impact: str
+    label: str
+    committed: int
+    realised: int = 0
+    realised_fte: Decimal = ZERO
+    forecast: int = 0
+    forecast_fte: Decimal = ZERO
+
+    @property
+    def expected(self) -> int:
+        return self.realised + self.forecast
+
+    @property
+    def expected_fte(self) -> Decimal:
+        return self.realised_fte + self.forecast_fte
+
+    @property
+    def progress(self) -> Decimal | None:
+        """Realised headcount as a percentage of the commitment."""
+        return percent(self.realised, self.committed)
+
+    @property
+    def outlook(self) -> Decimal | None:
+        """Realised and forecast headcount as a percentage of the commitment."""
+        return percent(self.expected, self.committed)
+
+    @property
+    def bar_width(self) -> int:
+        return min(int(self.progress or 0), 100)
+
+
 @dataclass
 class JobsFigures:
     """Jobs created in a consortium, by impact and status, against its targets."""
@@ -172,6 +207,25 @@ class JobsFigures:
     @property
     def indirect_progress(self) -> Decimal | None:
         return percent(self.indirect_realised, self.indirect_target)
+
+    def commitments(self) -> list[Commitment]:
+        """Realised and forecast jobs, direct then indirect, each against its target."""
+        targets = {
+            JobImpact.DIRECT: (gettext("Direct jobs"), self.direct_target),
+            JobImpact.INDIRECT: (gettext("Indirect jobs"), self.indirect_target),
+        }
+        return [
+            Commitment(
+                impact=impact,
+                label=label,
+                committed=target,
+                realised=self.headcount(impact),
+                realised_fte=self.fte(impact),
+                forecast=self.headcount(impact, JobStatus.FORECAST),
+                forecast_fte=self.fte(impact, JobStatus.FORECAST),
+            )
+            for impact, (label, target) in targets.items()
+        ]
 
 
 @dataclass
@@ -247,6 +301,23 @@ def _deliverable_counts(ids: list[int], today: datetime.date) -> dict[int, dict[
     return {row.pop("consortium_id"): row for row in rows}
 
 
+def _add_line(
+    rows: dict[int, BudgetRow],
+    key: int,
+    number: int,
+    label: str,
+    planned: Decimal,
+    granted: Decimal | None,
+    consumed: Decimal,
+) -> None:
+    """Add one budget line's money to its row in `rows`, creating the row on first use."""
+    row = rows.setdefault(key, BudgetRow(key=key, number=number, label=label))
+    row.planned += planned
+    row.granted += granted or ZERO
+    row.consumed += consumed
+    row.overspent_lines += int(consumed > planned)
+
+
 def budget_rows(
     ids: list[int], partners_only: QuerySet[Any] | None = None
 ) -> tuple[dict[int, list[BudgetRow]], dict[int, list[BudgetRow]]]:
@@ -276,11 +347,7 @@ def budget_rows(
             (partners[cid], pid, pnum, f"P{pnum} {pname}"),
             (workpackages[cid], wid, wnum, f"WP{wnum} {wtitle}"),
         ):
-            row = rows.setdefault(key, BudgetRow(key=key, number=number, label=label))
-            row.planned += planned
-            row.granted += granted or ZERO
-            row.consumed += consumed
-            row.overspent_lines += int(consumed > planned)
+            _add_line(rows, key, number, label, planned, granted, consumed)
     # Partners and WPs without any line still appear, with zeros.
     for pid, cid, pnum, pname in all_partners.values_list(
         "pk", "consortium_id", "number", "organisation__short_name"
@@ -317,9 +384,20 @@ def _jobs(
     for row in rows:
         result[row["consortium_id"]][(row["impact"], row["status"])] = (
             row["headcount"],
-            row["fte"],
+            row["fte"] or ZERO,
         )
     return result
+
+
+def partner_jobs(partner: Partner) -> JobsFigures:
+    """A partner's jobs, by impact and status, against its commitments, in one query."""
+    return JobsFigures(
+        direct_target=partner.jobs_commitment_direct,
+        indirect_target=partner.jobs_commitment_indirect,
+        counts=_jobs(
+            [partner.consortium_id], Partner.objects.filter(pk=partner.pk).values("pk")
+        ).get(partner.consortium_id, {}),
+    )
 
 
 def consortium_dashboards(
@@ -533,18 +611,8 @@ def partner_dashboard(
             (workpackages, wid, wnum, f"WP{wnum} {wtitle}"),
             (categories, cid, cpos, gettext(cname)),
         ):
-            row = rows.setdefault(key, BudgetRow(key=key, number=number, label=label))
-            row.planned += planned
-            row.granted += granted or ZERO
-            row.consumed += consumed
-            row.overspent_lines += int(consumed > planned)
-    jobs = JobsFigures(
-        direct_target=partner.jobs_commitment_direct,
-        indirect_target=partner.jobs_commitment_indirect,
-        counts=_jobs(
-            [partner.consortium_id], Partner.objects.filter(pk=partner.pk).values("pk")
-        ).get(partner.consortium_id, {}),
-    )
+            _add_line(rows, key, number, label, planned, granted, consumed)
+    jobs = partner_jobs(partner)
     periods = list(
         ReportingPeriod.objects.filter(consortium_id=partner.consortium_id)
         .annotate(

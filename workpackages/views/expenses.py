@@ -16,13 +16,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
-from django.utils.formats import number_format
+from django.utils.formats import date_format, number_format
 from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from consortium.models import Partner, ReportingPeriod
-from consortium.portal import partner_view
+from consortium.portal import partner_view, querystring_without_page
 from consortium.querysets import Action
 
 from ..choices import ExpenseStatus
@@ -78,11 +78,26 @@ def _totals(rows: QuerySet[Expense], *keys: str) -> list[dict[str, Any]]:
 
 
 def totals_of(rows: QuerySet[Expense]) -> dict[str, Any]:
-    """The rows' totals by period, by heading and by workpackage, and overall: four queries."""
+    """The rows' totals by period, by heading and by workpackage, and overall: four queries.
+    Each total row carries the `label` and `note` its table shows."""
+    by_period = _totals(rows, "period__number", "period__start_date", "period__end_date")
+    for row in by_period:
+        row["label"] = f"P{row['period__number']}"
+        row["note"] = "({} – {})".format(
+            date_format(row["period__start_date"], "SHORT_DATE_FORMAT"),
+            date_format(row["period__end_date"], "SHORT_DATE_FORMAT"),
+        )
+    by_category = _totals(rows, "category__position", "category__code", "category__name")
+    for row in by_category:
+        # The seeded headings' names are in the catalogue.
+        row["label"], row["note"] = _(row["category__name"]), ""
+    by_workpackage = _totals(rows, "workpackage__number", "workpackage__title")
+    for row in by_workpackage:
+        row["label"], row["note"] = f"WP{row['workpackage__number']}", row["workpackage__title"]
     return {
-        "by_period": _totals(rows, "period__number", "period__start_date", "period__end_date"),
-        "by_category": _totals(rows, "category__position", "category__code", "category__name"),
-        "by_workpackage": _totals(rows, "workpackage__number", "workpackage__title"),
+        "by_period": by_period,
+        "by_category": by_category,
+        "by_workpackage": by_workpackage,
         "grand": rows.order_by().aggregate(**_sums()),
     }
 
@@ -102,13 +117,6 @@ def _decorate(expenses: Any) -> None:
             partial or expense.status == ExpenseStatus.REJECTED
         )
         expense.evidence_name = os.path.basename(expense.evidence.name) if expense.evidence else ""
-
-
-def _query_without_page(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    encoded = query.urlencode()
-    return f"{encoded}&" if encoded else ""
 
 
 @partner_view
@@ -151,7 +159,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "section": "expenses",
         "filterset": filterset,
         "page_obj": page_obj,
-        "query": _query_without_page(request),
+        "query": querystring_without_page(request),
         "totals": totals_of(rows),
         "open_periods": open_periods,
         "current_period": periods.filter(start_date__lte=today, end_date__gte=today).first(),

@@ -10,7 +10,7 @@ cursor: the number of queries doesn't depend on the number of rows.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from django.contrib import messages
@@ -89,6 +89,34 @@ def _back_to_list(request: HttpRequest, list_name: str) -> HttpResponse:
     return redirect(reverse(list_name) + (f"?{query}" if query else ""))
 
 
+def _export(
+    request: HttpRequest,
+    fmt: str,
+    *,
+    filterset: Any,
+    list_name: str,
+    subject: str,
+    fields: Sequence[str],
+    columns: Sequence[str],
+    row: Callable[..., tuple[Any, ...]],
+) -> HttpResponse | StreamingHttpResponse:
+    """The rows of `filterset` as a file: `columns` read in one query, each row of values turned
+    into the file's cells by `row`, under the headers of the model's `fields`."""
+    _check_format(fmt)
+    if not filterset.is_valid():
+        return _back_to_list(request, list_name)
+    model = filterset.queryset.model
+    values = filterset.qs.values_list(*columns).iterator(chunk_size=CHUNK_SIZE)
+    return _respond(
+        request,
+        fmt=fmt,
+        subject=subject,
+        headers=_headers(model, fields),
+        rows=(row(*value) for value in values),
+        title=str(capfirst(model._meta.verbose_name_plural)),
+    )
+
+
 EXPENSE_FIELDS = (
     "incurred_on",
     "period",
@@ -104,68 +132,64 @@ EXPENSE_FIELDS = (
 
 @partner_view
 def expense_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
-    _check_format(fmt)
     scope = request.scope  # type: ignore[attr-defined]
     expenses = Expense.objects.restrict(request.user, "view").filter(partner=scope.partner)
-    filterset = PartnerExpenseFilterSet(
-        data=request.GET, queryset=expenses, request=request, partner=scope.partner
-    )
-    if not filterset.is_valid():
-        return _back_to_list(request, "expense-list")
-    values = filterset.qs.values_list(
-        "incurred_on",
-        "period__number",
-        "period__start_date",
-        "period__end_date",
-        "workpackage__number",
-        "category__name",
-        "description",
-        "invoice_reference",
-        "amount",
-        "accepted_amount",
-        "status",
-    )
     statuses = _labels(choices.ExpenseStatus)
     period_label = _("P%(number)s (%(start)s – %(end)s)")
 
-    def rows() -> Iterator[tuple[Any, ...]]:
-        for (
+    def row(
+        incurred_on: Any,
+        period: int,
+        period_start: Any,
+        period_end: Any,
+        workpackage: int,
+        category: str,
+        description: str,
+        reference: str,
+        amount: Any,
+        accepted: Any,
+        status: str,
+    ) -> tuple[Any, ...]:
+        return (
             incurred_on,
-            period,
-            period_start,
-            period_end,
-            workpackage,
+            period_label
+            % {
+                "number": period,
+                "start": period_start.strftime("%m/%Y"),
+                "end": period_end.strftime("%m/%Y"),
+            },
+            f"WP{workpackage}",
             category,
             description,
             reference,
             amount,
             accepted,
-            status,
-        ) in values.iterator(chunk_size=CHUNK_SIZE):
-            yield (
-                incurred_on,
-                period_label
-                % {
-                    "number": period,
-                    "start": period_start.strftime("%m/%Y"),
-                    "end": period_end.strftime("%m/%Y"),
-                },
-                f"WP{workpackage}",
-                category,
-                description,
-                reference,
-                amount,
-                accepted,
-                statuses.get(status, status),
-            )
+            statuses.get(status, status),
+        )
 
-    return _respond(
+    return _export(
         request,
-        fmt=fmt,
+        fmt,
+        filterset=PartnerExpenseFilterSet(
+            data=request.GET, queryset=expenses, request=request, partner=scope.partner
+        ),
+        list_name="expense-list",
         subject="expenses",
-        headers=_headers(Expense, EXPENSE_FIELDS),
-        rows=rows(),
-        title=str(capfirst(Expense._meta.verbose_name_plural)),
+        fields=EXPENSE_FIELDS,
+        columns=(
+            "incurred_on",
+            "period__number",
+            "period__start_date",
+            "period__end_date",
+            "workpackage__number",
+            "category__name",
+            "description",
+            "invoice_reference",
+            "amount",
+            "accepted_amount",
+            "status",
+        ),
+        row=row,
     )
 
 
@@ -185,24 +209,8 @@ JOB_FIELDS = (
 
 @partner_view
 def job_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
-    _check_format(fmt)
     scope = request.scope  # type: ignore[attr-defined]
     jobs = JobRecord.objects.restrict(request.user, "view").filter(partner=scope.partner)
-    filterset = PartnerJobFilterSet(data=request.GET, queryset=jobs, request=request)
-    if not filterset.is_valid():
-        return _back_to_list(request, "job-list")
-    values = filterset.qs.values_list(
-        "position_title",
-        "category",
-        "contract_type",
-        "fte",
-        "start_date",
-        "end_date",
-        "impact",
-        "status",
-        "workpackage__number",
-        "evidence_note",
-    )
     category, contract, impact, status = (
         _labels(choices.JobCategory),
         _labels(choices.ContractType),
@@ -210,39 +218,40 @@ def job_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpRe
         _labels(choices.JobStatus),
     )
 
-    def rows() -> Iterator[tuple[Any, ...]]:
-        for (
+    def row(
+        title: str,
+        job_category: str,
+        job_contract: str,
+        fte: Any,
+        start_date: Any,
+        end_date: Any,
+        job_impact: str,
+        job_status: str,
+        workpackage: int | None,
+        evidence: str,
+    ) -> tuple[Any, ...]:
+        return (
             title,
-            job_category,
-            job_contract,
+            category.get(job_category, job_category),
+            contract.get(job_contract, job_contract),
             fte,
             start_date,
             end_date,
-            job_impact,
-            job_status,
-            workpackage,
+            impact.get(job_impact, job_impact),
+            status.get(job_status, job_status),
+            f"WP{workpackage}" if workpackage is not None else None,
             evidence,
-        ) in values.iterator(chunk_size=CHUNK_SIZE):
-            yield (
-                title,
-                category.get(job_category, job_category),
-                contract.get(job_contract, job_contract),
-                fte,
-                start_date,
-                end_date,
-                impact.get(job_impact, job_impact),
-                status.get(job_status, job_status),
-                f"WP{workpackage}" if workpackage is not None else None,
-                evidence,
-            )
+        )
 
-    return _respond(
+    return _export(
         request,
-        fmt=fmt,
+        fmt,
+        filterset=PartnerJobFilterSet(data=request.GET, queryset=jobs, request=request),
+        list_name="job-list",
         subject="jobs",
-        headers=_headers(JobRecord, JOB_FIELDS),
-        rows=rows(),
-        title=str(capfirst(JobRecord._meta.verbose_name_plural)),
+        fields=JOB_FIELDS,
+        columns=(*JOB_FIELDS[:-2], "workpackage__number", "evidence_note"),
+        row=row,
     )
 
 

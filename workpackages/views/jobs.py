@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -17,10 +15,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from consortium.models import Partner
-from consortium.portal import partner_view
+from consortium.portal import partner_view, querystring_without_page
 
-from ..choices import JobImpact, JobStatus
+from ..choices import JobStatus
 from ..forms.jobs import (
     JobDeclareForm,
     JobForm,
@@ -29,11 +26,10 @@ from ..forms.jobs import (
     show_refusal,
 )
 from ..models import JobRecord
-from ..selectors import percent
+from ..selectors import partner_jobs
 from ..services import job_realise, job_withdraw, record_create, record_update
 
 PAGE_SIZE = 50
-ZERO = Decimal(0)
 
 
 def own_jobs(request: HttpRequest, action: str = "view") -> QuerySet[JobRecord]:
@@ -42,81 +38,6 @@ def own_jobs(request: HttpRequest, action: str = "view") -> QuerySet[JobRecord]:
     return JobRecord.objects.restrict(request.user, action).filter(  # type: ignore[arg-type]
         partner=scope.partner
     )
-
-
-def querystring_without_page(request: HttpRequest) -> str:
-    """The current filters, ready to be followed by `page=` (the pagination include's `query`)."""
-    query = request.GET.copy()
-    query.pop("page", None)
-    encoded = query.urlencode()
-    return f"{encoded}&" if encoded else ""
-
-
-@dataclass(frozen=True)
-class Commitment:
-    """The partner's jobs of one impact (direct or indirect) against what it committed to."""
-
-    impact: str
-    label: str
-    committed: int
-    realised: int = 0
-    realised_fte: Decimal = ZERO
-    forecast: int = 0
-    forecast_fte: Decimal = ZERO
-
-    @property
-    def expected(self) -> int:
-        return self.realised + self.forecast
-
-    @property
-    def expected_fte(self) -> Decimal:
-        return self.realised_fte + self.forecast_fte
-
-    @property
-    def progress(self) -> Decimal | None:
-        """Realised headcount as a percentage of the commitment."""
-        return percent(self.realised, self.committed)
-
-    @property
-    def outlook(self) -> Decimal | None:
-        """Realised and forecast headcount as a percentage of the commitment."""
-        return percent(self.expected, self.committed)
-
-    @property
-    def bar_width(self) -> int:
-        return min(int(self.progress or 0), 100)
-
-
-def jobs_against_commitment(jobs: QuerySet[JobRecord], partner: Partner) -> list[Commitment]:
-    """Headcount and FTE of the realised and forecast jobs, direct and indirect, summed by the
-    database in one query; withdrawn jobs don't count."""
-    figures = {
-        (row["impact"], row["status"]): (row["headcount"], row["fte"] or ZERO)
-        for row in jobs.exclude(status=JobStatus.WITHDRAWN)
-        .order_by()
-        .values("impact", "status")
-        .annotate(headcount=Count("pk"), fte=Sum("fte"))
-    }
-    committed = {
-        JobImpact.DIRECT: partner.jobs_commitment_direct,
-        JobImpact.INDIRECT: partner.jobs_commitment_indirect,
-    }
-    rows = []
-    for impact in (JobImpact.DIRECT, JobImpact.INDIRECT):
-        realised = figures.get((impact, JobStatus.REALISED), (0, ZERO))
-        forecast = figures.get((impact, JobStatus.FORECAST), (0, ZERO))
-        rows.append(
-            Commitment(
-                impact=impact,
-                label=str(impact.label),
-                committed=committed[impact],
-                realised=realised[0],
-                realised_fte=realised[1],
-                forecast=forecast[0],
-                forecast_fte=forecast[1],
-            )
-        )
-    return rows
 
 
 @partner_view
@@ -140,7 +61,7 @@ def index(request: HttpRequest) -> HttpResponse:
             "query": query,
             "export_query": query.rstrip("&"),
             "filtered": any(value for key, value in request.GET.items() if key != "page"),
-            "commitments": jobs_against_commitment(jobs, scope.partner),
+            "commitments": partner_jobs(scope.partner).commitments(),
             "today": timezone.localdate(),
         },
     )

@@ -24,7 +24,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
-from consortium.portal import partner_view
+from consortium.portal import partner_view, querystring_without_page
 
 from ..choices import DeliverableStatus, MilestoneStatus, ReviewDecision
 from ..forms.deliverables import (
@@ -53,14 +53,6 @@ def consortium_rows(request: HttpRequest, model: Any) -> QuerySet[Any]:
     """The work plan rows of the person's consortium they may read."""
     scope = request.scope  # type: ignore[attr-defined]
     return model.objects.restrict(request.user, "view").filter(consortium=scope.consortium)
-
-
-def querystring_without_page(request: HttpRequest) -> str:
-    """The current filters, ready to be followed by `page=` (the pagination include's `query`)."""
-    query = request.GET.copy()
-    query.pop("page", None)
-    encoded = query.urlencode()
-    return f"{encoded}&" if encoded else ""
 
 
 def flag(condition: Q) -> ExpressionWrapper:
