@@ -30,6 +30,14 @@ MAX_NAME_BYTES = 150
 HEADER_BYTES = 8192
 
 validate_document_extension = FileExtensionValidator(allowed_extensions=DOCUMENT_EXTENSIONS)
+# The funder takes deliverables as documents, spreadsheets or archives; images and OpenDocument
+# spreadsheets, accepted as expense evidence, are not a deliverable.
+DELIVERABLE_EXTENSIONS = ["pdf", "docx", "xlsx", "odt", "zip"]
+validate_deliverable_extension = FileExtensionValidator(
+    allowed_extensions=DELIVERABLE_EXTENSIONS,
+    message=_("A deliverable is sent as a PDF, DOCX, XLSX, ODT or ZIP file."),
+    code="file_extension",
+)
 
 
 def validate_upload_size(file: Any) -> None:

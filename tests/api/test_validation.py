@@ -33,10 +33,12 @@ from workpackages.models import (
 )
 from workpackages.validators import MAX_UPLOAD_BYTES
 
+from ..web import MULTIPART, multipart
 from .conftest import PDF, api_client
 
 pytestmark = pytest.mark.django_db
 
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 512
 MONEY = re.compile(r"^-?\d+\.\d{2}$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -285,6 +287,46 @@ def test_a_deliverable_upload_is_checked_by_its_content(
         format="multipart",
     )
     _refused(answer, "file")
+    assert _snapshot() == before
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "says"),
+    [
+        ("../d1-1.pdf", PDF, "path separator"),
+        ("..\\d1-1.pdf", PDF, "path separator"),
+        ("d1-1\x07.pdf", PDF, "control characters"),
+        ("d1-1.png", PNG, "A deliverable is sent as a PDF, DOCX, XLSX, ODT or ZIP file."),
+    ],
+)
+def test_a_deliverable_upload_refuses_a_folder_in_its_name_or_a_picture(
+    deliverable: Any, partner_member: Any, name: str, content: bytes, says: str
+) -> None:
+    """The name is checked as the client sent it, not as Django would tidy it, and only the
+    funder's document types are a deliverable."""
+    before = _snapshot()
+    answer = api_client(partner_member).post(
+        f"/api/v1/deliverables/{deliverable.pk}/submit/",
+        data=multipart({"late_justification": "The supplier was late."}, "file", name, content),
+        content_type=MULTIPART,
+    )
+    messages = _refused(answer, "file")
+    assert any(says in m for m in messages), messages
+    assert _snapshot() == before
+
+
+@pytest.mark.parametrize("name", ["../invoice.pdf", "..\\invoice.pdf", "invoice\x07.pdf"])
+def test_an_evidence_name_with_a_folder_is_refused_not_tidied(
+    new_expense: dict[str, Any], partner_member: Any, name: str
+) -> None:
+    before = _snapshot()
+    answer = api_client(partner_member).post(
+        "/api/v1/expenses/",
+        data=multipart(new_expense, "evidence", name, PDF),
+        content_type=MULTIPART,
+    )
+    messages = _refused(answer, "evidence")
+    assert any("rename the file" in m for m in messages), messages
     assert _snapshot() == before
 
 

@@ -18,46 +18,24 @@ from django.urls import reverse
 
 from tests import factories
 from tests.api.conftest import PDF
-from tests.web import client_for
+from tests.web import MULTIPART, client_for, multipart
 from workpackages.choices import DeliverableStatus
-from workpackages.forms.deliverables import CapFileSize, DeliverableSubmitForm
+from workpackages.forms.deliverables import DeliverableSubmitForm
 from workpackages.models import Deliverable, DeliverableSubmission
 from workpackages.services import deliverable_request_changes, deliverable_submit
+from workpackages.uploads import CapFileSize
 from workpackages.validators import MAX_UPLOAD_BYTES
 
 pytestmark = pytest.mark.django_db
 
-BOUNDARY = "----PortalTestBoundary7MA4YWxkTrZu0gW"
 EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 200
-
-
-def multipart(fields: dict[str, str], file_name: str, content: bytes) -> bytes:
-    """A form body as a browser sends it, with the file name exactly as given: Django's test
-    client would strip the folder from "../evil.pdf" before sending."""
-    parts = [
-        (
-            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
-        ).encode()
-        for name, value in fields.items()
-    ]
-    parts.append(
-        (
-            f"--{BOUNDARY}\r\n"
-            f'Content-Disposition: form-data; name="file"; filename="{file_name}"\r\n'
-            "Content-Type: application/octet-stream\r\n\r\n"
-        ).encode()
-        + content
-        + b"\r\n"
-    )
-    parts.append(f"--{BOUNDARY}--\r\n".encode())
-    return b"".join(parts)
 
 
 def send(client: Client, deliverable: Any, file_name: str, content: bytes, **fields: str) -> Any:
     return client.post(
         reverse("deliverable-detail", args=[deliverable.pk]),
-        data=multipart(fields, file_name, content),
-        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+        data=multipart(fields, "file", file_name, content),
+        content_type=MULTIPART,
     )
 
 

@@ -17,7 +17,7 @@ from django.urls import reverse
 
 from tests import factories
 from tests.api.conftest import PDF
-from tests.web import client_for
+from tests.web import MULTIPART, client_for, multipart
 from workpackages.choices import ExpenseStatus
 from workpackages.models import Expense, Statement
 from workpackages.services import expense_accept, expense_reject, expense_submit
@@ -310,6 +310,25 @@ def test_add_refuses_evidence_whose_content_is_not_what_its_name_says(
     ]
     extension = client.post(ADD, _form_data(workpackage, personnel, period, evidence=script))
     assert "File extension “exe” is not allowed" in extension.context["form"].errors["evidence"][0]
+    assert not Expense.objects.exists()
+    assert not Path(settings.MEDIA_ROOT, "evidence").exists()
+
+
+@pytest.mark.parametrize("name", ["../invoice.pdf", "..\\invoice.pdf", "invoice\x07.pdf"])
+def test_add_refuses_evidence_named_with_a_folder_and_stores_nothing(
+    partner_member: Any,
+    workpackage: Any,
+    personnel: Any,
+    period: Any,
+    budget_line: Any,
+    name: str,
+) -> None:
+    fields = {key: str(value) for key, value in _form_data(workpackage, personnel, period).items()}
+    response = client_for(partner_member).post(
+        ADD, data=multipart(fields, "evidence", name, PDF), content_type=MULTIPART
+    )
+    assert response.status_code == 200
+    assert "rename the file" in response.context["form"].errors["evidence"][0]
     assert not Expense.objects.exists()
     assert not Path(settings.MEDIA_ROOT, "evidence").exists()
 

@@ -133,7 +133,9 @@ def test_an_executable_is_refused_as_a_deliverable(
             file=ContentFile(b"MZ\x90\x00", name="report.exe"),
             now=before_due,
         )
-    assert refusal.value.message_dict == {"file": [NOT_A_DOCUMENT]}
+    assert refusal.value.message_dict == {
+        "file": ["A deliverable is sent as a PDF, DOCX, XLSX, ODT or ZIP file."]
+    }
     deliverable.refresh_from_db()
     assert (deliverable.status, deliverable.first_submitted_at) == (
         DeliverableStatus.PLANNED,

@@ -26,6 +26,8 @@ from ..models import (
     WorkpackageParticipant,
 )
 from ..selectors import ConsortiumSummary, budget_lines_with_consumption, percent
+from ..uploads import validate_sent_name
+from ..validators import validate_deliverable_extension
 
 MONEY: dict[str, Any] = {"max_digits": 16, "decimal_places": 2}
 
@@ -125,7 +127,11 @@ class DeliverableSerializer(serializers.ModelSerializer):
 
 class DeliverableSubmitSerializer(serializers.Serializer):
     file = serializers.FileField(
-        help_text=_("PDF, DOCX, XLSX, ODT, ODS, ZIP, PNG or JPEG, at most 50 MB.")
+        help_text=_(
+            "PDF, DOCX, XLSX, ODT or ZIP, at most 50 MB, its type checked by its content; a name "
+            "with a folder or control characters in it is refused."
+        ),
+        validators=[validate_sent_name, validate_deliverable_extension],
     )
     note = serializers.CharField(required=False, allow_blank=True, default="")
     late_justification = serializers.CharField(
@@ -248,6 +254,10 @@ class ExpenseSerializer(RecordSerializer):
             "review_comment",
         ]
         owner_fields = ["partner"]
+
+    def validate_evidence(self, file: Any) -> Any:
+        validate_sent_name(file)
+        return file
 
 
 class ExpenseAcceptSerializer(serializers.Serializer):

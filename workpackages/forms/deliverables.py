@@ -1,25 +1,14 @@
-"""Forms of the work plan pages: the lists' filters and the upload of a deliverable's new version.
-
-Django tidies an uploaded file's name silently: it drops any folder ("../evil.pdf" arrives as
-"evil.pdf") and any control character. A partner who sends such a name is told instead, and
-nothing is stored: the deliverable page parses its upload with `KeepSentNames`, which keeps each
-file's name as the browser sent it for `DeliverableSubmitForm` to check.
-"""
+"""Forms of the work plan pages: the lists' filters and the upload of a deliverable's new version
+(whose file name is checked as it was sent: see `workpackages.uploads`)."""
 
 from __future__ import annotations
 
 import datetime
-import unicodedata
-from typing import IO, Any
+from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.core.files.uploadhandler import FileUploadHandler
-from django.http import HttpRequest, QueryDict
-from django.http.multipartparser import MultiPartParser
-from django.utils.datastructures import MultiValueDict
-from django.utils.encoding import force_str
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
@@ -27,20 +16,18 @@ from consortium.models import Partner
 
 from ..filtersets import DeliverableFilterSet, MilestoneFilterSet, WorkpackageFilterSet
 from ..models import Deliverable, Workpackage
-from ..validators import MAX_UPLOAD_BYTES, validate_document_content, validate_upload_size
-
-# The funder takes deliverables as documents, spreadsheets or archives; images, accepted as
-# expense evidence, are not a deliverable.
-SUBMIT_EXTENSIONS = ("pdf", "docx", "xlsx", "odt", "zip")
+from ..uploads import validate_sent_name
+from ..validators import (
+    DELIVERABLE_EXTENSIONS,
+    MAX_UPLOAD_BYTES,
+    validate_deliverable_extension,
+    validate_document_content,
+    validate_upload_size,
+)
 
 # Filters a partner page has no use for: the consortium is the page's own, and the "changed
 # since" moment is for integrations synchronising through the API.
 HIDDEN_FILTERS = ("consortium", "updated_since")
-
-# A placeholder for a name Django would drop altogether (".." or a bare folder), so that the file
-# still reaches the form, which refuses it by the name it was sent with.
-UNNAMED = "unnamed"
-
 
 # Filters ----------------------------------------------------------------------------------------
 
@@ -124,101 +111,6 @@ class PartnerMilestoneFilterSet(PortalFilters, MilestoneFilterSet):
 # Upload -----------------------------------------------------------------------------------------
 
 
-class SentNameParser(MultiPartParser):
-    """Django's multipart parser, which also sets `sent_name` on each uploaded file: its name
-    exactly as the browser sent it, before Django tidied it."""
-
-    _sent_name = ""
-
-    def sanitize_file_name(self, file_name: str) -> str | None:
-        self._sent_name = file_name
-        return super().sanitize_file_name(file_name) or UNNAMED
-
-    def handle_file_complete(self, old_field_name: str, counters: list[int]) -> None:
-        super().handle_file_complete(old_field_name, counters)
-        # The parser has just added the completed file to its (private) result: tag it.
-        field = force_str(old_field_name, self._encoding, errors="replace")  # type: ignore[attr-defined]
-        files = self._files.getlist(field)  # type: ignore[attr-defined]
-        if files:
-            files[-1].sent_name = self._sent_name
-
-
-class CapFileSize(FileUploadHandler):
-    """Stop keeping a file's bytes once it is past the upload limit: the form refuses it by its
-    size all the same, and the server's temporary folder never holds more than the limit and one
-    chunk of it."""
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
-        return None if start > MAX_UPLOAD_BYTES else raw_data
-
-    def file_complete(self, file_size: int) -> UploadedFile | None:
-        return None
-
-
-class KeepSentNames(FileUploadHandler):
-    """Parse the request's upload with `SentNameParser` and `CapFileSize`. Install it first in
-    `request.upload_handlers` before anything reads the body (the CSRF check does: see the
-    deliverable page's view)."""
-
-    def handle_raw_input(
-        self,
-        input_data: IO[bytes],
-        META: dict[str, str],
-        content_length: int,
-        boundary: str,
-        encoding: str | None = None,
-    ) -> tuple[QueryDict, MultiValueDict[str, UploadedFile]] | None:
-        request = self.request
-        if request is None:
-            return None  # Installed without its request: Django parses as usual.
-        others = [handler for handler in request.upload_handlers if handler is not self]
-        handlers = [CapFileSize(request), *others]
-        return SentNameParser(META, input_data, handlers, encoding).parse()
-
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
-        return raw_data  # Not reached: `handle_raw_input` has parsed the whole body.
-
-    def file_complete(self, file_size: int) -> UploadedFile | None:
-        return None
-
-
-def keep_sent_names(request: HttpRequest) -> None:
-    """Have the request's upload parsed with the names as sent (before its body is read)."""
-    request.upload_handlers = [KeepSentNames(request), *request.upload_handlers]
-
-
-def check_sent_name(name: str) -> None:
-    """Refuse a file name with a folder in it or with control characters, rather than storing
-    the file under another name than the one the partner sees on their computer."""
-    if "/" in name or "\\" in name:
-        raise ValidationError(
-            _(
-                "The file name contains a folder or a path separator (a slash or a backslash): "
-                "rename the file, for example report.pdf, and send it again."
-            ),
-            code="file_name_path",
-        )
-    if any(unicodedata.category(character) in ("Cc", "Cf") for character in name):
-        raise ValidationError(
-            _("The file name contains control characters: rename the file and send it again."),
-            code="file_name_control",
-        )
-    if name.strip().strip(".") == "":
-        raise ValidationError(
-            _("This is not a file name: rename the file and send it again."),
-            code="file_name_empty",
-        )
-
-
-def check_extension(name: str) -> None:
-    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    if extension not in SUBMIT_EXTENSIONS:
-        raise ValidationError(
-            _("A deliverable is sent as a PDF, DOCX, XLSX, ODT or ZIP file."),
-            code="file_extension",
-        )
-
-
 class DeliverableSubmitForm(forms.Form):
     """A new version of a deliverable. Past its due date, the delay must be explained (once: a
     justification given with an earlier version stands unless it is rewritten)."""
@@ -226,7 +118,7 @@ class DeliverableSubmitForm(forms.Form):
     file = forms.FileField(
         label=_("File"),
         widget=forms.ClearableFileInput(
-            attrs={"accept": ",".join(f".{extension}" for extension in SUBMIT_EXTENSIONS)}
+            attrs={"accept": ",".join(f".{extension}" for extension in DELIVERABLE_EXTENSIONS)}
         ),
     )
     note = forms.CharField(
@@ -266,8 +158,8 @@ class DeliverableSubmitForm(forms.Form):
     def clean_file(self) -> UploadedFile:
         file = self.cleaned_data["file"]
         # Checked first: a refused name never reaches storage under a tidied one.
-        check_sent_name(getattr(file, "sent_name", None) or file.name)
-        check_extension(file.name)
+        validate_sent_name(file)
+        validate_deliverable_extension(file)
         validate_upload_size(file)
         validate_document_content(file)
         return file

@@ -15,6 +15,7 @@ from consortium.models import CostCategory, Partner, ReportingPeriod
 
 from ..filtersets import ExpenseFilterSet
 from ..models import Expense, Workpackage
+from ..uploads import validate_sent_name
 from ..validators import DOCUMENT_EXTENSIONS, MAX_UPLOAD_BYTES
 
 # Filters a partner page has no use for: the partner and the consortium are the page's own, and
@@ -104,6 +105,12 @@ class ExpenseForm(forms.ModelForm):
             "Invoice or other proof, at most %(size)s MB: PDF, Word, Excel, OpenDocument, "
             "ZIP, PNG or JPEG."
         ) % {"size": MAX_UPLOAD_BYTES // (1024 * 1024)}
+
+    def clean_evidence(self) -> Any:
+        # Before the model's checks: a refused name never reaches storage under a tidied one.
+        evidence = self.cleaned_data.get("evidence")
+        validate_sent_name(evidence)
+        return evidence
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

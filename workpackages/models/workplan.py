@@ -19,8 +19,8 @@ from consortium.querysets import ScopedQuerySet
 from .. import choices
 from ..choices import DeliverableStatus
 from ..validators import (
+    validate_deliverable_extension,
     validate_document_content,
-    validate_document_extension,
     validate_upload_size,
 )
 from .base import ConsortiumOwned
@@ -292,7 +292,11 @@ class DeliverableSubmission(models.Model):
         _("file"),
         upload_to="deliverables/%Y/%m/",
         max_length=255,
-        validators=[validate_document_extension, validate_upload_size, validate_document_content],
+        validators=[
+            validate_deliverable_extension,
+            validate_upload_size,
+            validate_document_content,
+        ],
     )
     note = models.TextField(_("note"), blank=True)
     submitted_by = models.ForeignKey(

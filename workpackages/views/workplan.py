@@ -21,7 +21,6 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods
 
 from consortium.portal import partner_view, querystring_without_page
@@ -32,7 +31,6 @@ from ..forms.deliverables import (
     PartnerDeliverableFilterSet,
     PartnerMilestoneFilterSet,
     PartnerWorkpackageFilterSet,
-    keep_sent_names,
     show_refusal,
 )
 from ..models import (
@@ -176,8 +174,11 @@ def may_submit(request: HttpRequest, deliverable: Deliverable) -> bool:
     )
 
 
-@csrf_protect
-def _deliverable_page(request: HttpRequest, pk: int) -> HttpResponse:
+@require_http_methods(["GET", "HEAD", "POST"])
+@partner_view
+def deliverable_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A deliverable's facts, its versions and reviews, and, for its lead partner while it is
+    open, the form that sends a new version."""
     deliverable = get_object_or_404(
         consortium_rows(request, Deliverable).select_related(
             "workpackage", "lead_partner__organisation"
@@ -242,18 +243,6 @@ def _deliverable_page(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
         },
     )
-
-
-@csrf_exempt  # Only to let `keep_sent_names` act first: `_deliverable_page` checks the token.
-@require_http_methods(["GET", "HEAD", "POST"])
-@partner_view
-def deliverable_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """A deliverable's facts, its versions and reviews, and, for its lead partner while it is
-    open, the form that sends a new version."""
-    if request.method == "POST":
-        # The CSRF check reads the body: the names as sent are kept only if this comes first.
-        keep_sent_names(request)
-    return _deliverable_page(request, pk)
 
 
 urlpatterns = [
