@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.utils import reset as reset_login_failures
 from django import forms
 from django.conf import settings
 from django.contrib.auth import forms as auth_forms
@@ -11,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from .backends import attempted_username
 from .emails import absolute, email_later
 from .models import language_of
 
@@ -28,6 +30,19 @@ class LoginForm(auth_forms.AuthenticationForm):
             "case-sensitive."
         ),
     }
+
+
+class SetPasswordForm(auth_forms.SetPasswordForm):
+    """A new password chosen through an emailed link (a reset or an invitation) also lifts a
+    sign-in lockout: the link has proved who the person is."""
+
+    def save(self, commit: bool = True) -> Any:
+        user = super().save(commit)
+        if commit:
+            for name in {user.username, user.email}:
+                if name:
+                    reset_login_failures(username=attempted_username(None, {"username": name}))
+        return user
 
 
 class PasswordResetForm(auth_forms.PasswordResetForm):

@@ -1,5 +1,6 @@
 """Settings shared by every environment; everything that varies comes from environment variables."""
 
+import datetime
 import os
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_celery_beat",
     "simple_history",
+    "axes",
     "consortium",
     "workpackages",
     "reporting",
@@ -62,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Last: answers a sign-in attempt that django-axes has locked out.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -122,7 +126,25 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
-AUTHENTICATION_BACKENDS = ["consortium.backends.UsernameOrEmailBackend"]
+# django-axes first: it refuses a locked-out sign-in before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "consortium.backends.UsernameOrEmailBackend",
+]
+# Sign-in throttling (partner pages, admin and API token alike): after LOGIN_FAILURE_LIMIT wrong
+# passwords for one username from one address, that pair waits LOGIN_LOCKOUT_MINUTES. Counting
+# the pair, not the address alone, keeps colleagues behind one office gateway signing in.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_USERNAME_CALLABLE = "consortium.backends.attempted_username"
+AXES_CLIENT_IP_CALLABLE = "consortium.backends.client_address"
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "consortium.views.accounts.locked_out"
+# Failed attempts are kept (AccessAttempt); successful sign-ins are not logged a second time,
+# and commands start without axes' banner.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"

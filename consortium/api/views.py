@@ -91,7 +91,10 @@ class TokenView(APIView):
     def post(self, request: Request) -> Response:
         """Your API token: the same one until you revoke it."""
         form = serializers.TokenRequestSerializer(data=request.data, context={"request": request})
-        form.is_valid(raise_exception=True)
+        if not form.is_valid():
+            # Answered, not raised: raising would roll the request's transaction back, and with it
+            # django-axes' count of this failed sign-in.
+            return Response(form.errors, status=status.HTTP_400_BAD_REQUEST)
         token, _created = Token.objects.get_or_create(user=form.validated_data["user"])
         return Response({"token": token.key})
 

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
 from django.urls import path, reverse, reverse_lazy
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ..forms import LanguageForm, LoginForm, PasswordResetForm
+from ..forms import LanguageForm, LoginForm, PasswordResetForm, SetPasswordForm
 from ..middleware import SESSION_LANGUAGE
 from ..portal import SESSION_KEY, memberships_of, partner_view
 from ..services import profile_language_set
@@ -64,6 +66,20 @@ class LoginView(auth_views.LoginView):
     redirect_authenticated_user = True
 
 
+def locked_out(
+    request: HttpRequest, original_response: Any = None, credentials: Any = None
+) -> HttpResponse:
+    """What django-axes answers a sign-in after too many wrong passwords (`AXES_LOCKOUT_CALLABLE`):
+    how long to wait, and the way out that needs no password."""
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return render(
+        request,
+        "accounts/locked_out.html",
+        {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT},
+        status=429,
+    )
+
+
 def _page(view: Any, template: str, **kwargs: Any) -> Any:
     return view.as_view(template_name=f"accounts/{template}.html", **kwargs)
 
@@ -100,7 +116,11 @@ urlpatterns = [
     ),
     path(
         "accounts/password/reset/<uidb64>/<token>/",
-        _page(auth_views.PasswordResetConfirmView, "password_reset_confirm"),
+        _page(
+            auth_views.PasswordResetConfirmView,
+            "password_reset_confirm",
+            form_class=SetPasswordForm,
+        ),
         name="password_reset_confirm",
     ),
     path(
