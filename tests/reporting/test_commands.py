@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError, call_command, get_commands, load_command_class
+from django.utils import translation
 
 from reporting.choices import DeliveryStatus, ReportKind, ReportStatus
 from reporting.models import Report, ReportDelivery, ReportDocument, ReportRecipient
@@ -145,3 +146,19 @@ def test_an_smtp_outage_leaves_the_deliveries_for_the_task_queue(
     assert delivery.last_error
     assert Report.objects.get().status == ReportStatus.GENERATED
     assert smtp.messages == []
+
+
+@pytest.mark.parametrize(
+    ("command", "english", "french"),
+    [
+        ("send_report", "Generate a progress or jobs-created report now", "Produit maintenant"),
+        ("seed_demo", "Create the PIT-ATMP demo partnership", "Crée le partenariat"),
+    ],
+)
+def test_help_is_printed_in_the_active_language(command: str, english: str, french: str) -> None:
+    """`manage.py <command> --help` works: argparse gets the translated description as text."""
+    for language, expected in (("en", english), ("fr", french)):
+        with translation.override(language):
+            app = get_commands()[command]
+            parser = load_command_class(app, command).create_parser("manage.py", command)
+            assert expected in parser.format_help()

@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import transaction
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -14,11 +14,12 @@ from django.utils.translation import gettext_lazy
 
 from consortium.models import Consortium
 from reporting.demo import build_reporting_demo
+from reporting.management.translated import TranslatedHelpCommand
 from workpackages import demo
 
 
-class Command(BaseCommand):
-    # Django renders the help lazily, in the active language; its stubs type it as a plain str.
+class Command(TranslatedHelpCommand):
+    # Rendered in the active language by `TranslatedHelpCommand`; the stubs type it as a str.
     help = cast(
         str,
         gettext_lazy(

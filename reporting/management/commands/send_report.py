@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -18,6 +18,7 @@ from consortium.models import Consortium
 from reporting import services
 from reporting.choices import ReportKind
 from reporting.emails import SEND_ERRORS
+from reporting.management.translated import TranslatedHelpCommand
 from reporting.models import Report
 
 
@@ -33,7 +34,7 @@ def parse_period(value: str) -> tuple[datetime.date, datetime.date]:
     return start, end
 
 
-class Command(BaseCommand):
+class Command(TranslatedHelpCommand):
     help = cast(
         str,
         gettext_lazy(
