@@ -110,7 +110,7 @@ def test_a_report_email_goes_once_to_each_recipient_in_their_language_with_its_a
 
     subject = _subject(to_coordinator)
     assert subject.startswith("[PIT-TEST] Progress report")
-    assert "01/01/2025" in subject and "06/30/2025" in subject
+    assert "01/01/2025" in subject and "30/06/2025" in subject  # day first, as in Belgium
     text, html, xlsx = _report_parts(to_coordinator, "en")
     assert "Late: 2" in text
     assert "Deliverables" in html and "The GMP audit moved." in html

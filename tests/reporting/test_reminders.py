@@ -229,8 +229,8 @@ def test_the_digest_email_lists_the_deadlines_with_a_one_click_opt_out(
     [text, html] = message.iter_parts()
     assert [text.get_content_type(), html.get_content_type()] == ["text/plain", "text/html"]
     text_body, html_body = text.get_content(), html.get_content()
-    assert "D1.2 Vector release: due on 11/30/2024, 24 days ago" in text_body
-    assert "D1.1 Exosome QC protocol: due on 12/31/2024, in 7 days" in text_body
+    assert "D1.2 Vector release: due on 30/11/2024, 24 days ago" in text_body
+    assert "D1.1 Exosome QC protocol: due on 31/12/2024, in 7 days" in text_body
     assert text_body.index("Overdue") < text_body.index("due soon")
 
     opt_out = _opt_out_path(message["List-Unsubscribe"])
