@@ -172,16 +172,36 @@ class Mailbox:
 class SmtpServer:
     """aiosmtpd on 127.0.0.1, which a test can stop (connections refused) and start again."""
 
+    ATTEMPTS = 5
+
     def __init__(self) -> None:
         self.mailbox = Mailbox()
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = 0
         self.controller: Controller | None = None
 
     def start(self) -> None:
+        """Start again on the same port, so that a worker configured with it reaches it."""
         self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
-        self.controller.start()
+        try:
+            self.controller.start()
+        except BaseException:
+            self.controller = None
+            raise
+
+    def open(self) -> None:
+        """Start on a port the system has just found free. Another test worker may take it
+        between the probe and the server's bind: then try another port."""
+        for attempt in range(1, self.ATTEMPTS + 1):
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                self.port = probe.getsockname()[1]
+            try:
+                self.start()
+            except OSError:
+                if attempt == self.ATTEMPTS:
+                    raise
+            else:
+                return
 
     def stop(self) -> None:
         if self.controller is not None:
@@ -201,7 +221,7 @@ class SmtpServer:
 def smtp(settings: Any) -> Iterator[SmtpServer]:
     """Email goes out through Django's SMTP backend to a real server on loopback."""
     server = SmtpServer()
-    server.start()
+    server.open()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST = "127.0.0.1"
     settings.EMAIL_PORT = server.port
