@@ -222,3 +222,56 @@ def test_partner1_files_and_the_coordinator_approves(
         picture = (screenshots / f"portal-dashboard-{language}.png").read_bytes()
         assert picture.startswith(b"\x89PNG\r\n\x1a\n")
         assert len(picture) > 20_000
+
+
+# What every control must carry for a screen reader: its own label, or an ARIA name.
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea')]
+    .filter(el => el.type !== 'hidden' && el.offsetParent !== null)
+    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+        && !el.getAttribute('aria-labelledby') && !el.title)
+    .map(el => el.name || el.id || el.outerHTML.slice(0, 80))"""
+OVERFLOW = "document.documentElement.scrollWidth - window.innerWidth"
+PHONE = {"width": 390, "height": 844}
+PAGES = (
+    "/",
+    "/workplan/",
+    "/workplan/deliverables/",
+    "/workplan/milestones/",
+    "/expenses/",
+    "/expenses/add/",
+    "/expenses/import/",
+    "/jobs/",
+    "/jobs/add/",
+    "/team/",
+    "/calendar/",
+    "/accounts/password/",
+)
+
+
+def test_every_page_is_labelled_keyboard_first_and_fits_a_phone(
+    browser: Browser, live_server: Any, demo: None
+) -> None:
+    """On each partner page, in both languages: the page says its language and has one title,
+    every form control has a label, the first Tab reaches "Skip to content" (or the page starts in
+    its form's first field), and at a phone's
+    width nothing but a table's own scroll area is wider than the screen."""
+    context, page = new_page(browser, live_server.url)
+    sign_in(page, "partner2")  # The partner contact: the team pages' forms too.
+    for language in ("en", "fr"):
+        page.select_option("#language-choice", language)
+        page.locator("form.language [type=submit]").click()
+        for path in PAGES:
+            page.set_viewport_size(DESKTOP)
+            page.goto(path)
+            expect(page.locator("html")).to_have_attribute("lang", language)
+            expect(page.locator("h1")).to_have_count(1)
+            assert page.evaluate(UNLABELLED) == [], (language, path)
+            if page.locator("[autofocus]").count():
+                # A form that is the page's whole purpose starts in its first field.
+                assert page.evaluate("document.activeElement.hasAttribute('autofocus')")
+            else:
+                page.keyboard.press("Tab")
+                assert page.evaluate("document.activeElement.className") == "skip", path
+            page.set_viewport_size(PHONE)
+            assert page.evaluate(OVERFLOW) <= 0, (language, path)
+    context.close()
