@@ -82,8 +82,6 @@ CONSORTIUM: dict[str, Any] = {
     "acronym": ACRONYM,
     "name": "Technological Innovation Partnership in Advanced Therapy Medicinal Products",
     "funder": "Service public de Wallonie – Économie, Emploi, Recherche (SPW EER)",
-    "start_date": datetime.date(2024, 1, 1),
-    "end_date": datetime.date(2026, 12, 31),
     "total_budget": TOTAL_BUDGET,
     "public_funding_share": Decimal(60),
     "direct_jobs_target": 470,
@@ -107,6 +105,15 @@ PARTNER_CONTACT = UserSpec("partner2", "Demo", "Partner contact")
 # partner1 keeps the books of a university, partner2 speaks for a company: two different partners.
 PARTNER_FINANCE_AT = "umosane"
 PARTNER_CONTACT_AT = "meuse_cell"
+
+
+def demo_calendar(today: datetime.date) -> dict[str, datetime.date]:
+    """Three calendar years, the current one the last: whatever the day the demo is seeded, the
+    partnership is in its third year, with ended periods behind it and a running one."""
+    return {
+        "start_date": datetime.date(today.year - 2, 1, 1),
+        "end_date": datetime.date(today.year, 12, 31),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -797,12 +804,13 @@ def build_demo(*, seed: int = DEMO_SEED) -> DemoSummary:
     with transaction.atomic():
         users = build_users()
         coordinator = users[COORDINATOR.username]
-        consortium = consortium_create(user=coordinator, **CONSORTIUM)
+        today = timezone.localdate()
+        consortium = consortium_create(user=coordinator, **CONSORTIUM, **demo_calendar(today))
         ctx = Context(
             consortium=consortium,
             coordinator=coordinator,
             rng=rng,
-            today=timezone.localdate(),
+            today=today,
             categories={c.code: c for c in consortium.cost_categories.all()},
             periods=list(consortium.periods.order_by("number")),
         )
@@ -1352,29 +1360,30 @@ def build_statements(ctx: Context) -> None:
     the finance login's partner's latest one: that statement is still to be submitted.
 
     A statement covers its partner's lines of the period; a partner that spent nothing in a period
-    still files one, empty, a fortnight after the period ends.
+    still files one, empty, a fortnight after the period ends. A period that ended yesterday has
+    no statement yet: one is filed the day after the period at the earliest.
     """
+    yesterday = ctx.today - datetime.timedelta(days=1)
     ended = [p for p in ctx.periods if p.end_date < ctx.today]
-    if not ended:
-        return
+    filed = [p for p in ended if p.end_date < yesterday]
     figures = {
         (row["partner"], row["period"]): row
-        for row in Expense.objects.filter(consortium=ctx.consortium, period__in=ended)
+        for row in Expense.objects.filter(consortium=ctx.consortium, period__in=filed)
         .values("partner", "period")
         .annotate(lines=Count("pk"), total=Sum("amount"), sent=Max("submitted_at"))
     }
-    yesterday = ctx.today - datetime.timedelta(days=1)
-    left_open = (ctx.partners[PARTNER_FINANCE_AT].pk, ended[-1].pk)
+    left_open = (ctx.partners[PARTNER_FINANCE_AT].pk, ended[-1].pk) if ended else None
     for partner in sorted(ctx.partners.values(), key=lambda p: p.number):
-        for period in ended:
+        for period in filed:
             if (partner.pk, period.pk) == left_open:
                 continue
             row = figures.get((partner.pk, period.pk), {})
+            earliest = local_datetime(period.end_date + datetime.timedelta(days=1), 9)
             fortnight = min(period.end_date + datetime.timedelta(days=14), yesterday)
             statement = Statement(
                 partner=partner,
                 period=period,
-                submitted_at=row.get("sent") or local_datetime(fortnight, 10),
+                submitted_at=max(row.get("sent") or local_datetime(fortnight, 10), earliest),
                 submitted_by=ctx.author(partner),
                 lines=row.get("lines", 0),
                 # SQLite sums decimals as floats: round back to cents.
