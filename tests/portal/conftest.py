@@ -18,6 +18,17 @@ from tests.reporting.conftest import (  # noqa: F401  (a real worker and SMTP se
     smtp,
 )
 
+PASSWORD = "Correct-Horse-42"  # noqa: S105  (a test account's password)
+
+
+@pytest.fixture
+def member(partner_member: Any) -> Any:
+    """Partner A's member with a known password and an email address in mixed case."""
+    partner_member.email = "Ana.Lopez@UMosane.example"
+    partner_member.set_password(PASSWORD)
+    partner_member.save()
+    return partner_member
+
 
 @pytest.fixture
 def contact(partner_a: Any) -> Any:

@@ -19,17 +19,9 @@ from tests import factories
 from tests.reporting.conftest import wait_for
 from tests.web import client_for
 
+from .conftest import PASSWORD
+
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "Correct-Horse-42"  # noqa: S105  (a test account's password)
-
-
-@pytest.fixture
-def member(partner_member: Any) -> Any:
-    partner_member.email = "Ana.Lopez@UMosane.example"
-    partner_member.set_password(PASSWORD)
-    partner_member.save()
-    return partner_member
 
 
 def login(client: Client, username: str, password: str = PASSWORD, **extra: str) -> Any:

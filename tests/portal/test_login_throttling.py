@@ -17,19 +17,12 @@ from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from .conftest import PASSWORD
+
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "Correct-Horse-42"  # noqa: S105  (a test account's password)
 HOME = "192.0.2.10"
 OFFICE = "198.51.100.20"
-
-
-@pytest.fixture
-def member(partner_member: Any) -> Any:
-    partner_member.email = "ana.lopez@umosane.example"
-    partner_member.set_password(PASSWORD)
-    partner_member.save()
-    return partner_member
 
 
 def login(
