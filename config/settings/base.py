@@ -142,6 +142,8 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_USERNAME_CALLABLE = "consortium.backends.attempted_username"
 AXES_CLIENT_IP_CALLABLE = "consortium.backends.client_address"
 AXES_RESET_ON_SUCCESS = True
+# Tries during the pause don't restart it: 15 minutes is the wait, even for someone who insists.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "consortium.views.accounts.locked_out"
 # Failed attempts are kept (AccessAttempt); successful sign-ins are not logged a second time,
 # and commands start without axes' banner.

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.utils import reset as reset_login_failures
+from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
 from rest_framework.authtoken.models import Token
@@ -14,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import filtersets
+from ..backends import attempted_username, client_address
 from ..models import Consortium, CostCategory, Membership, Organisation, Partner, ReportingPeriod
 from . import serializers
 from .base import ReadOnlyViewSet
@@ -69,6 +73,22 @@ class CostCategoryViewSet(ReadOnlyViewSet):
     ordering_fields = ["position", "code"]
 
 
+def locked_out_answer() -> Response:
+    """Too many wrong passwords for this name from this address: wait, as the sign-in page says."""
+    wait = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    return Response(
+        {
+            "detail": _(
+                "Too many wrong passwords for this account from your address: try again in "
+                "%(minutes)s minutes."
+            )
+            % {"minutes": wait // 60}
+        },
+        status=status.HTTP_429_TOO_MANY_REQUESTS,
+        headers={"Retry-After": str(wait)},
+    )
+
+
 class TokenView(APIView):
     """Exchange a username and password for the user's API token, or revoke it."""
 
@@ -94,7 +114,15 @@ class TokenView(APIView):
         if not form.is_valid():
             # Answered, not raised: raising would roll the request's transaction back, and with it
             # django-axes' count of this failed sign-in.
+            if getattr(request, "axes_locked_out", False):
+                return locked_out_answer()
             return Response(form.errors, status=status.HTTP_400_BAD_REQUEST)
+        # The right password clears this name's failures from this address, as a sign-in on the
+        # pages does (AXES_RESET_ON_SUCCESS): the token endpoint signs nobody in.
+        reset_login_failures(
+            ip=client_address(request),
+            username=attempted_username(None, {"username": form.validated_data["username"]}),
+        )
         token, _created = Token.objects.get_or_create(user=form.validated_data["user"])
         return Response({"token": token.key})
 
