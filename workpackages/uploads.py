@@ -13,7 +13,7 @@ The same parsing stops keeping a file's bytes past the upload limit (`CapFileSiz
 
 from __future__ import annotations
 
-import unicodedata
+import html
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -91,8 +91,11 @@ class KeepSentNames(FileUploadHandler):
 
 
 def check_sent_name(name: str) -> None:
-    """Refuse a file name with a folder in it or with control characters, rather than storing
-    the file under another name than the one the partner sees on their computer."""
+    """Refuse a name that Django would tidy (`MultiPartParser.sanitize_file_name`: HTML entities
+    decoded, folders dropped, characters that don't print removed), rather than storing the file
+    under another name than the one the partner sees on their computer."""
+    # Decoded first, as Django does: "..&#47;report.pdf" is "../report.pdf".
+    name = html.unescape(name)
     if "/" in name or "\\" in name:
         raise ValidationError(
             _(
@@ -101,9 +104,12 @@ def check_sent_name(name: str) -> None:
             ),
             code="file_name_path",
         )
-    if any(unicodedata.category(character) in ("Cc", "Cf") for character in name):
+    if not all(character.isprintable() for character in name):
         raise ValidationError(
-            _("The file name contains control characters: rename the file and send it again."),
+            _(
+                "The file name contains invisible or control characters: rename the file and "
+                "send it again."
+            ),
             code="file_name_control",
         )
     if name.strip().strip(".") == "":
