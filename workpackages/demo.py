@@ -1359,7 +1359,8 @@ def build_statements(ctx: Context) -> None:
     """Every partner's statement for each ended period, filed when its lines were sent, except
     the finance login's partner's latest one: that statement is still to be submitted.
 
-    A statement covers its partner's lines of the period; a partner that spent nothing in a period
+    A statement declares its partner's lines of the period (as `statement_submit` records them,
+    withdrawn ones aside); a partner that spent nothing in a period
     still files one, empty, a fortnight after the period ends. A period that ended yesterday has
     no statement yet: one is filed the day after the period at the earliest.
     """
@@ -1369,6 +1370,7 @@ def build_statements(ctx: Context) -> None:
     figures = {
         (row["partner"], row["period"]): row
         for row in Expense.objects.filter(consortium=ctx.consortium, period__in=filed)
+        .exclude(status=ExpenseStatus.WITHDRAWN)
         .values("partner", "period")
         .annotate(lines=Count("pk"), total=Sum("amount"), sent=Max("submitted_at"))
     }

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -344,7 +344,8 @@ def statement_submit(
     *, partner: Partner, period: ReportingPeriod, user: Any, now: datetime.datetime | None = None
 ) -> Statement:
     """Submit a partner's expense statement for an ended period: every draft line of the period
-    goes to the coordinators, and the period takes no new lines from the partner."""
+    goes to the coordinators, and the period takes no new lines from the partner. The statement
+    records the lines it declares: all the period's lines but the withdrawn ones."""
     now = now or timezone.now()
     partner = _locked(Partner, partner.pk)
     if period.consortium_id != partner.consortium_id:
@@ -373,13 +374,20 @@ def statement_submit(
         expense.status = ExpenseStatus.SUBMITTED
         expense.submitted_at = now
         save_with_history(expense, user=user, update_fields=["status", "submitted_at"])
+    # The statement declares every line of the period but the withdrawn ones: the drafts it
+    # sends and any line sent earlier on its own (through the API).
+    declared = (
+        Expense.objects.filter(partner=partner, period=period)
+        .exclude(status=ExpenseStatus.WITHDRAWN)
+        .aggregate(lines=Count("pk"), total=Sum("amount"))
+    )
     statement = Statement(
         partner=partner,
         period=period,
         submitted_at=now,
         submitted_by=user,
-        lines=len(drafts),
-        total=sum((expense.amount for expense in drafts), Decimal(0)),
+        lines=declared["lines"],
+        total=declared["total"] or Decimal(0),
     )
     _save_checked(statement, user=user)
     return statement

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db.models import Sum
 from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
@@ -162,6 +164,11 @@ def test_partner1_files_and_the_coordinator_approves(
     assert deliverable.status == DeliverableStatus.SUBMITTED
 
     # ...adds two expenses to the period, the first with its invoice...
+    declared = Expense.objects.filter(partner=finance, period=period).exclude(
+        status=ExpenseStatus.WITHDRAWN
+    )
+    lines_before = declared.count()
+    total_before = declared.aggregate(total=Sum("amount"))["total"] or Decimal(0)
     for number, (amount, another) in enumerate((("1250.40", True), ("380.00", False)), start=1):
         page.goto("/expenses/add/")
         page.fill("#id_incurred_on", model.incurred_on.isoformat())
@@ -187,9 +194,11 @@ def test_partner1_files_and_the_coordinator_approves(
     expect(page.locator("h1")).to_contain_text(f"Relevé de dépenses de P{period.number}")
     page.locator("section[aria-labelledby=submit-title] [type=submit]").click()
     succeeded(page)
-    expect(page.locator(".message.success")).to_contain_text("2 lignes")
     statement = Statement.objects.get(partner=finance, period=period)
-    assert (statement.lines, str(statement.total)) == (2, "1630.40")
+    # The statement declares the period's lines: the two new ones and those sent before.
+    assert statement.lines == lines_before + 2
+    assert statement.total == total_before + Decimal("1630.40")
+    expect(page.locator(".message.success")).to_contain_text(f"{statement.lines} lignes")
     assert statement.submitted_by.username == "partner1"
     sent = Expense.objects.filter(partner=finance, invoice_reference__startswith="FAC-NAV-")
     assert set(sent.values_list("status", flat=True)) == {ExpenseStatus.SUBMITTED}

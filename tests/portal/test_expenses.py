@@ -20,7 +20,12 @@ from tests.api.conftest import PDF
 from tests.web import MULTIPART, client_for, multipart
 from workpackages.choices import ExpenseStatus
 from workpackages.models import Expense, Statement
-from workpackages.services import expense_accept, expense_reject, expense_submit
+from workpackages.services import (
+    expense_accept,
+    expense_reject,
+    expense_submit,
+    expense_withdraw,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -430,6 +435,20 @@ def test_statement_submit_locks_the_periods_lines(
     refused = client.post(ADD, _form_data(workpackage, personnel, period))
     assert "has been submitted: its lines are locked" in refused.context["form"].errors["period"][0]
     assert Expense.objects.count() == 3
+
+
+def test_statement_declares_lines_sent_earlier_but_not_withdrawn_ones(
+    partner_member: Any, expense: Any, budget_line: Any, period: Any
+) -> None:
+    """A line sent on its own before the statement (through the API) is declared by it too, as
+    the statement page lists it; a withdrawn one is not."""
+    sent = factories.ExpenseFactory(line=budget_line, amount=Decimal("250.00"))
+    expense_submit(expense=sent, user=partner_member)
+    dropped = factories.ExpenseFactory(line=budget_line, amount=Decimal("999.00"))
+    expense_withdraw(expense=dropped, user=partner_member)
+    client_for(partner_member).post(reverse("expense-statement", args=[period.pk]))
+    statement = Statement.objects.get()
+    assert (statement.lines, statement.total) == (2, expense.amount + Decimal("250.00"))
 
 
 def test_statement_submitted_twice_is_refused(

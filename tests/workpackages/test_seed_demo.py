@@ -239,7 +239,9 @@ def check_statements() -> None:
     assert filed == expected
     for statement in Statement.objects.select_related("period"):
         assert statement.submitted_at.date() > statement.period.end_date
-        expenses = Expense.objects.filter(partner=statement.partner, period=statement.period)
+        expenses = Expense.objects.filter(
+            partner=statement.partner, period=statement.period
+        ).exclude(status="withdrawn")
         assert statement.lines == expenses.count()
         assert statement.total == (expenses.aggregate(total=Sum("amount"))["total"] or 0)
     assert Expense.objects.filter(partner=finance, period=ended[-1]).exists()

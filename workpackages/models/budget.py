@@ -304,7 +304,8 @@ class Expense(ConsortiumOwned):
 
 class Statement(ConsortiumOwned):
     """A partner's expense statement for one reporting period: submitting it sends the period's
-    draft lines to the coordinators and locks the period against new ones."""
+    draft lines to the coordinators and locks the period against new ones. `lines` and `total`
+    are what it declares: the period's lines, withdrawn ones aside."""
 
     partner = models.ForeignKey(
         Partner, verbose_name=_("partner"), on_delete=models.PROTECT, related_name="statements"
