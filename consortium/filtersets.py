@@ -59,6 +59,15 @@ class UtcIsoDateTimeFilter(filters.IsoDateTimeFilter):
     field_class = UtcIsoDateTimeField
 
 
+class IsoDateFilter(filters.DateFilter):
+    """A day as YYYY-MM-DD, whatever the reader's language: integrations send ISO dates, and the
+    partner pages' date pickers send them too, so "03/04/2026" is never read two ways."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("input_formats", ["%Y-%m-%d"])
+        super().__init__(*args, **kwargs)
+
+
 def visible(model: Any) -> Callable[[Any], Any]:
     """The choices of a related-object filter: what the requesting user may see."""
 
@@ -129,7 +138,7 @@ class MembershipFilterSet(IncrementalFilterSet):
 
 
 class ReportingPeriodFilterSet(ScopedFilterSet):
-    contains = filters.DateFilter(method="filter_contains", label=_("contains the date"))
+    contains = IsoDateFilter(method="filter_contains", label=_("contains the date"))
 
     class Meta:
         model = ReportingPeriod

@@ -9,7 +9,12 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from consortium.filtersets import IncrementalFilterSet, StrictBooleanFilter, visible
+from consortium.filtersets import (
+    IncrementalFilterSet,
+    IsoDateFilter,
+    StrictBooleanFilter,
+    visible,
+)
 from consortium.models import CostCategory, Partner, ReportingPeriod
 
 from . import choices
@@ -30,10 +35,8 @@ def _workpackage(field_name: str = "workpackage") -> filters.ModelChoiceFilter:
 
 
 class DueFilterSet(IncrementalFilterSet):
-    due_after = filters.DateFilter(
-        field_name="due_date", lookup_expr="gte", label=_("due on or after")
-    )
-    due_before = filters.DateFilter(
+    due_after = IsoDateFilter(field_name="due_date", lookup_expr="gte", label=_("due on or after"))
+    due_before = IsoDateFilter(
         field_name="due_date", lookup_expr="lte", label=_("due on or before")
     )
     overdue = StrictBooleanFilter(method="filter_overdue", label=_("overdue"))
@@ -115,10 +118,10 @@ class ExpenseFilterSet(MoneyFilterSet):
         queryset=visible(ReportingPeriod), label=_("reporting period")
     )
     status = filters.MultipleChoiceFilter(choices=choices.ExpenseStatus.choices, label=_("status"))
-    incurred_after = filters.DateFilter(
+    incurred_after = IsoDateFilter(
         field_name="incurred_on", lookup_expr="gte", label=_("incurred on or after")
     )
-    incurred_before = filters.DateFilter(
+    incurred_before = IsoDateFilter(
         field_name="incurred_on", lookup_expr="lte", label=_("incurred on or before")
     )
 
