@@ -4,9 +4,11 @@ and coming deliverables and milestones, an accepted expense and reported effort.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import email
 import email.policy
+import errno
 import os
 import signal
 import socket
@@ -181,12 +183,16 @@ class SmtpServer:
 
     def start(self) -> None:
         """Start again on the same port, so that a worker configured with it reaches it."""
-        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
         try:
-            self.controller.start()
+            controller.start()
         except BaseException:
-            self.controller = None
+            # A start that failed half-way (a timeout on a busy machine) must not leave its
+            # thread serving the port.
+            with contextlib.suppress(Exception):
+                controller.stop(no_assert=True)
             raise
+        self.controller = controller
 
     def open(self) -> None:
         """Start on a port the system has just found free. Another test worker may take it
@@ -197,8 +203,8 @@ class SmtpServer:
                 self.port = probe.getsockname()[1]
             try:
                 self.start()
-            except OSError:
-                if attempt == self.ATTEMPTS:
+            except OSError as error:
+                if error.errno != errno.EADDRINUSE or attempt == self.ATTEMPTS:
                     raise
             else:
                 return
