@@ -446,7 +446,17 @@ def test_statement_declares_lines_sent_earlier_but_not_withdrawn_ones(
     expense_submit(expense=sent, user=partner_member)
     dropped = factories.ExpenseFactory(line=budget_line, amount=Decimal("999.00"))
     expense_withdraw(expense=dropped, user=partner_member)
-    client_for(partner_member).post(reverse("expense-statement", args=[period.pk]))
+    url = reverse("expense-statement", args=[period.pk])
+    client = client_for(partner_member)
+    page = client.get(url)
+    assert set(page.context["page_obj"]) == {expense, sent}
+    assert page.context["drafts"]["lines"] == 1
+    assert page.context["totals"]["grand"]["lines"] == 2
+    body = page.content.decode()
+    assert "Submitting sends 1 draft line" in body
+    assert "declares 2 lines of the period, including those already sent on their own" in body
+
+    client.post(url)
     statement = Statement.objects.get()
     assert (statement.lines, statement.total) == (2, expense.amount + Decimal("250.00"))
 

@@ -300,12 +300,15 @@ def statement(request: HttpRequest, period_pk: int) -> HttpResponse:
         .select_related("submitted_by")
         .first()
     )
-    lines = _own(request).filter(period=period).select_related("workpackage", "category")
-    # Before the statement: the drafts it will send. After: what it sent.
-    if existing is None:
-        lines = lines.filter(status=ExpenseStatus.DRAFT)
-    else:
-        lines = lines.exclude(status__in=[ExpenseStatus.DRAFT, ExpenseStatus.WITHDRAWN])
+    # The lines the statement declares (or will): the period's, withdrawn ones aside. Before it,
+    # the drafts among them are what submitting sends.
+    lines = (
+        _own(request)
+        .filter(period=period)
+        .exclude(status=ExpenseStatus.WITHDRAWN)
+        .select_related("workpackage", "category")
+    )
+    drafts = lines.filter(status=ExpenseStatus.DRAFT).order_by().aggregate(**_sums())
     page_obj = Paginator(lines, PAGE_SIZE).get_page(request.GET.get("page"))
     _decorate(page_obj.object_list)
     today = timezone.localdate()
@@ -318,6 +321,7 @@ def statement(request: HttpRequest, period_pk: int) -> HttpResponse:
         "page_obj": page_obj,
         "query": "",
         "totals": totals_of(lines),
+        "drafts": drafts,
         "errors": errors,
     }
     return render(request, "portal/expenses/statement.html", context)
