@@ -1360,9 +1360,9 @@ def build_statements(ctx: Context) -> None:
     the finance login's partner's latest one: that statement is still to be submitted.
 
     A statement declares its partner's lines of the period (as `statement_submit` records them,
-    withdrawn ones aside); a partner that spent nothing in a period
-    still files one, empty, a fortnight after the period ends. A period that ended yesterday has
-    no statement yet: one is filed the day after the period at the earliest.
+    withdrawn ones aside); a partner that spent nothing in a period still files one, empty, a
+    fortnight after the period ends. A period that ended yesterday has no statement yet: one is
+    filed the day after the period at the earliest.
     """
     yesterday = ctx.today - datetime.timedelta(days=1)
     ended = [p for p in ctx.periods if p.end_date < ctx.today]

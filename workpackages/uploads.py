@@ -1,12 +1,12 @@
 """Uploads keep the file name the browser sent, so that a bad one is refused rather than tidied.
 
-Django tidies an uploaded file's name silently: it drops any folder ("../evil.pdf" arrives as
-"evil.pdf") and any control character, so the file would be stored under another name than the one
-the partner sees on their computer. `SentNamesMiddleware` has every upload (partner pages and API
-alike) parsed by `SentNameParser`, which keeps each file's name as sent in `file.sent_name`;
-`validate_sent_name` refuses a name with a folder or control characters, with a message saying
-how to put it right. Nothing is stored: the forms and serializers check the name before any
-service saves the file.
+Django tidies an uploaded file's name silently: it decodes HTML entities, drops any folder
+("../evil.pdf" arrives as "evil.pdf") and any character that doesn't print, so the file would be
+stored under another name than the one the partner sees on their computer. `SentNamesMiddleware`
+has every upload (partner pages and API alike) parsed by `SentNameParser`, which keeps each file's
+name as sent in `file.sent_name`; `validate_sent_name` refuses a name Django would tidy, with a
+message saying how to put it right. Nothing is stored: the forms and serializers check the name
+before any service saves the file.
 
 The same parsing stops keeping a file's bytes past the upload limit (`CapFileSize`).
 """

@@ -72,12 +72,7 @@ def locked_out(
     """What django-axes answers a sign-in after too many wrong passwords (`AXES_LOCKOUT_CALLABLE`):
     how long to wait, and the way out that needs no password."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return render(
-        request,
-        "accounts/locked_out.html",
-        {"minutes": minutes, "failure_limit": settings.AXES_FAILURE_LIMIT},
-        status=429,
-    )
+    return render(request, "accounts/locked_out.html", {"minutes": minutes}, status=429)
 
 
 def _page(view: Any, template: str, **kwargs: Any) -> Any:

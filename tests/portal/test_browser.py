@@ -1,5 +1,5 @@
-"""The partner pages in a real browser: Debian's Chromium, driven by Playwright, against a live server
-holding the demo partnership.
+"""The partner pages in a real browser: Debian's Chromium, driven by Playwright, against a live
+server holding the demo partnership.
 
 partner1 (the finance officer of UMosane) signs in, switches to French, sends a deliverable's PDF,
 adds two expenses and submits the period's statement; the coordinator approves the deliverable in
