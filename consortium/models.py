@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -19,6 +19,7 @@ from . import choices, dates
 from .querysets import (
     PartnerOwnedQuerySet,
     ScopedQuerySet,
+    contact_partners,
     coordinated_consortia,
     member_consortia,
     overseen_consortia,
@@ -350,6 +351,10 @@ class Partner(TimeStamped):
 
 class MembershipQuerySet(PartnerOwnedQuerySet):
     consortium_path = "partner__consortium"
+
+    def owners(self, user: Any) -> QuerySet[Any]:
+        """A team is changed by its partner contacts, not by every member (`may_manage_team`)."""
+        return contact_partners(user)
 
 
 class Membership(TimeStamped):

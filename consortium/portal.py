@@ -20,8 +20,9 @@ from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 
-from .choices import MembershipRole, PartnerStatus
+from .choices import PartnerStatus
 from .models import Consortium, Membership, Partner
+from .querysets import may_manage_team
 
 SESSION_KEY = "portal_membership"
 
@@ -40,11 +41,6 @@ class PortalScope:
     @property
     def consortium(self) -> Consortium:
         return self.membership.partner.consortium
-
-    @property
-    def is_contact(self) -> bool:
-        """The partner contact manages the team."""
-        return self.membership.role == MembershipRole.CONTACT
 
 
 def memberships_of(user: Any) -> list[Membership]:
@@ -85,9 +81,9 @@ def partner_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRes
     return wrapper
 
 
-def contact_only(scope: PortalScope) -> None:
-    """Refuse pages that only the partner contact may use."""
-    if not scope.is_contact:
+def contact_only(request: HttpRequest) -> None:
+    """Refuse pages that only those who manage the partner's team may use (`may_manage_team`)."""
+    if not may_manage_team(request.user, request.scope.partner):  # type: ignore[attr-defined]
         raise PermissionDenied
 
 

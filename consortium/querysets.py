@@ -48,6 +48,29 @@ def member_partners(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[A
     return _membership_model().objects.filter(user_id=user.pk, is_active=True).values("partner_id")
 
 
+def contact_partners(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Any]:
+    """Ids of the partners the user is an active partner contact of."""
+    return (
+        _membership_model()
+        .objects.filter(user_id=user.pk, is_active=True, role="contact")
+        .values("partner_id")
+    )
+
+
+def may_manage_team(user: Any, partner: Any) -> bool:
+    """Who changes a partner's team (invites, roles, access): its active partner contacts and
+    its consortium's coordinators. The same rule as `Membership.objects.restrict(user, "change")`,
+    for a partner that may have no member yet."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return (
+        coordinated_consortia(user).filter(consortium_id=partner.consortium_id).exists()
+        or contact_partners(user).filter(partner_id=partner.pk).exists()
+    )
+
+
 def member_consortia(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Any]:
     """Ids of the consortia in which the user works for a partner."""
     return (
@@ -82,13 +105,17 @@ class ScopedQuerySet(models.QuerySet):
             return self.filter(coordinated)
         if action == "change":
             owner = f"{self.owner_path}_id" if self.owner_path else "id"
-            return self.filter(coordinated | Q(**{f"{owner}__in": member_partners(user)}))
+            return self.filter(coordinated | Q(**{f"{owner}__in": self.owners(user)}))
         condition = Q(**{f"{consortium_id}__in": overseen_consortia(user)})
         if self.partner_path is None:
             condition |= Q(**{f"{consortium_id}__in": member_consortia(user)})
         else:
             condition |= Q(**{f"{self.partner_path}_id__in": member_partners(user)})
         return self.filter(condition)
+
+    def owners(self, user: Any) -> models.QuerySet[Any]:
+        """Ids of the partners whose rows of this kind the user may change."""
+        return member_partners(user)
 
 
 class PartnerOwnedQuerySet(ScopedQuerySet):

@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 from django.db.models import Q
@@ -35,7 +35,7 @@ from .models import (
     ReportingPeriod,
     language_of,
 )
-from .querysets import coordinated_consortia
+from .querysets import coordinated_consortia, may_manage_team
 
 # The Walloon guide's eligible cost headings; flat rates vary by agreement and stay editable.
 # Names are stored in English and shown translated while a coordinator hasn't renamed them.
@@ -256,9 +256,17 @@ def _team_lock(partner_id: int) -> Partner:
     )
 
 
-def _team_member(membership: Membership) -> Membership:
-    """The membership as committed now, locked, after its partner's team lock."""
+def _check_team_manager(user: Any, partner: Partner) -> None:
+    """Refuse a team change by someone who doesn't manage the partner's team."""
+    if not may_manage_team(user, partner):
+        raise PermissionDenied(gettext("Only the partner contact manages the team."))
+
+
+def _team_member(membership: Membership, *, acting: Any) -> Membership:
+    """The membership as committed now, locked, after its partner's team lock; `acting` must
+    manage the team."""
     partner = _team_lock(membership.partner_id)
+    _check_team_manager(acting, partner)
     locked = (
         Membership.objects.select_for_update(of=("self",))
         .select_related("user")
@@ -376,6 +384,7 @@ def membership_invite(
 ) -> Membership:
     """Add a person to the partner's team by email, creating their account if they have none,
     and email them an invitation in their language (a new person's: the inviter's)."""
+    _check_team_manager(invited_by, partner)
     email = _email_normalise(email)
     errors: dict[str, str] = {}
     try:
@@ -469,7 +478,7 @@ def membership_invite(
 def membership_invitation_resend(*, membership: Membership, sent_by: Any) -> Membership:
     """Send the invitation again to a member who hasn't chosen a password yet (its link lasts a
     day). Nothing changes in the team, so nothing is recorded in the history."""
-    membership = _team_member(membership)
+    membership = _team_member(membership, acting=sent_by)
     user = membership.user
     if not (membership.is_active and user.is_active):
         raise ValidationError(
@@ -495,7 +504,7 @@ def membership_role_set(*, membership: Membership, role: str, changed_by: Any) -
     """Give a member another role; the partner always keeps an active partner contact."""
     if role not in choices.MembershipRole.values:
         raise ValidationError({"role": gettext("Choose one of the roles offered.")}, code="invalid")
-    membership = _team_member(membership)
+    membership = _team_member(membership, acting=changed_by)
     if membership.role == role:
         return membership
     if role != choices.MembershipRole.CONTACT:
@@ -510,7 +519,7 @@ def membership_role_set(*, membership: Membership, role: str, changed_by: Any) -
 @transaction.atomic
 def membership_deactivate(*, membership: Membership, changed_by: Any) -> Membership:
     """Take a member's access to the partner's pages away; their records and history stay."""
-    membership = _team_member(membership)
+    membership = _team_member(membership, acting=changed_by)
     if not membership.is_active:
         return membership
     refusal = _keep_a_contact(membership, acting=changed_by)
@@ -525,7 +534,7 @@ def membership_deactivate(*, membership: Membership, changed_by: Any) -> Members
 def membership_reactivate(*, membership: Membership, changed_by: Any) -> Membership:
     """Give a member their access back, unless they now work for another partner of the
     consortium. Giving access back never leaves the partner without a contact."""
-    membership = _team_member(membership)
+    membership = _team_member(membership, acting=changed_by)
     if membership.is_active:
         return membership
     elsewhere = (

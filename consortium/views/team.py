@@ -21,7 +21,7 @@ from .. import services
 from ..forms_team import DecisionForm, InviteForm, RoleForm
 from ..models import Membership
 from ..portal import PortalScope, contact_only, partner_view
-from ..querysets import Action
+from ..querysets import Action, may_manage_team
 
 # A page of the change log on a member's page: the latest changes are the ones people ask about.
 HISTORY_LENGTH = 20
@@ -68,7 +68,7 @@ def team(request: HttpRequest) -> HttpResponse:
             "section": "team",
             "page_obj": page_obj,
             "query": "",
-            "is_contact": scope.is_contact,
+            "is_contact": may_manage_team(request.user, scope.partner),
             "me": scope.membership.pk,
         },
     )
@@ -77,7 +77,7 @@ def team(request: HttpRequest) -> HttpResponse:
 @partner_view
 def invite(request: HttpRequest) -> HttpResponse:
     scope = _scope(request)
-    contact_only(scope)
+    contact_only(request)
     form = InviteForm(request.POST) if request.method == "POST" else InviteForm()
     if form.is_bound and form.is_valid():
         try:
@@ -139,7 +139,7 @@ def _member_page(
             "membership": membership,
             "member": membership.user,
             "changes": changes,
-            "is_contact": scope.is_contact,
+            "is_contact": may_manage_team(request.user, scope.partner),
             "is_me": membership.user_id == request.user.pk,
             "role_form": role_form or RoleForm(initial={"role": membership.role}),
             "decision_form": decision_form or DecisionForm(),
@@ -155,7 +155,7 @@ def member(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @partner_view
 def role(request: HttpRequest, pk: int) -> HttpResponse:
-    contact_only(_scope(request))
+    contact_only(request)
     membership = get_object_or_404(_team(request, "change"), pk=pk)
     form = RoleForm(request.POST)
     if form.is_valid():
@@ -179,7 +179,7 @@ def _decision(
     request: HttpRequest, pk: int, service: Callable[..., Membership], done: str
 ) -> HttpResponse:
     """Apply a decision without fields on one member, then say `done` (with %(person)s)."""
-    contact_only(_scope(request))
+    contact_only(request)
     membership = get_object_or_404(_team(request, "change"), pk=pk)
     try:
         membership = service(membership, request.user)

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -353,3 +353,29 @@ def test_inviting_a_former_member_gives_their_access_back(
     assert (again.role, again.is_active) == (MembershipRole.CONTRIBUTOR, True)
     latest = again.history.first()
     assert (latest.history_user, latest.role, latest.is_active) == (contact, "contributor", True)
+
+
+def test_the_team_services_themselves_let_only_contacts_and_coordinators_change_a_team(
+    partner_member: Any, contact: Any, coordinator: Any, partner_a: Any, eager_tasks: None
+) -> None:
+    """The rule is kept by the services, not only by the pages: a finance officer calling them
+    directly is refused and nothing changes; the partner contact and the coordinators may."""
+    finance = _membership(partner_member)
+    with pytest.raises(PermissionDenied):
+        membership_invite(
+            partner=partner_a, email="new@example.org", role="finance", invited_by=partner_member
+        )
+    with pytest.raises(PermissionDenied):
+        membership_deactivate(membership=_membership(contact), changed_by=partner_member)
+    assert not Membership.objects.filter(user__email="new@example.org").exists()
+    assert _membership(contact).is_active
+
+    assert membership_deactivate(membership=finance, changed_by=contact).is_active is False
+    invited = membership_invite(
+        partner=partner_a, email="new@example.org", role="finance", invited_by=coordinator
+    )
+    assert invited.partner == partner_a and invited.is_active
+    assert Membership.objects.restrict(partner_member, "change").count() == 0
+    assert set(Membership.objects.restrict(contact, "change")) == set(
+        Membership.objects.filter(partner=partner_a)
+    )
