@@ -2,6 +2,11 @@
 
 Role fixtures return users; they are granted their roles through the services, as in production, so
 that `is_staff` follows the same rule.
+
+Every test runs on a clock that starts at `FROZEN_AT` and ticks from there (time-machine), so that
+"today" is the same on any day the suite runs: the test consortium runs from 2024 to 2026 and its
+fixtures (a deliverable due in month 35, a period ended in June) mean what their docstrings say. A
+test about the real day asks for it with `@pytest.mark.real_clock`.
 """
 
 from __future__ import annotations
@@ -9,8 +14,10 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.contrib.auth.models import AnonymousUser
 from django.utils import translation
 
@@ -20,6 +27,36 @@ from consortium.services import consortium_role_grant, membership_grant
 from workpackages.services import expense_submit
 
 from . import factories
+
+# Wednesday 25 November 2026, mid-morning in Brussels: in the test consortium's last year
+# (2024-01-01 to 2026-12-31), five periods ended, the sixth running, month 35 not yet over.
+FROZEN_AT = datetime.datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Europe/Brussels"))
+
+_clock: Any = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Started before any fixture, module- and session-scoped ones included, so that every row a
+    # test reads was written on the same calendar as the test itself.
+    global _clock
+    _clock = time_machine.travel(FROZEN_AT, tick=True)
+    _clock.start()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _clock is not None:
+        _clock.stop()
+
+
+@pytest.fixture(autouse=True)
+def _real_clock(request: pytest.FixtureRequest) -> Any:
+    """Tests marked `real_clock` run on the machine's clock (or on `faketime`'s)."""
+    if request.node.get_closest_marker("real_clock") is None:
+        yield
+        return
+    now = time_machine.escape_hatch.time.time()
+    with time_machine.travel(now, tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)

@@ -35,7 +35,8 @@ TABLET = {"width": 768, "height": 1024}
 # Set by `make screenshots` to write the README's pictures; a plain run keeps them in tmp_path.
 SCREENSHOTS_DIR = "PORTAL_SCREENSHOTS_DIR"
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The demo is seeded around today, and the browser keeps cookies by its own clock.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
 
 
 @pytest.fixture(scope="module")
