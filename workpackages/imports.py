@@ -2,14 +2,16 @@
 their accounting, and every line becomes a draft expense, or nothing does.
 
 The file is read by what its bytes are, not by its name: an XLSX workbook is a zip archive, and
-anything else must be UTF-8 text with `,`, `;` (Belgian Excel) or tab separators. Column names are
-recognised in English and French, amounts with a decimal comma or point, dates in ISO or Belgian
-order. Every row is validated as the model validates it, and every error is reported with the
+anything else must be text as Excel saves it (UTF-8, Windows-1252 or UTF-16) with `,`, `;`
+(Belgian Excel) or tab separators; a workbook is opened only once its archive is known to unzip to
+what a statement can weigh. Column names are recognised in English and French, amounts with a
+decimal comma or point, dates in ISO or Belgian order. Every row is validated as the model validates it, and every error is reported with the
 file's own line number (the header is line 1) so that the partner can fix the file and try again.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
 import io
@@ -17,6 +19,7 @@ import itertools
 import math
 import re
 import unicodedata
+import zipfile
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -44,6 +47,22 @@ MAX_ROWS = 1000
 # a row, the rest of the sheet is taken as empty rather than read to its millionth row.
 MAX_BLANK_RUN = 1000
 MAX_COLUMNS = 64
+# An expense workbook is a dozen parts (workbook, styles, shared strings, one or two per sheet)
+# and unzips to a few megabytes: a sheet of 1,000 rows of 40 columns of text takes under 4 MB, a
+# statement's 7 columns under 1 MB. openpyxl reads the shared strings and the styles whole before
+# the first row, so the archive's own account of its parts is checked before openpyxl opens it: a
+# 1 MB file that unzips to gigabytes is refused unread. zipfile stops reading a part at the size
+# the archive declares, so the sizes checked are the most that can be read.
+MAX_WORKBOOK_PARTS = 1000
+MAX_PART_BYTES = 20 * 1024 * 1024
+MAX_WORKBOOK_BYTES = 50 * 1024 * 1024
+# Office XML deflates 5 to 30 times; a part that inflates more than 100 times (the ratio at which
+# Apache POI refuses a part too) was made to be inflated. Parts under the grace size cost little
+# to read, however well they compress (a printer's settings are mostly zeros).
+MAX_COMPRESSION_RATIO = 100
+RATIO_GRACE_BYTES = 1024 * 1024
+# Excel's own limit on the text of a cell.
+MAX_CELL_CHARS = 32767
 
 # The columns, in the order of the template; `period` and `invoice` may be left out.
 COLUMNS = ("date", "workpackage", "category", "period", "amount", "description", "invoice")
@@ -117,6 +136,17 @@ COLUMN_OF_FIELD = {
 }
 Lines = Generator[tuple[int, list[Any]], None, None]
 ZIP_SIGNATURE = b"PK\x03\x04"
+# Every entry zipfile reads from an archive's directory starts with this signature.
+ZIP_DIRECTORY_ENTRY = b"PK\x01\x02"
+# What Excel's "Save as" writes on Windows: "CSV UTF-8" (with a byte-order mark), "CSV" (the
+# Windows code page, 1252 in Belgium) and "Unicode text" (UTF-16 with its mark, tab-separated).
+# Text without a mark is UTF-8 when it decodes as UTF-8: Windows-1252 accents almost never do.
+BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF8, ("utf-8-sig",)),
+    (codecs.BOM_UTF16_LE, ("utf-16",)),
+    (codecs.BOM_UTF16_BE, ("utf-16",)),
+)
+UNMARKED_ENCODINGS = ("utf-8", "cp1252")
 DAY_FIRST = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
 ISO_DAY = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T][\d:.]+)?$")
 WORKPACKAGE = re.compile(r"^(?:wp|lot)?\s*0*(\d{1,4})\b", re.IGNORECASE)
@@ -205,20 +235,34 @@ def _content(file: Any) -> bytes:
 def _not_a_table() -> ValidationError:
     return ValidationError(
         _(
-            "This file is neither a CSV file (UTF-8 text) nor an Excel workbook (.xlsx). In Excel, "
-            "use “Save as” and choose “Excel Workbook (.xlsx)” or “CSV UTF-8”."
+            "This file is neither a CSV file (text in UTF-8, Windows-1252 or UTF-16) nor an Excel "
+            "workbook (.xlsx). In Excel, use “Save as” and choose “Excel Workbook (.xlsx)” or "
+            "“CSV UTF-8”."
         ),
         code="not_a_table",
     )
 
 
+def _decoded(data: bytes) -> str:
+    """The text of a CSV file in one of the encodings Excel saves; anything else is refused."""
+    encodings = next(
+        (marked for mark, marked in BYTE_ORDER_MARKS if data.startswith(mark)),
+        UNMARKED_ENCODINGS,
+    )
+    for encoding in encodings:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        # Text has no NUL character: one means binary content, or UTF-16 without its mark.
+        if "\x00" in text:
+            break
+        return text
+    raise _not_a_table()
+
+
 def _csv_lines(data: bytes) -> Lines:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise _not_a_table() from None
-    if "\x00" in text:
-        raise _not_a_table()
+    text = _decoded(data)
     first = next((line for line in text.splitlines() if line.strip()), "")
     delimiter = max((";", ",", "\t"), key=first.count) if first else ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -235,9 +279,59 @@ def _csv_lines(data: bytes) -> Lines:
         ) from None
 
 
+def _too_large() -> ValidationError:
+    return ValidationError(
+        _(
+            "This workbook is too large or too compressed to be read safely. Copy the expense "
+            "lines into a new workbook, or save them as “CSV UTF-8”, and import that file."
+        ),
+        code="workbook_too_large",
+    )
+
+
+def _check_archive(data: bytes) -> None:
+    """Refuse a workbook whose parts would unzip to more than a statement can hold, from the
+    sizes its archive declares, before any part is inflated."""
+    # The parts are counted by their signatures in the archive's directory, before zipfile reads
+    # it: zipfile reads every entry before it can say how many there are (an upload of empty
+    # entries takes seconds and hundreds of MB), and every entry it reads starts with one.
+    if data.count(ZIP_DIRECTORY_ENTRY) > MAX_WORKBOOK_PARTS:
+        raise _too_large()
+    # A damaged archive fails in many ways (zip structures, offsets, sizes): each means the file
+    # is not a workbook.
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except Exception:
+        raise _not_a_table() from None
+    total = 0
+    for part in parts:
+        total += part.file_size
+        if part.file_size > MAX_PART_BYTES or total > MAX_WORKBOOK_BYTES:
+            raise _too_large()
+        if (
+            part.file_size > RATIO_GRACE_BYTES
+            and part.file_size > MAX_COMPRESSION_RATIO * part.compress_size
+        ):
+            raise _too_large()
+
+
+def _cell_too_long(line: int) -> ValidationError:
+    return ValidationError(
+        _(
+            "Line %(line)s has a cell of more than %(limit)s characters, which Excel itself does "
+            "not allow: shorten it, then import the file again."
+        )
+        % {"line": line, "limit": number_format(MAX_CELL_CHARS, force_grouping=True)},
+        code="cell_too_long",
+    )
+
+
 def _xlsx_lines(data: bytes) -> Lines:
+    _check_archive(data)
     # A zip that is not a workbook (a Word document, an archive) or a damaged one fails in many
     # ways inside openpyxl (zip, XML, missing parts): each means the file is not a workbook.
+    # `data_only` reads each formula's result as Excel saved it; openpyxl never computes one.
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:
@@ -255,6 +349,8 @@ def _xlsx_lines(data: bytes) -> Lines:
                 return
             except Exception:
                 raise _not_a_table() from None
+            if any(isinstance(cell, str) and len(cell) > MAX_CELL_CHARS for cell in cells):
+                raise _cell_too_long(line)
             yield line, list(cells)
     finally:
         book.close()

@@ -3,6 +3,7 @@ line number and reason."""
 
 from __future__ import annotations
 
+import codecs
 import datetime
 import io
 import zipfile
@@ -194,8 +195,7 @@ def test_an_xlsx_with_a_bad_row_reports_its_row_number(partner_member: Any, line
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("expenses.csv", PNG, "neither a CSV file (UTF-8 text) nor an Excel workbook"),
-        ("expenses.csv", "date;montant\n€".encode("cp1252"), "neither a CSV file"),
+        ("expenses.csv", PNG, "neither a CSV file (text in UTF-8, Windows-1252 or UTF-16)"),
         ("expenses.xlsx", b"PK\x03\x04not really a zip", "neither a CSV file"),
         ("expenses.csv", b"", "The submitted file is empty."),
         ("expenses.csv", b"\xef\xbb\xbf \r\n\r\n", "The file is empty."),
@@ -209,6 +209,98 @@ def test_files_that_are_not_tables_are_refused(
     assert response.status_code == 200
     assert any(message in error for error in response.context["form"].errors["file"])
     assert message in response.content.decode()
+    assert not Expense.objects.exists()
+
+
+# What Belgian finance officers type: accents, the euro sign, the French ligature, and the
+# apostrophe and dash that Excel's autocorrect puts in, all of them in Windows-1252 too.
+ACCENTED = [
+    ["Date", "Lot de travail", "Catégorie", "Montant (€)", "Libellé", "N° de facture"],
+    ["14/03/2024", "WP1", "operating", "1 234,56 €", "Réactifs et œufs embryonnés", "F-001"],
+    ["02/04/2024", "WP1", "personnel", "89,90", "Salaire d’Hélène — mars", "SAL-03"],
+]
+
+
+def _accented(delimiter: str) -> str:
+    return "".join(delimiter.join(row) + "\r\n" for row in ACCENTED)
+
+
+# The text as each of Excel's "Save as" choices writes it on Windows.
+ENCODED = [
+    pytest.param(codecs.BOM_UTF8 + _accented(";").encode("utf-8"), id="CSV UTF-8"),
+    pytest.param(_accented(";").encode("utf-8"), id="UTF-8 without BOM"),
+    pytest.param(_accented(";").encode("cp1252"), id="CSV (Windows-1252)"),
+    pytest.param(
+        codecs.BOM_UTF16_LE + _accented("\t").encode("utf-16-le"), id="Unicode text (UTF-16 LE)"
+    ),
+    pytest.param(codecs.BOM_UTF16_BE + _accented("\t").encode("utf-16-be"), id="UTF-16 BE"),
+]
+UNREADABLE = [
+    pytest.param("date;libellé\r\n14/03/2024;R\x81actifs".encode("latin-1"), id="byte 0x81"),
+    pytest.param(b"date;wp\r\n\x00\x01\x02\x03\xff\xfe\x00\x00", id="binary with NUL bytes"),
+    pytest.param(
+        codecs.BOM_UTF16_LE + "date;wp\r\n".encode("utf-16-le")[:-1], id="UTF-16 cut short"
+    ),
+    pytest.param(codecs.BOM_UTF8 + "Réactifs".encode("cp1252"), id="UTF-8 BOM on Windows-1252"),
+]
+ENCODINGS_NAMED = "UTF-8, Windows-1252 or UTF-16"
+
+
+def _imported(partner: Any) -> list[tuple[str, Decimal]]:
+    rows = Expense.objects.filter(partner=partner).order_by("incurred_on")
+    return [(e.description, e.amount) for e in rows]
+
+
+@pytest.mark.parametrize("content", ENCODED)
+def test_a_csv_in_each_encoding_excel_writes_is_imported_from_the_page(
+    partner_member: Any, partner_a: Any, lines: Any, content: bytes
+) -> None:
+    upload = SimpleUploadedFile("dépenses.csv", content, content_type="text/csv")
+    response = client_for(partner_member).post(IMPORT, {"file": upload}, follow=True)
+    assert response.redirect_chain == [(reverse("expense-list"), 302)]
+    assert "2 expenses imported as drafts." in response.content.decode()
+    assert _imported(partner_a) == [
+        ("Réactifs et œufs embryonnés", Decimal("1234.56")),
+        ("Salaire d’Hélène — mars", Decimal("89.90")),
+    ]
+
+
+@pytest.mark.parametrize("content", ENCODED)
+def test_a_csv_in_each_encoding_excel_writes_is_read_by_the_import(
+    partner_member: Any, partner_a: Any, lines: Any, content: bytes
+) -> None:
+    upload = SimpleUploadedFile("expenses.csv", content)
+    result = expenses_import(partner=partner_a, user=partner_member, file=upload)
+    assert result.ok
+    assert result.ignored_columns == []
+    assert [e.invoice_reference for e in result.created] == ["F-001", "SAL-03"]
+    assert _imported(partner_a) == [
+        ("Réactifs et œufs embryonnés", Decimal("1234.56")),
+        ("Salaire d’Hélène — mars", Decimal("89.90")),
+    ]
+
+
+@pytest.mark.parametrize("content", UNREADABLE)
+def test_text_in_no_accepted_encoding_is_refused_on_the_page(
+    partner_member: Any, lines: Any, content: bytes
+) -> None:
+    upload = SimpleUploadedFile("expenses.csv", content)
+    response = client_for(partner_member).post(IMPORT, {"file": upload})
+    assert response.status_code == 200
+    assert [ENCODINGS_NAMED in error for error in response.context["form"].errors["file"]] == [True]
+    assert ENCODINGS_NAMED in response.content.decode()
+    assert not Expense.objects.exists()
+
+
+@pytest.mark.parametrize("content", UNREADABLE)
+def test_text_in_no_accepted_encoding_is_refused_by_the_import(
+    partner_a: Any, partner_member: Any, lines: Any, content: bytes
+) -> None:
+    upload = SimpleUploadedFile("expenses.csv", content)
+    with pytest.raises(ValidationError) as refused:
+        expenses_import(partner=partner_a, user=partner_member, file=upload)
+    assert refused.value.code == "not_a_table"
+    assert ENCODINGS_NAMED in refused.value.messages[0]
     assert not Expense.objects.exists()
 
 
