@@ -39,7 +39,12 @@ from .choices import (
     JobStatus,
     MilestoneStatus,
 )
-from .forms.decisions import CommentForm, MilestoneAchieveForm, PartialAcceptForm
+from .forms.decisions import (
+    PARTIAL_ACCEPT_MAX_ROWS,
+    CommentForm,
+    MilestoneAchieveForm,
+    PartialAcceptForm,
+)
 from .models import (
     BudgetLine,
     Deliverable,
@@ -53,7 +58,7 @@ from .models import (
     WorkpackageParticipant,
 )
 from .models.workplan import DELIVERED, overdue_deliverable
-from .selectors import budget_lines_with_consumption, percent
+from .selectors import budget_lines_with_consumption, expenses_with_line_balance, percent
 
 BADGE_TONES: dict[str, str] = {
     DeliverableStatus.PLANNED: "grey",
@@ -699,22 +704,66 @@ class ExpenseAdmin(ScopedModelAdmin):
     def accept_partially(
         self, request: HttpRequest, queryset: QuerySet[Expense]
     ) -> HttpResponse | None:
-        return action_with_form(
-            self,
+        """Ask each selected expense's own amount and reason, shown against its evidence and its
+        budget line's balance, then accept each for its amount.
+
+        A wrong row applies nothing and is shown again with its error; a row the service refuses
+        is reported and the others are applied. The page posts back the ids of the rows it
+        shows, so "select all" across pages decides exactly those; more rows than a page can ask
+        about are refused.
+        """
+        expenses = list(
+            expenses_with_line_balance(
+                queryset.select_related("partner__organisation", "workpackage", "category")
+            )[: PARTIAL_ACCEPT_MAX_ROWS + 1]
+        )
+        if len(expenses) > PARTIAL_ACCEPT_MAX_ROWS:
+            self.message_user(
+                request,
+                gettext(
+                    "Accepting for a lower amount asks for an amount per expense: select at most "
+                    "%(limit)s expenses at a time (filter the list to narrow it down). Nothing "
+                    "was changed."
+                )
+                % {"limit": PARTIAL_ACCEPT_MAX_ROWS},
+                messages.ERROR,
+            )
+            return None
+        applying = "apply" in request.POST
+        decisions = [
+            PartialAcceptForm(request.POST if applying else None, expense=expense)
+            for expense in expenses
+        ]
+        # Every form is validated, not only up to the first wrong one: each row shows its errors.
+        if applying and all([form.is_valid() for form in decisions]):
+            decided = {form.expense.pk: form.cleaned_data for form in decisions}
+            run_service(
+                self,
+                request,
+                queryset.filter(pk__in=decided),
+                lambda e: services.expense_accept(
+                    expense=e,
+                    user=request.user,
+                    accepted_amount=decided[e.pk]["accepted_amount"],
+                    comment=decided[e.pk]["comment"],
+                ),
+                lambda n: (
+                    ngettext("%(count)s expense accepted.", "%(count)s expenses accepted.", n)
+                    % {"count": n}
+                ),
+            )
+            return None
+        return TemplateResponse(
             request,
-            queryset,
-            form_class=PartialAcceptForm,
-            title=gettext("Accept for a lower amount"),
-            apply=lambda e, data: services.expense_accept(
-                expense=e,
-                user=request.user,
-                accepted_amount=data["accepted_amount"],
-                comment=data["comment"],
-            ),
-            done=lambda n: (
-                ngettext("%(count)s expense accepted.", "%(count)s expenses accepted.", n)
-                % {"count": n}
-            ),
+            "admin/partial_accept_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": gettext("Accept for a lower amount"),
+                "opts": self.model._meta,
+                "action": request.POST.get("action"),
+                "decisions": decisions,
+                "errors": sum(len(form.errors) for form in decisions),
+            },
         )
 
     @admin.action(description=_("Reject the selected expenses…"))

@@ -99,6 +99,39 @@ def budget_lines_with_consumption(lines: QuerySet[BudgetLine]) -> QuerySet[Any]:
     )
 
 
+def expenses_with_line_balance(expenses: QuerySet[Expense]) -> QuerySet[Any]:
+    """Annotate each expense with the balance of its budget line, in the query that reads the
+    expenses: `line_planned`, `line_consumed` (accepted on the line so far, as
+    `budget_lines_with_consumption` counts it) and `line_remaining` (planned minus consumed,
+    negative once the line is overspent); None without an active line."""
+    lines = (
+        budget_lines_with_consumption(
+            BudgetLine.objects.filter(
+                partner_id=OuterRef("partner_id"),
+                workpackage_id=OuterRef("workpackage_id"),
+                category_id=OuterRef("category_id"),
+                status=BudgetLineStatus.ACTIVE,
+            )
+        )
+        .annotate(
+            remaining=ExpressionWrapper(
+                F("planned_amount") - F("consumed"), output_field=MONEY_FIELD
+            )
+        )
+        # One active line per partner, workpackage and heading: no ordering (and no join) needed.
+        .order_by()
+    )
+
+    def line(value: str) -> Subquery:
+        return Subquery(lines.values(value)[:1], output_field=MONEY_FIELD)
+
+    return expenses.annotate(
+        line_planned=line("planned_amount"),
+        line_consumed=line("consumed"),
+        line_remaining=line("remaining"),
+    )
+
+
 def percent(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
     if not whole:
         return None

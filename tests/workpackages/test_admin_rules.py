@@ -316,7 +316,8 @@ def test_accept_partially_asks_for_the_amount_and_the_reason(
     form = _action(client, "expense", "accept_partially", [submitted_expense.pk])
     html = form.content.decode()
     assert form.status_code == 200
-    assert 'name="accepted_amount"' in html and 'name="comment"' in html
+    prefix = f"expense-{submitted_expense.pk}"
+    assert f'name="{prefix}-accepted_amount"' in html and f'name="{prefix}-comment"' in html
 
     done = _action(
         client,
@@ -324,8 +325,10 @@ def test_accept_partially_asks_for_the_amount_and_the_reason(
         "accept_partially",
         [submitted_expense.pk],
         apply="1",
-        accepted_amount="900.00",
-        comment="Shipping costs are not eligible.",
+        **{
+            f"{prefix}-accepted_amount": "900.00",
+            f"{prefix}-comment": "Shipping costs are not eligible.",
+        },
     )
 
     assert "1 expense accepted." in done.content.decode()
@@ -356,18 +359,16 @@ def test_accepting_more_than_declared_is_refused(
         "accept_partially",
         [submitted_expense.pk],
         apply="1",
-        accepted_amount="1500.00",
-        comment="Typed the wrong figure.",
+        **{
+            f"expense-{submitted_expense.pk}-accepted_amount": "1500.00",
+            f"expense-{submitted_expense.pk}-comment": "Typed the wrong figure.",
+        },
     )
 
+    # Refused on the confirmation page, next to the expense, before the service is called.
     html = response.content.decode()
-    assert (
-        escape(
-            "P1 BioWin · 2024-01-15 · 1200.00 EUR: "
-            "The accepted amount lies between zero and the declared amount."
-        )
-        in html
-    )
+    assert response.status_code == 200
+    assert "The accepted amount lies between zero and the declared amount." in html
     assert "expense accepted" not in html
     submitted_expense.refresh_from_db()
     assert (
