@@ -1,53 +1,47 @@
-"""The reports as XLSX workbooks (openpyxl): one sheet per table, money as numbers in EUR."""
+"""The reports as XLSX workbooks: one sheet per table, money as numbers in EUR.
+
+The cells are written by `workpackages.exports.write_workbook`, the writer of every spreadsheet
+the app sends: titles, justifications and names typed by partners and coordinators stay text,
+however they start, in a workbook the region opens in Excel.
+"""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.utils.translation import gettext as _
-from openpyxl import Workbook
-from openpyxl.styles import Font
 
 from workpackages.choices import JobImpact, JobStatus
+from workpackages.exports import MONEY_FORMAT, Sheet, write_workbook
 
 from .selectors import JobsReport, JobsRow, ProgressReport
 
-MONEY = "#,##0.00"
+# Amounts keep the money format of every spreadsheet; the other decimals show their precision.
+MONEY = MONEY_FORMAT
+PERCENT = "0.0"
 PERSON_MONTHS = "0.00"
+FTE = "0.00"
+JOBS_TARGET = "0.0"
 
 
 def _sheet(
-    book: Workbook, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
+    book: list[Sheet],
+    title: str,
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    formats: Sequence[str | None] = (),
 ) -> None:
-    sheet = book.create_sheet(title=title[:31])
-    sheet.append(list(header))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append(list(row))
-    for column in sheet.columns:
-        width = max(len(str(cell.value or "")) for cell in column)
-        sheet.column_dimensions[column[0].column_letter].width = min(max(width + 2, 10), 60)
-
-
-def _money_columns(book: Workbook, title: str, columns: str) -> None:
-    sheet = book[title[:31]]
-    for letter in columns:
-        for cell in sheet[letter][1:]:
-            cell.number_format = MONEY
-
-
-def _bytes(book: Workbook) -> bytes:
-    del book[book.sheetnames[0]]  # The empty sheet every new workbook starts with.
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    """Add a sheet to `book`, each column as wide as its longest value (10 to 60 characters)."""
+    rows = list(rows)
+    columns = zip(header, *rows, strict=True)
+    longest = [max(len(str(value or "")) for value in column) for column in columns]
+    widths = [min(max(length + 2, 10), 60) for length in longest]
+    book.append(Sheet(title=title, headers=header, rows=rows, widths=widths, formats=formats))
 
 
 def progress_workbook(report: ProgressReport) -> bytes:
-    book = Workbook()
+    book: list[Sheet] = []
     budget_header = [
         _("Name"),
         _("Planned (EUR)"),
@@ -68,8 +62,8 @@ def progress_workbook(report: ProgressReport) -> bytes:
                 (r.label, r.planned, r.granted, r.consumed, r.consumption, r.overspent_lines)
                 for r in rows
             ],
+            formats=(None, MONEY, MONEY, MONEY, PERCENT),
         )
-        _money_columns(book, title, "BCD")
     deliverable_header = [
         _("Code"),
         _("Title"),
@@ -127,14 +121,16 @@ def progress_workbook(report: ProgressReport) -> bytes:
             )
             for s in report.workpackages
         ],
+        formats=(*[None] * 7, PERCENT),
     )
     _sheet(
         book,
         _("Effort"),
         [_("Partner"), _("Planned person-months"), _("Actual person-months"), _("Actual (%)")],
         [(e.label, e.planned, e.actual, e.consumption) for e in report.effort_by_partner],
+        formats=(None, PERSON_MONTHS, PERSON_MONTHS, PERCENT),
     )
-    return _bytes(book)
+    return write_workbook(book)
 
 
 def _jobs_rows(rows: Iterable[JobsRow]) -> list[tuple[Any, ...]]:
@@ -150,7 +146,7 @@ def _jobs_rows(rows: Iterable[JobsRow]) -> list[tuple[Any, ...]]:
 
 
 def jobs_workbook(report: JobsReport) -> bytes:
-    book = Workbook()
+    book: list[Sheet] = []
     header = [
         _("Name"),
         _("Direct realised"),
@@ -169,7 +165,7 @@ def jobs_workbook(report: JobsReport) -> bytes:
         (_("By contract"), report.by_contract_type),
         (_("By workpackage"), report.by_workpackage),
     ):
-        _sheet(book, title, header, _jobs_rows(rows))
+        _sheet(book, title, header, _jobs_rows(rows), formats=(None, *[None, FTE] * 4))
     _sheet(
         book,
         _("Trajectory"),
@@ -178,5 +174,6 @@ def jobs_workbook(report: JobsReport) -> bytes:
             (p.month, p.direct, p.direct_target, p.indirect, p.indirect_target)
             for p in report.trajectory
         ],
+        formats=(None, None, JOBS_TARGET, None, JOBS_TARGET),
     )
-    return _bytes(book)
+    return write_workbook(book)

@@ -1,8 +1,10 @@
-"""Writers of the spreadsheets partners download: CSV and XLSX that open safely in Excel.
+"""Writers of every spreadsheet the app writes: CSV and XLSX that open safely in Excel.
 
-Both writers take the header labels and an iterable of rows (tuples of Python values: `str`,
-`Decimal`, `datetime.date`, `None`) and consume the rows one at a time, so that a view can feed
-them a database cursor (`values_list(...).iterator()`) without loading the table into memory.
+The partners' downloads use `write_csv` and `write_xlsx` (one sheet); the reports' workbooks
+(`reporting.spreadsheets`) use `write_workbook` (several sheets). The writers take the header
+labels and an iterable of rows (tuples of Python values: `str`, `Decimal`, `datetime.date`,
+`None`) and consume the rows one at a time, so that a view can feed them a database cursor
+(`values_list(...).iterator()`) without loading the table into memory.
 
 CSV dialect: UTF-8 with a byte-order mark, `;` between fields, decimal comma, ISO dates, CRLF.
     Our readers are Belgian finance officers who double-click the file: Excel then splits the
@@ -16,7 +18,9 @@ CSV dialect: UTF-8 with a byte-order mark, `;` between fields, decimal comma, IS
 
 XLSX: amounts are numbers (`Decimal`, format `#,##0.00`), dates are dates in Excel's built-in short
     date format (number format 14), which Excel and LibreOffice show in the reader's regional
-    format (31/01/2026 in Belgium).
+    format (31/01/2026 in Belgium). A column may carry a number format of its own (a percentage,
+    person-months). Text keeps its line breaks, carriage returns included; control characters
+    the file's XML can't hold (a bell, an escape) are left out.
 
 Formula neutralisation (OWASP "CSV injection"): a spreadsheet treats a cell that begins with `=`,
     `+`, `-` or `@` (and, after some import paths trim it, a tab or carriage return) as a formula;
@@ -26,6 +30,10 @@ Formula neutralisation (OWASP "CSV injection"): a spreadsheet treats a cell that
     it starts with `=`) and such a cell also gets Excel's "quote prefix" style, so that editing it
     in Excel doesn't turn it into a formula; its text stays exactly what the partner typed.
     Numbers are never prefixed: a negative amount is a number, not text.
+
+This module is the only one that builds a workbook or writes CSV rows, so that every file gets
+    the same neutralisation: `tests/workpackages/test_exports.py` fails the suite when another
+    module does.
 """
 
 from __future__ import annotations
@@ -34,7 +42,9 @@ import csv
 import datetime
 import io
 import re
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -99,7 +109,12 @@ def write_csv(rows: Iterable[Sequence[Any]], headers: Sequence[Any]) -> Iterator
         yield writer.writerow([_csv_text(value) for value in row]).encode()
 
 
-def _xlsx_cell(sheet: Any, value: Any, *, bold: bool = False) -> WriteOnlyCell:
+def _xlsx_cell(
+    sheet: Any, value: Any, *, bold: bool = False, number_format: str | None = None
+) -> WriteOnlyCell:
+    """The one place a workbook's cell is made. Text is a string cell, never a formula, with the
+    quote prefix when it starts like one; a number or a date gets `number_format` when given,
+    else amounts get the money format and days the reader's short date."""
     if isinstance(value, str | Decimal | int | float | datetime.date) or value is None:
         pass
     else:
@@ -113,6 +128,8 @@ def _xlsx_cell(sheet: Any, value: Any, *, bold: bool = False) -> WriteOnlyCell:
         cell.data_type = "s"
         if is_formula_like(value):
             cell.quotePrefix = True
+    elif value is not None and number_format:
+        cell.number_format = number_format
     elif isinstance(value, Decimal | float):
         cell.number_format = MONEY_FORMAT
     elif isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
@@ -127,6 +144,69 @@ def sheet_title(title: str) -> str:
     return SHEET_TITLE_FORBIDDEN.sub("-", title)[:31] or "Sheet"
 
 
+@dataclass(frozen=True)
+class Sheet:
+    """One table of a workbook: a title, the header labels, the rows (consumed one at a time),
+    and optionally each column's width and number format. A column without a format shows
+    amounts (`Decimal`) as money and dates as the reader's short date."""
+
+    title: str
+    headers: Sequence[Any]
+    rows: Iterable[Sequence[Any]]
+    widths: Sequence[int] | None = None
+    formats: Sequence[str | None] = ()
+
+
+def _is_sheet(info: zipfile.ZipInfo) -> bool:
+    return info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")
+
+
+def _keep_carriage_returns(data: bytes) -> bytes:
+    """`data` with each carriage return of the sheets' text written as `&#13;`.
+
+    Browsers send a text area's line breaks as CR LF, and a partner's text may start with a
+    carriage return. XML readers, Excel's and openpyxl's among them, read a carriage return
+    written as is as a line feed; written as a character reference it reads back as typed.
+    openpyxl writes text through the standard library's XML writer, which leaves it as is.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as source:
+        parts = [(info, source.read(info)) for info in source.infolist()]
+    if not any(b"\r" in content for info, content in parts if _is_sheet(info)):
+        return data
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as target:
+        for info, content in parts:
+            target.writestr(info, content.replace(b"\r", b"&#13;") if _is_sheet(info) else content)
+    return buffer.getvalue()
+
+
+def write_workbook(sheets: Iterable[Sheet]) -> bytes:
+    """The XLSX file's bytes: one sheet per `Sheet`, each a bold frozen header row, then the rows.
+
+    The workbook is write-only: openpyxl streams the rows to a temporary file as they come
+    instead of holding every cell in memory.
+    """
+    workbook = Workbook(write_only=True)
+    for table in sheets:
+        sheet = workbook.create_sheet(sheet_title(table.title))
+        for index, header in enumerate(table.headers, start=1):
+            width = table.widths[index - 1] if table.widths else max(12, len(str(header)) + 2)
+            sheet.column_dimensions[get_column_letter(index)].width = width
+        sheet.freeze_panes = "A2"
+        sheet.append([_xlsx_cell(sheet, header, bold=True) for header in table.headers])
+        formats = dict(enumerate(table.formats))
+        for row in table.rows:
+            sheet.append(
+                [
+                    _xlsx_cell(sheet, value, number_format=formats.get(index))
+                    for index, value in enumerate(row)
+                ]
+            )
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return _keep_carriage_returns(buffer.getvalue())
+
+
 def write_xlsx(
     rows: Iterable[Sequence[Any]],
     headers: Sequence[Any],
@@ -134,20 +214,5 @@ def write_xlsx(
     title: str = "Export",
     widths: Sequence[int] | None = None,
 ) -> bytes:
-    """The XLSX file's bytes: one sheet, a bold frozen header row, then the rows.
-
-    The workbook is write-only: openpyxl streams the rows to a temporary file as they come
-    instead of holding every cell in memory.
-    """
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(sheet_title(title))
-    for index, header in enumerate(headers, start=1):
-        width = widths[index - 1] if widths else max(12, len(str(header)) + 2)
-        sheet.column_dimensions[get_column_letter(index)].width = width
-    sheet.freeze_panes = "A2"
-    sheet.append([_xlsx_cell(sheet, header, bold=True) for header in headers])
-    for row in rows:
-        sheet.append([_xlsx_cell(sheet, value) for value in row])
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+    """The XLSX file's bytes: one sheet titled `title`, a bold frozen header row, then the rows."""
+    return write_workbook([Sheet(title=title, headers=headers, rows=rows, widths=widths)])

@@ -27,7 +27,14 @@ from workpackages.services import expense_submit
 
 pytestmark = pytest.mark.django_db
 
-FORMULA_LIKE = ['=HYPERLINK("http://x","y")', "+1", "-2", "@SUM(A1)", "\tTab-led text"]
+FORMULA_LIKE = [
+    '=HYPERLINK("http://x","y")',
+    "+1",
+    "-2",
+    "@SUM(A1)",
+    "\tTab-led text",
+    "\rCR-led text\r\nand a second line",
+]
 
 
 def body(response: Any) -> bytes:
