@@ -1,16 +1,30 @@
 """What every endpoint of `/api/v1/` shares: scoping, write permissions, pagination, throttling,
-errors and their documentation.
+strict input, errors and their documentation.
 
 The scoping rule is the models' `restrict(user, action)`, as in the admin: lists are filtered by it,
 an object outside "view" answers 404, and an object one may see but not change answers 403.
+
+Input is read strictly: a body the parsers cannot read whole is a 400 (`parsers.py`), and so is a
+query parameter or a body field the endpoint does not read, named in the answer. A misspelt
+filter would otherwise list everything and a misspelt field leave the row unchanged, both with a
+success. Read-only fields are the exception: ignored, so that a client may send back what it read
+(`fields.unknown_fields`).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.conf import settings
+from django.core.exceptions import (
+    NON_FIELD_ERRORS,
+    RequestDataTooBig,
+    TooManyFieldsSent,
+    TooManyFilesSent,
+)
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions, filters, mixins, permissions, serializers, viewsets
@@ -21,6 +35,8 @@ from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from ..querysets import Action, coordinated_consortia, member_partners
+from .fields import KnownFieldsOnly, unknown_fields, unknown_input, with_unknown_fields
+from .parsers import READERS
 
 DEFAULT_FILTER_BACKENDS: list[Any] = list(api_settings.DEFAULT_FILTER_BACKENDS)
 
@@ -87,6 +103,39 @@ class ScopedViewSet(viewsets.GenericViewSet):
     def scope(self) -> Action:
         return self.needs or DEFAULT_SCOPES.get(self.action or "", "manage")
 
+    def get_parsers(self) -> list[Any]:
+        # A view or an action may name DRF's parsers to narrow the media types it reads: the body
+        # is read by this API's own all the same.
+        return [READERS.get(parser, parser)() for parser in self.parser_classes]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Signed in, allowed and within the rate first: a 401, 403 or 429 says more.
+        super().initial(request, *args, **kwargs)
+        known = self.query_parameters()
+        unknown = [name for name in request.query_params if name not in known]
+        if unknown:
+            raise exceptions.ValidationError(unknown_input(unknown, known, "parameter"))
+
+    def query_parameters(self) -> list[str]:
+        """The query parameters this request may send, as the schema documents them: a list's
+        filters, search, ordering and page; everywhere, DRF's `format`."""
+        names: list[str] = []
+        if self.action == "list":
+            filterset = getattr(self, "filterset_class", None)
+            if filterset is not None:
+                names += filter_parameters(filterset)
+            for backend in self.filter_backends:
+                if issubclass(backend, filters.SearchFilter):
+                    names.append(backend.search_param)
+                if issubclass(backend, filters.OrderingFilter):
+                    names.append(backend.ordering_param)
+            paginator: Any = self.paginator
+            if paginator is not None:
+                names += [paginator.page_query_param, paginator.page_size_query_param]
+        if api_settings.URL_FORMAT_OVERRIDE:
+            names.append(api_settings.URL_FORMAT_OVERRIDE)
+        return [name for name in names if name]
+
     def get_queryset(self) -> Any:
         queryset = self.queryset.restrict(self.request.user, "view")  # type: ignore[union-attr]
         if self.select_related:
@@ -98,11 +147,29 @@ class ScopedViewSet(viewsets.GenericViewSet):
     def decision(self, serializer_class: Any, service: Any) -> Response:
         """Run an action's `service(obj, data)` on the (checked) object and answer with the object."""
         obj = self.get_object()
-        form = serializer_class(data=self.request.data, context=self.get_serializer_context())
-        form.is_valid(raise_exception=True)
+        data = self.request.data
+        form = serializer_class(data=data, context=self.get_serializer_context())
+        valid = form.is_valid()
+        # Actions' forms are plain serializers: their unknown fields are checked here.
+        unknown = {} if isinstance(form, KnownFieldsOnly) else unknown_fields(form, data)
+        if not valid or unknown:
+            raise exceptions.ValidationError(
+                with_unknown_fields({} if valid else form.errors, unknown)
+            )
         service(obj, form.validated_data)
         fresh = self.get_queryset().get(pk=obj.pk)
         return Response(self.get_serializer(fresh).data)
+
+
+def filter_parameters(filterset: Any) -> list[str]:
+    """The query parameters a FilterSet reads: one per filter, or one per part of a range
+    filter's widget (`amount_min` and `amount_max`)."""
+    names: list[str] = []
+    for name, declared in filterset.base_filters.items():
+        widget = declared.extra.get("widget") or declared.field_class.widget
+        suffixes = getattr(widget, "suffixes", None)
+        names += [f"{name}_{suffix}" if suffix else name for suffix in suffixes or [""]]
+    return names
 
 
 class ReadOnlyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, ScopedViewSet):
@@ -119,8 +186,27 @@ class WritableViewSet(
     """Rows partners or coordinators create and edit; nothing is ever deleted (withdraw instead)."""
 
 
+def body_over_limit(exc: Exception) -> exceptions.ParseError | None:
+    """A body past Django's limits, as a 400 in the API's shape (Django would answer it with an
+    HTML page), logged where Django logs it."""
+    if isinstance(exc, RequestDataTooBig):
+        size = filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        message = _("The request body is over %(size)s, uploaded files apart.") % {"size": size}
+    elif isinstance(exc, TooManyFieldsSent):
+        count = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        message = _("The request body has more than %(count)s fields.") % {"count": count}
+    elif isinstance(exc, TooManyFilesSent):
+        count = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        message = _("The request sends more than %(count)s files.") % {"count": count}
+    else:
+        return None
+    logging.getLogger(f"django.security.{type(exc).__name__}").error("%s", exc)
+    return exceptions.ParseError(message)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Services refuse with Django's ValidationError: answer it as a 400 with field errors."""
+    exc = body_over_limit(exc) or exc
     if isinstance(exc, DjangoValidationError):
         errors = as_serializer_error(exc)
         # A rule on the row as a whole reads as DRF's own `non_field_errors`, as documented.
@@ -142,8 +228,8 @@ class ErrorSerializer(serializers.Serializer):
 VALIDATION_ERROR_SCHEMA = {
     "type": "object",
     "description": _(
-        "Field names with their messages; `non_field_errors` for the object as a whole, "
-        "`detail` for a body that could not be read."
+        "Field or query parameter names with their messages; `non_field_errors` for the object "
+        "as a whole, `detail` for a body that could not be read."
     ),
     "properties": {
         "detail": {"type": "string"},
@@ -154,7 +240,17 @@ VALIDATION_ERROR_SCHEMA = {
 
 
 class DocumentedErrorsSchema(AutoSchema):
-    """Adds the error answers every operation may give to the schema."""
+    """Adds the error answers every operation may give to the schema, and says that the request
+    bodies of the strict endpoints hold their fields and no others."""
+
+    def _map_serializer(
+        self, serializer: Any, direction: Any, bypass_extensions: bool = False
+    ) -> Any:
+        schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(self.view, ScopedViewSet):
+            # Read-only fields, ignored when sent, are not in a request's schema (split components).
+            schema["additionalProperties"] = False
+        return schema
 
     def _get_response_bodies(self, direction: Any = "response") -> Any:
         responses = super()._get_response_bodies(direction)
@@ -164,7 +260,9 @@ class DocumentedErrorsSchema(AutoSchema):
         authenticated = not all(
             isinstance(p, permissions.AllowAny) for p in self.view.get_permissions()
         )
-        if self.method in {"POST", "PUT", "PATCH"} or self._is_list_view():
+        # An unknown query parameter is a 400 on every operation of the shared base.
+        strict = isinstance(self.view, ScopedViewSet)
+        if self.method in {"POST", "PUT", "PATCH"} or self._is_list_view() or strict:
             errors["400"] = (VALIDATION_ERROR_SCHEMA, _("Invalid input: nothing was changed."))
         if authenticated:
             errors["401"] = (ErrorSerializer, _("No valid token or session."))

@@ -1,16 +1,94 @@
-"""Serializer plumbing shared by every writable resource."""
+"""Serializer plumbing shared by every writable resource, and the refusal of input an endpoint
+does not read."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
+from django.http import QueryDict
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 from rest_framework.relations import ManyRelatedField, RelatedField
+from rest_framework.settings import api_settings
 
 from ..querysets import Action
 
+UNKNOWN = {
+    "field": (
+        _("Unknown field “%(name)s”; the fields of this endpoint are: %(known)s."),
+        _("Unknown field “%(name)s”: this endpoint takes no fields."),
+    ),
+    "parameter": (
+        _("Unknown query parameter “%(name)s”; the parameters of this endpoint are: %(known)s."),
+        _("Unknown query parameter “%(name)s”: this endpoint takes no query parameters."),
+    ),
+}
+# A body of thousands of made-up keys gets a short answer: the first few, their names shortened.
+REPORTED = 10
+SHOWN = 40
+# The keys of the error body that mean something else: `detail` a body that could not be read.
+RESERVED = {"detail", api_settings.NON_FIELD_ERRORS_KEY}
+# The browsable API's HTML forms post Django's CSRF token along with the serializer's fields.
+FORM_EXTRAS = {"csrfmiddlewaretoken"}
 
-class ScopedModelSerializer(serializers.ModelSerializer):
+
+def unknown_input(
+    unknown: Sequence[str], known: Sequence[str], what: Literal["field", "parameter"]
+) -> dict[str, list[str]]:
+    """The 400's body for names an endpoint does not read: each name with a message listing what
+    the endpoint reads (`known`)."""
+    listed, nothing = UNKNOWN[what]
+    message = listed if known else nothing
+    errors: dict[str, list[str]] = {}
+    for name in unknown[:REPORTED]:
+        shown = name if len(name) <= SHOWN else f"{name[:SHOWN]}…"
+        key = api_settings.NON_FIELD_ERRORS_KEY if name in RESERVED else name
+        errors.setdefault(key, []).append(message % {"name": shown, "known": ", ".join(known)})
+    return errors
+
+
+def unknown_fields(serializer: serializers.Serializer, data: Any) -> dict[str, list[str]]:
+    """The fields of `data` that `serializer` does not have. Those it has read-only (`id`,
+    `status`, `consortium`, the timestamps…) are not unknown: DRF ignores them, so that a client
+    may send back what it read; they change through the actions, or never."""
+    if not isinstance(data, Mapping):
+        return {}  # DRF refuses a body that is not an object ("Expected a dictionary").
+    fields = serializer.fields
+    extras = FORM_EXTRAS if isinstance(data, QueryDict) else set()
+    unknown = [name for name in data if name not in fields and name not in extras]
+    writable = [name for name, field in fields.items() if not field.read_only]
+    return unknown_input(unknown, writable, "field")
+
+
+def with_unknown_fields(
+    errors: Mapping[str, Any], unknown: Mapping[str, list[str]]
+) -> dict[str, Any]:
+    """A serializer's errors and its unknown fields', in one 400 (an unknown name can only share
+    `non_field_errors` with them)."""
+    merged = dict(errors)
+    for name, messages in unknown.items():
+        merged[name] = [*merged.get(name, []), *messages]
+    return merged
+
+
+class KnownFieldsOnly(serializers.Serializer):
+    """Refuses a field it does not have with the other errors of the body (`unknown_fields`)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        unknown = unknown_fields(self, data)
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, Mapping):
+                raise serializers.ValidationError(with_unknown_fields(exc.detail, unknown)) from exc
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+
+class ScopedModelSerializer(KnownFieldsOnly, serializers.ModelSerializer):
     """A related object is accepted only if the user may see it; the fields in `Meta.owner_fields`
     (the partner a row belongs to) only if the user may do there what the action needs ("change"
     for an expense, "manage" for a budget line). Anything else is refused as if it did not exist.

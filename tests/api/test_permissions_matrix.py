@@ -373,7 +373,7 @@ SPECS: dict[Operation, Spec] = {
     ),
     ("POST", "/api/v1/expenses/{id}/accept/"): Spec(
         target=_get("submitted_expense"),
-        body=_const({}),
+        body=_const({"in_full": True}),
         done={"status": "accepted", "accepted_amount": "1200.00"},
     ),
     ("POST", "/api/v1/expenses/{id}/reject/"): Spec(

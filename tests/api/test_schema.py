@@ -170,3 +170,43 @@ def test_docs_page_uses_only_this_sites_own_files() -> None:
     schema_urls = re.findall(r"""\burl\s*:\s*["']([^"']+)["']""", code)
     assert schema_urls == ["/api/schema/"]
     assert client.get(schema_urls[0]).status_code == 200
+
+
+def test_every_operation_but_the_token_revocation_documents_a_400() -> None:
+    """Every operation of the shared base refuses a query parameter it does not read; revoking a
+    token (an APIView of its own, reading nothing) is the one that answers no 400."""
+    document = _served_schema()
+    without = sorted(
+        f"{method.upper()} {path}"
+        for method, path, operation in _operations(document)
+        if "application/json" not in operation["responses"].get("400", {}).get("content", {})
+    )
+    assert without == ["DELETE /api/v1/auth/token/"]
+
+
+def test_request_bodies_hold_their_fields_and_no_others() -> None:
+    """A field an endpoint does not read is refused: its request body says so. Read-only fields,
+    ignored when sent back, are not in a request's schema at all."""
+    document = _served_schema()
+    components = document["components"]["schemas"]
+    open_bodies = []
+    for method, path, operation in _operations(document):
+        for media_type, content in operation.get("requestBody", {}).get("content", {}).items():
+            name = content["schema"]["$ref"].split("/")[-1]
+            if components[name].get("additionalProperties") is not False:
+                open_bodies.append(f"{method.upper()} {path} {media_type}")
+    assert open_bodies == [
+        f"POST /api/v1/auth/token/ {media_type}"
+        for media_type in (
+            "application/json",
+            "application/x-www-form-urlencoded",
+            "multipart/form-data",
+        )
+    ]
+    expense = components["PatchedExpenseRequest"]["properties"]
+    assert not {"id", "status", "consortium", "accepted_amount"} & set(expense)
+    assert set(components["ExpenseAcceptRequest"]["properties"]) == {
+        "accepted_amount",
+        "in_full",
+        "comment",
+    }

@@ -381,6 +381,128 @@ def test_an_acceptance_stays_within_the_amount_and_explains_a_cut(
     assert submitted_expense.accepted_amount is None
 
 
+NOT_SAID = (
+    "Say what is accepted: an accepted_amount, or in_full set to true for the whole declared "
+    "amount."
+)
+BOTH_SAID = "Send an accepted_amount or in_full, not both."
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "message"),
+    [
+        pytest.param(b"", None, NOT_SAID, id="no body"),
+        pytest.param(b"{}", "application/json", NOT_SAID, id="empty object"),
+        pytest.param(b'{"comment": "Fine."}', "application/json", NOT_SAID, id="a comment only"),
+        pytest.param(b'{"in_full": false}', "application/json", NOT_SAID, id="not in full"),
+        pytest.param(b'{"accepted_amount": null}', "application/json", NOT_SAID, id="null amount"),
+        pytest.param(
+            b'{"accepted_amount": "100.00", "comment": "Reagents only.", "in_full": true}',
+            "application/json",
+            BOTH_SAID,
+            id="both",
+        ),
+        pytest.param(
+            b"accepted_amount=1200.00&in_full=true",
+            "application/x-www-form-urlencoded",
+            BOTH_SAID,
+            id="both in a form",
+        ),
+    ],
+)
+def test_an_acceptance_says_how_much_or_is_refused(
+    submitted_expense: Any,
+    coordinator: Any,
+    body: bytes,
+    content_type: str | None,
+    message: str,
+) -> None:
+    """An empty body, or one not read as meant, must not accept the whole declared amount."""
+    before = _snapshot()
+    answer = api_client(coordinator).generic(
+        "POST",
+        f"/api/v1/expenses/{submitted_expense.pk}/accept/",
+        body,
+        **({"content_type": content_type} if content_type else {}),
+    )
+    assert answer.status_code == 400, answer.content
+    assert answer.json() == {"accepted_amount": [message], "in_full": [message]}
+    assert _snapshot() == before
+    submitted_expense.refresh_from_db()
+    assert (submitted_expense.status, submitted_expense.accepted_amount) == ("submitted", None)
+
+
+def test_json_sent_as_a_form_accepts_nothing(submitted_expense: Any, coordinator: Any) -> None:
+    """A form whose only field is a JSON text says neither an amount nor "in full"."""
+    before = _snapshot()
+    answer = api_client(coordinator).generic(
+        "POST",
+        f"/api/v1/expenses/{submitted_expense.pk}/accept/",
+        b'{"accepted_amount": "100.00", "comment": "Only the reagents are eligible."}',
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert answer.status_code == 400, answer.content
+    assert {"accepted_amount", "in_full"} <= set(answer.json()), answer.json()
+    assert _snapshot() == before
+    submitted_expense.refresh_from_db()
+    assert (submitted_expense.status, submitted_expense.accepted_amount) == ("submitted", None)
+
+
+@pytest.mark.parametrize(
+    ("body", "fmt", "accepted", "comment"),
+    [
+        ({"in_full": True}, "json", "1200.00", ""),
+        ({"in_full": "true", "comment": "Checked."}, "json", "1200.00", "Checked."),
+        ({"accepted_amount": "1200.00"}, "json", "1200.00", ""),
+        (
+            {"accepted_amount": "100.00", "comment": "Only the reagents are eligible."},
+            "json",
+            "100.00",
+            "Only the reagents are eligible.",
+        ),
+        (
+            {"accepted_amount": "100.00", "comment": "Only the reagents are eligible."},
+            "multipart",
+            "100.00",
+            "Only the reagents are eligible.",
+        ),
+        (
+            {"accepted_amount": "0.00", "comment": "Nothing is eligible."},
+            "json",
+            "0.00",
+            "Nothing is eligible.",
+        ),
+    ],
+)
+def test_an_acceptance_in_full_or_for_an_amount(
+    submitted_expense: Any,
+    coordinator: Any,
+    body: dict[str, Any],
+    fmt: str,
+    accepted: str,
+    comment: str,
+) -> None:
+    answer = api_client(coordinator).post(
+        f"/api/v1/expenses/{submitted_expense.pk}/accept/", body, format=fmt
+    )
+    assert answer.status_code == 200, answer.content
+    assert (answer.json()["status"], answer.json()["accepted_amount"]) == ("accepted", accepted)
+    submitted_expense.refresh_from_db()
+    assert submitted_expense.accepted_amount == Decimal(accepted)
+    assert submitted_expense.review_comment == comment
+
+
+def test_an_acceptance_form_reads_in_full(submitted_expense: Any, coordinator: Any) -> None:
+    answer = api_client(coordinator).generic(
+        "POST",
+        f"/api/v1/expenses/{submitted_expense.pk}/accept/",
+        b"in_full=true",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["accepted_amount"] == "1200.00"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

@@ -74,10 +74,14 @@ def test_expense_from_draft_to_accepted_moves_the_summary(
     assert submitted.json()["submitted_at"]
 
     # The partner can't decide on its own expense.
-    assert erp.post(f"/api/v1/expenses/{expense_id}/accept/", {}, format="json").status_code == 403
+    in_full = {"in_full": True}
+    assert (
+        erp.post(f"/api/v1/expenses/{expense_id}/accept/", in_full, format="json").status_code
+        == 403
+    )
     assert _consumed(coordination, consortium) == before
 
-    accepted = coordination.post(f"/api/v1/expenses/{expense_id}/accept/", {}, format="json")
+    accepted = coordination.post(f"/api/v1/expenses/{expense_id}/accept/", in_full, format="json")
     assert accepted.status_code == 200, accepted.content
     assert accepted.json()["status"] == "accepted"
     assert accepted.json()["accepted_amount"] == "4321.09"

@@ -261,12 +261,21 @@ class ExpenseSerializer(RecordSerializer):
 
 
 class ExpenseAcceptSerializer(serializers.Serializer):
+    """How much is accepted, said explicitly: `accepted_amount`, or `in_full`. A body that says
+    neither (empty, or not read as meant: JSON sent as a form) must not accept the whole amount."""
+
     accepted_amount = serializers.DecimalField(
         **MONEY,
         required=False,
         allow_null=True,
-        default=None,
-        help_text=_("Leave out to accept the whole amount."),
+        help_text=_(
+            "The eligible amount, at most the declared amount; with a comment when it is less. "
+            "Either this or `in_full`."
+        ),
+    )
+    in_full = serializers.BooleanField(
+        required=False,
+        help_text=_("`true` accepts the whole declared amount. Either this or `accepted_amount`."),
     )
     comment = serializers.CharField(
         required=False,
@@ -274,6 +283,21 @@ class ExpenseAcceptSerializer(serializers.Serializer):
         default="",
         help_text=_("Required when less than the declared amount is accepted."),
     )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        amount = attrs.get("accepted_amount")
+        in_full = attrs.get("in_full", False)
+        if amount is None and not in_full:
+            message = _(
+                "Say what is accepted: an accepted_amount, or in_full set to true for the whole "
+                "declared amount."
+            )
+        elif amount is not None and in_full:
+            message = _("Send an accepted_amount or in_full, not both.")
+        else:
+            # `expense_accept` takes no amount as the whole declared amount.
+            return {"accepted_amount": amount, "comment": attrs["comment"]}
+        raise serializers.ValidationError({"accepted_amount": [message], "in_full": [message]})
 
 
 class EffortSerializer(RecordSerializer):
