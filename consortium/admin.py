@@ -13,6 +13,10 @@ from django.contrib.auth.forms import UserCreationForm, UsernameField
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from . import choices, services
@@ -20,6 +24,7 @@ from .models import (
     Consortium,
     ConsortiumRole,
     CostCategory,
+    EmailAddressChange,
     Membership,
     Organisation,
     Partner,
@@ -336,8 +341,10 @@ class PersonCreationForm(UserCreationForm):
 
 @admin.register(User)
 class PeopleAdmin(CoordinatorPermissions, UserAdmin):
-    """Coordinators see and add the people of their consortia; only superusers grant staff rights
-    or set other people's passwords."""
+    """Coordinators see and add the people of their consortia; only superusers grant staff rights,
+    set other people's passwords or change their email addresses (where password reset links go:
+    changing it would hand the account over). People change their own address themselves,
+    confirmed from the new one."""
 
     add_form = PersonCreationForm
     add_fieldsets = [
@@ -374,21 +381,52 @@ class PeopleAdmin(CoordinatorPermissions, UserAdmin):
 
     def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
         fieldsets = super().get_fieldsets(request, obj)
-        if request.user.is_superuser or obj is None:
+        if obj is None:
             return fieldsets
+        changes = (_("Email address changes"), {"fields": ["email_changes"]})
+        if request.user.is_superuser:
+            return [*fieldsets, changes]
         return [
             (None, {"fields": ["username"]}),
             (_("Personal info"), {"fields": ["first_name", "last_name", "email"]}),
             (_("Access"), {"fields": ["is_active", "last_login"]}),
+            changes,
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if request.user.is_superuser:
-            return super().get_readonly_fields(request, obj)
+            return [*super().get_readonly_fields(request, obj), "email_changes"]
         if obj is not None and works_elsewhere(obj, request.user):
             # Another consortium relies on this account too: its coordinator alone can't change it.
-            return ["username", "first_name", "last_name", "email", "is_active", "last_login"]
-        return ["last_login"]
+            return [
+                "username",
+                "first_name",
+                "last_name",
+                "email",
+                "is_active",
+                "last_login",
+                "email_changes",
+            ]
+        # A new person's address is set as they are added; an existing person's is theirs.
+        return ["last_login"] if obj is None else ["email", "last_login", "email_changes"]
+
+    @admin.display(description=_("email address changes"))
+    def email_changes(self, obj: Any) -> str:
+        """Every change of the address (where password reset links go): when, old → new, who."""
+        changes = EmailAddressChange.objects.filter(user_id=obj.pk).select_related("changed_by")
+        return format_html_join(
+            mark_safe("<br>"),
+            "{} · {} → {} · {}",
+            (
+                (
+                    date_format(timezone.localtime(change.changed_at), "SHORT_DATETIME_FORMAT"),
+                    change.old_email or "–",
+                    change.new_email,
+                    change.changed_by.get_username() if change.changed_by else "–",
+                )
+                for change in changes
+            ),
+        ) or str(_("No change recorded."))
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
@@ -406,7 +444,14 @@ class PeopleAdmin(CoordinatorPermissions, UserAdmin):
         return ScopedPersonCreationForm
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        new_email = None
+        if change and "email" in form.changed_data:
+            # Only a superuser's form has the field: the service records the change (who, when,
+            # old, new) and tells the old address.
+            new_email, obj.email = obj.email, form.initial.get("email", "")
         super().save_model(request, obj, form, change)
+        if new_email is not None:
+            services.user_email_set(user=obj, email=new_email, changed_by=request.user)
         if not change:
             services.membership_grant(
                 partner=form.cleaned_data["partner"],

@@ -134,11 +134,17 @@ AUTHENTICATION_BACKENDS = [
     "consortium.backends.UsernameOrEmailBackend",
 ]
 # Sign-in throttling (partner pages, admin and API token alike): after LOGIN_FAILURE_LIMIT wrong
-# passwords for one username from one address, that pair waits LOGIN_LOCKOUT_MINUTES. Counting
-# the pair, not the address alone, keeps colleagues behind one office gateway signing in.
+# passwords for one account (its username or its email address, however written) from one
+# address, that pair waits LOGIN_LOCKOUT_MINUTES; after LOGIN_ADDRESS_FAILURE_LIMIT wrong passwords
+# from one address whatever the accounts, the address waits too. Counting the pair first, and the
+# address only at a higher limit, keeps colleagues behind one office gateway signing in.
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT", "20"))
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+# Axes' rows, and what a successful sign-in clears, are per name and address; the handler adds
+# the address's own count (consortium/backends.py).
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "consortium.backends.AccountAndAddressHandler"
 AXES_USERNAME_CALLABLE = "consortium.backends.attempted_username"
 AXES_CLIENT_IP_CALLABLE = "consortium.backends.client_address"
 AXES_RESET_ON_SUCCESS = True
@@ -212,14 +218,26 @@ API_THROTTLE_TOKEN = os.environ.get("API_THROTTLE_TOKEN", "10/minute")
 # Clients are counted by address: behind N reverse proxies, the N-th address from the right of
 # X-Forwarded-For is theirs. With 0, a client can't pick its own address by sending that header.
 API_NUM_PROXIES = int(os.environ.get("API_NUM_PROXIES", "0"))
+# An API token lasts API_TOKEN_DAYS from when it was issued, and ends as soon as its owner's
+# password changes, whatever changes it (consortium/authentication.py).
+API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS", "90"))
+# An invitation to a partner's team waits INVITATION_DAYS for an answer; sending it again gives it
+# a new link and as long again.
+INVITATION_DAYS = int(os.environ.get("INVITATION_DAYS", "7"))
 
 REST_FRAMEWORK: dict[str, Any] = {
     # Integrations send `Authorization: Token <key>`; the browsable API uses the session.
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "consortium.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF's media types, read whole or refused with a 400 (consortium/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "consortium.api.parsers.JSONParser",
+        "consortium.api.parsers.FormParser",
+        "consortium.api.parsers.MultiPartParser",
+    ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",

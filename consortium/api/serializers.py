@@ -132,5 +132,13 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenSerializer(serializers.Serializer):
     token = serializers.CharField(
-        read_only=True, help_text=_("Send it as `Authorization: Token <token>`.")
+        source="key", read_only=True, help_text=_("Send it as `Authorization: Token <token>`.")
+    )
+    expires = serializers.DateTimeField(
+        source="expires_at",
+        read_only=True,
+        help_text=_(
+            "When the token stops working (API_TOKEN_DAYS after it was issued); a new password "
+            "ends it at once. Ask for a new one with the same request."
+        ),
     )

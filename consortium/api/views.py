@@ -7,17 +7,15 @@ from typing import Any
 
 from axes.utils import reset as reset_login_failures
 from django.conf import settings
-from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, status
-from rest_framework.authtoken.models import Token
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import filtersets
-from ..backends import attempted_username, client_address
+from .. import filtersets, services
+from ..backends import address_paused, attempted_username, client_address
 from ..models import Consortium, CostCategory, Membership, Organisation, Partner, ReportingPeriod
 from . import serializers
 from .base import ReadOnlyViewSet
@@ -73,17 +71,22 @@ class CostCategoryViewSet(ReadOnlyViewSet):
     ordering_fields = ["position", "code"]
 
 
-def locked_out_answer() -> Response:
-    """Too many wrong passwords for this name from this address: wait, as the sign-in page says."""
+def locked_out_answer(request: Request, credentials: dict[str, Any]) -> Response:
+    """Too many wrong passwords for this account, or from this address whatever the accounts:
+    wait, as the sign-in page says."""
     wait = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    if address_paused(request, credentials):
+        detail = _(
+            "Too many wrong passwords from your address: signing in from it is paused. Try "
+            "again in %(minutes)s minutes."
+        )
+    else:
+        detail = _(
+            "Too many wrong passwords for this account from your address: try again in "
+            "%(minutes)s minutes."
+        )
     return Response(
-        {
-            "detail": _(
-                "Too many wrong passwords for this account from your address: try again in "
-                "%(minutes)s minutes."
-            )
-            % {"minutes": wait // 60}
-        },
+        {"detail": detail % {"minutes": wait // 60}},
         status=status.HTTP_429_TOO_MANY_REQUESTS,
         headers={"Retry-After": str(wait)},
     )
@@ -109,13 +112,14 @@ class TokenView(APIView):
         auth=[],
     )
     def post(self, request: Request) -> Response:
-        """Your API token: the same one until you revoke it."""
+        """Your API token: the same one until you revoke it, your password changes or it
+        expires (`expires`, API_TOKEN_DAYS after it was issued); then a new one."""
         form = serializers.TokenRequestSerializer(data=request.data, context={"request": request})
         if not form.is_valid():
             # Answered, not raised: raising would roll the request's transaction back, and with it
             # django-axes' count of this failed sign-in.
             if getattr(request, "axes_locked_out", False):
-                return locked_out_answer()
+                return locked_out_answer(request, {"username": request.data.get("username")})
             return Response(form.errors, status=status.HTTP_400_BAD_REQUEST)
         # The right password clears this name's failures from this address, as a sign-in on the
         # pages does (AXES_RESET_ON_SUCCESS): the token endpoint signs nobody in.
@@ -123,13 +127,11 @@ class TokenView(APIView):
             ip=client_address(request),
             username=attempted_username(None, {"username": form.validated_data["username"]}),
         )
-        token, _created = Token.objects.get_or_create(user=form.validated_data["user"])
-        return Response({"token": token.key})
+        token = services.api_token_issue(user=form.validated_data["user"])
+        return Response(serializers.TokenSerializer(token).data)
 
     @extend_schema(operation_id="auth_token_destroy", responses={204: None})
     def delete(self, request: Request) -> Response:
         """Revoke your API token: requests sending it are refused from now on."""
-        user: Any = request.user
-        with transaction.atomic():
-            Token.objects.filter(user=user).delete()
+        services.api_token_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,4 +1,5 @@
-"""Sign-in, sign-out, passwords and the language switch, for partners and coordinators alike."""
+"""Sign-in, sign-out, passwords, email addresses and the language switch, for partners and
+coordinators alike."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse, reverse_lazy
@@ -15,10 +18,11 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from ..forms import LanguageForm, LoginForm, PasswordResetForm, SetPasswordForm
+from .. import services
+from ..backends import address_paused
+from ..forms import EmailChangeForm, LanguageForm, LoginForm, PasswordResetForm, SetPasswordForm
 from ..middleware import SESSION_LANGUAGE
 from ..portal import SESSION_KEY, memberships_of, partner_view
-from ..services import profile_language_set
 
 
 def _safe_next(request: HttpRequest, target: str | None) -> str:
@@ -38,7 +42,7 @@ def language(request: HttpRequest) -> HttpResponse:
         return HttpResponseRedirect(_safe_next(request, request.POST.get("next")))
     code = form.cleaned_data["language"]
     if request.user.is_authenticated:
-        profile_language_set(user=request.user, language=code)
+        services.profile_language_set(user=request.user, language=code)
     request.session[SESSION_LANGUAGE] = code
     translation.activate(code)
     response = HttpResponseRedirect(_safe_next(request, form.cleaned_data["next"]))
@@ -70,9 +74,72 @@ def locked_out(
     request: HttpRequest, original_response: Any = None, credentials: Any = None
 ) -> HttpResponse:
     """What django-axes answers a sign-in after too many wrong passwords (`AXES_LOCKOUT_CALLABLE`):
-    how long to wait, and the way out that needs no password."""
+    how long to wait, whether the account or the whole address is paused, and the way out that
+    needs no password."""
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
-    return render(request, "accounts/locked_out.html", {"minutes": minutes}, status=429)
+    return render(
+        request,
+        "accounts/locked_out.html",
+        {"minutes": minutes, "address": address_paused(request, credentials)},
+        status=429,
+    )
+
+
+@login_required
+def email_change(request: HttpRequest) -> HttpResponse:
+    """A person asks for a new email address: a link goes to it, and nothing changes until they
+    open it."""
+    form = EmailChangeForm(request.POST) if request.method == "POST" else EmailChangeForm()
+    if form.is_bound and form.is_valid():
+        try:
+            email = services.user_email_change_request(
+                user=request.user,
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+            )
+        except ValidationError as error:
+            for field, errors in error.error_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(
+                request,
+                _(
+                    "A link to confirm %(email)s is on its way to that address. Your address "
+                    "changes once you open it, signed in, within %(hours)s hours."
+                )
+                % {"email": email, "hours": settings.PASSWORD_RESET_TIMEOUT // 3600},
+            )
+            return HttpResponseRedirect(reverse("email_change"))
+    return render(request, "accounts/email_change.html", {"form": form})
+
+
+@login_required
+def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
+    """The link emailed to the new address: shows the change, and makes it on a POST (a mail
+    scanner opening the link changes nothing)."""
+    try:
+        email = services.email_change_target(user=request.user, token=token)
+    except ValidationError as error:
+        return render(
+            request, "accounts/email_change_confirm.html", {"errors": error.messages}, status=400
+        )
+    if request.method == "POST":
+        try:
+            services.user_email_change_confirm(user=request.user, token=token)
+        except ValidationError as error:
+            return render(
+                request,
+                "accounts/email_change_confirm.html",
+                {"errors": error.messages, "email": email},
+                status=400,
+            )
+        messages.success(
+            request,
+            _("Your email address is now %(email)s; your previous address has been told.")
+            % {"email": email},
+        )
+        return HttpResponseRedirect(reverse("email_change"))
+    return render(request, "accounts/email_change_confirm.html", {"email": email})
 
 
 def _page(view: Any, template: str, **kwargs: Any) -> Any:
@@ -94,6 +161,8 @@ urlpatterns = [
         _page(auth_views.PasswordChangeDoneView, "password_change_done"),
         name="password_change_done",
     ),
+    path("accounts/email/", email_change, name="email_change"),
+    path("accounts/email/confirm/<str:token>/", email_change_confirm, name="email_change_confirm"),
     path(
         "accounts/password/reset/",
         _page(

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from consortium.services import api_token_issue
 
 
 @pytest.fixture(autouse=True)
@@ -22,7 +23,7 @@ def api_client(user: Any = None) -> APIClient:
     """A client sending `Authorization: Token <key>` for `user`; anonymous without one."""
     client = APIClient()
     if user is not None:
-        token, _created = Token.objects.get_or_create(user=user)
+        token = api_token_issue(user=user)
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
 

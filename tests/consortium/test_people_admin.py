@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from consortium.choices import ConsortiumRoleKind, MembershipRole
-from consortium.models import ConsortiumRole, Membership, Organisation
+from consortium.models import ConsortiumRole, EmailAddressChange, Membership, Organisation
 from consortium.services import consortium_role_grant, membership_grant
 from tests import factories
 from tests.web import client_for as _client
@@ -123,13 +123,13 @@ def test_a_person_of_the_coordinators_consortia_only_is_editable(
     client = _client(coordinator)
     url = _person_url(partner_member)
     data = form_data(client, url)
-    data.update(email="alex.martin@example.org")
+    data.update(first_name="Alex", last_name="Martin")
 
     response = client.post(url, data)
 
     assert response.status_code == 302, _errors(response)
     partner_member.refresh_from_db()
-    assert partner_member.email == "alex.martin@example.org"
+    assert (partner_member.first_name, partner_member.last_name) == ("Alex", "Martin")
 
 
 def test_a_superuser_edits_a_person_shared_between_consortia(
@@ -145,6 +145,13 @@ def test_a_superuser_edits_a_person_shared_between_consortia(
     assert response.status_code == 302, _errors(response)
     shared_person.refresh_from_db()
     assert shared_person.email == "alex.martin@example.org"
+    change = EmailAddressChange.objects.get()
+    assert (change.user, change.old_email, change.new_email, change.changed_by) == (
+        shared_person,
+        "member-a@example.org",
+        "alex.martin@example.org",
+        superuser,
+    )
 
 
 @pytest.fixture
@@ -257,3 +264,41 @@ def test_an_organisation_a_coordinator_created_leaves_their_hands_once_a_partner
     assert client.get(url).status_code == 200
     factories.PartnerFactory(consortium=other_consortium, organisation=organisation)
     assert client.get(url).status_code == 404
+
+
+def test_a_coordinator_sees_a_persons_email_address_but_cannot_change_it(
+    coordinator: Any, partner_member: Any
+) -> None:
+    client = _client(coordinator)
+    url = _person_url(partner_member)
+    page = client.get(url).content.decode()
+    assert 'name="email"' not in page
+    assert "member-a@example.org" in page
+
+    data = form_data(client, url)
+    data.update(email="mallory@evil.example", first_name="Alex")
+    response = client.post(url, data)
+
+    assert response.status_code == 302, _errors(response)
+    partner_member.refresh_from_db()
+    assert (partner_member.email, partner_member.first_name) == ("member-a@example.org", "Alex")
+    assert not EmailAddressChange.objects.exists()
+
+
+def test_a_coordinator_still_sets_a_new_persons_address(coordinator: Any, partner_a: Any) -> None:
+    response = _client(coordinator).post(
+        reverse("admin:auth_user_add"),
+        {
+            "username": "sam",
+            "email": "sam@lab.example",
+            "first_name": "Sam",
+            "last_name": "Peeters",
+            "partner": partner_a.pk,
+            "membership_role": "finance",
+            "password1": "Correct-Horse-42",
+            "password2": "Correct-Horse-42",
+        },
+    )
+
+    assert response.status_code == 302, _errors(response)
+    assert User.objects.get(username="sam").email == "sam@lab.example"
