@@ -37,10 +37,12 @@ from .permissions import (
     ScopedInlineMixin,
     ScopedModelAdmin,
     ScopedTabularInline,
+    ServiceSavedInlines,
     manageable_people,
     organisation_shared_elsewhere,
     works_elsewhere,
 )
+from .querysets import may_edit_organisation
 
 User = get_user_model()
 
@@ -82,14 +84,6 @@ class ConsortiumForm(forms.ModelForm):
             "statement_due_days",
         ]
 
-    def _post_clean(self) -> None:
-        super()._post_clean()  # type: ignore[misc]  # ModelForm's hook, missing from the stubs
-        if self.errors:
-            return
-        # The instance now holds the new dates: refuse them if used periods would have to move.
-        for message in services.reporting_periods_conflicts(self.instance):
-            self.add_error(None, message)
-
 
 @admin.register(Consortium)
 class ConsortiumAdmin(ScopedModelAdmin):
@@ -122,25 +116,11 @@ class ConsortiumAdmin(ScopedModelAdmin):
         # A new consortium has no coordinator yet: only a superuser sets one up.
         return request.user.is_superuser
 
-    def save_model(self, request: HttpRequest, obj: Consortium, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        services.reporting_periods_generate(consortium=obj)
-        if not change:
-            services.cost_categories_seed(consortium=obj)
-
-    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
-        super().save_formset(request, form, formset, change)
-        if formset.model is ConsortiumRole:
-            for role in ConsortiumRole.objects.filter(consortium=form.instance).select_related(
-                "user"
-            ):
-                services.user_staff_sync(user=role.user)
-
     @admin.action(description=_("Regenerate the reporting periods from the dates"))
     def regenerate_periods(self, request: HttpRequest, queryset: QuerySet[Consortium]) -> None:
         for consortium in queryset:
             try:
-                services.reporting_periods_generate(consortium=consortium)
+                services.reporting_periods_generate(consortium=consortium, user=request.user)
             except ValidationError as error:
                 self.message_user(
                     request, f"{consortium}: {' '.join(error.messages)}", messages.ERROR
@@ -181,13 +161,8 @@ class OrganisationAdmin(ScopedModelAdmin):
     def enterprise_number_display(self, obj: Organisation) -> str:
         return obj.enterprise_number_display
 
-    def save_model(self, request: HttpRequest, obj: Organisation, form: Any, change: bool) -> None:
-        if not change:
-            obj.created_by_id = request.user.pk
-        super().save_model(request, obj, form, change)
-
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        if obj is not None and organisation_shared_elsewhere(obj, request.user):
+        if obj is not None and not may_edit_organisation(request.user, obj):
             # Another consortium relies on this legal entity too: its data is read-only here.
             return self.fields
         return super().get_readonly_fields(request, obj)
@@ -260,12 +235,6 @@ class ConsortiumRoleAdmin(ScopedModelAdmin):
     search_fields = ["user__username", "user__email"]
     autocomplete_fields = ["user"]
     list_select_related = ["user", "consortium"]
-
-    def save_model(
-        self, request: HttpRequest, obj: ConsortiumRole, form: Any, change: bool
-    ) -> None:
-        super().save_model(request, obj, form, change)
-        services.user_staff_sync(user=obj.user)
 
 
 @admin.register(ReportingPeriod)
@@ -340,7 +309,7 @@ class PersonCreationForm(UserCreationForm):
 
 
 @admin.register(User)
-class PeopleAdmin(CoordinatorPermissions, UserAdmin):
+class PeopleAdmin(ServiceSavedInlines, CoordinatorPermissions, UserAdmin):
     """Coordinators see and add the people of their consortia; only superusers grant staff rights,
     set other people's passwords or change their email addresses (where password reset links go:
     changing it would hand the account over). People change their own address themselves,

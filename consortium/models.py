@@ -26,8 +26,10 @@ from .querysets import (
     ScopedQuerySet,
     contact_partners,
     coordinated_consortia,
+    manageable_people,
     member_consortia,
     overseen_consortia,
+    people_managed_alone,
 )
 from .validators import (
     normalise_enterprise_number,
@@ -161,13 +163,17 @@ class OrganisationQuerySet(models.QuerySet):
             return self.none()
         if user.is_superuser:
             return self
-        consortia = coordinated_consortia(user) if action == "manage" else overseen_consortia(user)
+        consortia = coordinated_consortia(user) if action != "view" else overseen_consortia(user)
         condition = Q(partnerships__consortium_id__in=consortia) | Q(
             created_by_id=user.pk, partnerships__isnull=True
         )
         if action == "view":
             condition |= Q(partnerships__consortium_id__in=member_consortia(user))
         return self.filter(pk__in=self.filter(condition).values("pk"))
+
+    def may_create(self, user: Any, organisation: Organisation) -> bool:
+        """Coordinators record the organisations they are about to make partners."""
+        return bool(user.is_superuser or coordinated_consortia(user).exists())
 
 
 class EnterpriseNumberField(models.CharField):
@@ -414,6 +420,24 @@ class Membership(TimeStamped):
             )
 
 
+class ProfileQuerySet(models.QuerySet):
+    def restrict(self, user: Any, action: str = "view") -> ProfileQuerySet:
+        """A person's own profile; a coordinator reads those of the people of their consortia and
+        changes those of the people who take part in no other consortium."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        people = manageable_people(user) if action == "view" else people_managed_alone(user)
+        return self.filter(Q(user_id=user.pk) | Q(user_id__in=people.values("pk")))
+
+    def may_create(self, user: Any, profile: Profile) -> bool:
+        return bool(
+            profile.user_id == user.pk
+            or people_managed_alone(user).filter(pk=profile.user_id).exists()
+        )
+
+
 class Profile(TimeStamped):
     """What a person chooses for themselves: the language of the app and of their emails, and
     whether they receive the daily digest of their partner's deadlines."""
@@ -441,6 +465,7 @@ class Profile(TimeStamped):
         _("calendar feed key"), max_length=64, null=True, blank=True, unique=True, editable=False
     )
 
+    objects = ProfileQuerySet.as_manager()
     # The feed key is a secret: the history records who changed the profile and when, not the key.
     history = HistoricalRecords(excluded_fields=["calendar_token"])
 

@@ -10,21 +10,30 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.admin.utils import get_fields_from_path, unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
-from django.db.models import Q
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils import timezone
 from django.utils.formats import date_format
 from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
 
+from .formtools import add_service_error
 from .models import ConsortiumRole, Membership
-from .querysets import coordinated_consortia
+from .querysets import coordinated_consortia, manageable_people
+from .records import (
+    fixed_fields,
+    fixed_reason,
+    record_check,
+    record_create,
+    record_delete,
+    record_update,
+)
 
 
 def is_coordinator(user: Any) -> bool:
@@ -38,20 +47,6 @@ def is_coordinator(user: Any) -> bool:
         cached = coordinated_consortia(user).exists()
         user._is_coordinator = cached
     return cached
-
-
-def manageable_people(user: Any) -> models.QuerySet[Any]:
-    """People a coordinator manages: those with a role or a membership in a consortium they
-    coordinate. Superusers manage everyone and are managed by no coordinator."""
-    people = get_user_model().objects.all()
-    if user.is_superuser:
-        return people
-    consortia = coordinated_consortia(user)
-    members = people.filter(
-        Q(consortium_roles__consortium_id__in=consortia)
-        | Q(memberships__partner__consortium_id__in=consortia)
-    )
-    return people.filter(is_superuser=False, pk__in=members.values("pk"))
 
 
 def works_elsewhere(person: Any, user: Any) -> bool:
@@ -139,7 +134,146 @@ class ChangeDisplay(HistoricalRecordContextHelper):
         return super().prepare_delta_change_value(change, value)
 
 
-class ScopedModelAdmin(CoordinatorPermissions, SimpleHistoryAdmin):
+def form_changes(form: forms.ModelForm) -> dict[str, Any]:
+    """What a model form asks to write: every field of a new row, the changed ones of a saved
+    row, as the form has put them on its instance (many-to-many values from the cleaned data)."""
+    instance = form.instance
+    names = form.fields if instance.pk is None else form.changed_data
+    model_fields = {field.name: field for field in instance._meta.get_fields()}
+    changes: dict[str, Any] = {}
+    for name in names:
+        field = model_fields.get(name)
+        if field is None or not getattr(field, "editable", False) or name not in form.cleaned_data:
+            continue
+        changes[name] = form.cleaned_data[name] if field.many_to_many else getattr(instance, name)
+    return changes
+
+
+def service_checked(form_class: type[forms.ModelForm], user: Any) -> type[forms.ModelForm]:
+    """`form_class` whose validation ends with the write service's own checks (`record_check`),
+    so that a refusal shows next to its field before anything is saved."""
+
+    class ServiceCheckedForm(form_class):  # type: ignore[valid-type,misc]
+        def _post_clean(self) -> None:
+            super()._post_clean()
+            if self.errors or self.instance is None:
+                return
+            parent_unsaved = any(
+                field.many_to_one
+                and field.concrete
+                and getattr(self.instance, field.attname, 0) is None
+                and getattr(self.instance, field.name, None) is not None
+                for field in self.instance._meta.get_fields()
+                if hasattr(field, "attname")
+            )
+            if parent_unsaved:
+                # An inline row of a parent being created: checked when both are saved.
+                return
+            try:
+                record_check(instance=self.instance, user=user, changes=form_changes(self))
+            except ValidationError as error:
+                add_service_error(self, error)
+            except PermissionDenied as denied:
+                self.add_error(None, str(denied))
+
+    ServiceCheckedForm.__name__ = form_class.__name__
+    return ServiceCheckedForm
+
+
+class ServiceSavedInlines:
+    """Saves the rows of an admin page's inlines through the write services."""
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            record_delete(instance=obj, user=request.user)
+        for obj, changed in formset.changed_objects:
+            fields = {name: getattr(obj, name) for name in changed if name in _names(obj)}
+            record_update(instance=obj, user=request.user, **fields)
+        for obj in formset.new_objects:
+            record_create(instance=obj, user=request.user)
+
+
+class ServiceSavedAdmin(ServiceSavedInlines):
+    """Saves what the admin's forms, inlines and deletions write through the write services
+    (`consortium/records.py`), never with `Model.save()`: the rules of who writes what, in which
+    state, and which fields a row keeps are the services', the same for every door."""
+
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = service_checked(
+            super().get_form(request, obj, change=change, **kwargs),  # type: ignore[misc]
+            request.user,
+        )
+        if obj is not None and (fixed := fixed_fields(obj)):
+            # A field the row keeps shows read-only, with the reason every door gives.
+            reason = fixed_reason(obj)
+            form._meta.help_texts = {
+                **(form._meta.help_texts or {}),
+                **dict.fromkeys(fixed, reason),
+            }
+        return form
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))  # type: ignore[misc]
+        if obj is not None:
+            readonly += [name for name in fixed_fields(obj) if name not in readonly]
+        return readonly
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        changes = form_changes(form)
+        if change:
+            record_update(instance=obj, user=request.user, **changes)
+            return
+        related = {name: value for name, value in changes.items() if name in form_m2m(form)}
+        saved = record_create(instance=obj, user=request.user, **related)
+        if saved is not obj:
+            # A service that found the row already there (a membership given back): the admin
+            # goes on with the row the service kept.
+            obj.pk = saved.pk
+            obj._state.adding = False
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # The form's many-to-many values were written with the row, by the service.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)  # type: ignore[attr-defined]
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        record_delete(instance=obj, user=request.user)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        for obj in queryset:
+            record_delete(instance=obj, user=request.user)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(  # type: ignore[misc]
+                request, object_id, form_url, extra_context
+            )
+        except ValidationError as error:
+            # A refusal the service makes only as it saves (someone changed the row meanwhile,
+            # or a rule of the team's own services): nothing was saved, and the page says why.
+            for message in error.messages:
+                messages.error(request, message)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+def form_m2m(form: Any) -> set[str]:
+    return {field.name for field in form.instance._meta.many_to_many}
+
+
+def _names(obj: Any) -> set[str]:
+    return {field.name for field in obj._meta.get_fields() if getattr(field, "editable", False)}
+
+
+class ScopedModelAdmin(ServiceSavedAdmin, CoordinatorPermissions, SimpleHistoryAdmin):
     """Base of every admin of a consortium-owned model; keeps each change in the history."""
 
     list_per_page = 50
@@ -199,10 +333,16 @@ class ScopedModelAdmin(CoordinatorPermissions, SimpleHistoryAdmin):
 
 
 class ScopedInlineMixin(CoordinatorPermissions):
-    """Inlines choose only among the coordinator's rows, like their parent admin."""
+    """Inlines choose only among the coordinator's rows, like their parent admin, and check their
+    rows with the write services before the parent saves them through those services."""
 
     extra = 0
     show_change_link = True
+
+    def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
+        formset = super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
+        formset.form = service_checked(formset.form, request.user)
+        return formset
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
         queryset = super().get_queryset(request)  # type: ignore[misc]

@@ -10,8 +10,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -43,18 +46,22 @@ def overseen_consortia(user: AbstractBaseUser | AnonymousUser) -> models.QuerySe
     return _role_model().objects.filter(user_id=user.pk, is_active=True).values("consortium_id")
 
 
+def _working_memberships(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Any]:
+    # A partner that has left the consortium gives its people no access anywhere: not the
+    # partner pages, not the API, not the files, not the calendar feed.
+    return _membership_model().objects.filter(
+        user_id=user.pk, is_active=True, partner__status="active"
+    )
+
+
 def member_partners(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Any]:
-    """Ids of the partners the user works for."""
-    return _membership_model().objects.filter(user_id=user.pk, is_active=True).values("partner_id")
+    """Ids of the active partners the user works for."""
+    return _working_memberships(user).values("partner_id")
 
 
 def contact_partners(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Any]:
-    """Ids of the partners the user is an active partner contact of."""
-    return (
-        _membership_model()
-        .objects.filter(user_id=user.pk, is_active=True, role="contact")
-        .values("partner_id")
-    )
+    """Ids of the active partners the user is an active partner contact of."""
+    return _working_memberships(user).filter(role="contact").values("partner_id")
 
 
 def may_manage_team(user: Any, partner: Any) -> bool:
@@ -71,13 +78,53 @@ def may_manage_team(user: Any, partner: Any) -> bool:
     )
 
 
-def member_consortia(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Any]:
-    """Ids of the consortia in which the user works for a partner."""
-    return (
-        _membership_model()
-        .objects.filter(user_id=user.pk, is_active=True)
-        .values("partner__consortium_id")
+def manageable_people(user: Any) -> models.QuerySet[Any]:
+    """People a coordinator manages: those with a role or a membership in a consortium they
+    coordinate. Superusers manage everyone and are managed by no coordinator."""
+    people = get_user_model()._default_manager.all()
+    if user.is_superuser:
+        return people
+    consortia = coordinated_consortia(user)
+    members = people.filter(
+        Q(consortium_roles__consortium_id__in=consortia)
+        | Q(memberships__partner__consortium_id__in=consortia)
     )
+    return people.filter(is_superuser=False, pk__in=members.values("pk"))
+
+
+def people_managed_alone(user: Any) -> models.QuerySet[Any]:
+    """People whose account a coordinator changes on their own: those of their consortia who take
+    part in no other (another consortium relies on the others' accounts too)."""
+    people = manageable_people(user)
+    if user.is_superuser:
+        return people
+    consortia = coordinated_consortia(user)
+    elsewhere = people.filter(
+        Q(consortium_roles__isnull=False) & ~Q(consortium_roles__consortium_id__in=consortia)
+        | Q(memberships__isnull=False) & ~Q(memberships__partner__consortium_id__in=consortia)
+    )
+    return people.exclude(pk__in=elsewhere.values("pk"))
+
+
+def may_edit_organisation(user: Any, organisation: Any) -> bool:
+    """An organisation's own details (names, kind, identifiers) are changed by those who may
+    change them everywhere it takes part: a superuser, or a coordinator of every consortium it is
+    a partner of (of one it is about to join, for an organisation they recorded)."""
+    if user is None:
+        return True
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    partnerships = organisation.partnerships.all()
+    if not partnerships.exists():
+        return bool(organisation.created_by_id == user.pk)
+    return not partnerships.exclude(consortium_id__in=coordinated_consortia(user)).exists()
+
+
+def member_consortia(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Any]:
+    """Ids of the consortia in which the user works for an active partner."""
+    return _working_memberships(user).values("partner__consortium_id")
 
 
 class ScopedQuerySet(models.QuerySet):
@@ -121,3 +168,66 @@ class ScopedQuerySet(models.QuerySet):
 class PartnerOwnedQuerySet(ScopedQuerySet):
     partner_path = "partner"
     owner_path = "partner"
+
+
+def coordinates(user: Any, consortium_id: int | None) -> bool:
+    """Whether `user` coordinates the consortium (superusers coordinate every one)."""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    return coordinated_consortia(user).filter(consortium_id=consortium_id).exists()
+
+
+def _consortium_of(obj: Any, path: str) -> int | None:
+    """The id of the consortium a row (saved or not) belongs to, through `path`."""
+    if not path:
+        return obj.pk
+    value = obj
+    *relations, last = path.split("__")
+    for name in relations:
+        if getattr(value, f"{name}_id", None) is None:
+            return None
+        value = getattr(value, name)
+    return getattr(value, f"{last}_id", None)
+
+
+def may(user: Any, obj: Any, action: Action) -> bool:
+    """Whether `user` may do `action` on `obj`: `restrict()` asked of one row.
+
+    A saved row is looked up in `restrict(user, action)` by its id, so the row as stored decides,
+    not values a form has just put on it. A row not saved yet is judged by where it will belong:
+    with "change", the partner that will own it (`owner_path`) must be one the user writes for,
+    or its consortium one they coordinate; otherwise its consortium must be one they coordinate.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    queryset = type(obj)._default_manager.get_queryset()
+    if not hasattr(queryset, "restrict"):
+        return bool(user.is_superuser)
+    if obj.pk is not None:
+        return bool(queryset.restrict(user, action).filter(pk=obj.pk).exists())
+    if user.is_superuser:
+        return True
+    if hasattr(queryset, "may_create"):
+        return bool(queryset.may_create(user, obj))
+    owner_path = queryset.owner_path
+    if action == "change" and owner_path:
+        owner_id = getattr(obj, f"{owner_path}_id", None)
+        if owner_id is not None and queryset.owners(user).filter(partner_id=owner_id).exists():
+            return True
+    consortium_id = _consortium_of(obj, queryset.consortium_path)
+    return consortium_id is not None and coordinates(user, consortium_id)
+
+
+def authorize(user: Any, obj: Any, action: Action) -> None:
+    """Refuse, with `PermissionDenied`, an action `user` may not take on `obj` (see `may`).
+
+    Every service that decides or writes calls it, under the row's lock, so that no door (the
+    admin, the API, the partner pages, a command) can reach a write its caller may not make.
+    `user=None` is the application itself (a command's or a task's own work), never a door's.
+    """
+    if user is None:
+        return
+    if not may(user, obj, action):
+        raise PermissionDenied(gettext("You may not do this here."))

@@ -6,7 +6,6 @@ import datetime
 import itertools
 import re
 import secrets
-from collections.abc import Collection
 from decimal import Decimal
 from typing import Any
 
@@ -38,13 +37,15 @@ from .models import (
     Invitation,
     InvitationStatus,
     Membership,
+    Organisation,
     Partner,
     Profile,
     ReportingPeriod,
     language_of,
     password_fingerprint,
 )
-from .querysets import coordinated_consortia, may_manage_team
+from .querysets import authorize, coordinated_consortia, may_edit_organisation, may_manage_team
+from .records import WriteRule, keeps, save_with_history, with_changes, write_rule_register
 
 # The Walloon guide's eligible cost headings; flat rates vary by agreement and stay editable.
 # Names are stored in English and shown translated while a coordinator hasn't renamed them.
@@ -62,39 +63,6 @@ WALLOON_COST_HEADINGS: list[dict[str, Any]] = [
         "flat_rate_base": "personnel",
     },
 ]
-
-
-def save_with_history(instance: Any, *, user: Any, update_fields: list[str] | None = None) -> None:
-    """Validate and save, recording `user` as the author of the history row.
-
-    A transition that saves only `update_fields` validates those fields; the service has checked
-    the state and the database's constraints still hold the invariants, which spares one query
-    per relation and per constraint on every decision.
-    """
-    if update_fields is None:
-        instance.full_clean()
-    else:
-        instance.clean_fields(
-            exclude=[f.name for f in instance._meta.concrete_fields if f.name not in update_fields]
-        )
-    instance._history_user = user
-    if update_fields is None:
-        instance.save()
-    else:
-        instance.save(update_fields=[*update_fields, "updated_at"])
-
-
-def check_state(instance: Any, allowed: Collection[str], message: str) -> None:
-    """Refuse a transition from a state that doesn't allow it.
-
-    `message` is the whole translated sentence, with `%(object)s` and `%(status)s` (the current
-    state), so that each language can phrase each action its own way.
-    """
-    if instance.status not in allowed:
-        raise ValidationError(
-            message % {"object": instance, "status": instance.get_status_display().lower()},
-            code="invalid_state",
-        )
 
 
 def reporting_periods_plan(
@@ -143,11 +111,15 @@ def reporting_periods_conflicts(consortium: Consortium) -> list[str]:
 
 
 @transaction.atomic
-def reporting_periods_generate(*, consortium: Consortium) -> list[ReportingPeriod]:
+def reporting_periods_generate(
+    *, consortium: Consortium, user: Any = None
+) -> list[ReportingPeriod]:
     """Create or realign the periods from the consortium's dates; idempotent.
 
     Periods that already hold expenses or effort never move: the change is refused instead.
     """
+    if consortium.pk is not None:
+        authorize(user, consortium, "manage")
     conflicts = reporting_periods_conflicts(consortium)
     if conflicts:
         raise ValidationError(conflicts, code="periods_in_use")
@@ -180,23 +152,60 @@ def cost_categories_seed(*, consortium: Consortium) -> list[CostCategory]:
 
 
 @transaction.atomic
-def consortium_create(*, user: Any, **fields: Any) -> Consortium:
-    """Create a consortium with its reporting periods and the Walloon cost headings."""
-    consortium = Consortium(**fields)
+def consortium_create(
+    *, user: Any, instance: Consortium | None = None, **fields: Any
+) -> Consortium:
+    """Create a consortium with its reporting periods and the Walloon cost headings. A new
+    consortium has no coordinator yet: only a superuser sets one up."""
+    consortium = instance or Consortium()
+    for name, value in fields.items():
+        setattr(consortium, name, value)
+    authorize(user, consortium, "manage")
     save_with_history(consortium, user=user)
-    reporting_periods_generate(consortium=consortium)
+    reporting_periods_generate(consortium=consortium, user=user)
     cost_categories_seed(consortium=consortium)
     return consortium
+
+
+def _last_coordinator(role: ConsortiumRole) -> bool:
+    """Whether `role` is the consortium's only active coordinator."""
+    if not (role.is_active and role.kind == choices.ConsortiumRoleKind.COORDINATOR):
+        return False
+    return (
+        not ConsortiumRole.objects.filter(
+            consortium_id=role.consortium_id,
+            kind=choices.ConsortiumRoleKind.COORDINATOR,
+            is_active=True,
+            user__is_active=True,
+        )
+        .exclude(pk=role.pk)
+        .exists()
+    )
+
+
+def _role_locked(consortium_id: int, user_id: int) -> ConsortiumRole | None:
+    # The consortium's row first: two coordinators ending each other's role at once can't both
+    # leave it without a coordinator.
+    Consortium.objects.select_for_update(no_key=True).filter(pk=consortium_id).first()
+    return (
+        ConsortiumRole.objects.select_for_update(of=("self",))
+        .filter(consortium_id=consortium_id, user_id=user_id)
+        .first()
+    )
 
 
 @transaction.atomic
 def consortium_role_grant(
     *, consortium: Consortium, user: Any, kind: str, granted_by: Any
 ) -> ConsortiumRole:
-    """Give `user` a consortium-wide role; coordinators get into the admin, observers never do."""
-    role = ConsortiumRole.objects.filter(
-        consortium=consortium, user=user
-    ).first() or ConsortiumRole(consortium=consortium, user=user)
+    """Give `user` a consortium-wide role; coordinators get into the admin, observers never do.
+    The consortium always keeps an active coordinator."""
+    if kind not in choices.ConsortiumRoleKind.values:
+        raise ValidationError({"kind": gettext("Choose one of the roles offered.")}, code="invalid")
+    role = _role_locked(consortium.pk, user.pk) or ConsortiumRole(consortium=consortium, user=user)
+    authorize(granted_by, role if role.pk else ConsortiumRole(consortium=consortium), "manage")
+    if role.pk and kind != role.kind and _last_coordinator(role):
+        raise ValidationError({"kind": _last_coordinator_message(role)}, code="last_coordinator")
     role.kind = kind
     role.is_active = True
     save_with_history(role, user=granted_by)
@@ -204,12 +213,41 @@ def consortium_role_grant(
     return role
 
 
+def _last_coordinator_message(role: ConsortiumRole) -> str:
+    return gettext(
+        "%(person)s is the last coordinator of %(consortium)s: make someone else coordinator first."
+    ) % {"person": _person_name(role.user), "consortium": role.consortium}
+
+
+@transaction.atomic
+def consortium_role_end(*, role: ConsortiumRole, ended_by: Any) -> ConsortiumRole:
+    """End a person's consortium-wide role; it stays in the history. The last coordinator stays."""
+    role = _role_locked(role.consortium_id, role.user_id) or role
+    authorize(ended_by, role, "manage")
+    if not role.is_active:
+        return role
+    if _last_coordinator(role):
+        raise ValidationError(_last_coordinator_message(role), code="last_coordinator")
+    role.is_active = False
+    save_with_history(role, user=ended_by, update_fields=["is_active"])
+    user_staff_sync(user=role.user)
+    return role
+
+
 @transaction.atomic
 def membership_grant(*, partner: Any, user: Any, role: str, granted_by: Any) -> Membership:
-    """Attach `user` to `partner` with `role`; a user works for one partner per consortium."""
+    """Attach `user` to `partner` with `role` (a coordinator's decision, for people already known
+    to the consortium); a user works for one partner per consortium."""
     membership = Membership.objects.filter(partner=partner, user=user).first() or Membership(
         partner=partner, user=user
     )
+    authorize(granted_by, membership, "manage")
+    if role not in choices.MembershipRole.values:
+        raise ValidationError({"role": gettext("Choose one of the roles offered.")}, code="invalid")
+    if membership.pk and role != choices.MembershipRole.CONTACT:
+        refusal = _keep_a_contact(membership, acting=granted_by)
+        if refusal:
+            raise ValidationError({"role": refusal}, code="last_contact")
     membership.role = role
     membership.is_active = True
     save_with_history(membership, user=granted_by)
@@ -969,3 +1007,138 @@ def api_token_issue(*, user: Any) -> ApiToken:
 def api_token_revoke(*, user: Any) -> None:
     """Revoke the person's API token: requests sending it are refused from now on."""
     Token.objects.filter(user_id=user.pk).delete()
+
+
+# How every door writes the consortium's own rows (`records.record_create` / `record_update`).
+
+
+def _periods_follow_the_dates(
+    consortium: Consortium, *, user: Any, changes: Any, creating: bool
+) -> None:
+    if creating:
+        return
+    conflicts = reporting_periods_conflicts(with_changes(consortium, changes))
+    if conflicts:
+        raise ValidationError(conflicts, code="periods_in_use")
+
+
+def _periods_regenerate(consortium: Consortium, *, user: Any, creating: bool) -> None:
+    reporting_periods_generate(consortium=consortium, user=user)
+
+
+def _consortium_new(consortium: Consortium, *, user: Any, related: dict[str, Any]) -> Consortium:
+    return consortium_create(user=user, instance=consortium)
+
+
+def _organisation_details(
+    organisation: Organisation, *, user: Any, changes: Any, creating: bool
+) -> None:
+    if creating:
+        organisation.created_by_id = getattr(user, "pk", None)
+    elif changes and not may_edit_organisation(user, organisation):
+        raise ValidationError(
+            gettext(
+                "This organisation also takes part in a consortium you don't coordinate: its "
+                "details change with the agreement of its coordinators, ask a superuser."
+            ),
+            code="organisation_shared",
+        )
+
+
+def _membership_new(membership: Membership, *, user: Any, related: dict[str, Any]) -> Membership:
+    return membership_grant(
+        partner=membership.partner, user=membership.user, role=membership.role, granted_by=user
+    )
+
+
+def _membership_change(stored: Membership, *, user: Any, changes: dict[str, Any]) -> Membership:
+    """A membership's role and access change through the team's own services, which keep the
+    partner's last contact; who and which partner it is never change."""
+    moved = [name for name in ("user", "partner") if name in changes]
+    if moved:
+        raise ValidationError(
+            {
+                name: gettext(
+                    "A membership keeps its person and its partner: switch this one off and add "
+                    "another."
+                )
+                for name in moved
+            },
+            code="fixed_field",
+        )
+    membership = stored
+    if changes.get("is_active") is True:
+        membership = membership_reactivate(membership=membership, changed_by=user)
+    if "role" in changes:
+        membership = membership_role_set(
+            membership=membership, role=changes["role"], changed_by=user
+        )
+    if changes.get("is_active") is False:
+        membership = membership_deactivate(membership=membership, changed_by=user)
+    if not changes:
+        authorize(user, stored, "manage")
+    return membership
+
+
+def _role_new(role: ConsortiumRole, *, user: Any, related: dict[str, Any]) -> ConsortiumRole:
+    return consortium_role_grant(
+        consortium=role.consortium, user=role.user, kind=role.kind, granted_by=user
+    )
+
+
+def _role_change(stored: ConsortiumRole, *, user: Any, changes: dict[str, Any]) -> ConsortiumRole:
+    moved = [name for name in ("user", "consortium") if name in changes]
+    if moved:
+        raise ValidationError(
+            {
+                name: gettext(
+                    "A role keeps its person and its consortium: end this one and grant another."
+                )
+                for name in moved
+            },
+            code="fixed_field",
+        )
+    if changes.get("is_active") is False:
+        return consortium_role_end(role=stored, ended_by=user)
+    if changes:
+        return consortium_role_grant(
+            consortium=stored.consortium,
+            user=stored.user,
+            kind=changes.get("kind", stored.kind),
+            granted_by=user,
+        )
+    authorize(user, stored, "manage")
+    return stored
+
+
+write_rule_register(
+    Consortium,
+    WriteRule(
+        checks=(_periods_follow_the_dates,),
+        after=(_periods_regenerate,),
+        create=_consortium_new,
+    ),
+)
+write_rule_register(Organisation, WriteRule(checks=(_organisation_details,)))
+write_rule_register(
+    Partner,
+    WriteRule(
+        fixed=keeps(
+            ("consortium", "organisation"),
+            gettext_noop(
+                "A partner keeps its consortium and its organisation: withdraw it and add another."
+            ),
+        )
+    ),
+)
+write_rule_register(
+    CostCategory,
+    WriteRule(
+        fixed=keeps(("consortium",), gettext_noop("A cost heading stays in its consortium."))
+    ),
+)
+write_rule_register(Membership, WriteRule(create=_membership_new, update=_membership_change))
+write_rule_register(
+    Profile, WriteRule(fixed=keeps(("user",), gettext_noop("A profile stays its person's.")))
+)
+write_rule_register(ConsortiumRole, WriteRule(create=_role_new, update=_role_change))

@@ -25,14 +25,15 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from consortium import dates
 from consortium.choices import ConsortiumRoleKind, PartnerStatus
 from consortium.models import Consortium, Membership, Profile, language_of
-from consortium.services import save_with_history
+from consortium.querysets import authorize
+from consortium.records import WriteRule, keeps, save_with_history, write_rule_register
 from workpackages.choices import JobImpact
 from workpackages.models import Deliverable
 from workpackages.models.workplan import open_deliverable, overdue_deliverable
@@ -249,6 +250,7 @@ def report_generate(
     XLSX, PDF and chart). Idempotent per kind, consortium and period: running it again refreshes
     the same report's documents, until it has gone to someone (what was sent is kept).
     `since` defaults to the end of the previous report's period."""
+    authorize(user, Report(consortium=consortium), "manage")
     report = _report_locked(
         user=user,
         kind=kind,
@@ -342,6 +344,7 @@ def report_schedule(
 ) -> Report:
     """The report of a period, created pending if new, with one delivery per recipient (added
     when missing, never twice). Generating and sending are the tasks' work."""
+    authorize(user, Report(consortium=consortium), "manage")
     # Two beats firing at once wait for each other here rather than racing for the same report.
     Consortium.objects.select_for_update().filter(pk=consortium.pk).first()
     report = _report_locked(
@@ -378,6 +381,7 @@ def report_resend(*, report: Report, user: Any) -> list[ReportDelivery]:
     """ "Send now" from the admin: failed deliveries get another round of attempts and every
     recipient without a sent email gets one. Recipients already served are not mailed again."""
     report = Report.objects.select_for_update().get(pk=report.pk)
+    authorize(user, report, "manage")
     for delivery in report.deliveries.filter(status=DeliveryStatus.FAILED):
         delivery.status, delivery.attempts = DeliveryStatus.PENDING, 0
         save_with_history(delivery, user=user)
@@ -572,3 +576,35 @@ def reminders_opt_out(*, user: Any) -> None:
     if profile.deadline_reminders:
         profile.deadline_reminders = False
         save_with_history(profile, user=user)
+
+
+# How the admin writes the archive and its recipients (`consortium/records.py`).
+
+
+def _report_new(report: Report, *, user: Any, related: dict[str, Any]) -> Report:
+    return report_schedule(
+        kind=report.kind,
+        consortium=report.consortium,
+        period_start=report.period_start,
+        period_end=report.period_end,
+        user=user,
+    )
+
+
+def _report_kept(report: Report, *, user: Any, changes: dict[str, Any]) -> Report:
+    if changes:
+        raise ValidationError(
+            gettext("A report is regenerated or sent again, never edited."), code="report_kept"
+        )
+    return report
+
+
+write_rule_register(Report, WriteRule(create=_report_new, update=_report_kept))
+write_rule_register(
+    ReportRecipient,
+    WriteRule(
+        fixed=keeps(("consortium",), gettext_noop("An address stays in its consortium.")),
+        # An address, not a financial row: its history keeps who removed it.
+        deletable=lambda recipient: None,
+    ),
+)

@@ -165,6 +165,19 @@ class WorkpackageParticipantFactory(ValidatedModelFactory):
     class Meta:
         model = WorkpackageParticipant
 
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
+        # A row made earlier for the partner's money in this workpackage takes the plan given.
+        existing = model_class.objects.filter(
+            workpackage=kwargs["workpackage"], partner=kwargs["partner"]
+        ).first()
+        if existing is None:
+            return super()._create(model_class, *args, **kwargs)
+        existing.planned_person_months = kwargs["planned_person_months"]
+        existing.full_clean()
+        existing.save()
+        return existing
+
 
 class DeliverableFactory(ValidatedModelFactory):
     workpackage = factory.SubFactory(WorkpackageFactory)
@@ -202,7 +215,8 @@ class MilestoneFactory(ValidatedModelFactory):
 
 
 class PartnerOwnedFactory(ValidatedModelFactory):
-    """A row private to a partner, in a workpackage of the partner's consortium."""
+    """A row private to a partner, in a workpackage of the partner's consortium; the partner takes
+    part in that workpackage (money and effort go nowhere else)."""
 
     partner = factory.SubFactory(PartnerFactory)
     consortium = factory.SelfAttribute("partner.consortium")
@@ -214,6 +228,13 @@ class PartnerOwnedFactory(ValidatedModelFactory):
 
     class Meta:
         abstract = True
+
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
+        partner, workpackage = kwargs.get("partner"), kwargs.get("workpackage")
+        if partner is not None and workpackage is not None:
+            WorkpackageParticipant.objects.get_or_create(partner=partner, workpackage=workpackage)
+        return super()._create(model_class, *args, **kwargs)
 
 
 class BudgetLineFactory(PartnerOwnedFactory):

@@ -11,7 +11,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -21,10 +21,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from consortium.admin import ConsortiumAdmin as BaseConsortiumAdmin
-from consortium.admin import ConsortiumForm
 from consortium.admin import PartnerAdmin as BasePartnerAdmin
-from consortium.models import Consortium, Partner
+from consortium.models import Partner
 from consortium.permissions import (
     ReadOnlyTabularInline,
     ScopedModelAdmin,
@@ -104,6 +102,8 @@ def run_service(
             service(obj)
         except ValidationError as error:
             modeladmin.message_user(request, f"{obj}: {' '.join(error.messages)}", messages.ERROR)
+        except PermissionDenied as error:
+            modeladmin.message_user(request, f"{obj}: {error}", messages.ERROR)
         else:
             succeeded += 1
     if succeeded:
@@ -147,32 +147,7 @@ class ParticipantInline(ScopedTabularInline):
     show_change_link = False
 
 
-class DeliverableForm(forms.ModelForm):
-    class Meta:
-        model = Deliverable
-        fields = [
-            "workpackage",
-            "number",
-            "title",
-            "description",
-            "lead_partner",
-            "type",
-            "dissemination",
-            "due_month",
-            "late_justification",
-        ]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if self.instance.pk is not None:
-            fixed, reason = services.fixed_fields(self.instance)
-            for name in set(fixed) & set(self.changed_data):
-                self.add_error(name, reason)
-        return data
-
-
 class DeliverableInline(ScopedTabularInline):
-    form = DeliverableForm
     model = Deliverable
     fields = ["number", "title", "lead_partner", "type", "dissemination", "due_month", "status"]
     readonly_fields = ["status"]
@@ -320,15 +295,10 @@ class DeliverableAdmin(ScopedModelAdmin):
         "approved_at",
         "late_justification",
     ]
-    form = DeliverableForm
     inlines = [SubmissionInline, ReviewInline]
     actions = ["approve", "request_changes", "start"]
     deletable = True
     ordering = ["workpackage__number", "number"]
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        fixed, _reason = services.fixed_fields(obj) if obj is not None else ((), "")
-        return [*self.readonly_fields, *fixed]
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Only a deliverable nobody has worked on yet may go: the others are the record.
@@ -415,36 +385,20 @@ class DeliverableAdmin(ScopedModelAdmin):
         )
 
 
-class MilestoneForm(forms.ModelForm):
-    class Meta:
-        model = Milestone
-        fields = [
-            "number",
-            "title",
-            "workpackages",
-            "lead_partner",
-            "due_month",
-            "means_of_verification",
-        ]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        partner = data.get("lead_partner")
-        workpackages = data.get("workpackages") or []
-        if partner and any(wp.consortium_id != partner.consortium_id for wp in workpackages):
-            raise ValidationError(
-                {
-                    "workpackages": _(
-                        "The related workpackages must be in the lead partner's consortium."
-                    )
-                }
-            )
-        return data
-
-
 @admin.register(Milestone)
 class MilestoneAdmin(ScopedModelAdmin):
-    form = MilestoneForm
+    fields = [
+        "number",
+        "title",
+        "workpackages",
+        "lead_partner",
+        "due_month",
+        "due_date",
+        "means_of_verification",
+        "status",
+        "achieved_on",
+        "evidence",
+    ]
     list_display = ["code", "title", "lead_partner", "due_date", "status_badge", "achieved_on"]
     list_display_links = ["code", "title"]
     list_filter = ["status", "workpackages", "consortium"]
@@ -528,40 +482,7 @@ class ConsumptionMixin:
         return badge("", f"{value} %", tone)
 
 
-class BudgetLineForm(forms.ModelForm):
-    """A line keeps its partner, workpackage and heading; its granted amount follows the plan."""
-
-    class Meta:
-        model = BudgetLine
-        fields = [
-            "partner",
-            "workpackage",
-            "category",
-            "planned_amount",
-            "funding_rate",
-            "granted_amount",
-        ]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        if self.instance.pk is not None and self.instance.status == BudgetLineStatus.CANCELLED:
-            if self.has_changed():
-                raise ValidationError(_("A cancelled line is kept as it was, for the audit trail."))
-            return data
-        if self.instance.pk is not None:
-            fixed, reason = services.fixed_fields(self.instance)
-            for name in set(fixed) & set(self.changed_data):
-                self.add_error(name, reason)
-            if {"planned_amount", "funding_rate"} & set(self.changed_data) and (
-                "granted_amount" not in self.changed_data
-            ):
-                # Recomputed from the new plan unless the coordinator typed a granted amount.
-                data["granted_amount"] = None
-        return data
-
-
 class BudgetLineInline(ScopedTabularInline):
-    form = BudgetLineForm
     model = BudgetLine
     fields = [
         "workpackage",
@@ -578,7 +499,15 @@ class BudgetLineInline(ScopedTabularInline):
 
 @admin.register(BudgetLine)
 class BudgetLineAdmin(ConsumptionMixin, ScopedModelAdmin):
-    form = BudgetLineForm
+    fields = [
+        "partner",
+        "workpackage",
+        "category",
+        "planned_amount",
+        "funding_rate",
+        "granted_amount",
+        "status",
+    ]
     list_display = [
         "partner",
         "workpackage_code",
@@ -839,11 +768,6 @@ class JobRecordAdmin(ScopedModelAdmin):
             request, obj
         )
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
-        # A realised job is counted in the region's figures: who, which kind and since when stay.
-        fixed, _reason = services.fixed_fields(obj) if obj is not None else ((), "")
-        return [*self.readonly_fields, *fixed]
-
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: JobRecord) -> str:
         return badge(obj.status, obj.get_status_display())
@@ -877,30 +801,6 @@ class JobRecordAdmin(ScopedModelAdmin):
                 % {"count": n}
             ),
         )
-
-
-class ConsortiumScheduleForm(ConsortiumForm):
-    def _post_clean(self) -> None:
-        super()._post_clean()
-        if self.errors:
-            return
-        for message in services.consortium_schedule_conflicts(consortium=self.instance):
-            self.add_error(None, message)
-
-
-class ConsortiumAdmin(BaseConsortiumAdmin):
-    """The consortium page also keeps the work plan's due dates in step with its dates."""
-
-    form = ConsortiumScheduleForm
-
-    def save_model(self, request: HttpRequest, obj: Consortium, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        if change:
-            services.consortium_schedule_sync(consortium=obj, user=request.user)
-
-
-admin.site.unregister(Consortium)
-admin.site.register(Consortium, ConsortiumAdmin)
 
 
 class PartnerAdmin(BasePartnerAdmin):

@@ -805,7 +805,8 @@ def build_demo(*, seed: int = DEMO_SEED) -> DemoSummary:
         users = build_users()
         coordinator = users[COORDINATOR.username]
         today = timezone.localdate()
-        consortium = consortium_create(user=coordinator, **CONSORTIUM, **demo_calendar(today))
+        # Set up by the command itself, as a superuser would: the coordinator runs it from there.
+        consortium = consortium_create(user=None, **CONSORTIUM, **demo_calendar(today))
         ctx = Context(
             consortium=consortium,
             coordinator=coordinator,
@@ -988,11 +989,12 @@ def build_roles(ctx: Context, users: dict[str, Any]) -> None:
         (OBSERVER, ConsortiumRoleKind.OBSERVER),
     )
     for spec, kind in grants:
+        # The first coordinator is appointed by the command; the coordinator appoints the rest.
         consortium_role_grant(
             consortium=ctx.consortium,
             user=users[spec.username],
             kind=kind,
-            granted_by=ctx.coordinator,
+            granted_by=None if spec is COORDINATOR else ctx.coordinator,
         )
     memberships = (
         (PARTNER_FINANCE, PARTNER_FINANCE_AT, MembershipRole.FINANCE),

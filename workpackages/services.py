@@ -1,5 +1,10 @@
 """Writes on the work plan, the budget and the jobs. Admin actions, API actions, partner pages,
-commands and tasks all call these functions; each checks the current state under a row lock."""
+commands and tasks all call these functions; each checks who acts (`authorize`), the current state
+and the row's fixed fields under the row's lock.
+
+Whole-row creates and edits go through `record_create` / `record_update` (`consortium/records.py`)
+with the write rules registered at the end of this module.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +14,28 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Max, Sum
+from django.db import connection, transaction
+from django.db.models import F, Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_noop, ngettext
 
-from consortium.models import Consortium, Partner, ReportingPeriod
-from consortium.services import check_state, save_with_history
+from consortium.choices import ConsortiumRoleKind
+from consortium.models import Consortium, ConsortiumRole, Partner, ReportingPeriod
+from consortium.querysets import authorize, coordinates
+from consortium.records import (
+    WriteRule,
+    check_state,
+    fixed_fields,
+    is_editable,
+    keeps,
+    record_create,
+    record_update,
+    save_with_history,
+    with_changes,
+    write_rule_extend,
+    write_rule_register,
+)
 
 from .choices import (
     BudgetLineStatus,
@@ -37,7 +56,10 @@ from .models import (
     Milestone,
     Statement,
     Workpackage,
+    WorkpackageParticipant,
 )
+
+__all__ = ["fixed_fields", "is_editable", "record_create", "record_update"]
 
 OPEN_DELIVERABLE = {
     DeliverableStatus.PLANNED,
@@ -47,125 +69,182 @@ OPEN_DELIVERABLE = {
 
 
 # Decided rows are the audit record: these states are the only ones in which a row still changes.
-EDITABLE_STATES: dict[type, set[str]] = {
-    Expense: {ExpenseStatus.DRAFT},
-    BudgetLine: {BudgetLineStatus.ACTIVE},
-    JobRecord: {JobStatus.FORECAST, JobStatus.REALISED},
-    Milestone: {MilestoneStatus.PENDING},
+EDITABLE_STATES: dict[type, frozenset[str]] = {
+    Expense: frozenset({ExpenseStatus.DRAFT}),
+    BudgetLine: frozenset({BudgetLineStatus.ACTIVE}),
+    JobRecord: frozenset({JobStatus.FORECAST, JobStatus.REALISED}),
+    Milestone: frozenset({MilestoneStatus.PENDING}),
 }
 
 
 def _locked(model: Any, pk: int) -> Any:
-    return model.objects.select_for_update().get(pk=pk)
+    return model.objects.select_for_update(of=("self",)).get(pk=pk)
 
 
-def is_editable(instance: Any) -> bool:
-    """Whether the row's state still lets anyone change it."""
-    allowed = EDITABLE_STATES.get(type(instance))
-    return allowed is None or instance.status in allowed
+def _deliverable_fixed(deliverable: Deliverable) -> tuple[tuple[str, ...], str]:
+    if deliverable.first_submitted_at is None:
+        return ("consortium",), _("A deliverable stays in its consortium.")
+    # What it is and when it was due are the record its lateness is judged on.
+    return (
+        ("workpackage", "number", "lead_partner", "due_month", "late_justification"),
+        _("The deliverable has been submitted: this no longer changes."),
+    )
 
 
-def fixed_fields(instance: Any) -> tuple[tuple[str, ...], str]:
-    """The fields a saved row keeps in its current state, and why. The admin's forms and
-    `record_update` both enforce them."""
-    if isinstance(instance, Deliverable) and instance.first_submitted_at is not None:
-        # What it is and when it was due are the record its lateness is judged on.
-        return (
-            ("workpackage", "number", "lead_partner", "due_month", "late_justification"),
-            _("The deliverable has been submitted: this no longer changes."),
-        )
-    if isinstance(instance, BudgetLine):
-        return (
-            ("partner", "workpackage", "category"),
-            _("A line keeps its partner, workpackage and heading: cancel it and add a new one."),
-        )
-    if isinstance(instance, JobRecord) and instance.status == JobStatus.REALISED:
+def _job_fixed(job: JobRecord) -> tuple[tuple[str, ...], str]:
+    if job.status == JobStatus.REALISED:
         return (
             ("partner", "impact", "start_date"),
             _("A realised job keeps its partner, its impact and its start date."),
         )
-    if isinstance(instance, Expense | Effort):
-        return (("partner",), _("A record stays with its partner: withdraw it and add a new one."))
-    return ((), "")
+    return ("partner",), _("A record stays with its partner: withdraw it and add a new one.")
 
 
-def _save_checked(instance: Any, *, user: Any) -> None:
-    """Save with history; a row another request saved meanwhile (a unique rule checked before
-    the insert, broken by the time it lands) is refused with that rule's message."""
-    try:
-        with transaction.atomic():
-            save_with_history(instance, user=user)
-    except IntegrityError:
-        instance.validate_constraints()
-        raise
+def lock_partner_period(row: Any) -> None:
+    """Serialise a write of a partner's expense or effort with the submission of that partner's
+    statement: both take the partner's row first (a statement `FOR UPDATE`, a line `FOR KEY
+    SHARE`, which lines don't refuse each other), so that a line saved while the statement is
+    being submitted waits for it, then sees it, and a statement waits for the lines in flight."""
+    partner_id = getattr(row, "partner_id", None)
+    if partner_id is None:
+        return
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT 1 FROM {Partner._meta.db_table} WHERE id = %s FOR KEY SHARE",  # noqa: S608  (the table's own name)
+                [partner_id],
+            )
+    else:
+        # SQLite writes one transaction at a time: a write lock now keeps the same order.
+        Partner.objects.filter(pk=partner_id).update(updated_at=F("updated_at"))
 
 
-def _check_effort_plan(*, effort: Any, user: Any, changes: dict[str, Any]) -> None:
+def _check_effort_plan(
+    effort: Effort, *, user: Any, changes: dict[str, Any], creating: bool
+) -> None:
     """The plan is the coordinators': partner people report actual person-months, but neither set
     the planned ones nor move a planned row to another workpackage or period."""
-    if not isinstance(effort, Effort) or effort.partner_id is None:
+    if effort.partner_id is None:
         return
-    if Consortium.objects.restrict(user, "manage").filter(pk=effort.partner.consortium_id).exists():
+    if coordinates(user, effort.partner.consortium_id) or user is None:
         return
     # A new row's plan is zero until a coordinator sets it.
-    planned = effort.planned_person_months if effort.pk else Decimal(0)
+    planned = Decimal(0) if creating else effort.planned_person_months
     errors = {}
     if changes.get("planned_person_months", planned) != planned:
         errors["planned_person_months"] = _("Only the coordinators change the plan.")
-    if effort.pk and planned:
+    if not creating and planned:
         for name in ("workpackage", "period"):
-            if name in changes and changes[name] != getattr(effort, name):
+            if name in changes:
                 errors[name] = _("Only the coordinators move planned effort.")
     if errors:
         raise ValidationError(errors, code="coordinators_plan")
 
 
-@transaction.atomic
-def record_create(*, model: type, user: Any, **fields: Any) -> Any:
-    """Create a budget line, an expense, effort or a job record in its first state, validated,
-    with `user` as the author in its history."""
-    instance = model(**fields)
-    _check_effort_plan(effort=instance, user=user, changes=fields)
-    _save_checked(instance, user=user)
-    return instance
-
-
-@transaction.atomic
-def record_update(*, instance: Any, user: Any, **changes: Any) -> Any:
-    """Change the fields a row's state still allows; refuse the whole change otherwise."""
-    instance = _locked(type(instance), instance.pk)
-    allowed = EDITABLE_STATES.get(type(instance))
-    if allowed is not None:
-        check_state(instance, allowed, _("Cannot change %(object)s: it is %(status)s."))
-    fixed, reason = fixed_fields(instance)
-    moved = [name for name in fixed if name in changes and changes[name] != getattr(instance, name)]
-    if moved:
-        raise ValidationError({name: reason for name in moved}, code="fixed_field")
-    _check_effort_plan(effort=instance, user=user, changes=changes)
-    replanned = [
-        name
-        for name in ("planned_amount", "funding_rate")
-        if name in changes and changes[name] != getattr(instance, name)
-    ]
-    if isinstance(instance, BudgetLine) and replanned and "granted_amount" not in changes:
-        # Recomputed from the new plan unless the coordinator gives a granted amount.
-        changes["granted_amount"] = None
-    consortium_id = instance.consortium_id
-    for name, value in changes.items():
-        setattr(instance, name, value)
-    instance.derive_consortium()
-    if instance.consortium_id != consortium_id:
+def _check_effort_statement(
+    effort: Effort, *, user: Any, changes: dict[str, Any], creating: bool
+) -> None:
+    """Actual person-months of a period whose expense statement is submitted are the record it
+    was judged on: they no longer change."""
+    if "actual_person_months" not in changes or (
+        creating and changes["actual_person_months"] is None
+    ):
+        return
+    partner_id = changes["partner"].pk if "partner" in changes else effort.partner_id
+    period = changes.get("period", effort.period if effort.period_id else None)
+    if partner_id is None or period is None:
+        return
+    if Statement.objects.filter(partner_id=partner_id, period_id=period.pk).exists():
         raise ValidationError(
-            {"partner": _("A record stays in its consortium.")}, code="other_consortium"
+            {
+                "actual_person_months": _(
+                    "The statement of %(period)s has been submitted: its actual person-months "
+                    "no longer change. Ask the coordinators."
+                )
+                % {"period": period}
+            },
+            code="statement_submitted",
         )
-    _save_checked(instance, user=user)
-    return instance
+
+
+def _granted_follows_plan(line: BudgetLine, changes: dict[str, Any]) -> dict[str, Any]:
+    """A new planned amount or rate recomputes the granted amount, unless one is given."""
+    if {"planned_amount", "funding_rate"} & changes.keys() and "granted_amount" not in changes:
+        return {**changes, "granted_amount": None}
+    return changes
+
+
+def _period_follows_date(expense: Expense, changes: dict[str, Any]) -> dict[str, Any]:
+    """A new date without a period takes the period it falls in (`Expense.clean`)."""
+    if "incurred_on" in changes and "period" not in changes:
+        return {**changes, "period": None}
+    return changes
+
+
+def _milestone_workpackages(
+    milestone: Milestone, *, user: Any, changes: dict[str, Any], creating: bool
+) -> None:
+    partner = changes.get("lead_partner") or (
+        milestone.lead_partner if milestone.lead_partner_id else None
+    )
+    workpackages = changes.get("workpackages") or []
+    if partner is not None and any(
+        wp.consortium_id != partner.consortium_id for wp in workpackages
+    ):
+        raise ValidationError(
+            {
+                "workpackages": _(
+                    "The related workpackages must be in the lead partner's consortium."
+                )
+            },
+            code="other_consortium",
+        )
+
+
+def _deliverable_deletable(deliverable: Deliverable) -> str | None:
+    if deliverable.status == DeliverableStatus.PLANNED:
+        return None
+    return _("%(object)s has been worked on: it is kept for the record.") % {"object": deliverable}
+
+
+def _milestone_deletable(milestone: Milestone) -> str | None:
+    if milestone.status == MilestoneStatus.PENDING:
+        return None
+    return _("%(object)s has been decided on: it is kept for the record.") % {"object": milestone}
+
+
+def _participant_deletable(participant: WorkpackageParticipant) -> str | None:
+    filters = {"partner_id": participant.partner_id, "workpackage_id": participant.workpackage_id}
+    if (
+        BudgetLine.objects.filter(**filters).exists()
+        or Expense.objects.filter(**filters).exists()
+        or Effort.objects.filter(**filters).exists()
+    ):
+        return _(
+            "%(object)s has a budget, expenses or effort in the workpackage: it stays a "
+            "participant."
+        ) % {"object": participant}
+    return None
+
+
+def _schedule_follows(consortium: Consortium, *, user: Any, changes: Any, creating: bool) -> None:
+    if creating:
+        return
+    conflicts = consortium_schedule_conflicts(consortium=with_changes(consortium, changes))
+    if conflicts:
+        raise ValidationError(conflicts, code="work_after_end")
+
+
+def _schedule_sync(consortium: Consortium, *, user: Any, creating: bool) -> None:
+    if not creating:
+        consortium_schedule_sync(consortium=consortium, user=user)
 
 
 @transaction.atomic
 def deliverable_start(*, deliverable: Deliverable, user: Any) -> Deliverable:
-    """Mark a planned deliverable as in progress."""
+    """Mark a planned deliverable as in progress (its lead partner, or a coordinator)."""
     deliverable = _locked(Deliverable, deliverable.pk)
+    authorize(user, deliverable, "change")
     check_state(
         deliverable, {DeliverableStatus.PLANNED}, _("Cannot start %(object)s: it is %(status)s.")
     )
@@ -187,6 +266,7 @@ def deliverable_submit(
     """Send a new version for review; past the due date a written justification is required."""
     now = now or timezone.now()
     deliverable = _locked(Deliverable, deliverable.pk)
+    authorize(user, deliverable, "change")
     check_state(deliverable, OPEN_DELIVERABLE, _("Cannot submit %(object)s: it is %(status)s."))
     late_justification = late_justification.strip() or deliverable.late_justification
     if timezone.localdate(now) > deliverable.due_date and not late_justification:
@@ -232,10 +312,28 @@ def _deliverable_review(
     now: datetime.datetime | None,
 ) -> DeliverableReview:
     deliverable = _locked(Deliverable, deliverable.pk)
+    authorize(user, deliverable, "manage")
     check_state(deliverable, {DeliverableStatus.SUBMITTED}, refusal)
+    submission = deliverable.submissions.order_by("-version").first()
+    self_approved = (
+        decision == ReviewDecision.APPROVED
+        and submission is not None
+        and user is not None
+        and submission.submitted_by_id == user.pk
+    )
+    if self_approved and _other_coordinators(deliverable, user):
+        # Separation of duties: who sent a version doesn't approve it while a colleague can.
+        raise ValidationError(
+            _(
+                "You sent this version of %(object)s yourself: another coordinator of the "
+                "consortium approves it."
+            )
+            % {"object": deliverable},
+            code="self_approval",
+        )
     review = DeliverableReview.objects.create(
         deliverable=deliverable,
-        submission=deliverable.submissions.order_by("-version").first(),
+        submission=submission,
         decision=decision,
         comment=comment,
         reviewer=user,
@@ -243,8 +341,30 @@ def _deliverable_review(
     )
     deliverable.status = decision
     deliverable.approved_at = review.reviewed_at if decision == ReviewDecision.APPROVED else None
+    if self_approved:
+        # The consortium's only coordinator approved what they sent: the history says so.
+        deliverable._change_reason = SELF_APPROVED
     save_with_history(deliverable, user=user, update_fields=["status", "approved_at"])
     return review
+
+
+# The history's change reason of an approval by the coordinator who sent the version, recorded in
+# the consortium's own words whatever the language of the page.
+SELF_APPROVED = "self-approved: the consortium's only coordinator sent this version"
+
+
+def _other_coordinators(deliverable: Deliverable, user: Any) -> bool:
+    """Whether the consortium has an active coordinator besides `user`."""
+    return (
+        ConsortiumRole.objects.filter(
+            consortium_id=deliverable.consortium_id,
+            kind=ConsortiumRoleKind.COORDINATOR,
+            is_active=True,
+            user__is_active=True,
+        )
+        .exclude(user_id=user.pk)
+        .exists()
+    )
 
 
 @transaction.atomic
@@ -292,6 +412,7 @@ def milestone_achieve(
 ) -> Milestone:
     """Record that a milestone is reached, when, and the evidence for it."""
     milestone = _locked(Milestone, milestone.pk)
+    authorize(user, milestone, "manage")
     check_state(
         milestone,
         {MilestoneStatus.PENDING, MilestoneStatus.MISSED},
@@ -318,6 +439,7 @@ def milestone_achieve(
 def milestone_miss(*, milestone: Milestone, user: Any) -> Milestone:
     """Record that a pending milestone was not reached by its due date."""
     milestone = _locked(Milestone, milestone.pk)
+    authorize(user, milestone, "manage")
     check_state(
         milestone,
         {MilestoneStatus.PENDING},
@@ -332,6 +454,7 @@ def milestone_miss(*, milestone: Milestone, user: Any) -> Milestone:
 def expense_submit(*, expense: Expense, user: Any, now: datetime.datetime | None = None) -> Expense:
     """Send a draft expense to the coordinator; it can no longer be edited."""
     expense = _locked(Expense, expense.pk)
+    authorize(user, expense, "change")
     check_state(expense, {ExpenseStatus.DRAFT}, _("Cannot submit %(object)s: it is %(status)s."))
     expense.status = ExpenseStatus.SUBMITTED
     expense.submitted_at = now or timezone.now()
@@ -348,6 +471,7 @@ def statement_submit(
     records the lines it declares: all the period's lines but the withdrawn ones."""
     now = now or timezone.now()
     partner = _locked(Partner, partner.pk)
+    authorize(user, partner, "change")
     if period.consortium_id != partner.consortium_id:
         raise ValidationError(
             {"period": _("This period belongs to another consortium.")}, code="other_consortium"
@@ -366,7 +490,7 @@ def statement_submit(
             code="period_not_ended",
         )
     drafts = list(
-        Expense.objects.select_for_update()
+        Expense.objects.select_for_update(of=("self",))
         .filter(partner=partner, period=period, status=ExpenseStatus.DRAFT)
         .order_by("pk")
     )
@@ -374,22 +498,16 @@ def statement_submit(
         expense.status = ExpenseStatus.SUBMITTED
         expense.submitted_at = now
         save_with_history(expense, user=user, update_fields=["status", "submitted_at"])
-    # The statement declares every line of the period but the withdrawn ones: the drafts it
-    # sends and any line sent earlier on its own (through the API).
-    declared = (
-        Expense.objects.filter(partner=partner, period=period)
-        .exclude(status=ExpenseStatus.WITHDRAWN)
-        .aggregate(lines=Count("pk"), total=Sum("amount"))
-    )
+    lines, total = Expense.objects.filter(partner=partner, period=period).declared_totals()
     statement = Statement(
         partner=partner,
         period=period,
         submitted_at=now,
         submitted_by=user,
-        lines=declared["lines"],
-        total=declared["total"] or Decimal(0),
+        lines=lines,
+        total=total,
     )
-    _save_checked(statement, user=user)
+    save_with_history(statement, user=user)
     return statement
 
 
@@ -404,6 +522,7 @@ def expense_accept(
 ) -> Expense:
     """Accept a submitted expense, in full or for a lower eligible amount."""
     expense = _locked(Expense, expense.pk)
+    authorize(user, expense, "manage")
     check_state(
         expense, {ExpenseStatus.SUBMITTED}, _("Cannot accept %(object)s: it is %(status)s.")
     )
@@ -445,6 +564,7 @@ def expense_reject(
             {"comment": _("Give the reason for rejecting the expense.")}, code="comment_required"
         )
     expense = _locked(Expense, expense.pk)
+    authorize(user, expense, "manage")
     check_state(
         expense, {ExpenseStatus.SUBMITTED}, _("Cannot reject %(object)s: it is %(status)s.")
     )
@@ -460,8 +580,22 @@ def expense_reject(
 
 @transaction.atomic
 def expense_withdraw(*, expense: Expense, user: Any) -> Expense:
-    """Withdraw a draft or submitted expense: financial rows are kept, never deleted."""
+    """Withdraw an expense: financial rows are kept, never deleted. Partners take back their
+    drafts; a submitted line is the coordinators' to decide on, and one they withdraw leaves the
+    statement that declared it, whose figures follow."""
+    _lock_partner_of(expense)
     expense = _locked(Expense, expense.pk)
+    authorize(user, expense, "change")
+    coordinator = user is None or coordinates(user, expense.consortium_id)
+    if expense.status == ExpenseStatus.SUBMITTED and not coordinator:
+        raise ValidationError(
+            _(
+                "%(object)s has been submitted: the coordinators decide on it now. Ask them to "
+                "withdraw it if it was sent by mistake."
+            )
+            % {"object": expense},
+            code="submitted_to_coordinators",
+        )
     check_state(
         expense,
         {ExpenseStatus.DRAFT, ExpenseStatus.SUBMITTED},
@@ -469,13 +603,38 @@ def expense_withdraw(*, expense: Expense, user: Any) -> Expense:
     )
     expense.status = ExpenseStatus.WITHDRAWN
     save_with_history(expense, user=user, update_fields=["status"])
+    _statement_follows(expense, user=user)
     return expense
+
+
+def _lock_partner_of(expense: Expense) -> None:
+    """The partner's row before the expense's, in the order `statement_submit` takes them."""
+    lock_partner_period(Expense.objects.only("partner_id").get(pk=expense.pk))
+
+
+def _statement_follows(expense: Expense, *, user: Any) -> None:
+    """A submitted statement's lines and total are what it declares: after a line leaves it, they
+    are counted again (the history keeps what they were)."""
+    statement = (
+        Statement.objects.select_for_update(of=("self",))
+        .filter(partner_id=expense.partner_id, period_id=expense.period_id)
+        .first()
+    )
+    if statement is None:
+        return
+    lines, total = Expense.objects.filter(
+        partner_id=expense.partner_id, period_id=expense.period_id
+    ).declared_totals()
+    if (lines, total) != (statement.lines, statement.total):
+        statement.lines, statement.total = lines, total
+        save_with_history(statement, user=user, update_fields=["lines", "total"])
 
 
 @transaction.atomic
 def budget_line_cancel(*, line: BudgetLine, user: Any) -> BudgetLine:
     """Cancel a budget line (kept for the audit trail); lines with live expenses stay."""
     line = _locked(BudgetLine, line.pk)
+    authorize(user, line, "manage")
     check_state(line, {BudgetLineStatus.ACTIVE}, _("Cannot cancel %(object)s: it is %(status)s."))
     live = Expense.objects.filter(
         partner_id=line.partner_id,
@@ -497,6 +656,7 @@ def budget_line_cancel(*, line: BudgetLine, user: Any) -> BudgetLine:
 def job_realise(*, job: JobRecord, user: Any) -> JobRecord:
     """A forecast position is filled: it counts as realised from now on."""
     job = _locked(JobRecord, job.pk)
+    authorize(user, job, "change")
     check_state(
         job, {JobStatus.FORECAST}, _("Cannot mark %(object)s as realised: it is %(status)s.")
     )
@@ -514,6 +674,7 @@ def job_realise(*, job: JobRecord, user: Any) -> JobRecord:
 def job_withdraw(*, job: JobRecord, user: Any) -> JobRecord:
     """Withdraw a job record declared by mistake or abandoned; it stays in the history."""
     job = _locked(JobRecord, job.pk)
+    authorize(user, job, "change")
     check_state(
         job,
         {JobStatus.FORECAST, JobStatus.REALISED},
@@ -551,6 +712,7 @@ def consortium_schedule_conflicts(*, consortium: Consortium) -> list[str]:
 @transaction.atomic
 def consortium_schedule_sync(*, consortium: Consortium, user: Any) -> int:
     """Recompute the due dates of deliverables and milestones after the start date moved."""
+    authorize(user, consortium, "manage")
     changed = 0
     for model in (Deliverable, Milestone):
         for item in model.objects.select_for_update().filter(consortium_id=consortium.pk):
@@ -560,3 +722,78 @@ def consortium_schedule_sync(*, consortium: Consortium, user: Any) -> int:
                 save_with_history(item, user=user, update_fields=["due_date"])
                 changed += 1
     return changed
+
+
+# How every door writes whole rows of the work plan, the budget and the jobs (`record_create`,
+# `record_update`, `record_delete` in consortium/records.py).
+
+write_rule_register(
+    Workpackage,
+    WriteRule(fixed=keeps(("consortium",), gettext_noop("A workpackage stays in its consortium."))),
+)
+write_rule_register(
+    WorkpackageParticipant,
+    WriteRule(
+        fixed=keeps(
+            ("workpackage", "partner"),
+            gettext_noop("A participation keeps its workpackage and its partner."),
+        ),
+        deletable=_participant_deletable,
+    ),
+)
+write_rule_register(
+    Deliverable, WriteRule(fixed=_deliverable_fixed, deletable=_deliverable_deletable)
+)
+write_rule_register(
+    Milestone,
+    WriteRule(
+        editable_states=EDITABLE_STATES[Milestone],
+        fixed=keeps(("consortium",), gettext_noop("A milestone stays in its consortium.")),
+        checks=(_milestone_workpackages,),
+        deletable=_milestone_deletable,
+    ),
+)
+write_rule_register(
+    BudgetLine,
+    WriteRule(
+        editable_states=EDITABLE_STATES[BudgetLine],
+        fixed=keeps(
+            ("partner", "workpackage", "category"),
+            gettext_noop(
+                "A line keeps its partner, workpackage and heading: cancel it and add a new one."
+            ),
+        ),
+        prepare=_granted_follows_plan,
+    ),
+)
+_STAYS_WITH_PARTNER = gettext_noop(
+    "A record stays with its partner: withdraw it and add a new one."
+)
+write_rule_register(
+    Expense,
+    WriteRule(
+        action="change",
+        editable_states=EDITABLE_STATES[Expense],
+        fixed=keeps(("partner",), _STAYS_WITH_PARTNER),
+        prepare=_period_follows_date,
+        lock=lock_partner_period,
+    ),
+)
+write_rule_register(
+    Effort,
+    WriteRule(
+        action="change",
+        fixed=keeps(("partner",), _STAYS_WITH_PARTNER),
+        checks=(_check_effort_plan, _check_effort_statement),
+        lock=lock_partner_period,
+    ),
+)
+write_rule_register(
+    JobRecord,
+    WriteRule(
+        action="change",
+        editable_states=EDITABLE_STATES[JobRecord],
+        fixed=_job_fixed,
+    ),
+)
+write_rule_extend(Consortium, checks=(_schedule_follows,), after=(_schedule_sync,))

@@ -7,14 +7,13 @@ import pytest
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from consortium.models import Consortium, ConsortiumRole, CostCategory, Membership, ReportingPeriod
+from consortium.records import check_state, save_with_history
 from consortium.services import (
-    check_state,
     consortium_create,
     consortium_role_grant,
     cost_categories_seed,
     membership_grant,
     reporting_periods_generate,
-    save_with_history,
     user_staff_sync,
 )
 from tests import factories
@@ -189,6 +188,10 @@ def test_observer_and_partner_member_never_reach_the_admin(observer, partner_mem
 
 
 def test_granting_another_role_replaces_the_first(coordinator, consortium, superuser):
+    colleague = factories.UserFactory()
+    consortium_role_grant(
+        consortium=consortium, user=colleague, kind="coordinator", granted_by=superuser
+    )
     role = consortium_role_grant(
         consortium=consortium, user=coordinator, kind="observer", granted_by=superuser
     )
@@ -204,6 +207,10 @@ def test_granting_another_role_replaces_the_first(coordinator, consortium, super
 def test_coordinator_elsewhere_stays_staff(coordinator, other_consortium, consortium):
     consortium_role_grant(
         consortium=other_consortium, user=coordinator, kind="coordinator", granted_by=None
+    )
+    colleague = factories.UserFactory()
+    consortium_role_grant(
+        consortium=consortium, user=colleague, kind="coordinator", granted_by=None
     )
     consortium_role_grant(consortium=consortium, user=coordinator, kind="observer", granted_by=None)
     coordinator.refresh_from_db()

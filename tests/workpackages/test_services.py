@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from consortium.services import save_with_history
+from consortium.records import save_with_history
 from tests import factories
 from workpackages.choices import (
     BudgetLineStatus,
@@ -273,33 +273,33 @@ def test_requesting_changes_on_an_approved_deliverable_is_refused(
 # Milestones
 
 
-def test_milestone_achieve(milestone, partner_member):
+def test_milestone_achieve(milestone, coordinator):
     achieved_on = timezone.localdate() - datetime.timedelta(days=3)
     milestone_achieve(
-        milestone=milestone, user=partner_member, achieved_on=achieved_on, evidence=" Batch 7. "
+        milestone=milestone, user=coordinator, achieved_on=achieved_on, evidence=" Batch 7. "
     )
     milestone.refresh_from_db()
     assert milestone.status == MilestoneStatus.ACHIEVED
     assert milestone.achieved_on == achieved_on
     assert milestone.evidence == "Batch 7."
     latest, changes = last_change(milestone)
-    assert latest.history_user == partner_member
+    assert latest.history_user == coordinator
     assert changes["status"] == ("pending", "achieved")
     assert changes["achieved_on"] == (None, achieved_on)
 
 
-def test_milestone_achieved_today_is_allowed(milestone, partner_member):
+def test_milestone_achieved_today_is_allowed(milestone, coordinator):
     today = timezone.localdate()
-    milestone_achieve(milestone=milestone, user=partner_member, achieved_on=today, evidence="Done")
+    milestone_achieve(milestone=milestone, user=coordinator, achieved_on=today, evidence="Done")
     assert Milestone.objects.get(pk=milestone.pk).achieved_on == today
 
 
-def test_milestone_cannot_be_achieved_in_the_future(milestone, partner_member):
+def test_milestone_cannot_be_achieved_in_the_future(milestone, coordinator):
     before = snapshot(milestone)
     error = refusal(
         milestone_achieve,
         milestone=milestone,
-        user=partner_member,
+        user=coordinator,
         achieved_on=timezone.localdate() + datetime.timedelta(days=1),
         evidence="Planned batch.",
     )
@@ -307,12 +307,12 @@ def test_milestone_cannot_be_achieved_in_the_future(milestone, partner_member):
     assert snapshot(milestone) == before
 
 
-def test_milestone_needs_evidence(milestone, partner_member):
+def test_milestone_needs_evidence(milestone, coordinator):
     before = snapshot(milestone)
     error = refusal(
         milestone_achieve,
         milestone=milestone,
-        user=partner_member,
+        user=coordinator,
         achieved_on=D(2024, 5, 1),
         evidence="  ",
     )
@@ -322,15 +322,15 @@ def test_milestone_needs_evidence(milestone, partner_member):
     assert snapshot(milestone) == before
 
 
-def test_milestone_achieved_twice_is_refused(milestone, partner_member):
+def test_milestone_achieved_twice_is_refused(milestone, coordinator):
     milestone_achieve(
-        milestone=milestone, user=partner_member, achieved_on=D(2024, 5, 1), evidence="Batch 7."
+        milestone=milestone, user=coordinator, achieved_on=D(2024, 5, 1), evidence="Batch 7."
     )
     before = snapshot(milestone)
     error = refusal(
         milestone_achieve,
         milestone=milestone,
-        user=partner_member,
+        user=coordinator,
         achieved_on=D(2024, 6, 1),
         evidence="Batch 8.",
     )
@@ -338,7 +338,7 @@ def test_milestone_achieved_twice_is_refused(milestone, partner_member):
     assert snapshot(milestone) == before
 
 
-def test_missed_milestone_can_still_be_achieved(milestone, coordinator, partner_member):
+def test_missed_milestone_can_still_be_achieved(milestone, coordinator):
     milestone_miss(milestone=milestone, user=coordinator)
     milestone.refresh_from_db()
     assert milestone.status == MilestoneStatus.MISSED
@@ -349,7 +349,7 @@ def test_missed_milestone_can_still_be_achieved(milestone, coordinator, partner_
     error = refusal(milestone_miss, milestone=milestone, user=coordinator)
     assert error.messages == [f"Cannot mark {milestone} as missed: it is missed."]
     milestone_achieve(
-        milestone=milestone, user=partner_member, achieved_on=D(2025, 8, 1), evidence="Late batch."
+        milestone=milestone, user=coordinator, achieved_on=D(2025, 8, 1), evidence="Late batch."
     )
     assert Milestone.objects.get(pk=milestone.pk).status == MilestoneStatus.ACHIEVED
 
@@ -493,15 +493,27 @@ def test_expense_reject(submitted_expense, coordinator):
 
 
 @pytest.mark.parametrize("submitted", [False, True])
-def test_expense_withdraw_keeps_the_row(expense, partner_member, submitted):
+def test_expense_withdraw_keeps_the_row(expense, partner_member, coordinator, submitted):
+    """Partners take back their drafts; a submitted line is withdrawn by the coordinators."""
     if submitted:
         expense_submit(expense=expense, user=partner_member)
-    withdrawn = expense_withdraw(expense=expense, user=partner_member)
+    author = coordinator if submitted else partner_member
+    withdrawn = expense_withdraw(expense=expense, user=author)
     assert withdrawn.status == ExpenseStatus.WITHDRAWN
     assert Expense.objects.filter(pk=expense.pk).exists()
-    assert withdrawn.history.first().history_user == partner_member
-    error = refusal(expense_withdraw, expense=expense, user=partner_member)
+    assert withdrawn.history.first().history_user == author
+    error = refusal(expense_withdraw, expense=expense, user=author)
     assert error.messages == [f"Cannot withdraw {expense}: it is withdrawn."]
+
+
+def test_partners_withdraw_drafts_only(submitted_expense, partner_member):
+    before = snapshot(submitted_expense)
+    error = refusal(expense_withdraw, expense=submitted_expense, user=partner_member)
+    assert error.messages == [
+        f"{submitted_expense} has been submitted: the coordinators decide on it now. Ask them "
+        "to withdraw it if it was sent by mistake."
+    ]
+    assert snapshot(submitted_expense) == before
 
 
 # Budget lines

@@ -7,7 +7,6 @@ import datetime
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
@@ -171,13 +170,3 @@ class DeliverableSubmitForm(forms.Form):
             "note": self.cleaned_data.get("note", ""),
             "late_justification": self.cleaned_data.get("late_justification", ""),
         }
-
-
-def show_refusal(form: forms.BaseForm, error: ValidationError) -> None:
-    """Put a service's refusal on the form: on the field it names when the form shows that
-    field, above the form otherwise (the deliverable's status)."""
-    if hasattr(error, "error_dict"):
-        for name, errors in error.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, error)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -47,16 +46,6 @@ class PartnerExpenseFilterSet(ExpenseFilterSet):
         self.filters["workpackage"].queryset = _choices(Workpackage, user, partner)
         self.filters["category"].queryset = actual_cost_headings(user, partner)
         self.filters["period"].queryset = _choices(ReportingPeriod, user, partner)
-
-
-def add_service_error(form: forms.BaseForm, error: ValidationError) -> None:
-    """Show a service's refusal on the form: on the field it names when the form has that field,
-    above the form otherwise (the partner, the status)."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.error_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 class ExpenseForm(forms.ModelForm):
@@ -111,25 +100,6 @@ class ExpenseForm(forms.ModelForm):
         evidence = self.cleaned_data.get("evidence")
         validate_sent_name(evidence)
         return evidence
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean() or {}
-        day = cleaned.get("incurred_on")
-        if cleaned.get("period") is None and day is not None and "period" not in self.errors:
-            found = (
-                self.fields["period"]
-                .queryset.filter(  # type: ignore[attr-defined]
-                    start_date__lte=day, end_date__gte=day
-                )
-                .first()
-            )
-            if found is None:
-                self.add_error(
-                    "incurred_on", _("No reporting period of the consortium contains this date.")
-                )
-            else:
-                cleaned["period"] = found
-        return cleaned
 
     def changes(self) -> dict[str, Any]:
         """The fields to hand to `record_create` / `record_update`; the evidence only when a file

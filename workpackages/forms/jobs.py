@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import QuerySet
 from django.utils.text import capfirst
@@ -44,16 +43,6 @@ class PartnerJobFilterSet(JobRecordFilterSet):
             # The API's labels are lower case; on a page they head a field.
             filter_.label = capfirst(filter_.label)
         self.filters["workpackage"].queryset = consortium_workpackages(self.request)
-
-
-def show_refusal(form: forms.BaseForm, error: ValidationError) -> None:
-    """Put a service's refusal on the form: on the field it names when the form shows that
-    field, above the form otherwise."""
-    if hasattr(error, "error_dict"):
-        for name, errors in error.error_dict.items():
-            form.add_error(name if name in form.fields else None, errors)
-    else:
-        form.add_error(None, error)
 
 
 class JobForm(forms.ModelForm):

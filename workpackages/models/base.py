@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -64,6 +65,29 @@ class ConsortiumOwned(TimeStamped):
 
     def _has(self, field: str) -> bool:
         return getattr(self, f"{field}_id", None) is not None
+
+    def participation_error(self) -> ValidationError | None:
+        """Money and effort go to the workpackages a partner takes part in: the refusal, if this
+        row's partner is not among its workpackage's participants."""
+        if not (self._has("partner") and self._has("workpackage")):
+            return None
+        participants = apps.get_model("workpackages", "WorkpackageParticipant").objects
+        if participants.filter(
+            partner_id=self.partner_id,  # type: ignore[attr-defined]
+            workpackage_id=self.workpackage_id,  # type: ignore[attr-defined]
+        ).exists():
+            return None
+        return ValidationError(
+            _(
+                "%(partner)s takes no part in %(workpackage)s: the coordinators add it to the "
+                "workpackage's participants first."
+            ),
+            params={
+                "partner": self.partner,  # type: ignore[attr-defined]
+                "workpackage": self.workpackage.code,  # type: ignore[attr-defined]
+            },
+            code="not_a_participant",
+        )
 
     def clean(self) -> None:
         super().clean()

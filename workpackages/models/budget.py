@@ -8,7 +8,8 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -16,6 +17,7 @@ from consortium.models import PERCENT_VALIDATORS, CostCategory, Partner, Reporti
 from consortium.querysets import PartnerOwnedQuerySet
 
 from .. import choices
+from ..money import CENT, cents
 from ..validators import (
     validate_document_content,
     validate_document_extension,
@@ -23,8 +25,6 @@ from ..validators import (
 )
 from .base import ConsortiumOwned
 from .workplan import Workpackage
-
-CENT = Decimal("0.01")
 
 
 class BudgetLine(ConsortiumOwned):
@@ -125,6 +125,9 @@ class BudgetLine(ConsortiumOwned):
 
     def clean(self) -> None:
         super().clean()
+        participation = self.participation_error()
+        if participation is not None:
+            raise ValidationError({"workpackage": participation})
         if self.funding_rate is None and self._has("partner"):
             self.funding_rate = self.partner.default_funding_rate
         # Only from valid inputs: a bad planned amount or rate has its own message already.
@@ -147,6 +150,21 @@ class BudgetLine(ConsortiumOwned):
                 {"granted_amount": _("The granted amount cannot exceed the planned amount.")},
                 code="granted_above_planned",
             )
+
+
+# The lines a statement declares, and that the partner's totals count: every one but the withdrawn.
+DECLARED = ~Q(status=choices.ExpenseStatus.WITHDRAWN)
+
+
+class ExpenseQuerySet(PartnerOwnedQuerySet):
+    def declared(self) -> ExpenseQuerySet:
+        """The lines a statement declares (`DECLARED`)."""
+        return self.filter(DECLARED)
+
+    def declared_totals(self) -> tuple[int, Decimal]:
+        """How many lines are declared, and their total to the cent, in one query."""
+        totals = self.declared().order_by().aggregate(lines=Count("pk"), total=Sum("amount"))
+        return totals["lines"], cents(totals["total"])
 
 
 class Expense(ConsortiumOwned):
@@ -172,6 +190,9 @@ class Expense(ConsortiumOwned):
         verbose_name=_("reporting period"),
         on_delete=models.PROTECT,
         related_name="expenses",
+        # Left out, it is the period the date falls in (`clean`): no door needs to name it.
+        blank=True,
+        help_text=_("Leave empty to use the period the date falls in."),
     )
     incurred_on = models.DateField(_("date"))
     amount = models.DecimalField(_("amount (EUR)"), max_digits=14, decimal_places=2)
@@ -210,7 +231,7 @@ class Expense(ConsortiumOwned):
     reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
     review_comment = models.TextField(_("review comment"), blank=True)
 
-    objects = PartnerOwnedQuerySet.as_manager()
+    objects = ExpenseQuerySet.as_manager()
     history = HistoricalRecords()
 
     consortium_source = "partner"
@@ -251,6 +272,22 @@ class Expense(ConsortiumOwned):
     def clean(self) -> None:
         super().clean()
         errors: dict[str, ValidationError] = {}
+        if not self._has("period") and self.incurred_on and self.consortium_id:
+            self.period = ReportingPeriod.objects.filter(
+                consortium_id=self.consortium_id,
+                start_date__lte=self.incurred_on,
+                end_date__gte=self.incurred_on,
+            ).first()
+            if self.period is None:
+                errors["incurred_on"] = ValidationError(
+                    _("No reporting period of the consortium contains this date."),
+                    code="no_period",
+                )
+        if self.incurred_on and self.incurred_on > timezone.localdate():
+            errors["incurred_on"] = ValidationError(
+                _("An expense is declared once it is incurred: the date is after today."),
+                code="incurred_in_future",
+            )
         if self._has("period") and self.incurred_on and not self.period.contains(self.incurred_on):
             errors["incurred_on"] = ValidationError(
                 _("The date falls outside the reporting period %(period)s."),
@@ -267,6 +304,8 @@ class Expense(ConsortiumOwned):
                 _("Flat-rate headings are computed, not declared: choose another heading."),
                 code="flat_rate_category",
             )
+        elif (participation := self.participation_error()) is not None:
+            errors["workpackage"] = participation
         elif (
             self._has("partner")
             and self._has("workpackage")
@@ -412,3 +451,9 @@ class Effort(ConsortiumOwned):
 
     def __str__(self) -> str:
         return f"{self.partner} · {self.workpackage.code} · P{self.period.number}"
+
+    def clean(self) -> None:
+        super().clean()
+        participation = self.participation_error()
+        if participation is not None:
+            raise ValidationError({"workpackage": participation})

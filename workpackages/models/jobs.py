@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -9,6 +10,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -103,6 +105,23 @@ class JobRecord(ConsortiumOwned):
                 _("A job that starts in the future is still a forecast."),
                 code="realised_in_future",
             )
+        if self.start_date and self.consortium_id:
+            consortium = self.consortium
+            if not consortium.start_date <= self.start_date < consortium.jobs_horizon_date:
+                errors["start_date"] = ValidationError(
+                    _(
+                        "A job created by the partnership starts between its start, %(start)s, "
+                        "and the end of its jobs horizon, %(end)s."
+                    ),
+                    params={
+                        "start": date_format(consortium.start_date, "SHORT_DATE_FORMAT"),
+                        "end": date_format(
+                            consortium.jobs_horizon_date - datetime.timedelta(days=1),
+                            "SHORT_DATE_FORMAT",
+                        ),
+                    },
+                    code="start_outside_programme",
+                )
         # Also a database constraint; checked here to name the field that is wrong.
         if self.start_date and self.end_date and self.end_date < self.start_date:
             errors["end_date"] = ValidationError(

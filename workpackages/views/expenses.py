@@ -21,6 +21,7 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from consortium.formtools import add_service_error
 from consortium.models import Partner, ReportingPeriod
 from consortium.portal import partner_view, querystring_without_page
 from consortium.querysets import Action
@@ -31,10 +32,10 @@ from ..forms.expenses import (
     ExpenseImportForm,
     PartnerExpenseFilterSet,
     actual_cost_headings,
-    add_service_error,
 )
 from ..imports import COLUMN_LABELS, MAX_ROWS, TEMPLATE_HEADERS, expenses_import, template_csv
 from ..models import Expense, Statement
+from ..models.budget import DECLARED
 from ..services import expense_withdraw, is_editable, record_create, record_update, statement_submit
 
 PAGE_SIZE = 50
@@ -61,7 +62,7 @@ def _writer(request: Any) -> Partner:
 
 def _sums() -> dict[str, Any]:
     """Declared (every line but the withdrawn ones) and accepted amounts, in SQL."""
-    live = ~Q(status=ExpenseStatus.WITHDRAWN)
+    live = DECLARED
     return {
         "lines": Count("pk", filter=live),
         "declared": Coalesce(Sum("amount", filter=live), Value(Decimal(0)), output_field=MONEY),
@@ -243,14 +244,6 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     expense = get_object_or_404(_own(request, "change"), pk=pk)
-    # Partners take back their drafts; a submitted line is the coordinators' to decide on.
-    if expense.status != ExpenseStatus.DRAFT:
-        messages.error(
-            request,
-            _("Cannot withdraw %(object)s: it is %(status)s.")
-            % {"object": expense, "status": expense.get_status_display().lower()},
-        )
-        return redirect("expense-list")
     try:
         expense_withdraw(expense=expense, user=request.user)
     except ValidationError as error:
@@ -302,12 +295,7 @@ def statement(request: HttpRequest, period_pk: int) -> HttpResponse:
     )
     # The lines the statement declares (or will): the period's, withdrawn ones aside. Before it,
     # the drafts among them are what submitting sends.
-    lines = (
-        _own(request)
-        .filter(period=period)
-        .exclude(status=ExpenseStatus.WITHDRAWN)
-        .select_related("workpackage", "category")
-    )
+    lines = _own(request).filter(period=period).declared().select_related("workpackage", "category")
     drafts = lines.filter(status=ExpenseStatus.DRAFT).order_by().aggregate(**_sums())
     page_obj = Paginator(lines, PAGE_SIZE).get_page(request.GET.get("page"))
     _decorate(page_obj.object_list)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from consortium.formtools import add_service_error
 from consortium.portal import partner_view, querystring_without_page
 
 from ..choices import JobStatus
@@ -23,7 +24,6 @@ from ..forms.jobs import (
     JobForm,
     PartnerJobFilterSet,
     consortium_workpackages,
-    show_refusal,
 )
 from ..models import JobRecord
 from ..selectors import partner_jobs
@@ -81,7 +81,7 @@ def declare(request: HttpRequest) -> HttpResponse:
                 model=JobRecord, user=request.user, partner=scope.partner, **form.cleaned_data
             )
         except ValidationError as error:
-            show_refusal(form, error)
+            add_service_error(form, error)
         else:
             messages.success(
                 request, _("The job “%(job)s” is declared.") % {"job": job.position_title}
@@ -112,7 +112,7 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
             if changes:
                 record_update(instance=job, user=request.user, **changes)
         except ValidationError as error:
-            show_refusal(form, error)
+            add_service_error(form, error)
         else:
             if changes:
                 messages.success(

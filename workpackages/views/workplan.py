@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from consortium.formtools import add_service_error
 from consortium.portal import partner_view, querystring_without_page
 
 from ..choices import DeliverableStatus, MilestoneStatus, ReviewDecision
@@ -31,7 +32,6 @@ from ..forms.deliverables import (
     PartnerDeliverableFilterSet,
     PartnerMilestoneFilterSet,
     PartnerWorkpackageFilterSet,
-    show_refusal,
 )
 from ..models import (
     Deliverable,
@@ -207,7 +207,7 @@ def deliverable_detail(request: HttpRequest, pk: int) -> HttpResponse:
             )
         except ValidationError as error:
             if deliverable.status in OPEN_DELIVERABLE:
-                show_refusal(form, error)
+                add_service_error(form, error)
             else:
                 # Sent meanwhile (another tab, a colleague): the page says so, without the form.
                 for message in error.messages:
