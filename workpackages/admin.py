@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -22,6 +23,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from consortium.admin import PartnerAdmin as BasePartnerAdmin
+from consortium.formtools import add_service_error
 from consortium.models import Partner
 from consortium.permissions import (
     ReadOnlyTabularInline,
@@ -138,6 +140,27 @@ def action_with_form(
             "select_across": request.POST.get("select_across", "0"),
         },
     )
+
+
+def _accept_each(decisions: list[PartialAcceptForm], *, user: Any) -> bool:
+    """Accept each expense for its own amount, all or none: the service's refusal of one row is
+    put on that row's form and every acceptance is rolled back."""
+    savepoint = transaction.savepoint()
+    for form in decisions:
+        try:
+            services.expense_accept(
+                expense=form.expense,
+                user=user,
+                accepted_amount=form.cleaned_data["accepted_amount"],
+                comment=form.cleaned_data["comment"],
+            )
+        except ValidationError as error:
+            add_service_error(form, error)
+    if any(form.errors for form in decisions):
+        transaction.savepoint_rollback(savepoint)
+        return False
+    transaction.savepoint_commit(savepoint)
+    return True
 
 
 class ParticipantInline(ScopedTabularInline):
@@ -636,10 +659,10 @@ class ExpenseAdmin(ScopedModelAdmin):
         """Ask each selected expense's own amount and reason, shown against its evidence and its
         budget line's balance, then accept each for its amount.
 
-        A wrong row applies nothing and is shown again with its error; a row the service refuses
-        is reported and the others are applied. The page posts back the ids of the rows it
-        shows, so "select all" across pages decides exactly those; more rows than a page can ask
-        about are refused.
+        `expense_accept` judges every row; one it refuses applies nothing, and the page shows again
+        with the refusal next to that row. The page posts back the ids of the rows it shows, so
+        "select all" across pages decides exactly those; more rows than a page can ask about are
+        refused.
         """
         expenses = list(
             expenses_with_line_balance(
@@ -663,23 +686,19 @@ class ExpenseAdmin(ScopedModelAdmin):
             PartialAcceptForm(request.POST if applying else None, expense=expense)
             for expense in expenses
         ]
-        # Every form is validated, not only up to the first wrong one: each row shows its errors.
-        if applying and all([form.is_valid() for form in decisions]):
-            decided = {form.expense.pk: form.cleaned_data for form in decisions}
-            run_service(
-                self,
+        # Every form is read, not only up to the first wrong one: each row shows its errors.
+        if (
+            applying
+            and all([form.is_valid() for form in decisions])
+            and _accept_each(decisions, user=request.user)
+        ):
+            self.message_user(
                 request,
-                queryset.filter(pk__in=decided),
-                lambda e: services.expense_accept(
-                    expense=e,
-                    user=request.user,
-                    accepted_amount=decided[e.pk]["accepted_amount"],
-                    comment=decided[e.pk]["comment"],
-                ),
-                lambda n: (
-                    ngettext("%(count)s expense accepted.", "%(count)s expenses accepted.", n)
-                    % {"count": n}
-                ),
+                ngettext(
+                    "%(count)s expense accepted.", "%(count)s expenses accepted.", len(decisions)
+                )
+                % {"count": len(decisions)},
+                messages.SUCCESS,
             )
             return None
         return TemplateResponse(

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import PurePosixPath
 from typing import Any
 
 from django import forms
-from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -41,24 +38,17 @@ class MilestoneAchieveForm(forms.Form):
 # (DATA_UPLOAD_MAX_NUMBER_FIELDS).
 PARTIAL_ACCEPT_MAX_ROWS = 100
 
-ACCEPTED_AMOUNT_RANGE = _("The accepted amount lies between zero and the declared amount.")
-
 
 class PartialAcceptForm(forms.Form):
     """What is accepted of one expense, and why not all of it.
 
     The confirmation page holds one form per selected expense, each under a prefix naming the
-    expense, so that every expense gets its own amount and reason. `expense_accept` checks the
-    same rules again under its row lock; checking them here first lets a page with one wrong row
-    apply nothing and show the error on that row.
+    expense, so that every expense gets its own amount and reason. The form reads a number and a
+    text; whether they may be accepted is `expense_accept`'s to say, row by row.
     """
 
     accepted_amount = forms.DecimalField(
-        label=_("Accepted amount (EUR)"),
-        min_value=Decimal(0),
-        max_digits=14,
-        decimal_places=2,
-        error_messages={"min_value": ACCEPTED_AMOUNT_RANGE, "max_value": ACCEPTED_AMOUNT_RANGE},
+        label=_("Accepted amount (EUR)"), max_digits=14, decimal_places=2
     )
     comment = forms.CharField(
         label=_("Reason"),
@@ -70,24 +60,10 @@ class PartialAcceptForm(forms.Form):
     def __init__(self, data: Any = None, *, expense: Expense, **kwargs: Any) -> None:
         super().__init__(data, prefix=f"expense-{expense.pk}", **kwargs)
         self.expense = expense
-        amount = self.fields["accepted_amount"]
-        amount.validators.append(MaxValueValidator(expense.amount))
-        amount.widget.attrs["max"] = str(expense.amount)
+        amount = self.fields["accepted_amount"].widget.attrs
+        amount.update({"min": "0", "max": str(expense.amount), "step": "0.01"})
 
     @property
     def evidence_name(self) -> str:
         """The evidence file's own name, without the folders it is stored in."""
         return PurePosixPath(self.expense.evidence.name).name if self.expense.evidence else ""
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        amount = data.get("accepted_amount")
-        if amount is not None and amount < self.expense.amount and not data["comment"].strip():
-            self.add_error(
-                "comment",
-                ValidationError(
-                    _("Explain why only part of the expense is accepted."),
-                    code="comment_required",
-                ),
-            )
-        return data
