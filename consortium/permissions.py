@@ -27,6 +27,7 @@ from .formtools import add_service_error
 from .models import ConsortiumRole, Membership
 from .querysets import coordinated_consortia, manageable_people
 from .records import (
+    editable_refusal,
     fixed_fields,
     fixed_reason,
     record_check,
@@ -253,6 +254,12 @@ class ServiceSavedAdmin(ServiceSavedInlines):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
+        if object_id is not None and request.method == "GET":
+            obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+            refusal = editable_refusal(obj) if obj is not None else None
+            if refusal:
+                # The page shows the row read-only, and says why as every other door does.
+                messages.info(request, refusal)
         try:
             return super().changeform_view(  # type: ignore[misc]
                 request, object_id, form_url, extra_context

@@ -325,9 +325,24 @@ def record_delete(*, instance: Any, user: Any) -> None:
 
 def is_editable(instance: Any) -> bool:
     """Whether the row's state still lets anyone change it (the admin hides the form if not)."""
+    return editable_refusal(instance) is None
+
+
+def editable_refusal(instance: Any) -> str | None:
+    """Why the row's state no longer lets anyone change it, as every door says it; None if it
+    still changes."""
     rule = WRITE_RULES.get(type(instance))
-    allowed = rule.editable_states if rule is not None else None
-    return allowed is None or instance.status in allowed
+    if rule is None or rule.editable_states is None or instance.status in rule.editable_states:
+        return None
+    try:
+        check_state(
+            instance,
+            rule.editable_states,
+            rule.editable_message or gettext("Cannot change %(object)s: it is %(status)s."),
+        )
+    except ValidationError as refusal:
+        return refusal.messages[0]
+    return None
 
 
 def fixed_fields(instance: Any) -> tuple[str, ...]:

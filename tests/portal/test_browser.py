@@ -1,5 +1,6 @@
 """The partner pages in a real browser: Debian's Chromium, driven by Playwright, against a live
-server holding the demo partnership.
+server holding the demo partnership, on PostgreSQL (the test's own server) and on the SQLite file
+`make run` serves.
 
 partner1 (the finance officer of UMosane) signs in, switches to French, sends a deliverable's PDF,
 adds two expenses and submits the period's statement; the coordinator approves the deliverable in
@@ -9,21 +10,27 @@ in English and in French on the way: `make screenshots` writes those pictures to
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
-from django.db.models import Sum
-from django.utils import timezone
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from consortium.models import Membership
 from workpackages.choices import DeliverableStatus, ExpenseStatus
-from workpackages.models import Deliverable, Expense, Statement
 
 from ..api.conftest import PDF
 
@@ -34,6 +41,7 @@ DESKTOP = {"width": 1280, "height": 1000}
 TABLET = {"width": 768, "height": 1024}
 # Set by `make screenshots` to write the README's pictures; a plain run keeps them in tmp_path.
 SCREENSHOTS_DIR = "PORTAL_SCREENSHOTS_DIR"
+MANAGE = Path(settings.BASE_DIR) / "manage.py"
 
 # The demo is seeded around today, and the browser keeps cookies by its own clock.
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.real_clock]
@@ -93,46 +101,28 @@ def succeeded(page: Page) -> None:
     expect(page.locator(".errors, .errorlist, .message.error")).to_have_count(0)
 
 
-def test_partner1_files_and_the_coordinator_approves(
-    browser: Browser, live_server: Any, demo: None, screenshots: Path
-) -> None:
-    finance = Membership.objects.select_related("partner").get(user__username="partner1").partner
-    deliverable = (
-        Deliverable.objects.filter(
-            lead_partner=finance,
-            status__in=[
-                DeliverableStatus.PLANNED,
-                DeliverableStatus.IN_PROGRESS,
-                DeliverableStatus.CHANGES_REQUESTED,
-            ],
-        )
-        .order_by("due_date")
-        .first()
-    )
-    assert deliverable is not None, "the demo gives partner1's partner an open deliverable"
-    period = (
-        finance.consortium.periods.filter(end_date__lt=timezone.localdate())
-        .exclude(statements__partner=finance)
-        .order_by("number")
-        .first()
-    )
-    assert period is not None, "the demo leaves partner1's latest statement to submit"
-    model = (
-        Expense.objects.filter(partner=finance, period=period)
-        .exclude(category__code="personnel")
-        .select_related("workpackage", "category")
-        .first()
-    )
-    assert model is not None
+@dataclass(frozen=True)
+class Walk:
+    """What the walkthrough works on, read from the demo before it starts."""
 
-    # partner1 signs in and lands on the dashboard, in English.
-    context, page = new_page(browser, live_server.url)
+    finance: str
+    deliverable: int
+    period: int
+    period_number: int
+    incurred_on: str
+    workpackage: int
+    category: int
+
+
+def partner1_files(page: Page, walk: Walk, screenshots: Path) -> None:
+    """partner1 signs in, switches to French, sends the deliverable's PDF, adds two expenses to
+    the period and submits its statement."""
     sign_in(page, "partner1")
-    expect(page).to_have_url(f"{live_server.url}/")
+    expect(page).to_have_url(re.compile(r"/$"))
     expect(page.locator("html")).to_have_attribute("lang", "en")
-    expect(page.locator("h1")).to_have_text(f"Dashboard of {finance}")
+    expect(page.locator("h1")).to_have_text(f"Dashboard of {walk.finance}")
     expect(page.locator(".card", has_text="Next expense statement")).to_contain_text(
-        f"P{period.number}"
+        f"P{walk.period_number}"
     )
     page.screenshot(path=screenshots / "portal-dashboard-en.png")
 
@@ -145,11 +135,11 @@ def test_partner1_files_and_the_coordinator_approves(
     page.select_option("#language-choice", "fr")
     page.locator("form.language [type=submit]").click()
     expect(page.locator("html")).to_have_attribute("lang", "fr")
-    expect(page.locator("h1")).to_have_text(f"Tableau de bord de {finance}")
+    expect(page.locator("h1")).to_have_text(f"Tableau de bord de {walk.finance}")
     page.screenshot(path=screenshots / "portal-dashboard-fr.png")
 
     # ...sends the deliverable as a PDF...
-    page.goto(f"/deliverables/{deliverable.pk}/")
+    page.goto(f"/deliverables/{walk.deliverable}/")
     page.set_input_files(
         "#id_file",
         files=[{"name": "rapport-final-WP1.pdf", "mimeType": "application/pdf", "buffer": PDF}],
@@ -161,20 +151,13 @@ def test_partner1_files_and_the_coordinator_approves(
     succeeded(page)
     expect(page.locator(".timeline")).to_contain_text("Version 1 envoyée")
     expect(page.locator(".timeline")).to_contain_text("rapport-final-WP1.pdf")
-    deliverable.refresh_from_db()
-    assert deliverable.status == DeliverableStatus.SUBMITTED
 
     # ...adds two expenses to the period, the first with its invoice...
-    declared = Expense.objects.filter(partner=finance, period=period).exclude(
-        status=ExpenseStatus.WITHDRAWN
-    )
-    lines_before = declared.count()
-    total_before = declared.aggregate(total=Sum("amount"))["total"] or Decimal(0)
     for number, (amount, another) in enumerate((("1250.40", True), ("380.00", False)), start=1):
         page.goto("/expenses/add/")
-        page.fill("#id_incurred_on", model.incurred_on.isoformat())
-        page.select_option("#id_workpackage", str(model.workpackage_id))
-        page.select_option("#id_category", str(model.category_id))
+        page.fill("#id_incurred_on", walk.incurred_on)
+        page.select_option("#id_workpackage", str(walk.workpackage))
+        page.select_option("#id_category", str(walk.category))
         page.fill("#id_amount", amount)
         page.fill("#id_description", f"Réactifs de culture cellulaire, lot {number}")
         page.fill("#id_invoice_reference", f"FAC-NAV-{number:03d}")
@@ -186,52 +169,225 @@ def test_partner1_files_and_the_coordinator_approves(
         button = "button[name=another]" if another else "form.stacked button[type=submit]"
         page.locator(button).first.click()
         succeeded(page)
-    drafts = Expense.objects.filter(partner=finance, period=period, status=ExpenseStatus.DRAFT)
-    assert sorted(str(e.amount) for e in drafts) == ["1250.40", "380.00"]
-    assert drafts.get(invoice_reference="FAC-NAV-001").evidence.name.endswith(".pdf")
 
     # ...and submits the period's statement.
-    page.goto(f"/expenses/statement/{period.pk}/")
-    expect(page.locator("h1")).to_contain_text(f"Relevé de dépenses de P{period.number}")
+    page.goto(f"/expenses/statement/{walk.period}/")
+    expect(page.locator("h1")).to_contain_text(f"Relevé de dépenses de P{walk.period_number}")
     page.locator("section[aria-labelledby=submit-title] [type=submit]").click()
     succeeded(page)
-    statement = Statement.objects.get(partner=finance, period=period)
-    # The statement declares the period's lines: the two new ones and those sent before.
-    assert statement.lines == lines_before + 2
-    assert statement.total == total_before + Decimal("1630.40")
-    expect(page.locator(".message.success")).to_contain_text(f"{statement.lines} lignes")
-    assert statement.submitted_by.username == "partner1"
-    sent = Expense.objects.filter(partner=finance, invoice_reference__startswith="FAC-NAV-")
-    assert set(sent.values_list("status", flat=True)) == {ExpenseStatus.SUBMITTED}
-    assert not drafts.all().exists()
-    context.close()
+    expect(page.locator(".message.success")).to_contain_text("lignes")
 
-    # The coordinator approves the deliverable in the admin.
-    context, page = new_page(browser, live_server.url)
+
+def coordinator_approves(page: Page, walk: Walk) -> None:
+    """The coordinator approves the deliverable with the admin's list action."""
     sign_in(page, "coordinator", path="/admin/login/?next=/admin/")
     page.goto(f"/admin/workpackages/deliverable/?status__exact={DeliverableStatus.SUBMITTED}")
-    page.check(f"input[name=_selected_action][value='{deliverable.pk}']")
+    page.check(f"input[name=_selected_action][value='{walk.deliverable}']")
     page.select_option("select[name=action]", "approve")
     page.locator("button[name=index]").click()
     expect(page.locator(".messagelist .success")).to_be_visible()
     expect(page.locator(".messagelist .error")).to_have_count(0)
-    deliverable.refresh_from_db()
-    assert deliverable.status == DeliverableStatus.APPROVED
-    context.close()
 
-    # partner1 signs in again, in French as they left it, and finds the deliverable approved.
-    context, page = new_page(browser, live_server.url)
+
+def partner1_finds_it_approved(page: Page, walk: Walk) -> None:
+    """partner1 signs in again, in French as they left it, and finds the deliverable approved."""
     sign_in(page, "partner1")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
-    page.goto(f"/deliverables/{deliverable.pk}/")
+    page.goto(f"/deliverables/{walk.deliverable}/")
     expect(page.locator("dl.facts .badge.green")).to_have_text("Approuvé")
     expect(page.locator(".timeline .review").first).to_contain_text("Approuvé")
-    context.close()
 
+
+def walk_through(browser: Browser, base_url: str, walk: Walk, screenshots: Path) -> None:
+    for step in (
+        lambda page: partner1_files(page, walk, screenshots),
+        lambda page: coordinator_approves(page, walk),
+        lambda page: partner1_finds_it_approved(page, walk),
+    ):
+        context, page = new_page(browser, base_url)
+        step(page)
+        context.close()
     for language in ("en", "fr"):
         picture = (screenshots / f"portal-dashboard-{language}.png").read_bytes()
         assert picture.startswith(b"\x89PNG\r\n\x1a\n")
         assert len(picture) > 20_000
+
+
+# What the walkthrough reads from the demo, and what it checks once done: the same Python for the
+# test's own database and, through `manage.py shell`, for the SQLite file `make run` serves.
+FACTS = """
+import json
+from django.utils import timezone
+from consortium.models import Membership
+from workpackages.choices import DeliverableStatus
+from workpackages.models import Deliverable, Expense
+finance = Membership.objects.select_related("partner").get(user__username="partner1").partner
+deliverable = (
+    Deliverable.objects.filter(
+        lead_partner=finance,
+        status__in=[DeliverableStatus.PLANNED, DeliverableStatus.IN_PROGRESS,
+                    DeliverableStatus.CHANGES_REQUESTED],
+    ).order_by("due_date").first()
+)
+period = (
+    finance.consortium.periods.filter(end_date__lt=timezone.localdate())
+    .exclude(statements__partner=finance).order_by("number").first()
+)
+model = (
+    Expense.objects.filter(partner=finance, period=period).exclude(category__code="personnel")
+    .order_by("pk").first()
+)
+lines, total = Expense.objects.filter(partner=finance, period=period).declared_totals()
+result = {
+    "finance": str(finance), "partner": finance.pk,
+    "deliverable": deliverable and deliverable.pk, "period": period and period.pk,
+    "period_number": period and period.number,
+    "incurred_on": model and model.incurred_on.isoformat(),
+    "workpackage": model and model.workpackage_id, "category": model and model.category_id,
+    "lines": lines, "total": str(total),
+}
+"""
+OUTCOME = """
+import json
+from workpackages.models import Deliverable, Expense, Statement
+statement = Statement.objects.filter(partner_id=PARTNER, period_id=PERIOD).first()
+sent = Expense.objects.filter(partner_id=PARTNER, invoice_reference__startswith="FAC-NAV-")
+result = {
+    "deliverable": Deliverable.objects.get(pk=DELIVERABLE).status,
+    "statement": statement and [statement.lines, str(statement.total),
+                                statement.submitted_by.username],
+    "sent": sorted((e.status, str(e.amount), bool(e.evidence)) for e in sent),
+    "drafts": Expense.objects.filter(partner_id=PARTNER, period_id=PERIOD, status="draft").count(),
+}
+"""
+
+
+def read_here(code: str, **values: Any) -> dict[str, Any]:
+    """Run one of the snippets above in this process, against the test's database."""
+    scope: dict[str, Any] = {name.upper(): value for name, value in values.items()}
+    exec(code, scope)  # noqa: S102  (the test's own snippet)
+    return scope["result"]
+
+
+def check_outcome(facts: dict[str, Any], outcome: dict[str, Any]) -> None:
+    """The deliverable is approved; the statement declares the period's lines, the two new ones
+    included, sent by partner1; nothing of the period is left in draft."""
+    assert outcome["deliverable"] == DeliverableStatus.APPROVED
+    lines, total, author = outcome["statement"]
+    assert lines == facts["lines"] + 2
+    assert Decimal(total) == Decimal(facts["total"]) + Decimal("1630.40")
+    assert author == "partner1"
+    assert [tuple(line) for line in outcome["sent"]] == [
+        (ExpenseStatus.SUBMITTED, "1250.40", True),
+        (ExpenseStatus.SUBMITTED, "380.00", False),
+    ]
+    assert outcome["drafts"] == 0
+
+
+def walk_of(facts: dict[str, Any]) -> Walk:
+    assert facts["deliverable"], "the demo gives partner1's partner an open deliverable"
+    assert facts["period"], "the demo leaves partner1's latest statement to submit"
+    return Walk(**{name: facts[name] for name in Walk.__dataclass_fields__})
+
+
+def test_partner1_files_and_the_coordinator_approves(
+    browser: Browser, live_server: Any, demo: None, screenshots: Path
+) -> None:
+    facts = read_here(FACTS)
+    walk = walk_of(facts)
+    walk_through(browser, live_server.url, walk, screenshots)
+    outcome = read_here(
+        OUTCOME, partner=facts["partner"], period=walk.period, deliverable=walk.deliverable
+    )
+    check_outcome(facts, outcome)
+
+
+@pytest.fixture(scope="module")
+def sqlite_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SqliteApp]:
+    """The app as `make run` starts it: its own SQLite file, migrated, the demo seeded, served by
+    `runserver` in a process of its own."""
+    app = SqliteApp(tmp_path_factory.mktemp("make-run"))
+    app.manage("migrate", "--no-input", "-v0")
+    app.manage("seed_demo")
+    with app.serving() as url:
+        app.url = url
+        yield app
+
+
+class SqliteApp:
+    """`manage.py` run against one SQLite file, with the settings `make run` uses."""
+
+    def __init__(self, folder: Path) -> None:
+        self.url = ""
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE"))},
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "DATABASE_URL": f"sqlite:///{folder / 'db.sqlite3'}",
+            "VAR_DIR": str(folder),
+            "MEDIA_ROOT": str(folder / "media"),
+            # No Redis for this app (nothing listens on port 1): what it would queue waits in the
+            # database, as when `make run` finds no Redis.
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+        }
+
+    def manage(self, *args: str) -> str:
+        done = subprocess.run(  # noqa: S603  (this interpreter and the project's own manage.py)
+            [sys.executable, str(MANAGE), *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr[-4000:]
+        return done.stdout
+
+    def read(self, code: str, **values: Any) -> dict[str, Any]:
+        """Run one of the snippets against this app's SQLite file."""
+        preamble = "".join(f"{name.upper()} = {value!r}\n" for name, value in values.items())
+        output = self.manage("shell", "-c", preamble + code + "\nprint(json.dumps(result))")
+        return json.loads(output.strip().splitlines()[-1])
+
+    @contextmanager
+    def serving(self) -> Iterator[str]:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        server = subprocess.Popen(  # noqa: S603  (this interpreter and the project's own manage.py)
+            [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/accounts/login/", timeout=5):  # noqa: S310  (loopback)
+                        break
+                except OSError:
+                    assert server.poll() is None, server.stderr.read().decode()[-4000:]  # type: ignore[union-attr]
+                    assert time.monotonic() < deadline, "runserver did not answer in 2 minutes"
+                    time.sleep(0.5)
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def test_the_same_walkthrough_on_the_sqlite_database_make_run_uses(
+    browser: Browser, sqlite_app: SqliteApp, tmp_path: Path
+) -> None:
+    """`make run` keeps its data in SQLite, whose sums carry more decimals than a money field
+    takes: the statement partner1 submits must go through there too."""
+    facts = sqlite_app.read(FACTS)
+    walk = walk_of(facts)
+    walk_through(browser, sqlite_app.url, walk, tmp_path)
+    outcome = sqlite_app.read(
+        OUTCOME, partner=facts["partner"], period=walk.period, deliverable=walk.deliverable
+    )
+    check_outcome(facts, outcome)
 
 
 # What every control must carry for a screen reader: its own label, or an ARIA name.
