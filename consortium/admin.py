@@ -161,6 +161,9 @@ class OrganisationAdmin(ScopedModelAdmin):
     def enterprise_number_display(self, obj: Organisation) -> str:
         return obj.enterprise_number_display
 
+    def read_only_reason(self, request: HttpRequest, obj: Any) -> str | None:
+        return services.organisation_details_refusal(request.user, obj)
+
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if obj is not None and not may_edit_organisation(request.user, obj):
             # Another consortium relies on this legal entity too: its data is read-only here.

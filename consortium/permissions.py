@@ -14,9 +14,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import get_fields_from_path, unquote
 from django.contrib.auth import get_user_model
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from simple_history.admin import SimpleHistoryAdmin
@@ -27,6 +28,7 @@ from .formtools import add_service_error
 from .models import ConsortiumRole, Membership
 from .querysets import coordinated_consortia, manageable_people
 from .records import (
+    deletable_refusal,
     editable_refusal,
     fixed_fields,
     fixed_reason,
@@ -150,32 +152,49 @@ def form_changes(form: forms.ModelForm) -> dict[str, Any]:
     return changes
 
 
+def _parent_unsaved(instance: Any) -> bool:
+    """Whether `instance` is an inline row of a parent being created: it is checked when both are
+    saved, once the parent has an id."""
+    return any(
+        field.many_to_one
+        and field.concrete
+        and getattr(instance, field.attname, 0) is None
+        and getattr(instance, field.name, None) is not None
+        for field in instance._meta.get_fields()
+        if hasattr(field, "attname")
+    )
+
+
 def service_checked(form_class: type[forms.ModelForm], user: Any) -> type[forms.ModelForm]:
     """`form_class` whose validation ends with the write service's own checks (`record_check`),
     so that a refusal shows next to its field before anything is saved."""
 
     class ServiceCheckedForm(form_class):  # type: ignore[valid-type,misc]
         def _post_clean(self) -> None:
+            refusal = editable_refusal(self.instance) if self.instance.pk else None
+            if refusal:
+                # A row whose state no longer changes (an inline lists them all): nothing else
+                # about the values typed matters.
+                self.add_error(None, refusal)
+                return
             super()._post_clean()
-            if self.errors or self.instance is None:
-                return
-            parent_unsaved = any(
-                field.many_to_one
-                and field.concrete
-                and getattr(self.instance, field.attname, 0) is None
-                and getattr(self.instance, field.name, None) is not None
-                for field in self.instance._meta.get_fields()
-                if hasattr(field, "attname")
-            )
-            if parent_unsaved:
-                # An inline row of a parent being created: checked when both are saved.
-                return
-            try:
-                record_check(instance=self.instance, user=user, changes=form_changes(self))
-            except ValidationError as error:
-                add_service_error(self, error)
-            except PermissionDenied as denied:
-                self.add_error(None, str(denied))
+            if not self.errors and not _parent_unsaved(self.instance):
+                try:
+                    record_check(instance=self.instance, user=user, changes=form_changes(self))
+                except ValidationError as error:
+                    add_service_error(self, error)
+                except PermissionDenied as denied:
+                    self.add_error(None, str(denied))
+            self._hidden_errors_shown()
+
+        def _hidden_errors_shown(self) -> None:
+            # An inline's link to its parent is a hidden field, which no page shows errors of:
+            # a rule about it (the person already works for another partner) reads above the row.
+            for name in list(self._errors or {}):
+                field = self.fields.get(name)
+                if field is not None and field.widget.is_hidden:
+                    errors = self._errors.pop(name)
+                    self._errors.setdefault(NON_FIELD_ERRORS, self.error_class()).extend(errors)
 
     ServiceCheckedForm.__name__ = form_class.__name__
     return ServiceCheckedForm
@@ -193,6 +212,34 @@ class ServiceSavedInlines:
             record_update(instance=obj, user=request.user, **fields)
         for obj in formset.new_objects:
             record_create(instance=obj, user=request.user)
+
+    def changeform_view(
+        self,
+        request: HttpRequest,
+        object_id: str | None = None,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        if object_id is not None and request.method == "GET":
+            obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+            refusal = self.read_only_reason(request, obj) if obj is not None else None
+            if refusal:
+                # The page shows the row read-only, and says why as every other door does.
+                messages.info(request, refusal)
+        try:
+            return super().changeform_view(  # type: ignore[misc]
+                request, object_id, form_url, extra_context
+            )
+        except ValidationError as error:
+            # A refusal the service makes only as it saves (someone changed the row meanwhile,
+            # or a rule of the team's own services): nothing was saved, and the page says why.
+            for message in error.messages:
+                messages.error(request, message)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def read_only_reason(self, request: HttpRequest, obj: Any) -> str | None:
+        """Why the row's page is read-only, as the services would refuse a change."""
+        return editable_refusal(obj)
 
 
 class ServiceSavedAdmin(ServiceSavedInlines):
@@ -240,36 +287,41 @@ class ServiceSavedAdmin(ServiceSavedInlines):
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)  # type: ignore[attr-defined]
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_delete_permission(request, obj)  # type: ignore[misc]
+        return bool(allowed and (obj is None or deletable_refusal(obj) is None))
+
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+        refusal = deletable_refusal(obj) if obj is not None else None
+        if refusal and super().has_delete_permission(request):  # type: ignore[misc]
+            # The row is the record: the page it came from says why, as every door does.
+            messages.error(request, refusal)
+            opts = obj._meta
+            return HttpResponseRedirect(
+                reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
+            )
+        return super().delete_view(request, object_id, extra_context)  # type: ignore[misc]
+
+    def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
+        deleted, counts, refused, protected = super().get_deleted_objects(  # type: ignore[misc]
+            objs, request
+        )
+        # "Delete selected" lists why a row is kept, where Django would name its type.
+        reasons = {refusal for obj in objs if (refusal := deletable_refusal(obj))}
+        if reasons:
+            own = str(objs[0]._meta.verbose_name)
+            refused = {name for name in refused if name != own} | reasons
+        return deleted, counts, refused, protected
+
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         record_delete(instance=obj, user=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for obj in queryset:
             record_delete(instance=obj, user=request.user)
-
-    def changeform_view(
-        self,
-        request: HttpRequest,
-        object_id: str | None = None,
-        form_url: str = "",
-        extra_context: dict[str, Any] | None = None,
-    ) -> HttpResponse:
-        if object_id is not None and request.method == "GET":
-            obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
-            refusal = editable_refusal(obj) if obj is not None else None
-            if refusal:
-                # The page shows the row read-only, and says why as every other door does.
-                messages.info(request, refusal)
-        try:
-            return super().changeform_view(  # type: ignore[misc]
-                request, object_id, form_url, extra_context
-            )
-        except ValidationError as error:
-            # A refusal the service makes only as it saves (someone changed the row meanwhile,
-            # or a rule of the team's own services): nothing was saved, and the page says why.
-            for message in error.messages:
-                messages.error(request, message)
-            return HttpResponseRedirect(request.get_full_path())
 
 
 def form_m2m(form: Any) -> set[str]:

@@ -312,11 +312,7 @@ def record_delete(*, instance: Any, user: Any) -> None:
     rule = write_rule(model)
     stored = model._default_manager.select_for_update(of=("self",)).get(pk=instance.pk)
     authorize(user, stored, rule.action)
-    refusal = (
-        rule.deletable(stored)
-        if rule.deletable is not None
-        else gettext("%(object)s is kept for the record: it is never deleted.") % {"object": stored}
-    )
+    refusal = deletable_refusal(stored)
     if refusal:
         raise ValidationError(refusal, code="not_deletable")
     stored._history_user = user
@@ -351,6 +347,16 @@ def fixed_fields(instance: Any) -> tuple[str, ...]:
     if rule is None or rule.fixed is None or instance.pk is None:
         return ()
     return rule.fixed(instance)[0]
+
+
+def deletable_refusal(instance: Any) -> str | None:
+    """Why the row may not be deleted, as every door says it; None if its rule lets it go."""
+    rule = WRITE_RULES.get(type(instance))
+    if rule is None or rule.deletable is None:
+        return gettext("%(object)s is kept for the record: it is never deleted.") % {
+            "object": instance
+        }
+    return rule.deletable(instance)
 
 
 def fixed_reason(instance: Any) -> str:

@@ -1030,19 +1030,24 @@ def _consortium_new(consortium: Consortium, *, user: Any, related: dict[str, Any
     return consortium_create(user=user, instance=consortium)
 
 
+def organisation_details_refusal(user: Any, organisation: Organisation) -> str | None:
+    """Why `user` may not change the organisation's own details, if they may not."""
+    if may_edit_organisation(user, organisation):
+        return None
+    return gettext(
+        "This organisation also takes part in a consortium you don't coordinate: its details "
+        "change with the agreement of its coordinators, ask a superuser."
+    )
+
+
 def _organisation_details(
     organisation: Organisation, *, user: Any, changes: Any, creating: bool
 ) -> None:
     if creating:
+        # Who recorded it sees it until it becomes a partner (`Organisation.objects.restrict`).
         organisation.created_by_id = getattr(user, "pk", None)
-    elif changes and not may_edit_organisation(user, organisation):
-        raise ValidationError(
-            gettext(
-                "This organisation also takes part in a consortium you don't coordinate: its "
-                "details change with the agreement of its coordinators, ask a superuser."
-            ),
-            code="organisation_shared",
-        )
+    elif changes and (refusal := organisation_details_refusal(user, organisation)):
+        raise ValidationError(refusal, code="organisation_shared")
 
 
 def _membership_new(membership: Membership, *, user: Any, related: dict[str, Any]) -> Membership:

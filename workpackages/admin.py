@@ -323,11 +323,6 @@ class DeliverableAdmin(ScopedModelAdmin):
     deletable = True
     ordering = ["workpackage__number", "number"]
 
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Only a deliverable nobody has worked on yet may go: the others are the record.
-        removable = obj is None or obj.status == DeliverableStatus.PLANNED
-        return removable and super().has_delete_permission(request, obj)
-
     @admin.display(description=_("code"), ordering="workpackage__number")
     def code(self, obj: Deliverable) -> str:
         return obj.code
@@ -437,10 +432,6 @@ class MilestoneAdmin(ScopedModelAdmin):
         return (obj is None or services.is_editable(obj)) and super().has_change_permission(
             request, obj
         )
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        pending = obj is None or obj.status == MilestoneStatus.PENDING
-        return pending and super().has_delete_permission(request, obj)
 
     @admin.display(description=_("code"), ordering="number")
     def code(self, obj: Milestone) -> str:

@@ -26,6 +26,7 @@ from consortium.querysets import authorize, coordinates
 from consortium.records import (
     WriteRule,
     check_state,
+    editable_refusal,
     fixed_fields,
     is_editable,
     keeps,
@@ -59,7 +60,7 @@ from .models import (
     WorkpackageParticipant,
 )
 
-__all__ = ["fixed_fields", "is_editable", "record_create", "record_update"]
+__all__ = ["editable_refusal", "fixed_fields", "is_editable", "record_create", "record_update"]
 
 OPEN_DELIVERABLE = {
     DeliverableStatus.PLANNED,

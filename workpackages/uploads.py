@@ -20,6 +20,7 @@ from typing import IO, Any
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
+from django.db.models.fields.files import FieldFile
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.http.multipartparser import MultiPartParser
 from django.utils.datastructures import MultiValueDict
@@ -121,7 +122,12 @@ def check_sent_name(name: str) -> None:
 
 def validate_sent_name(file: Any) -> None:
     """Check an uploaded file's name as it was sent (or its name, for a file that didn't come
-    through `SentNameParser`, as in a test or a shell)."""
+    through `SentNameParser`, as in a test or a shell). As a model field's validator it checks a
+    file about to be stored, through every door, and leaves stored ones alone."""
+    if isinstance(file, FieldFile):
+        if file._committed:
+            return
+        file = file.file
     if isinstance(file, UploadedFile):
         check_sent_name(getattr(file, "sent_name", None) or file.name or "")
 

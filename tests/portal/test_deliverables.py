@@ -143,7 +143,10 @@ def test_late_submission_needs_a_justification(partner_member: Any, deliverable:
 
     refused = send(client, deliverable, "qc.pdf", PDF, late_justification="  ")
     assert refused.status_code == 200
-    assert "This deliverable is past its due date: explain the delay." in refused.content.decode()
+    assert (
+        "This deliverable was due on 2024-12-31: explain the delay before submitting."
+        in refused.content.decode()
+    )
     assert not DeliverableSubmission.objects.exists()
     assert stored_files() == []
     deliverable.refresh_from_db()

@@ -151,7 +151,13 @@ class CommentSerializer(serializers.Serializer):
 
 
 class RequiredCommentSerializer(serializers.Serializer):
-    comment = serializers.CharField(help_text=_("What must change, or why: the partner reads it."))
+    # Left out or blank, the service refuses it with the message every door gives.
+    comment = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Required: what must change, or why. The partner reads it."),
+    )
 
 
 class MilestoneSerializer(serializers.ModelSerializer):
@@ -178,7 +184,12 @@ class MilestoneSerializer(serializers.ModelSerializer):
 
 class MilestoneAchieveSerializer(serializers.Serializer):
     achieved_on = serializers.DateField()
-    evidence = serializers.CharField()
+    evidence = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Required: how the means of verification were met."),
+    )
 
 
 class BudgetLineSerializer(RecordSerializer):

@@ -11,10 +11,14 @@ from django.utils.translation import gettext_lazy as _
 
 from ..models import Expense
 
+# The decision's own rules (a reason to reject, evidence that a milestone is reached) are the
+# services': these forms collect the fields, and the service says what is missing, as the API does.
+
 
 class CommentForm(forms.Form):
     comment = forms.CharField(
         label=_("Comment"),
+        required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
         help_text=_("The partner reads this comment."),
     )
@@ -28,6 +32,7 @@ class MilestoneAchieveForm(forms.Form):
     )
     evidence = forms.CharField(
         label=_("Evidence"),
+        required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
         help_text=_("How the means of verification were met (report, data set, minutes…)."),
     )

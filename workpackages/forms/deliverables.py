@@ -126,10 +126,11 @@ class DeliverableSubmitForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text=_("Optional: what this version contains or changes."),
     )
+    # Whether a justification is needed is `deliverable_submit`'s rule: it says so on this field.
     late_justification = forms.CharField(
         label=_("Why is it late?"),
+        required=False,
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
-        error_messages={"required": _("This deliverable is past its due date: explain the delay.")},
     )
 
     def __init__(
@@ -144,7 +145,6 @@ class DeliverableSubmitForm(forms.Form):
         if not self.late:
             del self.fields["late_justification"]
         elif deliverable.late_justification:
-            justification.required = False
             justification.initial = deliverable.late_justification
             justification.help_text = _(
                 "The justification given earlier stands; rewrite it here if it has changed."

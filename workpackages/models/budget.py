@@ -18,6 +18,7 @@ from consortium.querysets import PartnerOwnedQuerySet
 
 from .. import choices
 from ..money import CENT, cents
+from ..uploads import validate_sent_name
 from ..validators import (
     validate_document_content,
     validate_document_extension,
@@ -210,7 +211,12 @@ class Expense(ConsortiumOwned):
         upload_to="evidence/%Y/%m/",
         max_length=255,
         blank=True,
-        validators=[validate_document_extension, validate_upload_size, validate_document_content],
+        validators=[
+            validate_sent_name,
+            validate_document_extension,
+            validate_upload_size,
+            validate_document_content,
+        ],
     )
     status = models.CharField(
         _("status"),

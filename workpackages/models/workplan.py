@@ -18,6 +18,7 @@ from consortium.querysets import ScopedQuerySet
 
 from .. import choices
 from ..choices import DeliverableStatus
+from ..uploads import validate_sent_name
 from ..validators import (
     validate_deliverable_extension,
     validate_document_content,
@@ -293,6 +294,7 @@ class DeliverableSubmission(models.Model):
         upload_to="deliverables/%Y/%m/",
         max_length=255,
         validators=[
+            validate_sent_name,
             validate_deliverable_extension,
             validate_upload_size,
             validate_document_content,

@@ -36,7 +36,13 @@ from ..forms.expenses import (
 from ..imports import COLUMN_LABELS, MAX_ROWS, TEMPLATE_HEADERS, expenses_import, template_csv
 from ..models import Expense, Statement
 from ..models.budget import DECLARED
-from ..services import expense_withdraw, is_editable, record_create, record_update, statement_submit
+from ..services import (
+    editable_refusal,
+    expense_withdraw,
+    record_create,
+    record_update,
+    statement_submit,
+)
 
 PAGE_SIZE = 50
 MONEY: DecimalField[Decimal, Decimal] = DecimalField(max_digits=16, decimal_places=2)
@@ -202,22 +208,15 @@ def add(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _refuse_change(request: HttpRequest, expense: Expense) -> HttpResponse:
-    messages.error(
-        request,
-        _("Cannot change %(object)s: it is %(status)s.")
-        % {"object": expense, "status": expense.get_status_display().lower()},
-    )
-    return redirect("expense-list")
-
-
 @partner_view
 def edit(request: HttpRequest, pk: int) -> HttpResponse:
     partner = _writer(request)
     expense = get_object_or_404(_own(request, "change"), pk=pk)
     # Submitted and decided lines are the record the coordinators judge: the list says why.
-    if not is_editable(expense):
-        return _refuse_change(request, expense)
+    refusal = editable_refusal(expense)
+    if refusal:
+        messages.error(request, refusal)
+        return redirect("expense-list")
     if request.method == "POST":
         form = ExpenseForm(
             request.POST, request.FILES, instance=expense, user=request.user, partner=partner

@@ -27,7 +27,13 @@ from ..forms.jobs import (
 )
 from ..models import JobRecord
 from ..selectors import partner_jobs
-from ..services import job_realise, job_withdraw, record_create, record_update
+from ..services import (
+    editable_refusal,
+    job_realise,
+    job_withdraw,
+    record_create,
+    record_update,
+)
 
 PAGE_SIZE = 50
 
@@ -93,12 +99,9 @@ def declare(request: HttpRequest) -> HttpResponse:
 @partner_view
 def edit(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(own_jobs(request, "change"), pk=pk)
-    if job.status == JobStatus.WITHDRAWN:
-        messages.error(
-            request,
-            _("The job “%(job)s” has been withdrawn: it no longer changes.")
-            % {"job": job.position_title},
-        )
+    refusal = editable_refusal(job)
+    if refusal:
+        messages.error(request, refusal)
         return redirect("job-list")
     # The form writes the posted values on its instance; the page keeps showing the saved job.
     form = JobForm(
