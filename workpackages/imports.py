@@ -507,17 +507,10 @@ class _References:
             )
         return heading
 
-    def period(self, value: Any, day: datetime.date | None) -> ReportingPeriod | None:
+    def period(self, value: Any) -> ReportingPeriod | None:
         text = _text(value)
         if not text:
-            if day is None:
-                return None  # The date's own error says what to fix.
-            for period in self.periods:
-                if period.contains(day):
-                    return period
-            raise _Bad(
-                _("No reporting period contains the date %(date)s.") % {"date": day.isoformat()}
-            )
+            return None  # The period the date falls in (`Expense.clean`), as at every door.
         found = PERIOD.match(text.removesuffix(".0"))
         number = int(found[1]) if found else None
         for period in self.periods:
@@ -570,7 +563,7 @@ def _read_row(
     read("date", "incurred_on", _date)
     read("workpackage", "workpackage", references.workpackage)
     read("category", "category", references.category)
-    read("period", "period", references.period, values.get("incurred_on"))
+    read("period", "period", references.period)
     read("amount", "amount", _amount)
     read("description", "description", _text)
     values["invoice_reference"] = _text(cell("invoice"))

@@ -29,6 +29,7 @@ from workpackages.models import (
     Milestone,
 )
 from workpackages.services import (
+    SELF_APPROVED,
     budget_line_cancel,
     deliverable_approve,
     deliverable_request_changes,
@@ -41,6 +42,9 @@ from workpackages.services import (
     job_withdraw,
     milestone_achieve,
     milestone_miss,
+    record_create,
+    record_update,
+    statement_submit,
 )
 
 pytestmark = pytest.mark.django_db
@@ -574,3 +578,50 @@ def test_job_withdrawn_twice_is_refused(job, partner_member):
     error = refusal(job_withdraw, job=job, user=partner_member)
     assert error.messages == [f"Cannot withdraw {job}: it is withdrawn."]
     assert snapshot(job) == before
+
+
+def test_the_only_coordinator_approves_what_they_sent_and_the_history_says_so(
+    deliverable, coordinator
+):
+    deliverable_submit(
+        deliverable=deliverable,
+        user=coordinator,
+        file=ContentFile(b"%PDF-1.4\n%%EOF\n", name="d1-1.pdf"),
+        late_justification="Sent by the coordinator for the lead partner.",
+    )
+    deliverable_approve(deliverable=deliverable, user=coordinator)
+    latest = Deliverable.objects.get(pk=deliverable.pk).history.first()
+    assert latest.history_user == coordinator
+    assert latest.history_change_reason == SELF_APPROVED
+
+
+def test_an_expense_takes_the_period_its_date_falls_in(budget_line, partner_member, consortium):
+    created = record_create(
+        model=Expense,
+        user=partner_member,
+        partner=budget_line.partner,
+        workpackage=budget_line.workpackage,
+        category=budget_line.category,
+        incurred_on=D(2025, 3, 14),
+        amount=Decimal("75.00"),
+        description="Gloves",
+    )
+    assert created.period == consortium.periods.get(number=3)
+    moved = record_update(instance=created, user=partner_member, incurred_on=D(2025, 8, 1))
+    assert moved.period == consortium.periods.get(number=4)
+
+
+def test_a_coordinator_who_withdraws_a_declared_line_updates_its_statement(
+    budget_line, partner_member, coordinator, period
+):
+    kept = factories.ExpenseFactory(line=budget_line, amount=Decimal("1000.00"))
+    dropped = factories.ExpenseFactory(line=budget_line, amount=Decimal("250.50"))
+    statement = statement_submit(partner=budget_line.partner, period=period, user=partner_member)
+    assert (statement.lines, statement.total) == (2, Decimal("1250.50"))
+
+    expense_withdraw(expense=dropped, user=coordinator)
+
+    statement.refresh_from_db()
+    assert (statement.lines, statement.total) == (1, Decimal("1000.00"))
+    assert statement.history.first().history_user == coordinator
+    assert Expense.objects.get(pk=kept.pk).status == ExpenseStatus.SUBMITTED

@@ -289,7 +289,11 @@ class Expense(ConsortiumOwned):
                     _("No reporting period of the consortium contains this date."),
                     code="no_period",
                 )
-        if self.incurred_on and self.incurred_on > timezone.localdate():
+        if (
+            "incurred_on" not in errors
+            and self.incurred_on
+            and self.incurred_on > timezone.localdate()
+        ):
             errors["incurred_on"] = ValidationError(
                 _("An expense is declared once it is incurred: the date is after today."),
                 code="incurred_in_future",
