@@ -405,6 +405,12 @@ class PeopleAdmin(ServiceSavedInlines, CoordinatorPermissions, UserAdmin):
     ) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
         if obj is not None:
+            if not request.user.is_superuser:
+                # Shown read-only, with the reason the service gives.
+                form._meta.help_texts = {
+                    **(form._meta.help_texts or {}),
+                    "email": services.email_owner_only(),
+                }
             return form
         partners = Partner.objects.restrict(request.user, "manage").select_related("organisation")
 

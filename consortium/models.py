@@ -402,8 +402,16 @@ class Membership(TimeStamped):
         return f"{self.user} @ {self.partner} ({self.get_role_display()})"
 
     def clean(self) -> None:
-        if self.partner_id is None or self.user_id is None:
-            return
+        refusal = self.other_partner_error()
+        if refusal is not None:
+            raise ValidationError({"user": refusal})
+
+    def other_partner_error(self) -> ValidationError | None:
+        """A person works for one partner per consortium: the refusal if this membership, active,
+        would be their second. The one rule every door (the admin, the team pages, invitations)
+        asks."""
+        if not self.is_active or self.partner_id is None or self.user_id is None:
+            return None
         elsewhere = (
             Membership.objects.filter(
                 user_id=self.user_id,
@@ -413,11 +421,17 @@ class Membership(TimeStamped):
             .exclude(pk=self.pk)
             .exclude(partner_id=self.partner_id)
         )
-        if self.is_active and elsewhere.exists():
-            raise ValidationError(
-                {"user": _("This user already works for another partner of this consortium.")},
-                code="membership_other_partner",
-            )
+        if not elsewhere.exists():
+            return None
+        user: Any = self.user
+        return ValidationError(
+            _(
+                "%(person)s already works for another partner of this consortium, and a person "
+                "works for one partner per consortium: ask the consortium's coordinators."
+            ),
+            params={"person": user.get_full_name() or user.get_username()},
+            code="membership_other_partner",
+        )
 
 
 class ProfileQuerySet(models.QuerySet):

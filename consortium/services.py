@@ -551,25 +551,10 @@ def membership_reactivate(*, membership: Membership, changed_by: Any) -> Members
     membership = _team_member(membership, acting=changed_by)
     if membership.is_active:
         return membership
-    elsewhere = (
-        Membership.objects.filter(
-            user_id=membership.user_id,
-            partner__consortium_id=membership.partner.consortium_id,
-            is_active=True,
-        )
-        .exclude(pk=membership.pk)
-        .exists()
-    )
-    if elsewhere:
-        raise ValidationError(
-            gettext(
-                "%(person)s now works for another partner of this consortium, and a person "
-                "works for one partner per consortium: ask the consortium's coordinators."
-            )
-            % {"person": _person_name(membership.user)},
-            code="membership_other_partner",
-        )
     membership.is_active = True
+    refusal = membership.other_partner_error()
+    if refusal is not None:
+        raise refusal
     save_with_history(membership, user=changed_by, update_fields=["is_active"])
     return membership
 
@@ -694,17 +679,9 @@ def _invitation_join(invitation: Invitation, user: Any) -> Membership:
         .filter(user=user, partner__consortium_id=partner.consortium_id)
         .select_related("partner__organisation")
     )
-    elsewhere = next((m for m in memberships if m.is_active and m.partner_id != partner.pk), None)
-    if elsewhere is not None:
-        raise ValidationError(
-            gettext(
-                "You already work for %(partner)s in %(consortium)s, and a person works for one "
-                "partner per consortium: ask the consortium's coordinators, or decline this "
-                "invitation."
-            )
-            % {"partner": elsewhere.partner, "consortium": partner.consortium.acronym},
-            code="membership_other_partner",
-        )
+    refusal = Membership(partner=partner, user=user, is_active=True).other_partner_error()
+    if refusal is not None:
+        raise refusal
     membership = next((m for m in memberships if m.partner_id == partner.pk), None)
     if membership is None or not membership.is_active:
         # Granted by who invited: the person's acceptance is recorded on the invitation.
@@ -945,12 +922,7 @@ def user_email_change_confirm(*, user: Any, token: str) -> EmailAddressChange:
 def user_email_set(*, user: Any, email: str, changed_by: Any) -> EmailAddressChange:
     """A superuser sets someone's address (the people admin); the old address is told."""
     if not (changed_by.is_active and changed_by.is_superuser):
-        raise PermissionDenied(
-            gettext(
-                "Only the person themself, confirming from the new address, or a superuser "
-                "changes an email address."
-            )
-        )
+        raise PermissionDenied(email_owner_only())
     email = _email_normalise(email)
     try:
         validate_email(email)
@@ -960,6 +932,14 @@ def user_email_set(*, user: Any, email: str, changed_by: Any) -> EmailAddressCha
         ) from error
     locked = get_user_model()._default_manager.select_for_update().get(pk=user.pk)
     return _email_set(user=locked, email=email, changed_by=changed_by)
+
+
+def email_owner_only() -> str:
+    """Who changes an email address, where password reset links go: what every door says."""
+    return gettext(
+        "Only the person themself, confirming from the new address, or a superuser changes an "
+        "email address."
+    )
 
 
 def _email_set(*, user: Any, email: str, changed_by: Any) -> EmailAddressChange:

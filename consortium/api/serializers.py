@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from ..models import Consortium, CostCategory, Membership, Organisation, Partner, ReportingPeriod
+from .fields import KnownFieldsOnly
 
 
 class ConsortiumSerializer(serializers.ModelSerializer):
@@ -112,7 +113,7 @@ class CostCategorySerializer(serializers.ModelSerializer):
         return gettext(obj.name)
 
 
-class TokenRequestSerializer(serializers.Serializer):
+class TokenRequestSerializer(KnownFieldsOnly, serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
 

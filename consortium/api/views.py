@@ -9,9 +9,10 @@ from axes.utils import reset as reset_login_failures
 from django.conf import settings
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, status
+from rest_framework import exceptions, permissions, status
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from .. import filtersets, services
@@ -19,6 +20,7 @@ from ..backends import address_paused, attempted_username, client_address
 from ..models import Consortium, CostCategory, Membership, Organisation, Partner, ReportingPeriod
 from . import serializers
 from .base import ReadOnlyViewSet
+from .fields import unknown_input
 from .policies import TokenThrottle, UserThrottle
 
 
@@ -104,6 +106,14 @@ class TokenView(APIView):
         if self.request.method == "POST":
             return [TokenThrottle()]
         return [UserThrottle()]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # As every endpoint of the shared base: a query parameter it doesn't read is a 400.
+        super().initial(request, *args, **kwargs)
+        known = [name for name in [api_settings.URL_FORMAT_OVERRIDE] if name]
+        unknown = [name for name in request.query_params if name not in known]
+        if unknown:
+            raise exceptions.ValidationError(unknown_input(unknown, known, "parameter"))
 
     @extend_schema(
         operation_id="auth_token_create",

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
@@ -23,6 +22,7 @@ from django.views.decorators.http import require_POST
 from .. import services
 from ..backends import accounts_with_address, identifier_key
 from ..forms_team import DecisionForm, InvitationAccountForm, InviteForm, RoleForm
+from ..formtools import add_service_error
 from ..models import Invitation, InvitationStatus, Membership
 from ..portal import SESSION_KEY, PortalScope, contact_only, partner_view
 from ..querysets import Action, may_manage_team
@@ -47,15 +47,6 @@ def _team(request: HttpRequest, action: Action = "view") -> QuerySet[Membership]
 def _name(membership: Membership) -> str:
     user: Any = membership.user
     return str(user.get_full_name() or user.get_username())
-
-
-def _add_errors(form: forms.Form, error: ValidationError) -> None:
-    """Show a service's refusal on the form: under the field it names, else above the fields."""
-    if not hasattr(error, "error_dict"):
-        form.add_error(None, error)
-        return
-    for field, errors in error.error_dict.items():
-        form.add_error(field if field in form.fields else None, errors)
 
 
 def _invitations(request: HttpRequest) -> QuerySet[Invitation]:
@@ -111,7 +102,7 @@ def invite(request: HttpRequest) -> HttpResponse:
                 invited_by=request.user,
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_error(form, error)
         else:
             # Said the same way whether the address has an account or not.
             messages.success(
@@ -187,7 +178,7 @@ def role(request: HttpRequest, pk: int) -> HttpResponse:
                 membership=membership, role=form.cleaned_data["role"], changed_by=request.user
             )
         except ValidationError as error:
-            _add_errors(form, error)
+            add_service_error(form, error)
         else:
             messages.success(
                 request,
@@ -209,7 +200,7 @@ def _decision(
     except ValidationError as error:
         form = DecisionForm(request.POST)
         form.is_valid()  # No fields: always valid, and ready to take the refusal.
-        _add_errors(form, error)
+        add_service_error(form, error)
         return _member_page(request, membership, decision_form=form)
     messages.success(request, done % {"person": _name(membership)})
     if membership.user_id == request.user.pk and not membership.is_active:

@@ -183,11 +183,6 @@ def test_delete_still_revokes_the_token(partner_member: Any) -> None:
     assert not ApiToken.objects.filter(user=partner_member).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="workpackages/views/media.py authenticates with DRF's TokenAuthentication, which "
-    "knows nothing of ApiToken's checks: it must use consortium.authentication's class.",
-)
 def test_a_revoked_token_no_longer_opens_files_either(partner_member: Any, expense: Any) -> None:
     """Files are served to the same token as the API, after the same checks."""
     owner = api_client(partner_member)

@@ -289,7 +289,7 @@ def test_database_refuses_invalid_partner(partner_a, partner_b, values):
 def test_user_works_for_one_partner_per_consortium(partner_member, partner_b):
     before = Membership.objects.count()
     errors = refused(factories.MembershipFactory, user=partner_member, partner=partner_b)
-    assert errors == {"user": ["This user already works for another partner of this consortium."]}
+    assert errors == {"user": [other_partner_message(partner_member)]}
     assert Membership.objects.count() == before
 
 
@@ -309,7 +309,7 @@ def test_reactivating_a_membership_checks_the_other_partner(partner_member, part
     factories.MembershipFactory(user=partner_member, partner=partner_b)
     old.refresh_from_db()
     errors = refused_update(old, is_active=True)
-    assert errors == {"user": ["This user already works for another partner of this consortium."]}
+    assert errors == {"user": [other_partner_message(partner_member)]}
     assert old.is_active is False
 
 
@@ -456,3 +456,10 @@ def test_flat_rate_base_is_an_actual_heading_of_the_same_consortium(
 )
 def test_database_refuses_invalid_cost_category(overheads, values):
     assert_db_refuses(CostCategory, overheads.pk, **values)
+
+
+def other_partner_message(person):
+    return (
+        f"{person.get_full_name()} already works for another partner of this consortium, and a "
+        "person works for one partner per consortium: ask the consortium's coordinators."
+    )

@@ -237,7 +237,11 @@ def test_membership_grant_refuses_a_second_partner(partner_member, partner_b, co
             partner=partner_b, user=partner_member, role="contact", granted_by=coordinator
         )
     assert exc.value.message_dict == {
-        "user": ["This user already works for another partner of this consortium."]
+        "user": [
+            f"{partner_member.get_full_name()} already works for another partner of this "
+            "consortium, and a person works for one partner per consortium: ask the "
+            "consortium's coordinators."
+        ]
     }
     assert list(Membership.objects.values_list("pk", "partner_id", "is_active")) == before
 

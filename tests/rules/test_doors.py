@@ -34,11 +34,12 @@ from django.test import RequestFactory
 from django.urls import URLPattern, get_resolver, reverse
 from drf_spectacular.generators import SchemaGenerator
 
+from consortium import services as services_consortium
 from consortium import urls as consortium_urls
 from consortium.choices import ConsortiumRoleKind, MembershipRole
 from consortium.models import Consortium, ConsortiumRole, Membership
 from consortium.records import with_changes
-from consortium.services import consortium_role_grant, membership_grant
+from consortium.services import consortium_role_grant, membership_grant, membership_invite
 from reporting.choices import DeliveryStatus, ReportKind
 from reporting.models import ReportDelivery
 from reporting.services import report_schedule
@@ -255,9 +256,36 @@ def _last_coordinator(w: World) -> dict[str, Any]:
 
 def _other_partners_person(w: World) -> dict[str, Any]:
     """partner B's member, whom partner A's team would take in: a person works for one partner
-    per consortium."""
+    per consortium. They once worked for A (access off), and A's contact has invited them back."""
     person = w.other_partner_member
-    return {"person": person, "rows": list(Membership.objects.filter(user=person))}
+    former = Membership.objects.create(
+        partner=w.partner_a, user=person, role=MembershipRole.FINANCE, is_active=False
+    )
+    contact = factories.UserFactory(username="contact-of-a")
+    membership_grant(
+        partner=w.partner_a, user=contact, role=MembershipRole.CONTACT, granted_by=None
+    )
+    invitation = membership_invite(
+        partner=w.partner_a, email="returning@example.org", role="finance", invited_by=contact
+    )
+    # The invitation went to an address the person then gave to their account.
+    type(person).objects.filter(pk=person.pk).update(email="returning@example.org")
+    person.refresh_from_db()
+    key = invitation_key(invitation)
+    return {
+        "person": person,
+        "former": former,
+        "contact": contact,
+        "key": key,
+        "rows": [*Membership.objects.filter(user=person), invitation],
+    }
+
+
+def invitation_key(invitation: Any) -> str:
+    """A fresh link's secret for `invitation`, as its email would carry it."""
+    key = services_consortium._invitation_renew(invitation)
+    invitation.save()
+    return key
 
 
 def _sent_deliverable(w: World) -> dict[str, Any]:
@@ -579,9 +607,20 @@ RULES: dict[str, Rule] = {
             "else coordinator first."
         ),
     ),
+    "an email address changes only through its owner": Rule(
+        lambda w: {"person": w.partner_member, "rows": [w.partner_member]},
+        lambda w, s: (
+            "Only the person themself, confirming from the new address, or a superuser changes "
+            "an email address."
+        ),
+    ),
     "a person works for one partner per consortium": Rule(
         _other_partners_person,
-        lambda w, s: "This user already works for another partner of this consortium.",
+        lambda w, s: (
+            f"{s['person'].get_full_name()} already works for another partner of this "
+            "consortium, and a person works for one partner per consortium: ask the "
+            "consortium's coordinators."
+        ),
     ),
 }
 
@@ -1589,6 +1628,21 @@ def _(w: World, s: dict[str, Any]) -> Any:
     return admin_action(w.coordinator, s["report"], "regenerate", [s["report"]])
 
 
+@case("a person works for one partner per consortium", "page team-reactivate")
+def _(w: World, s: dict[str, Any]) -> Any:
+    return page(s["contact"], reverse("team-reactivate", args=[s["former"].pk]), {})
+
+
+@case("a person works for one partner per consortium", "page invitation-accept")
+def _(w: World, s: dict[str, Any]) -> Any:
+    return page(s["person"], reverse("invitation-accept", args=[s["key"]]), {})
+
+
+@case("an email address changes only through its owner", "admin change auth.user")
+def _(w: World, s: dict[str, Any]) -> Any:
+    return _forged(w.coordinator, s["person"], email="mallory@evil.example")
+
+
 # --------------------------------------------------------------------------------------------
 # The test of each case.
 # --------------------------------------------------------------------------------------------
@@ -1602,6 +1656,8 @@ def test_the_door_refuses_with_the_rule_s_message_and_changes_nothing(
 ) -> None:
     for name in WARM:
         getattr(world, name)
+    for person in (world.coordinator, world.partner_member, world.other_partner_member):
+        api_client(person)  # Their API tokens, issued before the counts are taken.
     setup = RULES[rule].setup(world)
     message = RULES[rule].message(world, setup)
     counts, rows = _counts(), _state(setup["rows"])
@@ -1727,6 +1783,13 @@ WITHOUT_RULE: dict[str, str] = {
     "page password_reset": "sends a reset link: tests/portal/test_accounts.py",
     "page password_reset_confirm": "the person's own password: tests/portal/test_accounts.py",
     "page reminders-opt-out": "the reader's own reminders: tests/reporting/test_reminders.py",
+    "page email_change": "the person's own address: tests/portal/test_email_change.py",
+    "page email_change_confirm": "the person's own address: tests/portal/test_email_change.py",
+    "page team-invite": "an invitation changes nothing until accepted: test_team_invitations.py",
+    "page team-invitation-resend": "the team's own invitations: test_team_invitations.py",
+    "page team-invitation-cancel": "the team's own invitations: test_team_invitations.py",
+    "page invitation-decline": "the invitee's own answer: test_team_invitations.py",
+    "page team-resend": "an invitation email again, nothing changes: tests/portal/test_team.py",
 }
 
 

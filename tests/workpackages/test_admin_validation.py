@@ -617,7 +617,11 @@ ADD_CASES = [
     case(
         Membership,
         lambda f: {"user": f("partner_member")},
-        "This user already works for another partner of this consortium.",
+        lambda f: (
+            f"{f('partner_member').get_full_name()} already works for another partner of this "
+            "consortium, and a person works for one partner per consortium: ask the "
+            "consortium's coordinators."
+        ),
         "membership-second-partner",
     ),
     case(

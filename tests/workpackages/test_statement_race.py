@@ -22,7 +22,9 @@ from workpackages.services import record_create, statement_submit
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _in_session(work: Any, results: list[Any], started: threading.Event, go: threading.Event) -> Any:
+def _in_session(
+    work: Any, results: list[Any], started: threading.Event, go: threading.Event
+) -> Any:
     """Run `work()` in a transaction of its own session, hold it open until `go`, then commit."""
 
     def run() -> None:

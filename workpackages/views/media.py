@@ -7,8 +7,9 @@ from typing import Any
 from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest
 from django.utils.module_loading import import_string
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
+
+from consortium.authentication import ApiTokenAuthentication
 
 from ..models import Deliverable, DeliverableSubmission, Expense
 
@@ -19,7 +20,7 @@ def _reader(request: HttpRequest) -> Any:
     if request.user.is_authenticated:
         return request.user
     try:
-        found = TokenAuthentication().authenticate(request)  # type: ignore[arg-type]
+        found = ApiTokenAuthentication().authenticate(request)  # type: ignore[arg-type]
     except AuthenticationFailed:
         found = None
     return found[0] if found else request.user
