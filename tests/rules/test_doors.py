@@ -1696,6 +1696,7 @@ PAGES_THAT_READ = {
     "job-export",
     "calendar",
     "calendar-feed",
+    "invitation",
 }
 
 
