@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # What WeasyPrint needs from Debian to write the reports' PDFs.
 SYSTEM_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 fonts-dejavu-core
 
-.PHONY: help system-libs browser install install-dev run worker test screenshots lint format messages clean
+.PHONY: help system-libs browser faketime install install-dev run worker test test-dates screenshots lint format messages clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -38,6 +38,13 @@ browser: ## Install Debian's Chromium for the browser tests, when missing
 		echo "Installing chromium for the browser tests"; \
 		apt-get install -y --no-install-recommends chromium \
 		|| (apt-get update && apt-get install -y --no-install-recommends chromium); \
+	fi
+
+faketime: ## Install Debian's faketime for test-dates, when missing
+	@if ! command -v faketime >/dev/null; then \
+		echo "Installing faketime for the suite on other dates"; \
+		apt-get install -y --no-install-recommends faketime \
+		|| (apt-get update && apt-get install -y --no-install-recommends faketime); \
 	fi
 
 install: $(UV) system-libs ## Create .venv with the locked runtime dependencies
@@ -66,6 +73,17 @@ run: install ## Migrate, seed the demo once, start the web server (and Celery wh
 
 test: install-dev browser ## Run the whole test suite on PostgreSQL, on two cores (DATABASE_URL overrides)
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/pytest -n 2 --dist loadfile
+
+# The days test-dates moves the machine's clock to: a summer in the middle of the jobs horizon,
+# and a New Year's Day past it, years after the test consortium ended.
+TEST_DATES ?= 2027-07-01 2031-01-01
+
+test-dates: install-dev browser faketime ## Run the whole suite again with the clock on each of TEST_DATES (faketime)
+	@for day in $(TEST_DATES); do \
+		echo "The suite with the clock on $$day"; \
+		FAKETIME_DONT_FAKE_MONOTONIC=1 DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+			faketime -f "@$$day 09:00:00" $(BIN)/pytest -n 2 --dist loadfile || exit 1; \
+	done
 
 screenshots: install-dev browser ## Photograph the partner dashboard in English and French into docs/
 	PORTAL_SCREENSHOTS_DIR=$(CURDIR)/docs DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \

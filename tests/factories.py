@@ -165,19 +165,6 @@ class WorkpackageParticipantFactory(ValidatedModelFactory):
     class Meta:
         model = WorkpackageParticipant
 
-    @classmethod
-    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
-        # A row made earlier for the partner's money in this workpackage takes the plan given.
-        existing = model_class.objects.filter(
-            workpackage=kwargs["workpackage"], partner=kwargs["partner"]
-        ).first()
-        if existing is None:
-            return super()._create(model_class, *args, **kwargs)
-        existing.planned_person_months = kwargs["planned_person_months"]
-        existing.full_clean()
-        existing.save()
-        return existing
-
 
 class DeliverableFactory(ValidatedModelFactory):
     workpackage = factory.SubFactory(WorkpackageFactory)
@@ -232,7 +219,12 @@ class PartnerOwnedFactory(ValidatedModelFactory):
     @classmethod
     def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
         partner, workpackage = kwargs.get("partner"), kwargs.get("workpackage")
-        if partner is not None and workpackage is not None:
+        # Across consortia, the row's own validation says what is wrong.
+        if (
+            partner is not None
+            and workpackage is not None
+            and partner.consortium_id == workpackage.consortium_id
+        ):
             WorkpackageParticipant.objects.get_or_create(partner=partner, workpackage=workpackage)
         return super()._create(model_class, *args, **kwargs)
 

@@ -83,7 +83,9 @@ def test_a_record_stays_in_its_consortium(
         format="json",
     )
     assert answer.status_code == 400, answer.content
-    assert answer.json() == {"partner": ["A record stays in its consortium."]}
+    assert answer.json() == {
+        "partner": ["A record stays with its partner: withdraw it and add a new one."]
+    }
     job.refresh_from_db()
     assert (job.partner_id, job.consortium.acronym) == (job.partner_id, "PIT-TEST")
     assert job.history.count() == 1
@@ -220,8 +222,10 @@ def test_a_budget_lines_granted_amount_follows_its_plan_unless_set(
     assert Decimal(replanned.json()["granted_amount"]) == (Decimal(50000) * rate / 100).quantize(
         Decimal("0.01")
     )
-    authors = {row.history_user for row in budget_line.history.all()[:3]}
-    assert authors == {coordinator}
+    # The plan sent again unchanged changed nothing, and recorded nothing.
+    changes = list(budget_line.history.all()[:3])
+    assert [row.history_user for row in changes[:2]] == [coordinator, coordinator]
+    assert changes[2].history_type == "+"
 
 
 def test_a_draft_whose_evidence_went_missing_can_still_be_edited(

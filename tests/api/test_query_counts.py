@@ -127,8 +127,9 @@ def populated(
         _member(factories.PartnerFactory(consortium=elsewhere), partner_member)
 
     # Deliverables: submitted, approved, sent back and sent again by other people.
+    # Led by partner A, whose people send their versions.
     deliverables = [
-        factories.DeliverableFactory(workpackage=wp, due_month=12 + 6 * n)
+        factories.DeliverableFactory(workpackage=wp, lead_partner=partner_a, due_month=12 + 6 * n)
         for n, wp in enumerate(wps)
     ]
     for deliverable, author, reviewer in zip(
@@ -163,7 +164,8 @@ def populated(
         reviewer = [coordinator, second_coordinator][n % 2]
         _accepted_expense(line, [partner_member, *colleagues][n % 3], reviewer, f"{100 + n}.50")
     factories.ExpenseFactory(line=lines[4])
-    _accepted_expense(line_b, partner_member, coordinator, "77.00")
+    # Partner B's line, sent on its behalf by a coordinator.
+    _accepted_expense(line_b, coordinator, second_coordinator, "77.00")
 
     for wp in wps:
         factories.EffortFactory(partner=partner_a, workpackage=wp)
@@ -220,7 +222,10 @@ def _consortium_of(n_partners: int, coordinator: Any, member: Any) -> Any:
         personnel = factories.BudgetLineFactory(partner=partner, workpackage=wp)
         factories.BudgetLineFactory(partner=partner, workpackage=wp, heading="overheads")
         factories.BudgetLineFactory(partner=partner, workpackage=wp, heading="operating")
-        _accepted_expense(personnel, member, coordinator, f"{1000 + n}.25")
+        # The member's own partner's line sent by them, the others' by the coordinator.
+        _accepted_expense(
+            personnel, member if n == 0 else coordinator, coordinator, f"{1000 + n}.25"
+        )
         factories.ExpenseFactory(line=personnel)
         factories.JobRecordFactory(partner=partner, workpackage=wp)
         factories.JobRecordFactory(partner=partner, impact=JobImpact.INDIRECT)

@@ -124,10 +124,10 @@ def world(
     other_partner_member,
 ):
     """Every kind of row, for partner A and partner B of `consortium` and in `other_consortium`."""
+    factories.WorkpackageParticipantFactory(workpackage=other_workpackage, partner=other_partner)
     _partner_rows(partner_a, workpackage, other_member=factories.UserFactory())
     _partner_rows(partner_b, workpackage)
     _partner_rows(other_partner, other_workpackage, other_member=factories.UserFactory())
-    factories.WorkpackageParticipantFactory(workpackage=other_workpackage, partner=other_partner)
     factories.DeliverableFactory(workpackage=other_workpackage)
     factories.MilestoneFactory(lead_partner=other_partner)
     for model in ALL_MODELS:

@@ -58,7 +58,17 @@ def browser() -> Iterator[Browser]:
     try:
         with sync_playwright() as playwright:
             chromium = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+                executable_path=str(CHROMIUM),
+                args=CHROMIUM_ARGS,
+                headless=True,
+                # Under `make test-dates` the suite runs on faketime's clock; the browser keeps
+                # the machine's own (faketime's timers stall Chromium), which cookies' future
+                # expiry dates still satisfy.
+                env={
+                    name: value
+                    for name, value in os.environ.items()
+                    if name != "LD_PRELOAD" and not name.startswith("FAKETIME")
+                },
             )
             yield chromium
             chromium.close()

@@ -17,7 +17,9 @@ from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
+from consortium.choices import ConsortiumRoleKind
 from consortium.models import Consortium
+from consortium.services import consortium_role_grant
 from reporting.choices import ReportKind
 from reporting.selectors import JobsReport, ProgressReport, jobs_report, progress_report
 from reporting.services import Rendered, report_render
@@ -120,7 +122,11 @@ def _consortium(partners: int) -> Consortium:
     """A consortium of `partners` partners, each leading a workpackage with a deliverable and a
     milestone, and with two budget lines, an accepted expense, effort and four job records."""
     consortium = cast(Consortium, factories.ConsortiumFactory())
+    # The consortium's only coordinator, who sends and approves the deliverables.
     lead = factories.UserFactory()
+    consortium_role_grant(
+        consortium=consortium, user=lead, kind=ConsortiumRoleKind.COORDINATOR, granted_by=None
+    )
     for index in range(partners):
         partner = factories.PartnerFactory(consortium=consortium, number=index + 1)
         workpackage = factories.WorkpackageFactory(consortium=consortium, lead_partner=partner)

@@ -165,7 +165,7 @@ def test_request_changes_asks_for_a_comment_then_applies_it(
     empty = _action(
         client, "deliverable", "request_changes", [deliverable.pk], apply="1", comment=""
     )
-    assert "This field is required." in empty.content.decode()
+    assert "Say what must change before sending the deliverable back." in empty.content.decode()
     deliverable.refresh_from_db()
     assert deliverable.status == DeliverableStatus.SUBMITTED
 

@@ -5,6 +5,7 @@ Every refusal is checked for its message and for a database left as it was."""
 from __future__ import annotations
 
 import datetime
+import html
 import re
 from decimal import Decimal
 from typing import Any
@@ -21,7 +22,7 @@ from tests import factories
 from tests.web import client_for as _client
 from tests.workpackages.test_admin_validation import form_data
 from workpackages.choices import BudgetLineStatus, ExpenseStatus, JobStatus
-from workpackages.models import BudgetLine, Expense, Workpackage
+from workpackages.models import BudgetLine, Deliverable, Expense, Workpackage
 from workpackages.services import (
     budget_line_cancel,
     deliverable_approve,
@@ -550,9 +551,12 @@ def test_a_submitted_deliverable_keeps_its_number_due_month_and_justification(
     assert (deliverable.due_month, deliverable.late_justification) == (12, "Supplier delay.")
     assert deliverable.title == "Renamed report"
     delete = client.post(
-        _url("workpackages_deliverable", "delete", deliverable.pk), {"post": "yes"}
+        _url("workpackages_deliverable", "delete", deliverable.pk), {"post": "yes"}, follow=True
     )
-    assert delete.status_code == 403
+    assert f"{deliverable} has been worked on: it is kept for the record." in html.unescape(
+        delete.content.decode()
+    )
+    assert Deliverable.objects.filter(pk=deliverable.pk).exists()
 
 
 def test_a_decided_milestone_is_read_only_and_kept(coordinator: Any, milestone: Any) -> None:
@@ -566,7 +570,10 @@ def test_a_decided_milestone_is_read_only_and_kept(coordinator: Any, milestone: 
     change = _url("workpackages_milestone", "change", milestone.pk)
     assert client.post(change, {"due_month": "36", "title": "x"}).status_code == 403
     delete = _url("workpackages_milestone", "delete", milestone.pk)
-    assert client.post(delete, {"post": "yes"}).status_code == 403
+    refused = client.post(delete, {"post": "yes"}, follow=True)
+    assert f"{milestone} has been decided on: it is kept for the record." in html.unescape(
+        refused.content.decode()
+    )
     milestone.refresh_from_db()
     assert (milestone.due_month, milestone.status) == (18, "achieved")
 

@@ -279,16 +279,18 @@ class Expense(ConsortiumOwned):
         super().clean()
         errors: dict[str, ValidationError] = {}
         if not self._has("period") and self.incurred_on and self.consortium_id:
-            self.period = ReportingPeriod.objects.filter(
+            found = ReportingPeriod.objects.filter(
                 consortium_id=self.consortium_id,
                 start_date__lte=self.incurred_on,
                 end_date__gte=self.incurred_on,
             ).first()
-            if self.period is None:
+            if found is None:
                 errors["incurred_on"] = ValidationError(
                     _("No reporting period of the consortium contains this date."),
                     code="no_period",
                 )
+            else:
+                self.period = found
         if (
             "incurred_on" not in errors
             and self.incurred_on
