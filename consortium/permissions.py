@@ -285,7 +285,7 @@ class ServiceSavedAdmin(ServiceSavedInlines):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         # The form's many-to-many values were written with the row, by the service.
         for formset in formsets:
-            self.save_formset(request, form, formset, change=change)  # type: ignore[attr-defined]
+            self.save_formset(request, form, formset, change=change)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         allowed = super().has_delete_permission(request, obj)  # type: ignore[misc]

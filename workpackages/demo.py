@@ -806,7 +806,8 @@ def build_demo(*, seed: int = DEMO_SEED) -> DemoSummary:
         coordinator = users[COORDINATOR.username]
         today = timezone.localdate()
         # Set up by the command itself, as a superuser would: the coordinator runs it from there.
-        consortium = consortium_create(user=None, **CONSORTIUM, **demo_calendar(today))
+        values: dict[str, Any] = {**CONSORTIUM, **demo_calendar(today)}
+        consortium = consortium_create(user=None, **values)
         ctx = Context(
             consortium=consortium,
             coordinator=coordinator,

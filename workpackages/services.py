@@ -344,7 +344,7 @@ def _deliverable_review(
     deliverable.approved_at = review.reviewed_at if decision == ReviewDecision.APPROVED else None
     if self_approved:
         # The consortium's only coordinator approved what they sent: the history says so.
-        deliverable._change_reason = SELF_APPROVED
+        deliverable._change_reason = SELF_APPROVED  # type: ignore[attr-defined]  # simple-history's
     save_with_history(deliverable, user=user, update_fields=["status", "approved_at"])
     return review
 

@@ -125,7 +125,7 @@ def validate_sent_name(file: Any) -> None:
     through `SentNameParser`, as in a test or a shell). As a model field's validator it checks a
     file about to be stored, through every door, and leaves stored ones alone."""
     if isinstance(file, FieldFile):
-        if file._committed:
+        if file._committed:  # type: ignore[attr-defined]  # FieldFile's own flag, not in the stubs
             return
         file = file.file
     if isinstance(file, UploadedFile):

@@ -644,7 +644,9 @@ WARM = (
     "milestone",
 )
 FUTURE = datetime.date(2026, 11, 30)  # after the suite's frozen today, within period P6
-SHORTENED = datetime.date(2024, 11, 30)  # an end date that leaves the work plan's later months out
+SHORTENED: datetime.date = datetime.date(
+    2024, 11, 30
+)  # an end date that leaves the work plan's later months out
 CASES: dict[tuple[str, str], Attempt] = {}
 
 

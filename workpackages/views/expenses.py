@@ -35,7 +35,7 @@ from ..forms.expenses import (
 )
 from ..imports import COLUMN_LABELS, MAX_ROWS, TEMPLATE_HEADERS, expenses_import, template_csv
 from ..models import Expense, Statement
-from ..models.budget import DECLARED
+from ..models.budget import DECLARED, ExpenseQuerySet
 from ..services import (
     editable_refusal,
     expense_withdraw,
@@ -53,7 +53,7 @@ BADGES = {
 }
 
 
-def _own(request: Any, action: Action = "view") -> QuerySet[Expense]:
+def _own(request: Any, action: Action = "view") -> ExpenseQuerySet:
     """The partner's expenses the person may read (or change)."""
     return Expense.objects.restrict(request.user, action).filter(partner=request.scope.partner)
 
