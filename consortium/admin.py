@@ -39,12 +39,15 @@ from .permissions import (
     ScopedTabularInline,
     ServiceSavedInlines,
     manageable_people,
-    organisation_shared_elsewhere,
-    works_elsewhere,
 )
-from .querysets import may_edit_organisation
+from .querysets import may_edit_organisation, people_managed_alone
 
 User = get_user_model()
+
+ACCESS_WHERE_THEY_WORK = _(
+    "A person's access is switched off where they work: their membership of a partner (on the "
+    "partner's team) or their role in the consortium."
+)
 
 
 class ConsortiumRoleInline(ScopedTabularInline):
@@ -175,7 +178,7 @@ class OrganisationAdmin(ScopedModelAdmin):
     ) -> Any:
         # The history of a shared organisation names the other consortia's coordinators.
         organisation = self.get_object(request, unquote(object_id))
-        if organisation is not None and organisation_shared_elsewhere(organisation, request.user):
+        if organisation is not None and not may_edit_organisation(request.user, organisation):
             raise Http404
         return super().history_view(request, object_id, extra_context)
 
@@ -368,7 +371,7 @@ class PeopleAdmin(ServiceSavedInlines, CoordinatorPermissions, UserAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if request.user.is_superuser:
             return [*super().get_readonly_fields(request, obj), "email_changes"]
-        if obj is not None and works_elsewhere(obj, request.user):
+        if obj is not None and not people_managed_alone(request.user).filter(pk=obj.pk).exists():
             # Another consortium relies on this account too: its coordinator alone can't change it.
             return [
                 "username",
@@ -379,8 +382,12 @@ class PeopleAdmin(ServiceSavedInlines, CoordinatorPermissions, UserAdmin):
                 "last_login",
                 "email_changes",
             ]
-        # A new person's address is set as they are added; an existing person's is theirs.
-        return ["last_login"] if obj is None else ["email", "last_login", "email_changes"]
+        # A new person's address is set as they are added; an existing person's is theirs. Their
+        # access is switched off where they work (a membership, a role), whose services keep a
+        # partner's last contact and a consortium's last coordinator.
+        if obj is None:
+            return ["last_login"]
+        return ["email", "is_active", "last_login", "email_changes"]
 
     @admin.display(description=_("email address changes"))
     def email_changes(self, obj: Any) -> str:
@@ -410,6 +417,7 @@ class PeopleAdmin(ServiceSavedInlines, CoordinatorPermissions, UserAdmin):
                 form._meta.help_texts = {
                     **(form._meta.help_texts or {}),
                     "email": services.email_owner_only(),
+                    "is_active": str(ACCESS_WHERE_THEY_WORK),
                 }
             return form
         partners = Partner.objects.restrict(request.user, "manage").select_related("organisation")

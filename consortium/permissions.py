@@ -25,13 +25,14 @@ from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
 
 from .formtools import add_service_error
-from .models import ConsortiumRole, Membership
 from .querysets import coordinated_consortia, manageable_people
 from .records import (
     deletable_refusal,
     editable_refusal,
     fixed_fields,
     fixed_reason,
+    implied_changes,
+    is_editable,
     record_check,
     record_create,
     record_delete,
@@ -50,28 +51,6 @@ def is_coordinator(user: Any) -> bool:
         cached = coordinated_consortia(user).exists()
         user._is_coordinator = cached
     return cached
-
-
-def works_elsewhere(person: Any, user: Any) -> bool:
-    """Whether `person` also has a role or membership outside the consortia `user` coordinates."""
-    if user.is_superuser:
-        return False
-    consortia = coordinated_consortia(user)
-    return (
-        ConsortiumRole.objects.filter(user_id=person.pk)
-        .exclude(consortium_id__in=consortia)
-        .exists()
-        or Membership.objects.filter(user_id=person.pk)
-        .exclude(partner__consortium_id__in=consortia)
-        .exists()
-    )
-
-
-def organisation_shared_elsewhere(organisation: Any, user: Any) -> bool:
-    """Whether an organisation is also a partner of a consortium `user` doesn't coordinate."""
-    if user.is_superuser:
-        return False
-    return organisation.partnerships.exclude(consortium_id__in=coordinated_consortia(user)).exists()
 
 
 def scope_choices(db_field: models.Field, request: HttpRequest, kwargs: dict[str, Any]) -> None:
@@ -171,12 +150,28 @@ def service_checked(form_class: type[forms.ModelForm], user: Any) -> type[forms.
 
     class ServiceCheckedForm(form_class):  # type: ignore[valid-type,misc]
         def _post_clean(self) -> None:
+            if self.instance.pk and not self.has_changed():
+                # An inline's untouched row: nothing is written, nothing to refuse.
+                super()._post_clean()
+                self._hidden_errors_shown()
+                return
             refusal = editable_refusal(self.instance) if self.instance.pk else None
             if refusal:
                 # A row whose state no longer changes (an inline lists them all): nothing else
                 # about the values typed matters.
                 self.add_error(None, refusal)
                 return
+            if self.instance.pk:
+                # What the changes imply (a granted amount recomputed, a period taken from a
+                # new date) is put on the row before it is validated, as the service does.
+                typed = {
+                    name: self.cleaned_data[name]
+                    for name in self.changed_data
+                    if name in self.cleaned_data
+                }
+                for name, value in implied_changes(self.instance, typed).items():
+                    if name in self.cleaned_data:
+                        self.cleaned_data[name] = value
             super()._post_clean()
             if not self.errors and not _parent_unsaved(self.instance):
                 try:
@@ -287,6 +282,11 @@ class ServiceSavedAdmin(ServiceSavedInlines):
         for formset in formsets:
             self.save_formset(request, form, formset, change=change)
 
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # A decided row (a submitted expense, a cancelled line…) is the record: read, not edited.
+        allowed = super().has_change_permission(request, obj)  # type: ignore[misc]
+        return bool(allowed and (obj is None or is_editable(obj)))
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         allowed = super().has_delete_permission(request, obj)  # type: ignore[misc]
         return bool(allowed and (obj is None or deletable_refusal(obj) is None))
@@ -303,7 +303,13 @@ class ServiceSavedAdmin(ServiceSavedInlines):
             return HttpResponseRedirect(
                 reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[obj.pk])
             )
-        return super().delete_view(request, object_id, extra_context)  # type: ignore[misc]
+        try:
+            return super().delete_view(request, object_id, extra_context)  # type: ignore[misc]
+        except ValidationError as error:
+            # Its state changed since the confirmation page: nothing was deleted.
+            for message in error.messages:
+                messages.error(request, message)
+            return HttpResponseRedirect(request.get_full_path())
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:
         deleted, counts, refused, protected = super().get_deleted_objects(  # type: ignore[misc]
@@ -321,7 +327,11 @@ class ServiceSavedAdmin(ServiceSavedInlines):
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
         for obj in queryset:
-            record_delete(instance=obj, user=request.user)
+            try:
+                record_delete(instance=obj, user=request.user)
+            except ValidationError as error:
+                # Its state changed since the confirmation page: kept, and said so.
+                messages.error(request, f"{obj}: {' '.join(error.messages)}")
 
 
 def form_m2m(form: Any) -> set[str]:
@@ -329,7 +339,8 @@ def form_m2m(form: Any) -> set[str]:
 
 
 def _names(obj: Any) -> set[str]:
-    return {field.name for field in obj._meta.get_fields() if getattr(field, "editable", False)}
+    """The row's own editable fields (an inline row's many-to-many values are not written)."""
+    return {field.name for field in obj._meta.concrete_fields if field.editable}
 
 
 class ScopedModelAdmin(ServiceSavedAdmin, CoordinatorPermissions, SimpleHistoryAdmin):

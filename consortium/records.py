@@ -8,7 +8,7 @@ model's `WriteRule`, registered by the app that owns the model when it loads
 - who writes it: `action` is the `restrict()` action the acting person needs on the row ("change":
   the partner that owns it or a coordinator; "manage": coordinators only), checked under the row's
   lock by `authorize`;
-- in which states it still changes (`editable_states`) and is created (`creatable_states`);
+- in which states it still changes and is created (`editable_states`);
 - which fields a saved row keeps (`fixed`), with the reason people read;
 - what else must hold (`checks`), given the row as stored and the changes asked for;
 - what to lock first (`lock`), so that a write and a decision on the same records see each other;
@@ -78,8 +78,6 @@ class WriteRule:
 
     action: Action = "manage"
     editable_states: frozenset[str] | None = None
-    creatable_states: frozenset[str] | None = None
-    editable_message: str = ""
     fixed: Callable[[Any], tuple[tuple[str, ...], str]] | None = None
     # prepare(row, changes) -> changes: what else a change implies (a granted amount recomputed).
     prepare: Callable[[Any, dict[str, Any]], dict[str, Any]] | None = None
@@ -190,7 +188,7 @@ def _check_change(rule: WriteRule, stored: Any, *, user: Any, changes: dict[str,
         check_state(
             stored,
             rule.editable_states,
-            rule.editable_message or gettext("Cannot change %(object)s: it is %(status)s."),
+            gettext("Cannot change %(object)s: it is %(status)s."),
         )
     _check_fixed(rule, stored, changes)
     for check in rule.checks:
@@ -201,11 +199,25 @@ def _check_new(rule: WriteRule, instance: Any, *, user: Any, fields: dict[str, A
     if hasattr(instance, "derive_consortium"):
         instance.derive_consortium()
     authorize(user, instance, rule.action)
-    allowed = rule.creatable_states or rule.editable_states
+    allowed = rule.editable_states
     if allowed is not None:
         _check_initial_state(instance, allowed)
+    # What a new row writes: every field it holds (a form builds the row before the service sees
+    # it), with what the caller named on top.
+    written = {
+        field.name: getattr(instance, field.attname)
+        for field in instance._meta.concrete_fields
+        if field.editable and not field.is_relation and getattr(instance, field.attname) is not None
+    }
+    written.update(
+        {
+            field.name: getattr(instance, field.name)
+            for field in instance._meta.concrete_fields
+            if field.editable and field.is_relation and getattr(instance, field.attname) is not None
+        }
+    )
     for check in rule.checks:
-        check(instance, user=user, changes=fields, creating=True)
+        check(instance, user=user, changes={**written, **fields}, creating=True)
 
 
 def _check_initial_state(instance: Any, allowed: Iterable[str]) -> None:
@@ -279,12 +291,15 @@ def record_update(*, instance: Any, user: Any, **changes: Any) -> Any:
     values that differ from the stored row count as changes."""
     model = type(instance)
     rule = write_rule(model)
+    if rule.update is not None:
+        # Its own services lock what they change, in their own order (a partner's team, then the
+        # membership; a consortium, then the role).
+        stored = model._default_manager.get(pk=instance.pk)
+        return rule.update(stored, user=user, changes=_prepared(rule, stored, changes))
     if rule.lock is not None:
         rule.lock(instance)
     stored = model._default_manager.select_for_update(of=("self",)).get(pk=instance.pk)
     changes = _prepared(rule, stored, changes)
-    if rule.update is not None:
-        return rule.update(stored, user=user, changes=changes)
     _check_change(rule, stored, user=user, changes=changes)
     if not changes:
         return stored
@@ -334,7 +349,7 @@ def editable_refusal(instance: Any) -> str | None:
         check_state(
             instance,
             rule.editable_states,
-            rule.editable_message or gettext("Cannot change %(object)s: it is %(status)s."),
+            gettext("Cannot change %(object)s: it is %(status)s."),
         )
     except ValidationError as refusal:
         return refusal.messages[0]
@@ -365,3 +380,13 @@ def fixed_reason(instance: Any) -> str:
     if rule is None or rule.fixed is None or instance.pk is None:
         return ""
     return rule.fixed(instance)[1]
+
+
+def implied_changes(instance: Any, changes: dict[str, Any]) -> dict[str, Any]:
+    """What else the changes to a saved row imply (its rule's `prepare`): a form puts them on its
+    row before validating it, as the service does before saving."""
+    rule = WRITE_RULES.get(type(instance))
+    if rule is None or rule.prepare is None or instance.pk is None or not changes:
+        return {}
+    prepared = rule.prepare(instance, changes)
+    return {name: value for name, value in prepared.items() if name not in changes}

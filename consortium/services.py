@@ -1031,9 +1031,13 @@ def _organisation_details(
 
 
 def _membership_new(membership: Membership, *, user: Any, related: dict[str, Any]) -> Membership:
-    return membership_grant(
+    granted = membership_grant(
         partner=membership.partner, user=membership.user, role=membership.role, granted_by=user
     )
+    if not membership.is_active:
+        # Added with its access off: both steps are in the history.
+        granted = membership_deactivate(membership=granted, changed_by=user)
+    return granted
 
 
 def _membership_change(stored: Membership, *, user: Any, changes: dict[str, Any]) -> Membership:
@@ -1066,9 +1070,12 @@ def _membership_change(stored: Membership, *, user: Any, changes: dict[str, Any]
 
 
 def _role_new(role: ConsortiumRole, *, user: Any, related: dict[str, Any]) -> ConsortiumRole:
-    return consortium_role_grant(
+    granted = consortium_role_grant(
         consortium=role.consortium, user=role.user, kind=role.kind, granted_by=user
     )
+    if not role.is_active:
+        granted = consortium_role_end(role=granted, ended_by=user)
+    return granted
 
 
 def _role_change(stored: ConsortiumRole, *, user: Any, changes: dict[str, Any]) -> ConsortiumRole:
@@ -1083,17 +1090,25 @@ def _role_change(stored: ConsortiumRole, *, user: Any, changes: dict[str, Any]) 
             },
             code="fixed_field",
         )
-    if changes.get("is_active") is False:
-        return consortium_role_end(role=stored, ended_by=user)
-    if changes:
-        return consortium_role_grant(
+    active = changes.get("is_active", stored.is_active)
+    if "kind" in changes and not active:
+        raise ValidationError(
+            {"kind": gettext("An ended role doesn't change: give it back, with its new kind.")},
+            code="role_ended",
+        )
+    role = stored
+    if "kind" in changes or changes.get("is_active") is True:
+        role = consortium_role_grant(
             consortium=stored.consortium,
             user=stored.user,
             kind=changes.get("kind", stored.kind),
             granted_by=user,
         )
-    authorize(user, stored, "manage")
-    return stored
+    if changes.get("is_active") is False:
+        role = consortium_role_end(role=stored, ended_by=user)
+    if not changes:
+        authorize(user, stored, "manage")
+    return role
 
 
 write_rule_register(

@@ -427,12 +427,6 @@ class MilestoneAdmin(ScopedModelAdmin):
     actions = ["achieve", "miss"]
     deletable = True
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # An achieved or missed milestone is the record: read, not edited.
-        return (obj is None or services.is_editable(obj)) and super().has_change_permission(
-            request, obj
-        )
-
     @admin.display(description=_("code"), ordering="number")
     def code(self, obj: Milestone) -> str:
         return obj.code
@@ -543,12 +537,6 @@ class BudgetLineAdmin(ConsumptionMixin, ScopedModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[BudgetLine]:
         return budget_lines_with_consumption(super().get_queryset(request))
 
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # A cancelled line is kept as it was, for the audit trail.
-        return (obj is None or services.is_editable(obj)) and super().has_change_permission(
-            request, obj
-        )
-
     @admin.display(description=_("WP"), ordering="workpackage__number")
     def workpackage_code(self, obj: BudgetLine) -> str:
         return obj.workpackage.code
@@ -606,12 +594,6 @@ class ExpenseAdmin(ScopedModelAdmin):
         "review_comment",
     ]
     actions = ["accept", "accept_partially", "reject", "withdraw"]
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # Decided expenses are the audit record: they are read, not edited.
-        return (obj is None or services.is_editable(obj)) and super().has_change_permission(
-            request, obj
-        )
 
     @admin.display(description=_("WP"), ordering="workpackage__number")
     def workpackage_code(self, obj: Expense) -> str:
@@ -771,12 +753,6 @@ class JobRecordAdmin(ScopedModelAdmin):
     list_select_related = ["partner__organisation", "workpackage"]
     readonly_fields = ["status"]
     actions = ["realise", "withdraw"]
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        # A withdrawn record is kept as it was.
-        return (obj is None or services.is_editable(obj)) and super().has_change_permission(
-            request, obj
-        )
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: JobRecord) -> str:

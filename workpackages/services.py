@@ -15,7 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
@@ -101,7 +101,7 @@ def _job_fixed(job: JobRecord) -> tuple[tuple[str, ...], str]:
     return ("partner",), _("A record stays with its partner: withdraw it and add a new one.")
 
 
-def lock_partner_period(row: Any) -> None:
+def lock_partner_for_statements(row: Any) -> None:
     """Serialise a write of a partner's expense or effort with the submission of that partner's
     statement: both take the partner's row first (a statement `FOR UPDATE`, a line `FOR KEY
     SHARE`, which lines don't refuse each other), so that a line saved while the statement is
@@ -145,24 +145,34 @@ def _check_effort_plan(
 def _check_effort_statement(
     effort: Effort, *, user: Any, changes: dict[str, Any], creating: bool
 ) -> None:
-    """Actual person-months of a period whose expense statement is submitted are the record it
-    was judged on: they no longer change."""
-    if "actual_person_months" not in changes or (
-        creating and changes["actual_person_months"] is None
-    ):
+    """Actual person-months of a period whose expense statement is submitted are the record the
+    statement was judged on: its partner's people no longer change them, nor move a row with
+    actuals into or out of that period or workpackage. The coordinators correct them."""
+    partner = changes.get("partner") or (effort.partner if effort.partner_id else None)
+    if user is None or partner is None or coordinates(user, partner.consortium_id):
         return
-    partner_id = changes["partner"].pk if "partner" in changes else effort.partner_id
-    period = changes.get("period", effort.period if effort.period_id else None)
-    if partner_id is None or period is None:
+    if not {"actual_person_months", "period", "workpackage"} & changes.keys():
         return
-    if Statement.objects.filter(partner_id=partner_id, period_id=period.pk).exists():
+    stored_actuals = None if creating else effort.actual_person_months
+    if changes.get("actual_person_months", stored_actuals) is None and stored_actuals is None:
+        return
+    periods = {period.pk for period in (changes.get("period"),) if period is not None}
+    if not creating and effort.period_id is not None:
+        periods.add(effort.period_id)
+    locked = (
+        Statement.objects.filter(partner_id=partner.pk, period_id__in=periods)
+        .select_related("period")
+        .order_by("period__number")
+        .first()
+    )
+    if locked is not None:
         raise ValidationError(
             {
                 "actual_person_months": _(
                     "The statement of %(period)s has been submitted: its actual person-months "
                     "no longer change. Ask the coordinators."
                 )
-                % {"period": period}
+                % {"period": locked.period}
             },
             code="statement_submitted",
         )
@@ -234,6 +244,34 @@ def _schedule_follows(consortium: Consortium, *, user: Any, changes: Any, creati
     conflicts = consortium_schedule_conflicts(consortium=with_changes(consortium, changes))
     if conflicts:
         raise ValidationError(conflicts, code="work_after_end")
+
+
+def _jobs_follow(consortium: Consortium, *, user: Any, changes: Any, creating: bool) -> None:
+    """A job counts within the programme's window (`JobRecord.clean`): a new start date or jobs
+    horizon that would leave live jobs outside it is refused, or they could never change again."""
+    if creating or not {"start_date", "jobs_horizon_years"} & changes.keys():
+        return
+    candidate = with_changes(consortium, changes)
+    outside = (
+        JobRecord.objects.filter(consortium_id=consortium.pk)
+        .exclude(status=JobStatus.WITHDRAWN)
+        .filter(
+            Q(start_date__lt=candidate.start_date) | Q(start_date__gte=candidate.jobs_horizon_date)
+        )
+        .count()
+    )
+    if outside:
+        raise ValidationError(
+            ngettext(
+                "%(count)s job record would start outside the programme's new window: move or "
+                "withdraw it first.",
+                "%(count)s job records would start outside the programme's new window: move or "
+                "withdraw them first.",
+                outside,
+            )
+            % {"count": outside},
+            code="jobs_outside_window",
+        )
 
 
 def _schedule_sync(consortium: Consortium, *, user: Any, creating: bool) -> None:
@@ -610,7 +648,7 @@ def expense_withdraw(*, expense: Expense, user: Any) -> Expense:
 
 def _lock_partner_of(expense: Expense) -> None:
     """The partner's row before the expense's, in the order `statement_submit` takes them."""
-    lock_partner_period(Expense.objects.only("partner_id").get(pk=expense.pk))
+    lock_partner_for_statements(Expense.objects.only("partner_id").get(pk=expense.pk))
 
 
 def _statement_follows(expense: Expense, *, user: Any) -> None:
@@ -777,7 +815,7 @@ write_rule_register(
         editable_states=EDITABLE_STATES[Expense],
         fixed=keeps(("partner",), _STAYS_WITH_PARTNER),
         prepare=_period_follows_date,
-        lock=lock_partner_period,
+        lock=lock_partner_for_statements,
     ),
 )
 write_rule_register(
@@ -786,7 +824,7 @@ write_rule_register(
         action="change",
         fixed=keeps(("partner",), _STAYS_WITH_PARTNER),
         checks=(_check_effort_plan, _check_effort_statement),
-        lock=lock_partner_period,
+        lock=lock_partner_for_statements,
     ),
 )
 write_rule_register(
@@ -797,4 +835,4 @@ write_rule_register(
         fixed=_job_fixed,
     ),
 )
-write_rule_extend(Consortium, checks=(_schedule_follows,), after=(_schedule_sync,))
+write_rule_extend(Consortium, checks=(_schedule_follows, _jobs_follow), after=(_schedule_sync,))

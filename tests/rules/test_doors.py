@@ -1086,12 +1086,6 @@ def _(w: World, s: dict[str, Any]) -> Any:
     return api(w.partner_member, "PUT", f"/api/v1/effort/{effort.pk}/", body)
 
 
-@case("a submitted statement locks its period's effort", "admin change workpackages.effort")
-def _(w: World, s: dict[str, Any]) -> Any:
-    return admin_change(w.coordinator, s["effort"], actual_person_months="9.00")
-
-
-# Decisions' own rules.
 @case("a line with expenses stays", "admin action workpackages.budgetline cancel")
 def _(w: World, s: dict[str, Any]) -> Any:
     return admin_action(w.coordinator, s["line"], "cancel", [s["line"]])

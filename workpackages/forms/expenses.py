@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from consortium.choices import CostCategoryKind
 from consortium.models import CostCategory, Partner, ReportingPeriod
+from consortium.records import implied_changes
 
 from ..filtersets import ExpenseFilterSet
 from ..models import Expense, Workpackage
@@ -100,6 +101,17 @@ class ExpenseForm(forms.ModelForm):
         evidence = self.cleaned_data.get("evidence")
         validate_sent_name(evidence)
         return evidence
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # A new date without another period takes the period it falls in, as at every door.
+        typed = {name: cleaned[name] for name in self.changed_data if name in cleaned}
+        cleaned.update(
+            (name, value)
+            for name, value in implied_changes(self.instance, typed).items()
+            if name in cleaned
+        )
+        return cleaned
 
     def changes(self) -> dict[str, Any]:
         """The fields to hand to `record_create` / `record_update`; the evidence only when a file
