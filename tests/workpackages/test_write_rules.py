@@ -79,8 +79,12 @@ def test_a_partner_page_saves_with_a_cancelled_line_among_its_budget_lines(
 
 
 def test_a_lower_plan_in_the_admin_recomputes_the_granted_amount(
-    coordinator: Any, budget_line: BudgetLine
+    coordinator: Any, partner_a: Any, workpackage: Any
 ) -> None:
+    budget_line = factories.BudgetLineFactory(
+        partner=partner_a, workpackage=workpackage, funding_rate=Decimal("50.00")
+    )
+    assert budget_line.granted_amount == Decimal("50000.00")
     client = client_for(coordinator)
     url = reverse("admin:workpackages_budgetline_change", args=[budget_line.pk])
     data = form_data(client, url)
@@ -90,7 +94,8 @@ def test_a_lower_plan_in_the_admin_recomputes_the_granted_amount(
 
     assert saved.status_code == 302
     budget_line.refresh_from_db()
-    assert budget_line.granted_amount == Decimal("1000.00") * Decimal("50.00") / 100
+    assert budget_line.planned_amount == Decimal("1000.00")
+    assert budget_line.granted_amount == Decimal("500.00")
 
 
 def test_a_new_date_on_the_partner_page_takes_its_period(
