@@ -77,13 +77,17 @@ test: install-dev browser ## Run the whole test suite on PostgreSQL, on two core
 # The days test-dates moves the machine's clock to: a summer in the middle of the jobs horizon,
 # and a New Year's Day past it, years after the test consortium ended.
 TEST_DATES ?= 2027-07-01 2031-01-01
+# Which tests test-dates runs (pytest's arguments): all of them unless told.
+TEST_ARGS ?=
 
 test-dates: install-dev browser faketime ## Run the whole suite again with the clock on each of TEST_DATES (faketime)
-	@for day in $(TEST_DATES); do \
+	@failed=""; for day in $(TEST_DATES); do \
 		echo "The suite with the clock on $$day"; \
-		FAKETIME_DONT_FAKE_MONOTONIC=1 DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
-			faketime -f "@$$day 09:00:00" $(BIN)/pytest -n 2 --dist loadfile || exit 1; \
-	done
+		FAKETIME_DONT_FAKE_MONOTONIC=1 PYTHONPATH=$(CURDIR)/tests/faketime \
+			DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+			faketime -f "@$$day 09:00:00" $(BIN)/pytest -n 2 --dist loadfile $(TEST_ARGS) || failed="$$failed $$day"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "The suite failed with the clock on:$$failed"; exit 1; fi
 
 screenshots: install-dev browser ## Photograph the partner dashboard in English and French into docs/
 	PORTAL_SCREENSHOTS_DIR=$(CURDIR)/docs DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \

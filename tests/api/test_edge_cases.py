@@ -189,12 +189,16 @@ def test_two_requests_racing_for_the_same_row_get_one_refusal_not_an_error(
 
     request = threading.Thread(target=post)
     request.start()
-    time.sleep(1.0)
-    # Still running: its insert waits on the other session's row, past every check in Python.
-    assert request.is_alive()
-    other.commit()
-    other.close()
-    request.join(timeout=30)
+    try:
+        time.sleep(1.0)
+        # Still running: its insert waits on the other session's row, past every check in Python.
+        assert request.is_alive()
+        other.commit()
+    finally:
+        # Whatever happened, the request is not left waiting on this session (nor is the flush
+        # that ends the test).
+        other.close()
+        request.join(timeout=30)
 
     assert len(answers) == 1
     assert answers[0].status_code == 400, answers[0].content
