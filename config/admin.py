@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from consortium.models import Consortium
 from consortium.permissions import CoordinatorPermissions, SuperuserOnlyAdmin, is_coordinator
-from workpackages.selectors import consortium_dashboards
+from workpackages.overview.selectors import consortium_dashboards
 
 
 class ConsortiumAdminSite(admin.AdminSite):

@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import InlineModelAdmin
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
@@ -190,6 +191,11 @@ class MembershipInline(ScopedTabularInline):
     show_change_link = False
 
 
+# The rows other subjects keep per partner, shown on the partner's page (the money adds its budget
+# lines): each adds its inline here as it loads, so that no app registers another app's admin.
+PARTNER_INLINES: list[type[InlineModelAdmin]] = []
+
+
 @admin.register(Partner)
 class PartnerAdmin(ScopedModelAdmin):
     list_display = [
@@ -219,6 +225,9 @@ class PartnerAdmin(ScopedModelAdmin):
         "left_on",
         "status",
     ]
+
+    def get_inlines(self, request: HttpRequest, obj: Any) -> list[type[InlineModelAdmin]]:
+        return [*super().get_inlines(request, obj), *PARTNER_INLINES]
 
     @admin.display(description=_("kind"), ordering="organisation__kind")
     def kind(self, obj: Partner) -> str:

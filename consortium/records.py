@@ -54,6 +54,12 @@ def save_with_history(instance: Any, *, user: Any, update_fields: list[str] | No
         instance.save(update_fields=[*update_fields, "updated_at"])
 
 
+def locked(model: Any, pk: int) -> Any:
+    """The row `pk` of `model`, locked until the transaction ends (its own table's row only, not
+    the rows its default ordering or relations would join)."""
+    return model._default_manager.select_for_update(of=("self",)).get(pk=pk)
+
+
 def check_state(instance: Any, allowed: Collection[str], message: str) -> None:
     """Refuse a transition from a state that doesn't allow it.
 

@@ -17,8 +17,8 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from consortium.adminkit import run_service, status_badge
 from consortium.permissions import ReadOnlyTabularInline, ScopedModelAdmin
-from workpackages.admin import badge, run_service
 
 from . import services, tasks
 from .choices import DeliveryStatus, ReportStatus
@@ -49,7 +49,7 @@ class DeliveryInline(ReadOnlyTabularInline):
 
     @admin.display(description=_("status"))
     def status_display(self, obj: ReportDelivery) -> str:
-        return badge(obj.status, obj.get_status_display(), STATUS_TONES.get(obj.status))
+        return status_badge(obj, STATUS_TONES)
 
 
 class ReportForm(forms.ModelForm):
@@ -111,7 +111,7 @@ class ReportAdmin(ScopedModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, obj: Report) -> str:
-        label = badge(obj.status, obj.get_status_display(), STATUS_TONES.get(obj.status))
+        label = status_badge(obj, STATUS_TONES)
         if obj.status == ReportStatus.FAILED and obj.error:
             return format_html("{} <small>{}</small>", label, obj.error[:200])
         return label

@@ -18,7 +18,7 @@ from matplotlib import pyplot
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
-from workpackages.selectors import BudgetRow
+from workpackages.money.selectors import BudgetRow
 
 from .selectors import TrajectoryPoint
 

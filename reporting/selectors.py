@@ -16,20 +16,22 @@ from django.utils.translation import gettext
 
 from consortium import dates
 from consortium.models import Consortium
-from workpackages.choices import (
-    ContractType,
-    DeliverableStatus,
-    ExpenseStatus,
-    JobCategory,
-    JobImpact,
-    JobStatus,
-    MilestoneStatus,
+from workpackages.base import ZERO, percent
+from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
+from workpackages.jobs.models import JobRecord
+from workpackages.money.choices import ExpenseStatus
+from workpackages.money.models import Effort, Expense
+from workpackages.money.selectors import BudgetRow, budget_rows
+from workpackages.overview.selectors import time_elapsed
+from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus
+from workpackages.workplan.models import (
+    Deliverable,
+    Milestone,
+    Workpackage,
+    due_soon_deliverable,
+    overdue_deliverable,
 )
-from workpackages.models import Deliverable, Effort, Expense, JobRecord, Milestone, Workpackage
-from workpackages.models.workplan import due_soon_deliverable, overdue_deliverable
-from workpackages.selectors import BudgetRow, budget_rows, percent, time_elapsed
 
-ZERO = Decimal("0.00")
 COUNTED = (JobStatus.FORECAST, JobStatus.REALISED)
 
 

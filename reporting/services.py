@@ -34,9 +34,8 @@ from consortium.choices import ConsortiumRoleKind, PartnerStatus
 from consortium.models import Consortium, Membership, Profile, language_of
 from consortium.querysets import authorize
 from consortium.records import WriteRule, keeps, save_with_history, write_rule_register
-from workpackages.choices import JobImpact
-from workpackages.models import Deliverable
-from workpackages.models.workplan import open_deliverable, overdue_deliverable
+from workpackages.jobs.choices import JobImpact
+from workpackages.workplan.models import Deliverable, open_deliverable, overdue_deliverable
 
 from . import charts, emails, spreadsheets
 from .choices import DeliveryStatus, ReportKind, ReportStatus

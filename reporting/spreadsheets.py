@@ -12,8 +12,8 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from workpackages.choices import JobImpact, JobStatus
 from workpackages.exports import MONEY_FORMAT, Sheet, write_workbook
+from workpackages.jobs.choices import JobImpact, JobStatus
 
 from .selectors import JobsReport, JobsRow, ProgressReport
 

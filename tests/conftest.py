@@ -24,7 +24,7 @@ from django.utils import translation
 from consortium.choices import ConsortiumRoleKind, MembershipRole, PartnerRole
 from consortium.models import CostCategory
 from consortium.services import consortium_role_grant, membership_grant
-from workpackages.services import expense_submit
+from workpackages.money.services import expense_submit
 
 from . import factories
 

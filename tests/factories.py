@@ -22,17 +22,11 @@ from consortium.models import (
     Partner,
 )
 from consortium.services import cost_categories_seed, reporting_periods_generate
-from workpackages import choices
-from workpackages.models import (
-    BudgetLine,
-    Deliverable,
-    Effort,
-    Expense,
-    JobRecord,
-    Milestone,
-    Workpackage,
-    WorkpackageParticipant,
-)
+from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
+from workpackages.jobs.models import JobRecord
+from workpackages.money.models import BudgetLine, Effort, Expense
+from workpackages.workplan.choices import DeliverableType, Dissemination
+from workpackages.workplan.models import Deliverable, Milestone, Workpackage, WorkpackageParticipant
 
 PASSWORD = "correct-horse-battery"  # noqa: S105  (every test user logs in with it)
 
@@ -172,8 +166,8 @@ class DeliverableFactory(ValidatedModelFactory):
     number = factory.LazyAttribute(lambda o: next_number(o.workpackage.deliverables))
     title = factory.Sequence(lambda n: f"Process validation report {n}")
     lead_partner = factory.SelfAttribute("workpackage.lead_partner")
-    type = choices.DeliverableType.R
-    dissemination = choices.Dissemination.PU
+    type = DeliverableType.R
+    dissemination = Dissemination.PU
     due_month = 12
     due_date = factory.LazyAttribute(lambda o: o.consortium.month_due_date(o.due_month))
 
@@ -279,14 +273,14 @@ class JobRecordFactory(ValidatedModelFactory):
     consortium = factory.SelfAttribute("partner.consortium")
     workpackage = None
     position_title = factory.Sequence(lambda n: f"QC analyst {n}")
-    category = choices.JobCategory.QUALITY
-    contract_type = choices.ContractType.PERMANENT
+    category = JobCategory.QUALITY
+    contract_type = ContractType.PERMANENT
     fte = Decimal("1.00")
     start_date = factory.LazyAttribute(
         lambda o: o.consortium.start_date + datetime.timedelta(days=90)
     )
-    impact = choices.JobImpact.DIRECT
-    status = choices.JobStatus.FORECAST
+    impact = JobImpact.DIRECT
+    status = JobStatus.FORECAST
 
     class Meta:
         model = JobRecord

@@ -1,5 +1,10 @@
+from importlib import import_module
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+
+# The app's subjects, each a package with the same modules (models, services, selectors, admin…).
+SUBJECTS = ("workplan", "money", "jobs")
 
 
 class WorkpackagesConfig(AppConfig):
@@ -7,4 +12,7 @@ class WorkpackagesConfig(AppConfig):
     verbose_name = _("Work plan, budget and jobs")
 
     def ready(self) -> None:
-        from . import services  # noqa: F401  (the write rules of its models, as it loads)
+        # Each subject's services register the write rules of its models as they load, in this
+        # order (the consortium's own rules are checked work plan first, then jobs).
+        for subject in SUBJECTS:
+            import_module(f"{self.name}.{subject}.services")

@@ -26,8 +26,8 @@ from icalendar.enums import TRANSP
 
 from consortium.models import Membership, Profile, ReportingPeriod, language_of
 from consortium.portal import memberships_of
-
-from .models import Deliverable, Milestone, Statement
+from workpackages.money.models import Statement
+from workpackages.workplan.models import Deliverable, Milestone
 
 # What `calendar_feed_renew` hands out: URL-safe base64, within the column's 64 characters.
 TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")

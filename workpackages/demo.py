@@ -40,28 +40,20 @@ from consortium.services import (
     consortium_role_grant,
     membership_grant,
 )
-
-from . import services
-from .choices import (
-    BudgetLineStatus,
-    ContractType,
-    DeliverableType,
-    Dissemination,
-    ExpenseStatus,
-    JobCategory,
-    JobImpact,
-    JobStatus,
-)
-from .models import (
-    BudgetLine,
-    Deliverable,
-    Effort,
-    Expense,
-    JobRecord,
-    Milestone,
-    Statement,
-    Workpackage,
-    WorkpackageParticipant,
+from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
+from workpackages.jobs.models import JobRecord
+from workpackages.money.choices import BudgetLineStatus, ExpenseStatus
+from workpackages.money.models import BudgetLine, Effort, Expense, Statement
+from workpackages.money.services import expense_accept, expense_reject, expense_submit
+from workpackages.workplan.choices import DeliverableType, Dissemination
+from workpackages.workplan.models import Deliverable, Milestone, Workpackage, WorkpackageParticipant
+from workpackages.workplan.services import (
+    deliverable_approve,
+    deliverable_request_changes,
+    deliverable_start,
+    deliverable_submit,
+    milestone_achieve,
+    milestone_miss,
 )
 
 CENT = Decimal("0.01")
@@ -1267,20 +1259,20 @@ def settle_expense(ctx: Context, expense: Expense, *, latest: bool) -> None:
     The latest ended period is still being reviewed, so more of its expenses wait.
     """
     submitted, reviewed = review_moments(ctx, expense.period)
-    services.expense_submit(expense=expense, user=ctx.author(expense.partner), now=submitted)
+    expense_submit(expense=expense, user=ctx.author(expense.partner), now=submitted)
     draw = ctx.rng.random()
     waiting, rejected, partial = (0.18, 0.03, 0.02) if latest else (0.0, 0.025, 0.025)
     if draw < waiting:
         return
     if draw < waiting + rejected:
-        services.expense_reject(
+        expense_reject(
             expense=expense,
             user=ctx.coordinator,
             comment=ctx.rng.choice(REJECTION_REASONS),
             now=reviewed,
         )
     elif draw < waiting + rejected + partial:
-        services.expense_accept(
+        expense_accept(
             expense=expense,
             user=ctx.coordinator,
             accepted_amount=(expense.amount / Decimal("1.21")).quantize(CENT),
@@ -1288,7 +1280,7 @@ def settle_expense(ctx: Context, expense: Expense, *, latest: bool) -> None:
             now=reviewed,
         )
     else:
-        services.expense_accept(expense=expense, user=ctx.coordinator, now=reviewed)
+        expense_accept(expense=expense, user=ctx.coordinator, now=reviewed)
 
 
 def review_moments(
@@ -1320,7 +1312,7 @@ def draft_current_period(
         amount = (line.planned_amount * ctx.rng.randint(15, 45) / 1000).quantize(CENT)
         expense = draft_expense(ctx, line, current, amount, next(counter), last_day=yesterday)
         if index % 4 == 0:
-            services.expense_submit(expense=expense, user=ctx.author(line.partner))
+            expense_submit(expense=expense, user=ctx.author(line.partner))
 
 
 def overspend(ctx: Context, ended: list[ReportingPeriod], counter: Iterator[int]) -> None:
@@ -1354,8 +1346,8 @@ def overspend(ctx: Context, ended: list[ReportingPeriod], counter: Iterator[int]
         description=OVERSPENT_PURCHASE,
     )
     submitted, reviewed = review_moments(ctx, periods[-1])
-    services.expense_submit(expense=expense, user=ctx.author(line.partner), now=submitted)
-    services.expense_accept(expense=expense, user=ctx.coordinator, now=reviewed)
+    expense_submit(expense=expense, user=ctx.author(line.partner), now=submitted)
+    expense_accept(expense=expense, user=ctx.coordinator, now=reviewed)
 
 
 def build_statements(ctx: Context) -> None:
@@ -1502,7 +1494,7 @@ def submit(ctx: Context, deliverable: Deliverable, day: datetime.date) -> None:
     justification = ""
     if day > deliverable.due_date:
         justification = ctx.rng.choice(LATE_JUSTIFICATIONS)
-    services.deliverable_submit(
+    deliverable_submit(
         deliverable=deliverable,
         user=ctx.author(deliverable.lead_partner),
         file=deliverable_file(deliverable, 1),
@@ -1526,9 +1518,7 @@ def record_deliverable_progress(ctx: Context, deliverables: list[Deliverable]) -
     sent_back = others[:-3][-1:] if len(others) > 3 else []
     for deliverable in late:
         if rng.random() < 0.5:
-            services.deliverable_start(
-                deliverable=deliverable, user=ctx.author(deliverable.lead_partner)
-            )
+            deliverable_start(deliverable=deliverable, user=ctx.author(deliverable.lead_partner))
     for deliverable in past:
         if deliverable in late:
             continue
@@ -1540,22 +1530,18 @@ def record_deliverable_progress(ctx: Context, deliverables: list[Deliverable]) -
         review_day = min(day + datetime.timedelta(days=rng.randint(3, 21)), yesterday)
         reviewed = local_datetime(review_day, rng.randint(9, 17))
         if deliverable in sent_back:
-            services.deliverable_request_changes(
+            deliverable_request_changes(
                 deliverable=deliverable,
                 user=ctx.coordinator,
                 comment=CHANGES_REQUESTED,
                 now=reviewed,
             )
         elif deliverable not in waiting:
-            services.deliverable_approve(
-                deliverable=deliverable, user=ctx.coordinator, now=reviewed
-            )
+            deliverable_approve(deliverable=deliverable, user=ctx.coordinator, now=reviewed)
     soon = today + datetime.timedelta(days=62)
     for deliverable in deliverables:
         if today <= deliverable.due_date <= soon:
-            services.deliverable_start(
-                deliverable=deliverable, user=ctx.author(deliverable.lead_partner)
-            )
+            deliverable_start(deliverable=deliverable, user=ctx.author(deliverable.lead_partner))
 
 
 def record_milestone_progress(ctx: Context, milestones: list[Milestone]) -> None:
@@ -1565,14 +1551,14 @@ def record_milestone_progress(ctx: Context, milestones: list[Milestone]) -> None
     missed = rng.sample(past[-8:], min(2, len(past[-8:])))
     for milestone in past:
         if milestone in missed:
-            services.milestone_miss(milestone=milestone, user=ctx.coordinator)
+            milestone_miss(milestone=milestone, user=ctx.coordinator)
             continue
         offset = rng.randint(-20, 2) if rng.random() < 0.85 else rng.randint(3, 30)
         achieved_on = min(
             milestone.due_date + datetime.timedelta(days=offset),
             today - datetime.timedelta(days=1),
         )
-        services.milestone_achieve(
+        milestone_achieve(
             milestone=milestone,
             user=ctx.coordinator,
             achieved_on=max(achieved_on, ctx.consortium.start_date),

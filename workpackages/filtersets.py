@@ -16,10 +16,17 @@ from consortium.filtersets import (
     visible,
 )
 from consortium.models import CostCategory, Partner, ReportingPeriod
-
-from . import choices
-from .models import BudgetLine, Deliverable, Effort, Expense, JobRecord, Milestone, Workpackage
-from .models.workplan import overdue_deliverable
+from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
+from workpackages.jobs.models import JobRecord
+from workpackages.money.choices import BudgetLineStatus, ExpenseStatus
+from workpackages.money.models import BudgetLine, Effort, Expense
+from workpackages.workplan.choices import (
+    DeliverableStatus,
+    DeliverableType,
+    Dissemination,
+    MilestoneStatus,
+)
+from workpackages.workplan.models import Deliverable, Milestone, Workpackage, overdue_deliverable
 
 
 def _partner(field_name: str = "partner") -> filters.ModelChoiceFilter:
@@ -67,12 +74,10 @@ class WorkpackageFilterSet(IncrementalFilterSet):
 class DeliverableFilterSet(DueFilterSet):
     workpackage = _workpackage()
     partner = _partner("lead_partner")
-    status = filters.MultipleChoiceFilter(
-        choices=choices.DeliverableStatus.choices, label=_("status")
-    )
-    type = filters.ChoiceFilter(choices=choices.DeliverableType.choices, label=_("type"))
+    status = filters.MultipleChoiceFilter(choices=DeliverableStatus.choices, label=_("status"))
+    type = filters.ChoiceFilter(choices=DeliverableType.choices, label=_("type"))
     dissemination = filters.ChoiceFilter(
-        choices=choices.Dissemination.choices, label=_("dissemination level")
+        choices=Dissemination.choices, label=_("dissemination level")
     )
 
     class Meta:
@@ -86,16 +91,14 @@ class DeliverableFilterSet(DueFilterSet):
 class MilestoneFilterSet(DueFilterSet):
     workpackage = _workpackage("workpackages")
     partner = _partner("lead_partner")
-    status = filters.MultipleChoiceFilter(
-        choices=choices.MilestoneStatus.choices, label=_("status")
-    )
+    status = filters.MultipleChoiceFilter(choices=MilestoneStatus.choices, label=_("status"))
 
     class Meta:
         model = Milestone
         fields: list[str] = []
 
     def overdue_condition(self, today: Any) -> Any:
-        return Q(status=choices.MilestoneStatus.PENDING, due_date__lt=today)
+        return Q(status=MilestoneStatus.PENDING, due_date__lt=today)
 
 
 class MoneyFilterSet(IncrementalFilterSet):
@@ -105,7 +108,7 @@ class MoneyFilterSet(IncrementalFilterSet):
 
 class BudgetLineFilterSet(MoneyFilterSet):
     category = filters.ModelChoiceFilter(queryset=visible(CostCategory), label=_("cost category"))
-    status = filters.ChoiceFilter(choices=choices.BudgetLineStatus.choices, label=_("status"))
+    status = filters.ChoiceFilter(choices=BudgetLineStatus.choices, label=_("status"))
 
     class Meta:
         model = BudgetLine
@@ -117,7 +120,7 @@ class ExpenseFilterSet(MoneyFilterSet):
     period = filters.ModelChoiceFilter(
         queryset=visible(ReportingPeriod), label=_("reporting period")
     )
-    status = filters.MultipleChoiceFilter(choices=choices.ExpenseStatus.choices, label=_("status"))
+    status = filters.MultipleChoiceFilter(choices=ExpenseStatus.choices, label=_("status"))
     incurred_after = IsoDateFilter(
         field_name="incurred_on", lookup_expr="gte", label=_("incurred on or after")
     )
@@ -141,10 +144,10 @@ class EffortFilterSet(MoneyFilterSet):
 
 
 class JobRecordFilterSet(MoneyFilterSet):
-    status = filters.MultipleChoiceFilter(choices=choices.JobStatus.choices, label=_("status"))
-    impact = filters.ChoiceFilter(choices=choices.JobImpact.choices, label=_("direct or indirect"))
-    category = filters.ChoiceFilter(choices=choices.JobCategory.choices, label=_("category"))
-    contract_type = filters.ChoiceFilter(choices=choices.ContractType.choices, label=_("contract"))
+    status = filters.MultipleChoiceFilter(choices=JobStatus.choices, label=_("status"))
+    impact = filters.ChoiceFilter(choices=JobImpact.choices, label=_("direct or indirect"))
+    category = filters.ChoiceFilter(choices=JobCategory.choices, label=_("category"))
+    contract_type = filters.ChoiceFilter(choices=ContractType.choices, label=_("contract"))
 
     class Meta:
         model = JobRecord

@@ -35,9 +35,10 @@ from django.utils.translation import gettext_lazy
 from openpyxl import load_workbook
 
 from consortium.models import CostCategory, Partner, ReportingPeriod
+from consortium.records import record_create
+from workpackages.money.models import Expense
+from workpackages.workplan.models import Workpackage
 
-from .models import Expense, Workpackage
-from .services import record_create
 from .validators import MAX_UPLOAD_BYTES
 
 # Each row is validated and saved with its history in the request (about 20 ms a row): 1,000 rows

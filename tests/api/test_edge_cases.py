@@ -19,7 +19,8 @@ from django.db import connection, connections
 from consortium.choices import MembershipRole
 from consortium.services import membership_grant
 from tests import factories
-from workpackages.models import BudgetLine, Effort, JobRecord
+from workpackages.jobs.models import JobRecord
+from workpackages.money.models import BudgetLine, Effort
 
 from .conftest import PDF, api_client
 

@@ -24,9 +24,21 @@ from consortium.models import Consortium, CostCategory, Partner, ReportingPeriod
 from consortium.services import consortium_role_grant, membership_grant
 from tests import factories
 from tests.factories import PASSWORD
-from workpackages import services
-from workpackages.choices import JobImpact
-from workpackages.models import Workpackage
+from workpackages.jobs.choices import JobImpact
+from workpackages.jobs.services import job_realise, job_withdraw
+from workpackages.money.services import (
+    budget_line_cancel,
+    expense_accept,
+    expense_reject,
+    expense_submit,
+)
+from workpackages.workplan.models import Workpackage
+from workpackages.workplan.services import (
+    deliverable_request_changes,
+    deliverable_submit,
+    milestone_achieve,
+    milestone_miss,
+)
 
 from .conftest import PDF, api_client
 
@@ -108,7 +120,7 @@ def plan(
     cancelled = factories.BudgetLineFactory(
         partner=partner_a, workpackage=workpackage, heading="equipment"
     )
-    services.budget_line_cancel(line=cancelled, user=coordinator)
+    budget_line_cancel(line=cancelled, user=coordinator)
 
     e1 = factories.ExpenseFactory(
         line=budget_line, amount=Decimal("1200.00"), description="Bioreactor bags"
@@ -119,17 +131,17 @@ def plan(
         amount=Decimal("300.00"),
         description="Flow cytometry reagents",
     )
-    services.expense_submit(expense=e2, user=partner_member)
+    expense_submit(expense=e2, user=partner_member)
     e3 = factories.ExpenseFactory(
         line=line_op, amount=Decimal("500.00"), description="Culture media"
     )
-    services.expense_submit(expense=e3, user=partner_member)
-    services.expense_accept(expense=e3, user=coordinator)
+    expense_submit(expense=e3, user=partner_member)
+    expense_accept(expense=e3, user=coordinator)
     e4 = factories.ExpenseFactory(
         line=budget_line_b, amount=Decimal("800.00"), description="Secret reagent of CellForge"
     )
-    services.expense_submit(expense=e4, user=coordinator)
-    services.expense_reject(expense=e4, user=coordinator, comment="No invoice.")
+    expense_submit(expense=e4, user=coordinator)
+    expense_reject(expense=e4, user=coordinator, comment="No invoice.")
 
     f1 = factories.EffortFactory(partner=partner_a, workpackage=workpackage)
     f2 = factories.EffortFactory(partner=partner_a, workpackage=workpackage, period_number=2)
@@ -137,38 +149,38 @@ def plan(
 
     j1 = factories.JobRecordFactory(partner=partner_a, workpackage=workpackage)
     j2 = factories.JobRecordFactory(partner=partner_a, position_title="GMP operator")
-    services.job_realise(job=j2, user=coordinator)
+    job_realise(job=j2, user=coordinator)
     j3 = factories.JobRecordFactory(partner=partner_a, impact=JobImpact.INDIRECT)
-    services.job_withdraw(job=j3, user=coordinator)
+    job_withdraw(job=j3, user=coordinator)
     j4 = factories.JobRecordFactory(partner=partner_b, workpackage=wp2)
 
     # Deliverables due at the end of months 12 (2024-12-31), 24, 36 and 6 (2024-06-30).
     d1 = factories.DeliverableFactory(workpackage=workpackage, number=1, due_month=12)
     d2 = factories.DeliverableFactory(workpackage=workpackage, number=2, due_month=24)
-    services.deliverable_submit(
+    deliverable_submit(
         deliverable=d2, user=partner_member, file=ContentFile(PDF, name="d1-2.pdf"), now=before_due
     )
     d3 = factories.DeliverableFactory(
         workpackage=workpackage, number=3, due_month=36, title="Final potency report"
     )
     d4 = factories.DeliverableFactory(workpackage=wp2, number=1, due_month=6)
-    services.deliverable_submit(
+    deliverable_submit(
         deliverable=d4, user=coordinator, file=ContentFile(PDF, name="d2-1.pdf"), now=before_due
     )
-    services.deliverable_request_changes(deliverable=d4, user=coordinator, comment="Add data.")
+    deliverable_request_changes(deliverable=d4, user=coordinator, comment="Add data.")
 
     # Milestones due at the end of months 6, 12, 30 and 36.
     m1 = factories.MilestoneFactory(
         lead_partner=partner_a, due_month=6, workpackages=[workpackage, wp2]
     )
     m2 = factories.MilestoneFactory(lead_partner=partner_b, due_month=12, workpackages=[wp2])
-    services.milestone_achieve(
+    milestone_achieve(
         milestone=m2, user=coordinator, achieved_on=datetime.date(2024, 12, 20), evidence="Signed."
     )
     m3 = factories.MilestoneFactory(
         lead_partner=partner_a, due_month=30, workpackages=[workpackage]
     )
-    services.milestone_miss(milestone=m3, user=coordinator)
+    milestone_miss(milestone=m3, user=coordinator)
     m4 = factories.MilestoneFactory(
         lead_partner=partner_a,
         due_month=36,

@@ -27,15 +27,10 @@ from consortium.models import Consortium, Membership, Organisation
 from consortium.services import consortium_role_grant
 from tests import factories
 from tests.factories import PASSWORD
-from workpackages import services
-from workpackages.models import (
-    BudgetLine,
-    DeliverableReview,
-    DeliverableSubmission,
-    Effort,
-    Expense,
-    JobRecord,
-)
+from workpackages.jobs.models import JobRecord
+from workpackages.money.models import BudgetLine, Effort, Expense
+from workpackages.workplan.models import DeliverableReview, DeliverableSubmission
+from workpackages.workplan.services import deliverable_submit
 
 from .conftest import PDF, api_client
 
@@ -163,7 +158,7 @@ def _membership_b(w: World) -> Any:
 
 def _submitted_deliverable(w: World) -> Any:
     deliverable = w.deliverable
-    services.deliverable_submit(
+    deliverable_submit(
         deliverable=deliverable,
         user=w.partner_member,
         file=ContentFile(PDF, name="d1-1.pdf"),

@@ -21,8 +21,13 @@ from drf_spectacular.generators import SchemaGenerator
 from consortium.choices import ConsortiumRoleKind, MembershipRole
 from consortium.services import consortium_role_grant, membership_grant
 from tests import factories
-from workpackages import services
-from workpackages.choices import JobImpact
+from workpackages.jobs.choices import JobImpact
+from workpackages.money.services import expense_accept, expense_submit
+from workpackages.workplan.services import (
+    deliverable_approve,
+    deliverable_request_changes,
+    deliverable_submit,
+)
 
 from .conftest import PDF, api_client
 
@@ -79,7 +84,7 @@ def _workpackage(consortium: Any, lead: Any, participants: list[Any]) -> Any:
 
 
 def _submit(deliverable: Any, user: Any) -> None:
-    services.deliverable_submit(
+    deliverable_submit(
         deliverable=deliverable,
         user=user,
         file=ContentFile(PDF, name="report.pdf"),
@@ -89,8 +94,8 @@ def _submit(deliverable: Any, user: Any) -> None:
 
 def _accepted_expense(line: Any, member: Any, reviewer: Any, amount: str) -> Any:
     expense = factories.ExpenseFactory(line=line, amount=Decimal(amount))
-    services.expense_submit(expense=expense, user=member)
-    return services.expense_accept(expense=expense, user=reviewer)
+    expense_submit(expense=expense, user=member)
+    return expense_accept(expense=expense, user=reviewer)
 
 
 @pytest.fixture
@@ -139,11 +144,11 @@ def populated(
         strict=True,
     ):
         _submit(deliverable, author)
-        services.deliverable_request_changes(
+        deliverable_request_changes(
             deliverable=deliverable, user=reviewer, comment="Add the batch records."
         )
         _submit(deliverable, colleagues[0])
-        services.deliverable_approve(deliverable=deliverable, user=second_coordinator)
+        deliverable_approve(deliverable=deliverable, user=second_coordinator)
 
     for n in range(3):
         factories.MilestoneFactory(

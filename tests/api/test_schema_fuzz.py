@@ -56,16 +56,16 @@ from consortium.services import api_token_issue
 from tests import factories
 from tests.api.conftest import PDF
 from tests.conftest import _grant, _member
-from workpackages import services
-from workpackages.choices import JobImpact
-from workpackages.models import (
-    BudgetLine,
-    Deliverable,
-    Effort,
-    Expense,
-    JobRecord,
-    Milestone,
-    Workpackage,
+from workpackages.jobs.choices import JobImpact
+from workpackages.jobs.models import JobRecord
+from workpackages.jobs.services import job_realise
+from workpackages.money.models import BudgetLine, Effort, Expense
+from workpackages.money.services import budget_line_cancel, expense_accept, expense_submit
+from workpackages.workplan.models import Deliverable, Milestone, Workpackage
+from workpackages.workplan.services import (
+    deliverable_approve,
+    deliverable_submit,
+    milestone_achieve,
 )
 
 pytestmark = pytest.mark.django_db
@@ -209,26 +209,26 @@ def _build_world() -> World:
     )
     line_b = factories.BudgetLineFactory(partner=partner_b, workpackage=wp2)
     cancelled = factories.BudgetLineFactory(partner=partner_a, workpackage=wp2, heading="equipment")
-    services.budget_line_cancel(line=cancelled, user=coordinator)
+    budget_line_cancel(line=cancelled, user=coordinator)
 
     # Partner A: two drafts, one submitted, one accepted; partner B: a draft and a submitted one.
     factories.ExpenseFactory(line=line_a)
     factories.ExpenseFactory(line=line_a_op, amount=Decimal("310.50"))
     submitted = factories.ExpenseFactory(line=line_a)
-    services.expense_submit(expense=submitted, user=partner_member)
+    expense_submit(expense=submitted, user=partner_member)
     accepted = factories.ExpenseFactory(line=line_a_op, period_number=2)
-    services.expense_submit(expense=accepted, user=partner_member)
-    services.expense_accept(expense=accepted, user=coordinator)
+    expense_submit(expense=accepted, user=partner_member)
+    expense_accept(expense=accepted, user=coordinator)
     factories.ExpenseFactory(line=line_b)
     submitted_b = factories.ExpenseFactory(line=line_b)
-    services.expense_submit(expense=submitted_b, user=other_partner_member)
+    expense_submit(expense=submitted_b, user=other_partner_member)
 
     factories.EffortFactory(partner=partner_a, workpackage=workpackage)
     factories.EffortFactory(partner=partner_b, workpackage=wp2, period_number=2)
 
     factories.JobRecordFactory(partner=partner_a, workpackage=workpackage)
     realised = factories.JobRecordFactory(partner=partner_a, impact=JobImpact.INDIRECT)
-    services.job_realise(job=realised, user=partner_member)
+    job_realise(job=realised, user=partner_member)
     factories.JobRecordFactory(partner=partner_b)
 
     # D1.1 is overdue and planned, D1.2 submitted late, D1.3 approved, D2.1 not due yet.
@@ -237,19 +237,19 @@ def _build_world() -> World:
         deliverable = factories.DeliverableFactory(
             workpackage=workpackage, number=number, due_month=30
         )
-        services.deliverable_submit(
+        deliverable_submit(
             deliverable=deliverable,
             user=partner_member,
             file=ContentFile(PDF, name=f"d1-{number}.pdf"),
             late_justification="The GMP suite opened late.",
         )
         if approve:
-            services.deliverable_approve(deliverable=deliverable, user=coordinator)
+            deliverable_approve(deliverable=deliverable, user=coordinator)
     factories.DeliverableFactory(workpackage=wp2, number=1, due_month=36)
 
     factories.MilestoneFactory(lead_partner=partner_a, number=1, workpackages=[workpackage])
     achieved = factories.MilestoneFactory(lead_partner=partner_b, number=2, workpackages=[wp2])
-    services.milestone_achieve(
+    milestone_achieve(
         milestone=achieved,
         user=coordinator,
         achieved_on=datetime.date(2025, 5, 1),

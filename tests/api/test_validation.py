@@ -20,18 +20,17 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from tests import factories
-from workpackages import services
-from workpackages.models import (
-    BudgetLine,
+from workpackages.jobs.models import JobRecord
+from workpackages.money.models import BudgetLine, Effort, Expense
+from workpackages.money.services import expense_accept, expense_submit
+from workpackages.validators import MAX_UPLOAD_BYTES
+from workpackages.workplan.models import (
     Deliverable,
     DeliverableReview,
     DeliverableSubmission,
-    Effort,
-    Expense,
-    JobRecord,
     Milestone,
 )
-from workpackages.validators import MAX_UPLOAD_BYTES
+from workpackages.workplan.services import deliverable_submit
 
 from ..web import MULTIPART, multipart
 from .conftest import PDF, api_client
@@ -332,7 +331,7 @@ def test_an_evidence_name_with_a_folder_is_refused_not_tidied(
 
 @pytest.fixture
 def submitted_deliverable(deliverable: Any, partner_member: Any, before_due: Any) -> Any:
-    services.deliverable_submit(
+    deliverable_submit(
         deliverable=deliverable,
         user=partner_member,
         file=ContentFile(PDF, name="d1-1.pdf"),
@@ -649,8 +648,8 @@ def test_money_dates_and_times_read_in_their_documented_formats(
     consortium: Any, partner_a: Any, expense: Any, budget_line: Any, coordinator: Any
 ) -> None:
     client = api_client(coordinator)
-    services.expense_submit(expense=expense, user=coordinator)
-    services.expense_accept(expense=expense, user=coordinator)
+    expense_submit(expense=expense, user=coordinator)
+    expense_accept(expense=expense, user=coordinator)
 
     body = client.get(f"/api/v1/expenses/{expense.pk}/").json()
     assert body["amount"] == "1200.00"

@@ -10,7 +10,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from tests.factories import PASSWORD
-from workpackages.models import Expense
+from workpackages.money.models import Expense
 
 pytestmark = pytest.mark.django_db
 

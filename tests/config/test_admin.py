@@ -19,7 +19,7 @@ from consortium.permissions import SuperuserOnlyAdmin
 from consortium.services import consortium_role_grant
 from tests.factories import UserFactory
 from tests.web import client_for as _client
-from workpackages.models import Deliverable
+from workpackages.workplan.models import Deliverable
 
 pytestmark = pytest.mark.django_db
 

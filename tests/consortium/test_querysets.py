@@ -19,16 +19,9 @@ from consortium.models import (
 )
 from consortium.services import consortium_role_grant
 from tests import factories
-from workpackages.models import (
-    BudgetLine,
-    Deliverable,
-    Effort,
-    Expense,
-    JobRecord,
-    Milestone,
-    Workpackage,
-    WorkpackageParticipant,
-)
+from workpackages.jobs.models import JobRecord
+from workpackages.money.models import BudgetLine, Effort, Expense
+from workpackages.workplan.models import Deliverable, Milestone, Workpackage, WorkpackageParticipant
 
 pytestmark = pytest.mark.django_db
 

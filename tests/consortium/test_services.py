@@ -17,7 +17,7 @@ from consortium.services import (
     user_staff_sync,
 )
 from tests import factories
-from workpackages.services import expense_accept, expense_submit
+from workpackages.money.services import expense_accept, expense_submit
 
 pytestmark = pytest.mark.django_db
 

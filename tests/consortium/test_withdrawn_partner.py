@@ -12,13 +12,16 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 
 from consortium.choices import PartnerStatus
-from consortium.records import record_update
+from consortium.records import record_create, record_update
 from consortium.services import calendar_feed_renew
 from tests.api.conftest import PDF, api_client
 from tests.web import client_for
-from workpackages.choices import Dissemination
-from workpackages.models import Deliverable, Expense, JobRecord
-from workpackages.services import deliverable_submit, expense_submit, record_create
+from workpackages.jobs.models import JobRecord
+from workpackages.money.models import Expense
+from workpackages.money.services import expense_submit
+from workpackages.workplan.choices import Dissemination
+from workpackages.workplan.models import Deliverable
+from workpackages.workplan.services import deliverable_submit
 
 pytestmark = pytest.mark.django_db
 

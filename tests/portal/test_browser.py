@@ -30,7 +30,8 @@ from django.conf import settings
 from django.core.management import call_command
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
-from workpackages.choices import DeliverableStatus, ExpenseStatus
+from workpackages.money.choices import ExpenseStatus
+from workpackages.workplan.choices import DeliverableStatus
 
 from ..api.conftest import PDF
 
@@ -229,7 +230,7 @@ FACTS = """
 import json
 from django.utils import timezone
 from consortium.models import Membership
-from workpackages.choices import DeliverableStatus
+from workpackages.workplan.choices import DeliverableStatus
 from workpackages.models import Deliverable, Expense
 finance = Membership.objects.select_related("partner").get(user__username="partner1").partner
 deliverable = (

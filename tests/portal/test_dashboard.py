@@ -14,9 +14,9 @@ from django.urls import reverse
 
 from tests import factories
 from tests.web import client_for
-from workpackages import services
-from workpackages.choices import JobImpact, JobStatus
-from workpackages.selectors import partner_dashboard
+from workpackages.jobs.choices import JobImpact, JobStatus
+from workpackages.money.services import expense_accept, expense_submit, statement_submit
+from workpackages.overview.selectors import partner_dashboard
 
 pytestmark = pytest.mark.django_db
 
@@ -26,8 +26,8 @@ TODAY = datetime.date(2026, 11, 27)
 @pytest.fixture
 def accepted(budget_line: Any, coordinator: Any, partner_member: Any) -> Any:
     expense = factories.ExpenseFactory(line=budget_line, amount=Decimal("40000.00"))
-    services.expense_submit(expense=expense, user=partner_member)
-    return services.expense_accept(expense=expense, user=coordinator)
+    expense_submit(expense=expense, user=partner_member)
+    return expense_accept(expense=expense, user=coordinator)
 
 
 def test_figures_are_the_partners_own(
@@ -41,8 +41,8 @@ def test_figures_are_the_partners_own(
     other_partner_member: Any,
 ) -> None:
     other = factories.ExpenseFactory(line=budget_line_b, amount=Decimal("999.00"))
-    services.expense_submit(expense=other, user=other_partner_member)
-    services.expense_accept(expense=other, user=coordinator)
+    expense_submit(expense=other, user=other_partner_member)
+    expense_accept(expense=other, user=coordinator)
     board = partner_dashboard(partner_a, today=TODAY)
     assert board.planned == budget_line.planned_amount
     assert board.consumed == Decimal("40000.00")
@@ -88,7 +88,7 @@ def test_next_statement_is_the_oldest_one_not_submitted(
     assert board.next_statement is not None
     assert board.next_statement.period.number == 1
     for number in range(1, 6):
-        services.statement_submit(
+        statement_submit(
             partner=partner_a, period=consortium.periods.get(number=number), user=partner_member
         )
     board = partner_dashboard(partner_a, today=TODAY)

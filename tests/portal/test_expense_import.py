@@ -18,9 +18,9 @@ from openpyxl import Workbook
 
 from tests import factories
 from tests.web import client_for
-from workpackages.choices import ExpenseStatus
 from workpackages.imports import MAX_ROWS, expenses_import
-from workpackages.models import Expense
+from workpackages.money.choices import ExpenseStatus
+from workpackages.money.models import Expense
 
 pytestmark = pytest.mark.django_db
 

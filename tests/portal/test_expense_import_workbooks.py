@@ -34,7 +34,7 @@ from workpackages.imports import (
     RATIO_GRACE_BYTES,
     expenses_import,
 )
-from workpackages.models import Expense
+from workpackages.money.models import Expense
 
 pytestmark = pytest.mark.django_db
 

@@ -18,9 +18,9 @@ from django.urls import reverse
 from tests import factories
 from tests.api.conftest import PDF
 from tests.web import MULTIPART, client_for, multipart
-from workpackages.choices import ExpenseStatus
-from workpackages.models import Expense, Statement
-from workpackages.services import (
+from workpackages.money.choices import ExpenseStatus
+from workpackages.money.models import Expense, Statement
+from workpackages.money.services import (
     expense_accept,
     expense_reject,
     expense_submit,

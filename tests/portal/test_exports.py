@@ -20,10 +20,11 @@ from openpyxl import load_workbook
 from consortium.middleware import SESSION_LANGUAGE
 from tests import factories
 from tests.web import client_for
-from workpackages.choices import JobImpact, JobStatus
 from workpackages.exports import neutralise, write_csv, write_xlsx
-from workpackages.models import Expense, JobRecord
-from workpackages.services import expense_submit
+from workpackages.jobs.choices import JobImpact, JobStatus
+from workpackages.jobs.models import JobRecord
+from workpackages.money.models import Expense
+from workpackages.money.services import expense_submit
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,8 @@ from tests import factories
 from tests.api.conftest import PDF
 from tests.web import client_for
 from workpackages import urls as workpackages_urls
-from workpackages.models import Expense, JobRecord
+from workpackages.jobs.models import JobRecord
+from workpackages.money.models import Expense
 
 pytestmark = pytest.mark.django_db
 

@@ -19,9 +19,9 @@ from django.utils import timezone
 from consortium.models import Partner
 from tests import factories
 from tests.web import client_for
-from workpackages.choices import JobImpact, JobStatus
-from workpackages.models import JobRecord
-from workpackages.services import job_withdraw
+from workpackages.jobs.choices import JobImpact, JobStatus
+from workpackages.jobs.models import JobRecord
+from workpackages.jobs.services import job_withdraw
 
 pytestmark = pytest.mark.django_db
 

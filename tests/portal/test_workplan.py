@@ -15,7 +15,7 @@ from consortium.choices import MembershipRole
 from consortium.services import membership_grant
 from tests import factories
 from tests.web import client_for
-from workpackages.choices import DeliverableStatus, MilestoneStatus
+from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus
 
 pytestmark = pytest.mark.django_db
 

@@ -37,9 +37,15 @@ from reporting.models import Report, ReportRecipient
 from reporting.services import report_generate, report_schedule
 from tests import factories
 from tests.api.conftest import PDF
-from workpackages import services
-from workpackages.choices import ExpenseStatus
-from workpackages.models import BudgetLine, Expense
+from workpackages.money.choices import ExpenseStatus
+from workpackages.money.models import BudgetLine, Expense
+from workpackages.money.services import expense_accept
+from workpackages.workplan.services import (
+    deliverable_approve,
+    deliverable_submit,
+    milestone_achieve,
+    milestone_miss,
+)
 
 PERIOD = (datetime.date(2025, 1, 1), datetime.date(2025, 6, 30))
 OFFICER = "officer@region.example"
@@ -62,22 +68,20 @@ def plan(
     """D1.1 open past due; D1.2 due in the period, sent late and approved; D1.3 due on the
     period's last day; D1.4 due a month after; MS1 due on the last day, MS2 achieved, MS3 missed."""
     sent_late = factories.DeliverableFactory(workpackage=workpackage, due_month=14)
-    services.deliverable_submit(
+    deliverable_submit(
         deliverable=sent_late,
         user=partner_member,
         file=ContentFile(PDF, name="d12.pdf"),
         late_justification="The GMP audit moved.",
         now=at(datetime.date(2025, 3, 10)),
     )
-    services.deliverable_approve(
-        deliverable=sent_late, user=coordinator, now=at(datetime.date(2025, 3, 20))
-    )
+    deliverable_approve(deliverable=sent_late, user=coordinator, now=at(datetime.date(2025, 3, 20)))
     on_last_day = factories.DeliverableFactory(workpackage=workpackage, due_month=18)
     next_month = factories.DeliverableFactory(workpackage=workpackage, due_month=19)
     achieved = factories.MilestoneFactory(
         lead_partner=partner_a, due_month=15, workpackages=[workpackage]
     )
-    services.milestone_achieve(
+    milestone_achieve(
         milestone=achieved,
         user=coordinator,
         achieved_on=datetime.date(2025, 3, 31),
@@ -86,8 +90,8 @@ def plan(
     missed = factories.MilestoneFactory(
         lead_partner=partner_a, due_month=16, workpackages=[workpackage]
     )
-    services.milestone_miss(milestone=missed, user=coordinator)
-    services.expense_accept(expense=submitted_expense, user=coordinator)
+    milestone_miss(milestone=missed, user=coordinator)
+    expense_accept(expense=submitted_expense, user=coordinator)
     factories.EffortFactory(
         partner=partner_a, workpackage=workpackage, actual_person_months=Decimal("4.50")
     )

@@ -29,8 +29,8 @@ from reporting.demo import FUNDER_ADDRESS
 from reporting.models import Report, ReportDelivery, ReportDocument
 from reporting.services import report_period
 from tests.web import client_for
-from workpackages.choices import JobImpact, JobStatus
-from workpackages.selectors import ConsortiumDashboard
+from workpackages.jobs.choices import JobImpact, JobStatus
+from workpackages.overview.selectors import ConsortiumDashboard
 
 pytestmark = pytest.mark.django_db
 

@@ -25,8 +25,14 @@ from reporting.selectors import JobsReport, ProgressReport, jobs_report, progres
 from reporting.services import Rendered, report_render
 from tests import factories
 from tests.api.conftest import PDF
-from workpackages import services
-from workpackages.choices import ContractType, JobCategory, JobImpact, JobStatus
+from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
+from workpackages.money.services import expense_accept, expense_submit
+from workpackages.workplan.services import (
+    deliverable_approve,
+    deliverable_submit,
+    milestone_achieve,
+    milestone_miss,
+)
 
 from .conftest import PERIOD, at
 
@@ -47,16 +53,14 @@ def _deliverable(workpackage: Any, user: Any, index: int) -> None:
         workpackage=workpackage, due_month={0: 14, 1: 12, 2: 19}[state]
     )
     if state == 0:
-        services.deliverable_submit(
+        deliverable_submit(
             deliverable=deliverable,
             user=user,
             file=ContentFile(PDF, name="report.pdf"),
             late_justification="The GMP audit moved.",
             now=at(datetime.date(2025, 3, 10)),
         )
-        services.deliverable_approve(
-            deliverable=deliverable, user=user, now=at(datetime.date(2025, 3, 20))
-        )
+        deliverable_approve(deliverable=deliverable, user=user, now=at(datetime.date(2025, 3, 20)))
 
 
 def _milestone(partner: Any, workpackage: Any, index: int) -> None:
@@ -67,14 +71,14 @@ def _milestone(partner: Any, workpackage: Any, index: int) -> None:
         lead_partner=partner, due_month=due_month, workpackages=[workpackage]
     )
     if state == 0:
-        services.milestone_achieve(
+        milestone_achieve(
             milestone=milestone,
             user=None,
             achieved_on=datetime.date(2025, 3, 31),
             evidence="Batch record signed.",
         )
     elif state == 1:
-        services.milestone_miss(milestone=milestone, user=None)
+        milestone_miss(milestone=milestone, user=None)
 
 
 def _budget(partner: Any, workpackage: Any, index: int) -> None:
@@ -88,8 +92,8 @@ def _budget(partner: Any, workpackage: Any, index: int) -> None:
         partner=partner, workpackage=workpackage, heading="overheads", planned_amount=15000
     )
     expense = factories.ExpenseFactory(line=personnel, amount=Decimal("1200.00") * (index + 1))
-    services.expense_submit(expense=expense, user=None, now=at(datetime.date(2025, 3, 25)))
-    services.expense_accept(expense=expense, user=None, now=at(datetime.date(2025, 4, 2)))
+    expense_submit(expense=expense, user=None, now=at(datetime.date(2025, 3, 25)))
+    expense_accept(expense=expense, user=None, now=at(datetime.date(2025, 4, 2)))
     factories.EffortFactory(
         partner=partner, workpackage=workpackage, actual_person_months=Decimal("4.50")
     )

@@ -26,7 +26,7 @@ from reporting.models import ReminderDigest
 from reporting.services import reminder_send, reminders_plan
 from tests import factories
 from tests.api.conftest import PDF
-from workpackages import services as workplan
+from workpackages.workplan import services as workplan
 
 from .conftest import SmtpServer, at
 

@@ -17,8 +17,8 @@ from django.utils import timezone
 
 from reporting.selectors import jobs_report, progress_report
 from tests import factories
-from workpackages.choices import ContractType, JobCategory, JobImpact, JobStatus
-from workpackages.models import JobRecord
+from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
+from workpackages.jobs.models import JobRecord
 
 from .conftest import PERIOD, at
 

@@ -33,8 +33,8 @@ from reporting.services import (
     report_schedule,
 )
 from tests import factories
-from workpackages.choices import JobImpact, JobStatus
-from workpackages.models import JobRecord
+from workpackages.jobs.choices import JobImpact, JobStatus
+from workpackages.jobs.models import JobRecord
 
 from .conftest import PERIOD, add_recipient, assert_budget_is_the_databases
 

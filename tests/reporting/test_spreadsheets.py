@@ -33,16 +33,17 @@ from reporting.services import report_render
 from tests import factories
 from tests.api.conftest import PDF
 from tests.web import client_for
-from workpackages import services
-from workpackages.models import (
+from workpackages.jobs.models import JobRecord
+from workpackages.money.models import Expense
+from workpackages.money.services import expense_reject, expense_submit
+from workpackages.workplan.models import (
     Deliverable,
     DeliverableReview,
     DeliverableSubmission,
-    Expense,
-    JobRecord,
     Milestone,
     Workpackage,
 )
+from workpackages.workplan.services import deliverable_request_changes, deliverable_submit
 
 from .conftest import PERIOD, at
 
@@ -119,18 +120,18 @@ def workplan(
     """The report tests' work plan, with a rejected expense, a draft one, a deliverable sent
     back with a review comment, and a job with its evidence: a row behind every free-text field."""
     rejected = factories.ExpenseFactory(line=budget_line, amount=Decimal("80.00"))
-    services.expense_submit(expense=rejected, user=partner_member)
-    services.expense_reject(expense=rejected, user=coordinator, comment="No invoice.")
+    expense_submit(expense=rejected, user=partner_member)
+    expense_reject(expense=rejected, user=coordinator, comment="No invoice.")
     factories.ExpenseFactory(line=budget_line, amount=Decimal("45.50"))
     sent_back = plan["next_month"]
-    services.deliverable_submit(
+    deliverable_submit(
         deliverable=sent_back,
         user=partner_member,
         file=ContentFile(PDF, name="d14.pdf"),
         late_justification="Supplier strike.",
         now=at(PERIOD[1]),
     )
-    services.deliverable_request_changes(
+    deliverable_request_changes(
         deliverable=sent_back, user=coordinator, comment="Add the batch records."
     )
     JobRecord.objects.filter(pk=job.pk).update(evidence_note="Signed contract.")

@@ -31,8 +31,8 @@ from reporting import services, tasks
 from reporting.choices import DeliveryStatus, ReportKind, ReportStatus
 from reporting.models import Report, ReportDelivery, ReportRecipient
 from reporting.schedules import DEFAULTS
-from workpackages.choices import ExpenseStatus
-from workpackages.models import BudgetLine, Expense
+from workpackages.money.choices import ExpenseStatus
+from workpackages.money.models import BudgetLine, Expense
 
 from .conftest import PERIOD, SmtpServer, WorkerProcess, wait_for
 

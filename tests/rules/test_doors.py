@@ -47,10 +47,16 @@ from tests import factories
 from tests.api.conftest import PDF, api_client
 from tests.web import MULTIPART, client_for, multipart
 from tests.workpackages.test_admin_validation import form_data
-from workpackages import services
 from workpackages import urls as workpackages_urls
-from workpackages.choices import JobStatus
-from workpackages.models import Effort, Expense, Statement
+from workpackages.jobs.choices import JobStatus
+from workpackages.jobs.services import job_withdraw
+from workpackages.money.models import Effort, Expense, Statement
+from workpackages.money.services import budget_line_cancel, expense_accept, statement_submit
+from workpackages.workplan.services import (
+    consortium_schedule_conflicts,
+    deliverable_submit,
+    milestone_achieve,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -216,12 +222,12 @@ def _effort(w: World) -> dict[str, Any]:
 
 def _effort_after_statement(w: World) -> dict[str, Any]:
     effort = _effort(w)["effort"]
-    services.statement_submit(partner=w.partner_a, period=w.period, user=w.partner_member)
+    statement_submit(partner=w.partner_a, period=w.period, user=w.partner_member)
     return {"effort": effort, "rows": [effort]}
 
 
 def _withdrawn_job(w: World) -> dict[str, Any]:
-    services.job_withdraw(job=w.job, user=w.partner_member)
+    job_withdraw(job=w.job, user=w.partner_member)
     return {"job": w.job, "rows": [w.job]}
 
 
@@ -229,7 +235,7 @@ def _cancelled_line(w: World) -> dict[str, Any]:
     line = factories.BudgetLineFactory(
         partner=w.partner_a, workpackage=w.workpackage, heading="operating"
     )
-    services.budget_line_cancel(line=line, user=w.coordinator)
+    budget_line_cancel(line=line, user=w.coordinator)
     return {"line": line, "rows": [line]}
 
 
@@ -297,7 +303,7 @@ def _sent_deliverable(w: World) -> dict[str, Any]:
         kind=ConsortiumRoleKind.COORDINATOR,
         granted_by=None,
     )
-    services.deliverable_submit(
+    deliverable_submit(
         deliverable=w.deliverable,
         user=w.coordinator,
         file=ContentFile(PDF, name="d1-1.pdf"),
@@ -307,7 +313,7 @@ def _sent_deliverable(w: World) -> dict[str, Any]:
 
 
 def _submitted_deliverable(w: World) -> dict[str, Any]:
-    services.deliverable_submit(
+    deliverable_submit(
         deliverable=w.deliverable,
         user=w.partner_member,
         file=ContentFile(PDF, name="d1-1.pdf"),
@@ -326,7 +332,7 @@ def _nothing(w: World) -> dict[str, Any]:
 
 
 def _statement_submitted(w: World) -> dict[str, Any]:
-    services.statement_submit(partner=w.partner_a, period=w.period, user=w.partner_member)
+    statement_submit(partner=w.partner_a, period=w.period, user=w.partner_member)
     return {"rows": list(Statement.objects.all())}
 
 
@@ -344,7 +350,7 @@ def _milestone(w: World) -> dict[str, Any]:
 
 
 def _decided_milestone(w: World) -> dict[str, Any]:
-    services.milestone_achieve(
+    milestone_achieve(
         milestone=w.milestone,
         user=w.coordinator,
         achieved_on=datetime.date(2025, 6, 1),
@@ -519,7 +525,7 @@ RULES: dict[str, Rule] = {
     ),
     "a decided expense is not withdrawn": Rule(
         lambda w: {
-            "expense": services.expense_accept(
+            "expense": expense_accept(
                 expense=w.submitted_expense, user=w.coordinator, accepted_amount=None
             ),
             "rows": [w.submitted_expense],
@@ -551,7 +557,7 @@ RULES: dict[str, Rule] = {
     ),
     "work stays within the consortium's months": Rule(
         lambda w: {"rows": [w.consortium, w.deliverable]},
-        lambda w, s: services.consortium_schedule_conflicts(
+        lambda w, s: consortium_schedule_conflicts(
             consortium=with_changes(w.consortium, {"end_date": SHORTENED})
         )[0],
     ),

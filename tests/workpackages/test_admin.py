@@ -12,9 +12,11 @@ from django.urls import reverse
 
 from consortium.models import Organisation
 from tests.web import client_for as _client
-from workpackages.choices import DeliverableStatus, ExpenseStatus
-from workpackages.models import DeliverableReview, Expense
-from workpackages.services import deliverable_submit
+from workpackages.money.choices import ExpenseStatus
+from workpackages.money.models import Expense
+from workpackages.workplan.choices import DeliverableStatus
+from workpackages.workplan.models import DeliverableReview
+from workpackages.workplan.services import deliverable_submit
 
 pytestmark = pytest.mark.django_db
 
@@ -187,7 +189,7 @@ def test_accept_and_reject_expenses_through_admin_actions(
     coordinator: Any, partner_member: Any, budget_line: Any
 ) -> None:
     from tests.factories import ExpenseFactory
-    from workpackages.services import expense_submit
+    from workpackages.money.services import expense_submit
 
     to_accept = expense_submit(expense=ExpenseFactory(line=budget_line), user=partner_member)
     to_reject = expense_submit(expense=ExpenseFactory(line=budget_line), user=partner_member)

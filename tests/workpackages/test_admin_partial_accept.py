@@ -18,10 +18,10 @@ from django.urls import reverse
 from tests.api.conftest import PDF
 from tests.factories import BudgetLineFactory, ExpenseFactory
 from tests.web import client_for
-from workpackages.choices import ExpenseStatus
-from workpackages.models import Expense
-from workpackages.selectors import expenses_with_line_balance
-from workpackages.services import expense_accept, expense_submit
+from workpackages.money.choices import ExpenseStatus
+from workpackages.money.models import Expense
+from workpackages.money.selectors import expenses_with_line_balance
+from workpackages.money.services import expense_accept, expense_submit
 
 pytestmark = pytest.mark.django_db
 

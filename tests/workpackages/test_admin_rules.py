@@ -21,14 +21,15 @@ from django.utils.html import escape
 from tests import factories
 from tests.web import client_for as _client
 from tests.workpackages.test_admin_validation import form_data
-from workpackages.choices import BudgetLineStatus, ExpenseStatus, JobStatus
-from workpackages.models import BudgetLine, Deliverable, Expense, Workpackage
-from workpackages.services import (
-    budget_line_cancel,
+from workpackages.jobs.choices import JobStatus
+from workpackages.jobs.services import job_realise, job_withdraw
+from workpackages.money.choices import BudgetLineStatus, ExpenseStatus
+from workpackages.money.models import BudgetLine, Expense
+from workpackages.money.services import budget_line_cancel
+from workpackages.workplan.models import Deliverable, Workpackage
+from workpackages.workplan.services import (
     deliverable_approve,
     deliverable_submit,
-    job_realise,
-    job_withdraw,
     milestone_achieve,
 )
 

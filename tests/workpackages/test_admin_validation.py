@@ -32,15 +32,9 @@ from consortium.models import (
 from consortium.services import consortium_role_grant
 from tests import factories
 from tests.web import client_for as _client
-from workpackages.models import (
-    BudgetLine,
-    Deliverable,
-    Effort,
-    Expense,
-    JobRecord,
-    Milestone,
-    Workpackage,
-)
+from workpackages.jobs.models import JobRecord
+from workpackages.money.models import BudgetLine, Effort, Expense
+from workpackages.workplan.models import Deliverable, Milestone, Workpackage
 
 pytestmark = pytest.mark.django_db
 

@@ -11,17 +11,11 @@ from django.db import IntegrityError, connection, transaction
 from consortium.models import CostCategory
 from tests import factories
 from tests.assertions import assert_db_refuses, refused, refused_update
-from workpackages.choices import BudgetLineStatus, DeliverableStatus
-from workpackages.models import (
-    BudgetLine,
-    Deliverable,
-    Effort,
-    Expense,
-    JobRecord,
-    Milestone,
-    Workpackage,
-    WorkpackageParticipant,
-)
+from workpackages.jobs.models import JobRecord
+from workpackages.money.choices import BudgetLineStatus
+from workpackages.money.models import BudgetLine, Effort, Expense
+from workpackages.workplan.choices import DeliverableStatus
+from workpackages.workplan.models import Deliverable, Milestone, Workpackage, WorkpackageParticipant
 
 pytestmark = pytest.mark.django_db
 

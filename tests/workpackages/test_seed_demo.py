@@ -26,17 +26,9 @@ from consortium.models import (
     Partner,
 )
 from consortium.validators import validate_enterprise_number
-from workpackages.models import (
-    BudgetLine,
-    Deliverable,
-    Effort,
-    Expense,
-    JobRecord,
-    Milestone,
-    Statement,
-    Workpackage,
-    WorkpackageParticipant,
-)
+from workpackages.jobs.models import JobRecord
+from workpackages.money.models import BudgetLine, Effort, Expense, Statement
+from workpackages.workplan.models import Deliverable, Milestone, Workpackage, WorkpackageParticipant
 
 COUNTED = (
     Consortium,

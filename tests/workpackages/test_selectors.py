@@ -14,20 +14,22 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests import factories
-from workpackages.choices import JobImpact, JobStatus
-from workpackages.models import BudgetLine, Expense
-from workpackages.selectors import budget_lines_with_consumption, consortium_dashboards
-from workpackages.services import (
+from workpackages.jobs.choices import JobImpact, JobStatus
+from workpackages.jobs.services import job_realise, job_withdraw
+from workpackages.money.models import BudgetLine, Expense
+from workpackages.money.selectors import budget_lines_with_consumption
+from workpackages.money.services import (
     budget_line_cancel,
-    deliverable_approve,
-    deliverable_request_changes,
-    deliverable_submit,
     expense_accept,
     expense_reject,
     expense_submit,
     expense_withdraw,
-    job_realise,
-    job_withdraw,
+)
+from workpackages.overview.selectors import consortium_dashboards
+from workpackages.workplan.services import (
+    deliverable_approve,
+    deliverable_request_changes,
+    deliverable_submit,
 )
 
 pytestmark = pytest.mark.django_db

@@ -9,42 +9,36 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from consortium.records import save_with_history
+from consortium.records import record_create, record_update, save_with_history
 from tests import factories
-from workpackages.choices import (
-    BudgetLineStatus,
-    DeliverableStatus,
-    ExpenseStatus,
-    JobStatus,
-    MilestoneStatus,
-    ReviewDecision,
-)
-from workpackages.models import (
-    BudgetLine,
-    Deliverable,
-    DeliverableReview,
-    DeliverableSubmission,
-    Expense,
-    JobRecord,
-    Milestone,
-)
-from workpackages.services import (
-    SELF_APPROVED,
+from workpackages.jobs.choices import JobStatus
+from workpackages.jobs.models import JobRecord
+from workpackages.jobs.services import job_withdraw
+from workpackages.money.choices import BudgetLineStatus, ExpenseStatus
+from workpackages.money.models import BudgetLine, Expense
+from workpackages.money.services import (
     budget_line_cancel,
-    deliverable_approve,
-    deliverable_request_changes,
-    deliverable_start,
-    deliverable_submit,
     expense_accept,
     expense_reject,
     expense_submit,
     expense_withdraw,
-    job_withdraw,
+    statement_submit,
+)
+from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus, ReviewDecision
+from workpackages.workplan.models import (
+    Deliverable,
+    DeliverableReview,
+    DeliverableSubmission,
+    Milestone,
+)
+from workpackages.workplan.services import (
+    SELF_APPROVED,
+    deliverable_approve,
+    deliverable_request_changes,
+    deliverable_start,
+    deliverable_submit,
     milestone_achieve,
     milestone_miss,
-    record_create,
-    record_update,
-    statement_submit,
 )
 
 pytestmark = pytest.mark.django_db

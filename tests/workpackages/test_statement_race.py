@@ -14,10 +14,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
+from consortium.records import record_create
 from tests import factories
-from workpackages.choices import ExpenseStatus
-from workpackages.models import Expense, Statement
-from workpackages.services import record_create, statement_submit
+from workpackages.money.choices import ExpenseStatus
+from workpackages.money.models import Expense, Statement
+from workpackages.money.services import statement_submit
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

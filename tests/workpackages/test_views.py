@@ -17,9 +17,10 @@ from django.urls import reverse
 from tests import factories
 from tests.assertions import refused_update
 from workpackages import validators
-from workpackages.choices import DeliverableStatus
-from workpackages.models import DeliverableSubmission, Expense
-from workpackages.services import deliverable_submit
+from workpackages.money.models import Expense
+from workpackages.workplan.choices import DeliverableStatus
+from workpackages.workplan.models import DeliverableSubmission
+from workpackages.workplan.services import deliverable_submit
 
 pytestmark = pytest.mark.django_db
 

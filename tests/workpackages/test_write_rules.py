@@ -19,8 +19,8 @@ from tests import factories
 from tests.api.conftest import api_client
 from tests.web import client_for
 from tests.workpackages.test_admin_validation import form_data
-from workpackages.models import Effort, Expense
-from workpackages.services import budget_line_cancel, statement_submit
+from workpackages.money.models import Effort, Expense
+from workpackages.money.services import budget_line_cancel, statement_submit
 
 pytestmark = pytest.mark.django_db
 

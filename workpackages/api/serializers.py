@@ -10,22 +10,23 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from consortium.api.fields import ScopedModelSerializer
-
-from .. import services
-from ..choices import DeliverableStatus, JobImpact, JobStatus, MilestoneStatus
-from ..models import (
-    BudgetLine,
+from consortium.records import record_create, record_update
+from workpackages.base import percent
+from workpackages.jobs.choices import JobImpact, JobStatus
+from workpackages.jobs.models import JobRecord
+from workpackages.money.models import BudgetLine, Effort, Expense
+from workpackages.money.selectors import budget_lines_with_consumption
+from workpackages.overview.selectors import ConsortiumSummary
+from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus
+from workpackages.workplan.models import (
     Deliverable,
     DeliverableReview,
     DeliverableSubmission,
-    Effort,
-    Expense,
-    JobRecord,
     Milestone,
     Workpackage,
     WorkpackageParticipant,
 )
-from ..selectors import ConsortiumSummary, budget_lines_with_consumption, percent
+
 from ..uploads import validate_sent_name
 from ..validators import validate_deliverable_extension
 
@@ -39,11 +40,11 @@ class RecordSerializer(ScopedModelSerializer):
 
     def create(self, validated_data: dict[str, Any]) -> Any:
         user = self.context["request"].user
-        return services.record_create(model=self.Meta.model, user=user, **validated_data)
+        return record_create(model=self.Meta.model, user=user, **validated_data)
 
     def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
         user = self.context["request"].user
-        return services.record_update(instance=instance, user=user, **validated_data)
+        return record_update(instance=instance, user=user, **validated_data)
 
 
 class ParticipantSerializer(serializers.ModelSerializer):

@@ -17,10 +17,27 @@ from rest_framework.response import Response
 from consortium.api import views as consortium_views
 from consortium.api.base import ReadOnlyViewSet, WritableViewSet
 from consortium.querysets import member_partners, overseen_consortia
+from workpackages.jobs.models import JobRecord
+from workpackages.jobs.services import job_realise, job_withdraw
+from workpackages.money.models import BudgetLine, Effort, Expense
+from workpackages.money.selectors import budget_lines_with_consumption
+from workpackages.money.services import (
+    budget_line_cancel,
+    expense_accept,
+    expense_reject,
+    expense_submit,
+    expense_withdraw,
+)
+from workpackages.overview.selectors import consortium_summary
+from workpackages.workplan.models import Deliverable, Milestone, Workpackage
+from workpackages.workplan.services import (
+    deliverable_approve,
+    deliverable_request_changes,
+    deliverable_submit,
+    milestone_achieve,
+)
 
-from .. import filtersets, services
-from ..models import BudgetLine, Deliverable, Effort, Expense, JobRecord, Milestone, Workpackage
-from ..selectors import budget_lines_with_consumption, consortium_summary
+from .. import filtersets
 from . import serializers
 
 FILE_PARSERS = [JSONParser, MultiPartParser, FormParser]
@@ -73,9 +90,7 @@ class DeliverableViewSet(ReadOnlyViewSet):
         due date, `late_justification` is required."""
         return self.decision(
             serializers.DeliverableSubmitSerializer,
-            lambda obj, data: services.deliverable_submit(
-                deliverable=obj, user=request.user, **data
-            ),
+            lambda obj, data: deliverable_submit(deliverable=obj, user=request.user, **data),
         )
 
     @extend_schema(request=serializers.CommentSerializer)
@@ -84,9 +99,7 @@ class DeliverableViewSet(ReadOnlyViewSet):
         """Approve the submitted version (coordinators)."""
         return self.decision(
             serializers.CommentSerializer,
-            lambda obj, data: services.deliverable_approve(
-                deliverable=obj, user=request.user, **data
-            ),
+            lambda obj, data: deliverable_approve(deliverable=obj, user=request.user, **data),
         )
 
     @extend_schema(request=serializers.RequiredCommentSerializer)
@@ -95,7 +108,7 @@ class DeliverableViewSet(ReadOnlyViewSet):
         """Send the submitted version back with what to change (coordinators)."""
         return self.decision(
             serializers.RequiredCommentSerializer,
-            lambda obj, data: services.deliverable_request_changes(
+            lambda obj, data: deliverable_request_changes(
                 deliverable=obj, user=request.user, **data
             ),
         )
@@ -115,7 +128,7 @@ class MilestoneViewSet(ReadOnlyViewSet):
         """Record that the milestone is reached, when, and the evidence (coordinators)."""
         return self.decision(
             serializers.MilestoneAchieveSerializer,
-            lambda obj, data: services.milestone_achieve(milestone=obj, user=request.user, **data),
+            lambda obj, data: milestone_achieve(milestone=obj, user=request.user, **data),
         )
 
 
@@ -141,7 +154,7 @@ class BudgetLineViewSet(WritableViewSet):
         """Cancel a line without live expenses; it stays in the history (coordinators)."""
         return self.decision(
             serializers.NoInputSerializer,
-            lambda obj, data: services.budget_line_cancel(line=obj, user=request.user),
+            lambda obj, data: budget_line_cancel(line=obj, user=request.user),
         )
 
 
@@ -162,7 +175,7 @@ class ExpenseViewSet(WritableViewSet):
         """Send a draft to the coordinators; it can no longer be edited."""
         return self.decision(
             serializers.NoInputSerializer,
-            lambda obj, data: services.expense_submit(expense=obj, user=request.user),
+            lambda obj, data: expense_submit(expense=obj, user=request.user),
         )
 
     @extend_schema(request=serializers.ExpenseAcceptSerializer)
@@ -171,7 +184,7 @@ class ExpenseViewSet(WritableViewSet):
         """Accept a submitted expense, in full or for a lower amount with a comment (coordinators)."""
         return self.decision(
             serializers.ExpenseAcceptSerializer,
-            lambda obj, data: services.expense_accept(expense=obj, user=request.user, **data),
+            lambda obj, data: expense_accept(expense=obj, user=request.user, **data),
         )
 
     @extend_schema(request=serializers.RequiredCommentSerializer)
@@ -180,7 +193,7 @@ class ExpenseViewSet(WritableViewSet):
         """Reject a submitted expense with the reason the partner reads (coordinators)."""
         return self.decision(
             serializers.RequiredCommentSerializer,
-            lambda obj, data: services.expense_reject(expense=obj, user=request.user, **data),
+            lambda obj, data: expense_reject(expense=obj, user=request.user, **data),
         )
 
     @extend_schema(request=None)
@@ -189,7 +202,7 @@ class ExpenseViewSet(WritableViewSet):
         """Withdraw a draft or submitted expense; it is kept, never deleted."""
         return self.decision(
             serializers.NoInputSerializer,
-            lambda obj, data: services.expense_withdraw(expense=obj, user=request.user),
+            lambda obj, data: expense_withdraw(expense=obj, user=request.user),
         )
 
 
@@ -217,7 +230,7 @@ class JobRecordViewSet(WritableViewSet):
         """A forecast position is filled: it counts as realised from now on."""
         return self.decision(
             serializers.NoInputSerializer,
-            lambda obj, data: services.job_realise(job=obj, user=request.user),
+            lambda obj, data: job_realise(job=obj, user=request.user),
         )
 
     @extend_schema(request=None)
@@ -226,5 +239,5 @@ class JobRecordViewSet(WritableViewSet):
         """Withdraw a job record declared by mistake or abandoned; it stays in the history."""
         return self.decision(
             serializers.NoInputSerializer,
-            lambda obj, data: services.job_withdraw(job=obj, user=request.user),
+            lambda obj, data: job_withdraw(job=obj, user=request.user),
         )

@@ -9,7 +9,7 @@ from django import forms
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from ..models import Expense
+from workpackages.money.models import Expense
 
 # The decision's own rules (a reason to reject, evidence that a milestone is reached) are the
 # services': these forms collect the fields, and the service says what is missing, as the API does.

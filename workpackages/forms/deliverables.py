@@ -12,9 +12,9 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from consortium.models import Partner
+from workpackages.workplan.models import Deliverable, Workpackage
 
 from ..filtersets import DeliverableFilterSet, MilestoneFilterSet, WorkpackageFilterSet
-from ..models import Deliverable, Workpackage
 from ..uploads import validate_sent_name
 from ..validators import (
     DELIVERABLE_EXTENSIONS,

@@ -12,9 +12,10 @@ from django.utils.translation import gettext_lazy as _
 from consortium.choices import CostCategoryKind
 from consortium.models import CostCategory, Partner, ReportingPeriod
 from consortium.records import implied_changes
+from workpackages.money.models import Expense
+from workpackages.workplan.models import Workpackage
 
 from ..filtersets import ExpenseFilterSet
-from ..models import Expense, Workpackage
 from ..uploads import validate_sent_name
 from ..validators import DOCUMENT_EXTENSIONS, MAX_UPLOAD_BYTES
 

@@ -11,9 +11,11 @@ from django.db.models import QuerySet
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
-from ..choices import JobStatus
+from workpackages.jobs.choices import JobStatus
+from workpackages.jobs.models import JobRecord
+from workpackages.workplan.models import Workpackage
+
 from ..filtersets import JobRecordFilterSet
-from ..models import JobRecord, Workpackage
 
 # The page's own partner and consortium; "changed since" is for integrations using the API.
 HIDDEN_FILTERS = ("partner", "consortium", "updated_since")

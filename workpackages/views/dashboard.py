@@ -7,8 +7,7 @@ from django.shortcuts import render
 from django.urls import path
 
 from consortium.portal import partner_view
-
-from ..selectors import partner_dashboard
+from workpackages.overview.selectors import partner_dashboard
 
 
 @partner_view

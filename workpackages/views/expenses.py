@@ -25,8 +25,11 @@ from consortium.formtools import add_service_error
 from consortium.models import Partner, ReportingPeriod
 from consortium.portal import partner_view, querystring_without_page
 from consortium.querysets import Action
+from consortium.records import editable_refusal, record_create, record_update
+from workpackages.money.choices import ExpenseStatus
+from workpackages.money.models import DECLARED, Expense, ExpenseQuerySet, Statement
+from workpackages.money.services import expense_withdraw, statement_submit
 
-from ..choices import ExpenseStatus
 from ..forms.expenses import (
     ExpenseForm,
     ExpenseImportForm,
@@ -34,15 +37,6 @@ from ..forms.expenses import (
     actual_cost_headings,
 )
 from ..imports import COLUMN_LABELS, MAX_ROWS, TEMPLATE_HEADERS, expenses_import, template_csv
-from ..models import Expense, Statement
-from ..models.budget import DECLARED, ExpenseQuerySet
-from ..services import (
-    editable_refusal,
-    expense_withdraw,
-    record_create,
-    record_update,
-    statement_submit,
-)
 
 PAGE_SIZE = 50
 MONEY: DecimalField[Decimal, Decimal] = DecimalField(max_digits=16, decimal_places=2)

@@ -22,12 +22,14 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from consortium.portal import PortalScope, partner_view
+from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
+from workpackages.jobs.models import JobRecord
+from workpackages.money.choices import ExpenseStatus
+from workpackages.money.models import Expense
 
-from .. import choices
 from ..exports import write_csv, write_xlsx
 from ..forms.expenses import PartnerExpenseFilterSet
 from ..forms.jobs import PartnerJobFilterSet
-from ..models import Expense, JobRecord
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",
@@ -134,7 +136,7 @@ EXPENSE_FIELDS = (
 def expense_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
     scope = request.scope  # type: ignore[attr-defined]
     expenses = Expense.objects.restrict(request.user, "view").filter(partner=scope.partner)
-    statuses = _labels(choices.ExpenseStatus)
+    statuses = _labels(ExpenseStatus)
     period_label = _("P%(number)s (%(start)s – %(end)s)")
 
     def row(
@@ -212,10 +214,10 @@ def job_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpRe
     scope = request.scope  # type: ignore[attr-defined]
     jobs = JobRecord.objects.restrict(request.user, "view").filter(partner=scope.partner)
     category, contract, impact, status = (
-        _labels(choices.JobCategory),
-        _labels(choices.ContractType),
-        _labels(choices.JobImpact),
-        _labels(choices.JobStatus),
+        _labels(JobCategory),
+        _labels(ContractType),
+        _labels(JobImpact),
+        _labels(JobStatus),
     )
 
     def row(

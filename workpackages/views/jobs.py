@@ -17,22 +17,17 @@ from django.views.decorators.http import require_POST
 
 from consortium.formtools import add_service_error
 from consortium.portal import partner_view, querystring_without_page
+from consortium.records import editable_refusal, record_create, record_update
+from workpackages.jobs.choices import JobStatus
+from workpackages.jobs.models import JobRecord
+from workpackages.jobs.selectors import partner_jobs
+from workpackages.jobs.services import job_realise, job_withdraw
 
-from ..choices import JobStatus
 from ..forms.jobs import (
     JobDeclareForm,
     JobForm,
     PartnerJobFilterSet,
     consortium_workpackages,
-)
-from ..models import JobRecord
-from ..selectors import partner_jobs
-from ..services import (
-    editable_refusal,
-    job_realise,
-    job_withdraw,
-    record_create,
-    record_update,
 )
 
 PAGE_SIZE = 50

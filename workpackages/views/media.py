@@ -10,8 +10,8 @@ from django.utils.module_loading import import_string
 from rest_framework.exceptions import AuthenticationFailed
 
 from consortium.authentication import ApiTokenAuthentication
-
-from ..models import Deliverable, DeliverableSubmission, Expense
+from workpackages.money.models import Expense
+from workpackages.workplan.models import Deliverable, DeliverableSubmission
 
 
 def _reader(request: HttpRequest) -> Any:

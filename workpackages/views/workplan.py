@@ -25,24 +25,26 @@ from django.views.decorators.http import require_http_methods
 
 from consortium.formtools import add_service_error
 from consortium.portal import partner_view, querystring_without_page
-
-from ..choices import DeliverableStatus, MilestoneStatus, ReviewDecision
-from ..forms.deliverables import (
-    DeliverableSubmitForm,
-    PartnerDeliverableFilterSet,
-    PartnerMilestoneFilterSet,
-    PartnerWorkpackageFilterSet,
-)
-from ..models import (
+from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus, ReviewDecision
+from workpackages.workplan.models import (
+    OPEN_DELIVERABLE,
     Deliverable,
     DeliverableReview,
     DeliverableSubmission,
     Milestone,
     Workpackage,
     WorkpackageParticipant,
+    open_deliverable,
+    overdue_deliverable,
 )
-from ..models.workplan import open_deliverable, overdue_deliverable
-from ..services import OPEN_DELIVERABLE, deliverable_submit
+from workpackages.workplan.services import deliverable_submit
+
+from ..forms.deliverables import (
+    DeliverableSubmitForm,
+    PartnerDeliverableFilterSet,
+    PartnerMilestoneFilterSet,
+    PartnerWorkpackageFilterSet,
+)
 
 PAGE_SIZE = 50
 

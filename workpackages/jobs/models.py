@@ -17,9 +17,9 @@ from simple_history.models import HistoricalRecords
 from consortium.models import Partner
 from consortium.querysets import PartnerOwnedQuerySet
 
-from .. import choices
-from .base import ConsortiumOwned
-from .workplan import Workpackage
+from ..base import ConsortiumOwned
+from ..workplan.models import Workpackage
+from . import choices
 
 
 class JobRecord(ConsortiumOwned):

@@ -16,16 +16,15 @@ from simple_history.models import HistoricalRecords
 from consortium.models import PERCENT_VALIDATORS, CostCategory, Partner, ReportingPeriod
 from consortium.querysets import PartnerOwnedQuerySet
 
-from .. import choices
-from ..money import CENT, cents
+from ..base import CENT, ConsortiumOwned, cents
 from ..uploads import validate_sent_name
 from ..validators import (
     validate_document_content,
     validate_document_extension,
     validate_upload_size,
 )
-from .base import ConsortiumOwned
-from .workplan import Workpackage
+from ..workplan.models import Workpackage
+from . import choices
 
 
 class BudgetLine(ConsortiumOwned):

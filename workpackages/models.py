@@ -1,9 +1,10 @@
-"""Models of the work plan, the budget and the jobs; split by subject, imported from here."""
+"""The app's models, one module per subject (`workplan/`, `money/`, `jobs/`); Django loads them
+from here."""
 
 from .base import ConsortiumOwned
-from .budget import BudgetLine, Effort, Expense, Statement
-from .jobs import JobRecord
-from .workplan import (
+from .jobs.models import JobRecord
+from .money.models import BudgetLine, Effort, Expense, Statement
+from .workplan.models import (
     Deliverable,
     DeliverableReview,
     DeliverableSubmission,

@@ -1,7 +1,7 @@
-"""Enumerations of the work plan, the budget and the jobs, in Horizon Europe's and the region's terms.
+"""Enumerations of the work plan: deliverables, reviews and milestones.
 
 A status is said of one row, so its label has a context: French agrees it with the row's noun
-("Approuvé" for a deliverable, "Acceptée" for an expense) while a column of counts says "Approuvés".
+("Approuvé" for a deliverable) while a column of counts says "Approuvés".
 """
 
 from django.db import models
@@ -48,42 +48,3 @@ class MilestoneStatus(models.TextChoices):
     PENDING = "pending", pgettext_lazy("milestone status", "Pending")
     ACHIEVED = "achieved", pgettext_lazy("milestone status", "Achieved")
     MISSED = "missed", pgettext_lazy("milestone status", "Missed")
-
-
-class BudgetLineStatus(models.TextChoices):
-    ACTIVE = "active", pgettext_lazy("budget line status", "Active")
-    CANCELLED = "cancelled", pgettext_lazy("budget line status", "Cancelled")
-
-
-class ExpenseStatus(models.TextChoices):
-    DRAFT = "draft", pgettext_lazy("expense status", "Draft")
-    SUBMITTED = "submitted", pgettext_lazy("expense status", "Submitted")
-    ACCEPTED = "accepted", pgettext_lazy("expense status", "Accepted")
-    REJECTED = "rejected", pgettext_lazy("expense status", "Rejected")
-    WITHDRAWN = "withdrawn", pgettext_lazy("expense status", "Withdrawn")
-
-
-class JobCategory(models.TextChoices):
-    RESEARCHER = "researcher", _("Researcher")
-    TECHNICIAN = "technician", _("Technician")
-    PRODUCTION = "production", _("Production / GMP operator")
-    QUALITY = "quality", _("Quality / regulatory")
-    SUPPORT = "support", _("Support / management")
-
-
-class ContractType(models.TextChoices):
-    PERMANENT = "permanent", _("Permanent")
-    FIXED_TERM = "fixed_term", _("Fixed-term")
-    PHD = "phd", _("PhD")
-    POSTDOC = "postdoc", _("Post-doc")
-
-
-class JobImpact(models.TextChoices):
-    DIRECT = "direct", pgettext_lazy("job impact", "Direct")
-    INDIRECT = "indirect", pgettext_lazy("job impact", "Indirect")
-
-
-class JobStatus(models.TextChoices):
-    FORECAST = "forecast", pgettext_lazy("job status", "Forecast")
-    REALISED = "realised", pgettext_lazy("job status", "Realised")
-    WITHDRAWN = "withdrawn", pgettext_lazy("job status", "Withdrawn")

@@ -1,7 +1,9 @@
-"""What every consortium-owned row of the work plan, the budget and the jobs has in common."""
+"""What every consortium-owned row of the work plan, the money and the jobs has in common, and
+how their amounts are stored and shown: `Decimal` EUR, to the cent."""
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
 from django.apps import apps
@@ -10,6 +12,24 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from consortium.models import Consortium, TimeStamped
+
+CENT = Decimal("0.01")
+
+
+def cents(value: Any) -> Decimal:
+    """An amount to the cent, rounding half away from zero (0.005 → 0.01), as Belgian accounting
+    does. Sums from the database go through it: PostgreSQL keeps the columns' two decimals, but
+    SQLite's sums carry a dozen (`140476.360000000`), which no money field accepts."""
+    return Decimal(value or 0).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+ZERO = Decimal("0.00")
+
+
+def percent(part: Decimal | int, whole: Decimal | int) -> Decimal | None:
+    if not whole:
+        return None
+    return (Decimal(part) * 100 / Decimal(whole)).quantize(Decimal("0.1"))
 
 
 class ConsortiumOwned(TimeStamped):

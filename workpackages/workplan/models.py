@@ -16,15 +16,15 @@ from simple_history.models import HistoricalRecords
 from consortium.models import Consortium, Partner
 from consortium.querysets import ScopedQuerySet
 
-from .. import choices
-from ..choices import DeliverableStatus
+from ..base import ConsortiumOwned
 from ..uploads import validate_sent_name
 from ..validators import (
     validate_deliverable_extension,
     validate_document_content,
     validate_upload_size,
 )
-from .base import ConsortiumOwned
+from . import choices
+from .choices import DeliverableStatus
 
 
 class Workpackage(ConsortiumOwned):
@@ -161,8 +161,10 @@ class DueItem(ConsortiumOwned):
             self.due_date = self.consortium.month_due_date(self.due_month)
 
 
-# A deliverable is delivered once submitted or approved; until then (sent back included) it is open.
+# A deliverable is delivered once submitted or approved; until then (sent back included) it is
+# open: its lead partner may still send a version, and it is late once its due date has passed.
 DELIVERED = (DeliverableStatus.SUBMITTED, DeliverableStatus.APPROVED)
+OPEN_DELIVERABLE = frozenset(DeliverableStatus) - frozenset(DELIVERED)
 
 
 def open_deliverable(prefix: str = "") -> Q:

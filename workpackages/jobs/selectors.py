@@ -1,0 +1,154 @@
+"""Reads of the jobs: headcount and FTE by impact and status, against the targets and each
+partner's commitment, in one query.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import (
+    Count,
+    QuerySet,
+    Sum,
+)
+from django.utils.translation import gettext
+
+from consortium.models import Partner
+from workpackages.base import ZERO, percent
+from workpackages.jobs.choices import JobImpact, JobStatus
+from workpackages.jobs.models import JobRecord
+
+
+@dataclass(frozen=True)
+class Commitment:
+    """A partner's jobs of one impact (direct or indirect) against what it committed to."""
+
+    impact: str
+    label: str
+    committed: int
+    realised: int = 0
+    realised_fte: Decimal = ZERO
+    forecast: int = 0
+    forecast_fte: Decimal = ZERO
+
+    @property
+    def expected(self) -> int:
+        return self.realised + self.forecast
+
+    @property
+    def expected_fte(self) -> Decimal:
+        return self.realised_fte + self.forecast_fte
+
+    @property
+    def progress(self) -> Decimal | None:
+        """Realised headcount as a percentage of the commitment."""
+        return percent(self.realised, self.committed)
+
+    @property
+    def outlook(self) -> Decimal | None:
+        """Realised and forecast headcount as a percentage of the commitment."""
+        return percent(self.expected, self.committed)
+
+    @property
+    def bar_width(self) -> int:
+        return min(int(self.progress or 0), 100)
+
+
+@dataclass
+class JobsFigures:
+    """Jobs created in a consortium, by impact and status, against its targets."""
+
+    direct_target: int
+    indirect_target: int
+    counts: dict[tuple[str, str], tuple[int, Decimal]] = field(default_factory=dict)
+
+    def headcount(self, impact: str, status: str = JobStatus.REALISED) -> int:
+        return self.counts.get((impact, status), (0, ZERO))[0]
+
+    def fte(self, impact: str, status: str = JobStatus.REALISED) -> Decimal:
+        return self.counts.get((impact, status), (0, ZERO))[1]
+
+    @property
+    def direct_realised(self) -> int:
+        return self.headcount(JobImpact.DIRECT)
+
+    @property
+    def indirect_realised(self) -> int:
+        return self.headcount(JobImpact.INDIRECT)
+
+    @property
+    def direct_fte(self) -> Decimal:
+        return self.fte(JobImpact.DIRECT)
+
+    @property
+    def indirect_fte(self) -> Decimal:
+        return self.fte(JobImpact.INDIRECT)
+
+    @property
+    def direct_forecast(self) -> int:
+        return self.headcount(JobImpact.DIRECT, JobStatus.FORECAST)
+
+    @property
+    def indirect_forecast(self) -> int:
+        return self.headcount(JobImpact.INDIRECT, JobStatus.FORECAST)
+
+    @property
+    def direct_progress(self) -> Decimal | None:
+        return percent(self.direct_realised, self.direct_target)
+
+    @property
+    def indirect_progress(self) -> Decimal | None:
+        return percent(self.indirect_realised, self.indirect_target)
+
+    def commitments(self) -> list[Commitment]:
+        """Realised and forecast jobs, direct then indirect, each against its target."""
+        targets = {
+            JobImpact.DIRECT: (gettext("Direct jobs"), self.direct_target),
+            JobImpact.INDIRECT: (gettext("Indirect jobs"), self.indirect_target),
+        }
+        return [
+            Commitment(
+                impact=impact,
+                label=label,
+                committed=target,
+                realised=self.headcount(impact),
+                realised_fte=self.fte(impact),
+                forecast=self.headcount(impact, JobStatus.FORECAST),
+                forecast_fte=self.fte(impact, JobStatus.FORECAST),
+            )
+            for impact, (label, target) in targets.items()
+        ]
+
+
+def jobs_counts(
+    ids: list[int], partners_only: QuerySet[Any] | None = None
+) -> dict[int, dict[tuple[str, str], tuple[int, Decimal]]]:
+    jobs = JobRecord.objects.filter(consortium_id__in=ids)
+    if partners_only is not None:
+        jobs = jobs.filter(partner_id__in=partners_only)
+    rows = (
+        jobs.exclude(status=JobStatus.WITHDRAWN)
+        .values("consortium_id", "impact", "status")
+        .annotate(headcount=Count("pk"), fte=Sum("fte"))
+    )
+    result: dict[int, dict[tuple[str, str], tuple[int, Decimal]]] = defaultdict(dict)
+    for row in rows:
+        result[row["consortium_id"]][(row["impact"], row["status"])] = (
+            row["headcount"],
+            row["fte"] or ZERO,
+        )
+    return result
+
+
+def partner_jobs(partner: Partner) -> JobsFigures:
+    """A partner's jobs, by impact and status, against its commitments, in one query."""
+    return JobsFigures(
+        direct_target=partner.jobs_commitment_direct,
+        indirect_target=partner.jobs_commitment_indirect,
+        counts=jobs_counts(
+            [partner.consortium_id], Partner.objects.filter(pk=partner.pk).values("pk")
+        ).get(partner.consortium_id, {}),
+    )

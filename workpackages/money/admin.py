@@ -1,0 +1,324 @@
+"""The coordinators' admin for the money: budget lines with their consumption, expenses and their
+decisions (accept in full or for a lower amount, reject, withdraw), effort.
+
+Decisions are admin actions that call the services, one object at a time, and report per object
+what was done or why it was refused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.translation import gettext, ngettext, ngettext_lazy
+from django.utils.translation import gettext_lazy as _
+
+from consortium.admin import PARTNER_INLINES
+from consortium.adminkit import badge, money, service_action, status_badge
+from consortium.formtools import add_service_error
+from consortium.permissions import (
+    ScopedModelAdmin,
+    ScopedTabularInline,
+)
+from workpackages.base import percent
+from workpackages.forms.decisions import (
+    PARTIAL_ACCEPT_MAX_ROWS,
+    CommentForm,
+    PartialAcceptForm,
+)
+from workpackages.money.choices import BudgetLineStatus, ExpenseStatus
+from workpackages.money.models import BudgetLine, Effort, Expense
+from workpackages.money.selectors import budget_lines_with_consumption, expenses_with_line_balance
+from workpackages.money.services import (
+    budget_line_cancel,
+    expense_accept,
+    expense_reject,
+    expense_withdraw,
+)
+
+STATUS_TONES = {
+    BudgetLineStatus.ACTIVE: "green",
+    BudgetLineStatus.CANCELLED: "grey",
+    ExpenseStatus.DRAFT: "grey",
+    ExpenseStatus.SUBMITTED: "amber",
+    ExpenseStatus.ACCEPTED: "green",
+    ExpenseStatus.REJECTED: "red",
+    ExpenseStatus.WITHDRAWN: "grey",
+}
+
+
+def _accept_each(decisions: list[PartialAcceptForm], *, user: Any) -> bool:
+    """Accept each expense for its own amount, all or none: the service's refusal of one row is
+    put on that row's form and every acceptance is rolled back."""
+    savepoint = transaction.savepoint()
+    for form in decisions:
+        try:
+            expense_accept(
+                expense=form.expense,
+                user=user,
+                accepted_amount=form.cleaned_data["accepted_amount"],
+                comment=form.cleaned_data["comment"],
+            )
+        except ValidationError as error:
+            add_service_error(form, error)
+    if any(form.errors for form in decisions):
+        transaction.savepoint_rollback(savepoint)
+        return False
+    transaction.savepoint_commit(savepoint)
+    return True
+
+
+class ConsumptionMixin:
+    """List columns for money annotated with `consumed` by the selectors."""
+
+    @admin.display(description=_("consumed (EUR)"), ordering="consumed")
+    def consumed_amount(self, obj: Any) -> str:
+        return money(obj.consumed)
+
+    @admin.display(description=_("consumption"), ordering="consumed")
+    def consumption(self, obj: Any) -> str:
+        value = percent(obj.consumed, obj.planned_amount)
+        if value is None:
+            return "–"
+        tone = "red" if value > 100 else "amber" if value > 90 else "green"
+        return badge(f"{value} %", tone)
+
+
+class BudgetLineInline(ScopedTabularInline):
+    model = BudgetLine
+    fields = [
+        "workpackage",
+        "category",
+        "planned_amount",
+        "funding_rate",
+        "granted_amount",
+        "status",
+    ]
+    readonly_fields = ["status"]
+    autocomplete_fields = ["workpackage"]
+    fk_name = "partner"
+
+
+@admin.register(BudgetLine)
+class BudgetLineAdmin(ConsumptionMixin, ScopedModelAdmin):
+    fields = [
+        "partner",
+        "workpackage",
+        "category",
+        "planned_amount",
+        "funding_rate",
+        "granted_amount",
+        "status",
+    ]
+    list_display = [
+        "partner",
+        "workpackage_code",
+        "category",
+        "planned",
+        "funding_rate",
+        "granted",
+        "consumed_amount",
+        "consumption",
+        "status_badge",
+    ]
+    list_filter = ["status", "category", "workpackage", "partner", "consortium"]
+    search_fields = ["partner__organisation__short_name", "workpackage__title"]
+    autocomplete_fields = ["partner", "workpackage"]
+    list_select_related = ["partner__organisation", "workpackage", "category"]
+    readonly_fields = ["status"]
+    actions = ["cancel"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[BudgetLine]:
+        return budget_lines_with_consumption(super().get_queryset(request))
+
+    @admin.display(description=_("WP"), ordering="workpackage__number")
+    def workpackage_code(self, obj: BudgetLine) -> str:
+        return obj.workpackage.code
+
+    @admin.display(description=_("planned (EUR)"), ordering="planned_amount")
+    def planned(self, obj: BudgetLine) -> str:
+        return money(obj.planned_amount)
+
+    @admin.display(description=_("granted (EUR)"), ordering="granted_amount")
+    def granted(self, obj: BudgetLine) -> str:
+        return money(obj.granted_amount)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: BudgetLine) -> str:
+        return status_badge(obj, STATUS_TONES)
+
+    cancel = service_action(
+        budget_line_cancel,
+        row="line",
+        description=_("Cancel the selected budget lines"),
+        done=ngettext_lazy(
+            "%(count)s budget line cancelled.",
+            "%(count)s budget lines cancelled.",
+            "count",
+        ),
+    )
+
+
+@admin.register(Expense)
+class ExpenseAdmin(ScopedModelAdmin):
+    list_display = [
+        "incurred_on",
+        "partner",
+        "workpackage_code",
+        "category",
+        "period",
+        "amount_display",
+        "accepted_display",
+        "status_badge",
+        "invoice_reference",
+    ]
+    list_filter = ["status", "period", "category", "workpackage", "partner", "consortium"]
+    search_fields = ["description", "invoice_reference", "partner__organisation__short_name"]
+    autocomplete_fields = ["partner", "workpackage"]
+    list_select_related = ["partner__organisation", "workpackage", "category", "period"]
+    date_hierarchy = "incurred_on"
+    readonly_fields = [
+        "status",
+        "accepted_amount",
+        "submitted_at",
+        "reviewed_by",
+        "reviewed_at",
+        "review_comment",
+    ]
+    actions = ["accept", "accept_partially", "reject", "withdraw"]
+
+    @admin.display(description=_("WP"), ordering="workpackage__number")
+    def workpackage_code(self, obj: Expense) -> str:
+        return obj.workpackage.code
+
+    @admin.display(description=_("amount (EUR)"), ordering="amount")
+    def amount_display(self, obj: Expense) -> str:
+        return money(obj.amount)
+
+    @admin.display(description=_("accepted (EUR)"), ordering="accepted_amount")
+    def accepted_display(self, obj: Expense) -> str:
+        return "–" if obj.accepted_amount is None else money(obj.accepted_amount)
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj: Expense) -> str:
+        return status_badge(obj, STATUS_TONES)
+
+    accept = service_action(
+        expense_accept,
+        row="expense",
+        description=_("Accept the selected expenses in full"),
+        done=ngettext_lazy(
+            "%(count)s expense accepted.",
+            "%(count)s expenses accepted.",
+            "count",
+        ),
+    )
+
+    @admin.action(description=_("Accept the selected expenses for a lower amount…"))
+    def accept_partially(
+        self, request: HttpRequest, queryset: QuerySet[Expense]
+    ) -> HttpResponse | None:
+        """Ask each selected expense's own amount and reason, shown against its evidence and its
+        budget line's balance, then accept each for its amount.
+
+        `expense_accept` judges every row; one it refuses applies nothing, and the page shows again
+        with the refusal next to that row. The page posts back the ids of the rows it shows, so
+        "select all" across pages decides exactly those; more rows than a page can ask about are
+        refused.
+        """
+        expenses = list(
+            expenses_with_line_balance(
+                queryset.select_related("partner__organisation", "workpackage", "category")
+            )[: PARTIAL_ACCEPT_MAX_ROWS + 1]
+        )
+        if len(expenses) > PARTIAL_ACCEPT_MAX_ROWS:
+            self.message_user(
+                request,
+                gettext(
+                    "Accepting for a lower amount asks for an amount per expense: select at most "
+                    "%(limit)s expenses at a time (filter the list to narrow it down). Nothing "
+                    "was changed."
+                )
+                % {"limit": PARTIAL_ACCEPT_MAX_ROWS},
+                messages.ERROR,
+            )
+            return None
+        applying = "apply" in request.POST
+        decisions = [
+            PartialAcceptForm(request.POST if applying else None, expense=expense)
+            for expense in expenses
+        ]
+        # Every form is read, not only up to the first wrong one: each row shows its errors.
+        if (
+            applying
+            and all([form.is_valid() for form in decisions])
+            and _accept_each(decisions, user=request.user)
+        ):
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)s expense accepted.", "%(count)s expenses accepted.", len(decisions)
+                )
+                % {"count": len(decisions)},
+                messages.SUCCESS,
+            )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/partial_accept_form.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": gettext("Accept for a lower amount"),
+                "opts": self.model._meta,
+                "action": request.POST.get("action"),
+                "decisions": decisions,
+                "errors": sum(len(form.errors) for form in decisions),
+            },
+        )
+
+    reject = service_action(
+        expense_reject,
+        row="expense",
+        description=_("Reject the selected expenses…"),
+        form_class=CommentForm,
+        title=_("Reject expenses"),
+        done=ngettext_lazy(
+            "%(count)s expense rejected.",
+            "%(count)s expenses rejected.",
+            "count",
+        ),
+    )
+
+    withdraw = service_action(
+        expense_withdraw,
+        row="expense",
+        description=_("Withdraw the selected expenses"),
+        done=ngettext_lazy(
+            "%(count)s expense withdrawn.",
+            "%(count)s expenses withdrawn.",
+            "count",
+        ),
+    )
+
+
+@admin.register(Effort)
+class EffortAdmin(ScopedModelAdmin):
+    list_display = [
+        "partner",
+        "workpackage",
+        "period",
+        "planned_person_months",
+        "actual_person_months",
+    ]
+    list_filter = ["period", "workpackage", "partner", "consortium"]
+    search_fields = ["partner__organisation__short_name"]
+    autocomplete_fields = ["partner", "workpackage"]
+    list_select_related = ["partner__organisation", "workpackage", "period"]
+
+
+PARTNER_INLINES.append(BudgetLineInline)

@@ -1,0 +1,219 @@
+"""Reads of the money: budget lines with what they consumed, expenses against their line's
+balance, the budget per partner and per workpackage. Every sum is computed by the database, in a
+fixed number of queries however many lines or expenses there are.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import (
+    Case,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Round
+
+from consortium.choices import CostCategoryKind
+from consortium.models import Partner, ReportingPeriod
+from workpackages.base import ZERO, percent
+from workpackages.money.choices import BudgetLineStatus, ExpenseStatus
+from workpackages.money.models import BudgetLine, Expense
+from workpackages.workplan.models import (
+    Workpackage,
+)
+
+MONEY_FIELD: DecimalField = DecimalField(max_digits=16, decimal_places=2)
+
+
+def _accepted_sum(category_ref: str) -> Subquery:
+    return Subquery(
+        Expense.objects.filter(
+            partner_id=OuterRef("partner_id"),
+            workpackage_id=OuterRef("workpackage_id"),
+            category_id=OuterRef(category_ref),
+            status=ExpenseStatus.ACCEPTED,
+        )
+        .values("partner_id")
+        .annotate(total=Sum("accepted_amount"))
+        .values("total"),
+        output_field=MONEY_FIELD,
+    )
+
+
+def budget_lines_with_consumption(lines: QuerySet[BudgetLine]) -> QuerySet[Any]:
+    """Annotate `consumed` (accepted expenses; flat-rate lines: rate × their base heading's)."""
+    own = Coalesce(_accepted_sum("category_id"), Value(ZERO), output_field=MONEY_FIELD)
+    base = Coalesce(
+        _accepted_sum("category__flat_rate_base_id"), Value(ZERO), output_field=MONEY_FIELD
+    )
+    return lines.annotate(
+        consumed=Case(
+            When(
+                category__kind=CostCategoryKind.FLAT_RATE,
+                # Rounded to the cent per line, as the funder computes it.
+                then=Round(
+                    ExpressionWrapper(
+                        base * F("category__flat_rate") / Value(Decimal(100)),
+                        output_field=MONEY_FIELD,
+                    ),
+                    2,
+                    output_field=MONEY_FIELD,
+                ),
+            ),
+            default=own,
+            output_field=MONEY_FIELD,
+        )
+    )
+
+
+def expenses_with_line_balance(expenses: QuerySet[Expense]) -> QuerySet[Any]:
+    """Annotate each expense with the balance of its budget line, in the query that reads the
+    expenses: `line_planned`, `line_consumed` (accepted on the line so far, as
+    `budget_lines_with_consumption` counts it) and `line_remaining` (planned minus consumed,
+    negative once the line is overspent); None without an active line."""
+    lines = (
+        budget_lines_with_consumption(
+            BudgetLine.objects.filter(
+                partner_id=OuterRef("partner_id"),
+                workpackage_id=OuterRef("workpackage_id"),
+                category_id=OuterRef("category_id"),
+                status=BudgetLineStatus.ACTIVE,
+            )
+        )
+        .annotate(
+            remaining=ExpressionWrapper(
+                F("planned_amount") - F("consumed"), output_field=MONEY_FIELD
+            )
+        )
+        # One active line per partner, workpackage and heading: no ordering (and no join) needed.
+        .order_by()
+    )
+
+    def line(value: str) -> Subquery:
+        return Subquery(lines.values(value)[:1], output_field=MONEY_FIELD)
+
+    return expenses.annotate(
+        line_planned=line("planned_amount"),
+        line_consumed=line("consumed"),
+        line_remaining=line("remaining"),
+    )
+
+
+@dataclass
+class BudgetRow:
+    """Planned, granted and consumed money for one partner or one workpackage."""
+
+    key: int
+    number: int
+    label: str
+    planned: Decimal = ZERO
+    granted: Decimal = ZERO
+    consumed: Decimal = ZERO
+    overspent_lines: int = 0
+
+    @property
+    def consumption(self) -> Decimal | None:
+        return percent(self.consumed, self.planned)
+
+    @property
+    def bar_width(self) -> int:
+        """The consumed share as a whole percentage from 0 to 100, for a bar's width."""
+        return min(int(self.consumption or 0), 100)
+
+
+def add_budget_line(
+    rows: dict[int, BudgetRow],
+    key: int,
+    number: int,
+    label: str,
+    planned: Decimal,
+    granted: Decimal | None,
+    consumed: Decimal,
+) -> None:
+    """Add one budget line's money to its row in `rows`, creating the row on first use."""
+    row = rows.setdefault(key, BudgetRow(key=key, number=number, label=label))
+    row.planned += planned
+    row.granted += granted or ZERO
+    row.consumed += consumed
+    row.overspent_lines += int(consumed > planned)
+
+
+def budget_rows(
+    ids: list[int], partners_only: QuerySet[Any] | None = None
+) -> tuple[dict[int, list[BudgetRow]], dict[int, list[BudgetRow]]]:
+    """Budget per partner and per workpackage, from one query over the (annotated) budget lines;
+    `partners_only` (partner ids) leaves out the money of every other partner."""
+    lines = BudgetLine.objects.filter(consortium_id__in=ids, status=BudgetLineStatus.ACTIVE)
+    all_partners = Partner.objects.filter(consortium_id__in=ids)
+    if partners_only is not None:
+        lines = lines.filter(partner_id__in=partners_only)
+        all_partners = all_partners.filter(pk__in=partners_only)
+    values = budget_lines_with_consumption(lines).values_list(
+        "consortium_id",
+        "partner_id",
+        "partner__number",
+        "partner__organisation__short_name",
+        "workpackage_id",
+        "workpackage__number",
+        "workpackage__title",
+        "planned_amount",
+        "granted_amount",
+        "consumed",
+    )
+    partners: dict[int, dict[int, BudgetRow]] = defaultdict(dict)
+    workpackages: dict[int, dict[int, BudgetRow]] = defaultdict(dict)
+    for cid, pid, pnum, pname, wid, wnum, wtitle, planned, granted, consumed in values:
+        for rows, key, number, label in (
+            (partners[cid], pid, pnum, f"P{pnum} {pname}"),
+            (workpackages[cid], wid, wnum, f"WP{wnum} {wtitle}"),
+        ):
+            add_budget_line(rows, key, number, label, planned, granted, consumed)
+    # Partners and WPs without any line still appear, with zeros.
+    for pid, cid, pnum, pname in all_partners.values_list(
+        "pk", "consortium_id", "number", "organisation__short_name"
+    ):
+        partners[cid].setdefault(pid, BudgetRow(key=pid, number=pnum, label=f"P{pnum} {pname}"))
+    for wid, cid, wnum, wtitle in Workpackage.objects.filter(consortium_id__in=ids).values_list(
+        "pk", "consortium_id", "number", "title"
+    ):
+        workpackages[cid].setdefault(
+            wid, BudgetRow(key=wid, number=wnum, label=f"WP{wnum} {wtitle}")
+        )
+
+    def ordered(rows: dict[int, BudgetRow]) -> list[BudgetRow]:
+        return sorted(rows.values(), key=lambda row: row.number)
+
+    return (
+        {cid: ordered(rows) for cid, rows in partners.items()},
+        {cid: ordered(rows) for cid, rows in workpackages.items()},
+    )
+
+
+@dataclass
+class StatementDue:
+    """A reporting period's expense statement, seen from one partner."""
+
+    period: ReportingPeriod
+    submitted_at: datetime.datetime | None
+    today: datetime.date
+
+    @property
+    def days_left(self) -> int:
+        """Days until the statement is due; negative once it is late."""
+        return (self.period.statement_due_date - self.today).days
+
+    @property
+    def days_late(self) -> int:
+        return max(-self.days_left, 0)

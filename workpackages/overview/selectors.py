@@ -1,0 +1,325 @@
+"""The consortium and the partner seen whole: the coordinators' dashboards, the API's summary and
+the partner's dashboard, put together from each subject's selectors.
+
+Each function takes a set of consortium ids and answers for all of them in a fixed number of
+queries, however many partners, lines or expenses there are.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import (
+    Count,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
+from consortium.models import Consortium, Partner, ReportingPeriod
+from workpackages.base import ZERO, percent
+from workpackages.jobs.selectors import JobsFigures, jobs_counts, partner_jobs
+from workpackages.money.choices import BudgetLineStatus
+from workpackages.money.models import BudgetLine, Statement
+from workpackages.money.selectors import (
+    BudgetRow,
+    StatementDue,
+    add_budget_line,
+    budget_lines_with_consumption,
+    budget_rows,
+)
+from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus
+from workpackages.workplan.models import (
+    Deliverable,
+    Milestone,
+    due_soon_deliverable,
+    overdue_deliverable,
+)
+from workpackages.workplan.selectors import deliverable_counts
+
+
+@dataclass
+class ConsortiumDashboard:
+    """Everything the coordinators' dashboard shows for one consortium."""
+
+    consortium: Consortium
+    partners: int = 0
+    workpackages: int = 0
+    deliverables_total: int = 0
+    deliverables_on_time: int = 0
+    deliverables_late: int = 0
+    deliverables_due_soon: int = 0
+    deliverables_by_status: dict[Any, int] = field(default_factory=dict)
+    late_deliverables: list[Deliverable] = field(default_factory=list)
+    by_partner: list[BudgetRow] = field(default_factory=list)
+    by_workpackage: list[BudgetRow] = field(default_factory=list)
+    jobs: JobsFigures | None = None
+    time_elapsed: Decimal | None = None
+
+    @property
+    def planned(self) -> Decimal:
+        return sum((row.planned for row in self.by_partner), ZERO)
+
+    @property
+    def granted(self) -> Decimal:
+        return sum((row.granted for row in self.by_partner), ZERO)
+
+    @property
+    def consumed(self) -> Decimal:
+        return sum((row.consumed for row in self.by_partner), ZERO)
+
+    @property
+    def consumption(self) -> Decimal | None:
+        return percent(self.consumed, self.planned)
+
+    @property
+    def budget_tables(self) -> list[tuple[Any, list[BudgetRow]]]:
+        return [
+            (_("Budget by partner"), self.by_partner),
+            (_("Budget by workpackage"), self.by_workpackage),
+        ]
+
+    @property
+    def overspent_lines(self) -> int:
+        return sum(row.overspent_lines for row in self.by_partner)
+
+
+def time_elapsed(consortium: Consortium, today: datetime.date) -> Decimal:
+    total = (consortium.end_date - consortium.start_date).days + 1
+    done = min(max((today - consortium.start_date).days + 1, 0), total)
+    return percent(done, total) or Decimal(0)
+
+
+def consortium_dashboards(
+    consortia: Iterable[Consortium],
+    *,
+    today: datetime.date | None = None,
+    late_limit: int = 10,
+    partners_only: QuerySet[Any] | None = None,
+) -> list[ConsortiumDashboard]:
+    """The dashboard of each consortium, in a number of queries that depends on nothing but
+    the number of consortia (one for each consortium's late-deliverables list, none without
+    one). With `partners_only` (partner ids), the money and the jobs are those partners' only."""
+    today = today or timezone.localdate()
+    consortia = list(consortia)
+    ids = [c.pk for c in consortia]
+    if not ids:
+        return []
+    deliverables = deliverable_counts(ids, today)
+    by_partner, by_workpackage = budget_rows(ids, partners_only)
+    jobs = jobs_counts(ids, partners_only)
+    counts = {
+        row["pk"]: row
+        for row in Consortium.objects.filter(pk__in=ids)
+        .values("pk")
+        .annotate(
+            n_partners=Count("partners", distinct=True),
+            n_workpackages=Count("workpackages", distinct=True),
+        )
+    }
+    dashboards = []
+    for consortium in consortia:
+        d = deliverables.get(consortium.pk, {})
+        late = (
+            Deliverable.objects.filter(consortium=consortium)
+            .overdue(today)
+            .select_related("workpackage", "lead_partner__organisation")
+            .order_by("due_date")[:late_limit]
+        )
+        dashboards.append(
+            ConsortiumDashboard(
+                consortium=consortium,
+                partners=counts[consortium.pk]["n_partners"],
+                workpackages=counts[consortium.pk]["n_workpackages"],
+                deliverables_total=d.get("total", 0),
+                deliverables_on_time=d.get("on_time", 0),
+                deliverables_late=d.get("late", 0),
+                deliverables_due_soon=d.get("due_soon", 0),
+                deliverables_by_status={
+                    label: d.get(f"status_{value}", 0) for value, label in DeliverableStatus.choices
+                },
+                late_deliverables=list(late) if late_limit else [],
+                by_partner=by_partner.get(consortium.pk, []),
+                by_workpackage=by_workpackage.get(consortium.pk, []),
+                jobs=JobsFigures(
+                    direct_target=consortium.direct_jobs_target,
+                    indirect_target=consortium.indirect_jobs_target,
+                    counts=jobs.get(consortium.pk, {}),
+                ),
+                time_elapsed=time_elapsed(consortium, today),
+            )
+        )
+    return dashboards
+
+
+@dataclass
+class ConsortiumSummary:
+    """The figures integrations read for one consortium: the dashboard's, plus the milestones."""
+
+    dashboard: ConsortiumDashboard
+    partner_scope: bool
+    milestones_total: int = 0
+    milestones_overdue: int = 0
+    milestones_by_status: dict[str, int] = field(default_factory=dict)
+    today: datetime.date | None = None
+
+
+def consortium_summary(
+    consortium: Consortium,
+    *,
+    partners_only: QuerySet[Any] | None = None,
+    today: datetime.date | None = None,
+) -> ConsortiumSummary:
+    """One consortium's budget, deliverables, milestones and jobs in a fixed number of queries.
+
+    With `partners_only` (ids of the partners a partner user works for) the money and the jobs are
+    those partners' only; the work plan (deliverables, milestones) is the whole consortium's.
+    """
+    today = today or timezone.localdate()
+    [dashboard] = consortium_dashboards(
+        [consortium], today=today, late_limit=0, partners_only=partners_only
+    )
+    milestones = Milestone.objects.filter(consortium_id=consortium.pk).aggregate(
+        total=Count("pk"),
+        overdue=Count("pk", filter=Q(status=MilestoneStatus.PENDING, due_date__lt=today)),
+        **{
+            f"status_{value}": Count("pk", filter=Q(status=value))
+            for value in MilestoneStatus.values
+        },
+    )
+    if partners_only is not None and dashboard.jobs is not None:
+        # A partner's targets are its own commitments.
+        commitments = Partner.objects.filter(
+            consortium_id=consortium.pk, pk__in=partners_only
+        ).aggregate(direct=Sum("jobs_commitment_direct"), indirect=Sum("jobs_commitment_indirect"))
+        dashboard.jobs.direct_target = commitments["direct"] or 0
+        dashboard.jobs.indirect_target = commitments["indirect"] or 0
+    return ConsortiumSummary(
+        dashboard=dashboard,
+        partner_scope=partners_only is not None,
+        milestones_total=milestones["total"],
+        milestones_overdue=milestones["overdue"],
+        milestones_by_status={
+            value: milestones[f"status_{value}"] for value in MilestoneStatus.values
+        },
+        today=today,
+    )
+
+
+@dataclass
+class PartnerDashboard:
+    """What a partner's people see first: their deadlines, their money and their jobs."""
+
+    partner: Partner
+    today: datetime.date
+    overdue: list[Deliverable]
+    due_soon: list[Deliverable]
+    milestones: list[Milestone]
+    by_workpackage: list[BudgetRow]
+    by_category: list[BudgetRow]
+    jobs: JobsFigures
+    current_period: ReportingPeriod | None
+    statements: list[StatementDue]
+
+    @property
+    def planned(self) -> Decimal:
+        return sum((row.planned for row in self.by_workpackage), ZERO)
+
+    @property
+    def consumed(self) -> Decimal:
+        return sum((row.consumed for row in self.by_workpackage), ZERO)
+
+    @property
+    def consumption(self) -> Decimal | None:
+        return percent(self.consumed, self.planned)
+
+    @property
+    def next_statement(self) -> StatementDue | None:
+        """The statement to file next: the oldest ended period not yet submitted, else the
+        current period's."""
+        waiting = [s for s in self.statements if s.submitted_at is None]
+        ended = [s for s in waiting if s.period.end_date < self.today]
+        if ended:
+            return ended[0]
+        return next((s for s in waiting if s.period == self.current_period), None)
+
+
+def partner_dashboard(
+    partner: Partner, *, today: datetime.date | None = None, soon_days: int = 60
+) -> PartnerDashboard:
+    """A partner's dashboard in a fixed number of queries, whatever its lines, deliverables or
+    jobs: deadlines it leads, budget consumed per workpackage and heading, jobs against its
+    commitments, and where its expense statements stand."""
+    today = today or timezone.localdate()
+    led = (
+        Deliverable.objects.filter(lead_partner=partner)
+        .select_related("workpackage")
+        .order_by("due_date", "workpackage__number", "number")
+    )
+    overdue = list(led.filter(overdue_deliverable(today)))
+    due_soon = list(led.filter(due_soon_deliverable(today, soon_days)))
+    milestones = list(
+        Milestone.objects.filter(lead_partner=partner, status=MilestoneStatus.PENDING)
+        .filter(due_date__lte=today + datetime.timedelta(days=soon_days))
+        .order_by("due_date", "number")
+    )
+    lines = budget_lines_with_consumption(
+        BudgetLine.objects.filter(partner=partner, status=BudgetLineStatus.ACTIVE)
+    ).values_list(
+        "workpackage_id",
+        "workpackage__number",
+        "workpackage__title",
+        "category_id",
+        "category__position",
+        "category__name",
+        "planned_amount",
+        "granted_amount",
+        "consumed",
+    )
+    workpackages: dict[int, BudgetRow] = {}
+    categories: dict[int, BudgetRow] = {}
+    for wid, wnum, wtitle, cid, cpos, cname, planned, granted, consumed in lines:
+        for rows, key, number, label in (
+            (workpackages, wid, wnum, f"WP{wnum} {wtitle}"),
+            (categories, cid, cpos, gettext(cname)),
+        ):
+            add_budget_line(rows, key, number, label, planned, granted, consumed)
+    jobs = partner_jobs(partner)
+    periods = list(
+        ReportingPeriod.objects.filter(consortium_id=partner.consortium_id)
+        .annotate(
+            submitted_at=Subquery(
+                Statement.objects.filter(partner=partner, period=OuterRef("pk")).values(
+                    "submitted_at"
+                )[:1]
+            )
+        )
+        .order_by("number")
+    )
+    current = next((p for p in periods if p.contains(today)), None)
+    statements = [
+        StatementDue(period=p, submitted_at=p.submitted_at, today=today)
+        for p in periods
+        if p.start_date <= today
+    ]
+    return PartnerDashboard(
+        partner=partner,
+        today=today,
+        overdue=overdue,
+        due_soon=due_soon,
+        milestones=milestones,
+        by_workpackage=sorted(workpackages.values(), key=lambda row: row.number),
+        by_category=sorted(categories.values(), key=lambda row: row.number),
+        jobs=jobs,
+        current_period=current,
+        statements=statements,
+    )

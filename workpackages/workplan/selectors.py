@@ -1,0 +1,40 @@
+"""Reads of the work plan: deliverables by state, late and on time, per consortium, in one query."""
+
+from __future__ import annotations
+
+import datetime
+from typing import Any
+
+from django.db.models import (
+    Count,
+    F,
+    Q,
+)
+
+from workpackages.workplan.choices import DeliverableStatus
+from workpackages.workplan.models import (
+    Deliverable,
+    due_soon_deliverable,
+    overdue_deliverable,
+)
+
+
+def deliverable_counts(ids: list[int], today: datetime.date) -> dict[int, dict[str, Any]]:
+    # Late and on time exclude each other: a deliverable sent on time, then sent back and still
+    # open past its date, is late now.
+    late = overdue_deliverable(today) | Q(first_submitted_at__date__gt=F("due_date"))
+    rows = (
+        Deliverable.objects.filter(consortium_id__in=ids)
+        .values("consortium_id")
+        .annotate(
+            total=Count("pk"),
+            late=Count("pk", filter=late),
+            on_time=Count("pk", filter=Q(first_submitted_at__isnull=False) & ~late),
+            due_soon=Count("pk", filter=due_soon_deliverable(today)),
+            **{
+                f"status_{value}": Count("pk", filter=Q(status=value))
+                for value in DeliverableStatus.values
+            },
+        )
+    )
+    return {row.pop("consortium_id"): row for row in rows}
