@@ -4,23 +4,26 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from consortium.api import views as consortium
-from workpackages.api import views as workpackages
+from workpackages.jobs import api as jobs
+from workpackages.money import api as money
+from workpackages.overview import api as overview
+from workpackages.workplan import api as workplan
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
-router.register("consortia", workpackages.ConsortiumViewSet, basename="consortium")
+router.register("consortia", overview.ConsortiumViewSet, basename="consortium")
 router.register("organisations", consortium.OrganisationViewSet, basename="organisation")
 router.register("partners", consortium.PartnerViewSet, basename="partner")
 router.register("memberships", consortium.MembershipViewSet, basename="membership")
 router.register("reporting-periods", consortium.ReportingPeriodViewSet, basename="reporting-period")
 router.register("cost-categories", consortium.CostCategoryViewSet, basename="cost-category")
-router.register("workpackages", workpackages.WorkpackageViewSet, basename="workpackage")
-router.register("deliverables", workpackages.DeliverableViewSet, basename="deliverable")
-router.register("milestones", workpackages.MilestoneViewSet, basename="milestone")
-router.register("budget-lines", workpackages.BudgetLineViewSet, basename="budget-line")
-router.register("expenses", workpackages.ExpenseViewSet, basename="expense")
-router.register("effort", workpackages.EffortViewSet, basename="effort")
-router.register("jobs", workpackages.JobRecordViewSet, basename="job")
+router.register("workpackages", workplan.WorkpackageViewSet, basename="workpackage")
+router.register("deliverables", workplan.DeliverableViewSet, basename="deliverable")
+router.register("milestones", workplan.MilestoneViewSet, basename="milestone")
+router.register("budget-lines", money.BudgetLineViewSet, basename="budget-line")
+router.register("expenses", money.ExpenseViewSet, basename="expense")
+router.register("effort", money.EffortViewSet, basename="effort")
+router.register("jobs", jobs.JobRecordViewSet, basename="job")
 
 app_name = "api"
 urlpatterns = [

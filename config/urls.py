@@ -6,8 +6,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from consortium.media import protected_media
 from reporting.views import reminders_opt_out
-from workpackages.views.media import protected_media
 
 urlpatterns = [
     path("admin/", admin.site.urls),

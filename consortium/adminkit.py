@@ -21,6 +21,7 @@ from django.template.response import TemplateResponse
 from django.utils.formats import number_format
 from django.utils.functional import Promise
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 # The badge colours the admin's stylesheet knows (`cm-grey`, `cm-blue`…).
 TONES = ("grey", "blue", "amber", "red", "green")
@@ -132,3 +133,12 @@ def service_action(
         )
 
     return admin.action(description=description)(action)
+
+
+class CommentForm(forms.Form):
+    comment = forms.CharField(
+        label=_("Comment"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text=_("The partner reads this comment."),
+    )

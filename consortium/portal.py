@@ -10,15 +10,23 @@ sees only that partner's rows here, as any colleague would.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+
+from consortium.exports import write_csv, write_xlsx
 
 from .choices import PartnerStatus
 from .models import Consortium, Membership, Partner
@@ -93,3 +101,93 @@ def querystring_without_page(request: HttpRequest) -> str:
     query.pop("page", None)
     encoded = query.urlencode()
     return f"{encoded}&" if encoded else ""
+
+
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+# Batches read from the database cursor while the file is written.
+CHUNK_SIZE = 500
+
+
+def filename(scope: PortalScope, subject: str, fmt: str) -> str:
+    """`PIT-ATMP_P3_expenses_2026-11-27.xlsx`: consortium, partner number, subject, day."""
+    acronym = re.sub(r"[^A-Za-z0-9._-]+", "-", scope.consortium.acronym).strip("-") or "export"
+    today = timezone.localdate().isoformat()
+    return f"{acronym}_P{scope.partner.number}_{subject}_{today}.{fmt}"
+
+
+def column_headers(model: Any, names: Sequence[str]) -> list[str]:
+    """Column headers in the reader's language: the fields' own names."""
+    return [str(capfirst(model._meta.get_field(name).verbose_name)) for name in names]
+
+
+def choice_labels(enum: Any) -> dict[str, str]:
+    # Translated now, while the reader's language is active: the CSV is written after the view.
+    return {value: str(label) for value, label in enum.choices}
+
+
+def file_response(
+    request: HttpRequest,
+    *,
+    fmt: str,
+    subject: str,
+    headers: list[str],
+    rows: Iterable[Sequence[Any]],
+    title: str,
+) -> HttpResponse | StreamingHttpResponse:
+    response: HttpResponse | StreamingHttpResponse
+    if fmt == "csv":
+        response = StreamingHttpResponse(write_csv(rows, headers), content_type=CONTENT_TYPES[fmt])
+    else:
+        response = HttpResponse(
+            write_xlsx(rows, headers, title=title), content_type=CONTENT_TYPES[fmt]
+        )
+    name = filename(request.scope, subject, fmt)  # type: ignore[attr-defined]
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    # Partner-private money and jobs: no shared cache keeps a copy.
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def check_export_format(fmt: str) -> None:
+    if fmt not in CONTENT_TYPES:
+        raise Http404
+
+
+def back_to_list(request: HttpRequest, list_name: str) -> HttpResponse:
+    """Invalid filters: back to the list, which shows what is wrong with them."""
+    messages.error(request, _("Nothing was exported: correct the filters first."))
+    query = request.GET.urlencode()
+    return redirect(reverse(list_name) + (f"?{query}" if query else ""))
+
+
+def export_rows(
+    request: HttpRequest,
+    fmt: str,
+    *,
+    filterset: Any,
+    list_name: str,
+    subject: str,
+    fields: Sequence[str],
+    columns: Sequence[str],
+    row: Callable[..., tuple[Any, ...]],
+) -> HttpResponse | StreamingHttpResponse:
+    """The rows of `filterset` as a file: `columns` read in one query, each row of values turned
+    into the file's cells by `row`, under the headers of the model's `fields`."""
+    check_export_format(fmt)
+    if not filterset.is_valid():
+        return back_to_list(request, list_name)
+    model = filterset.queryset.model
+    values = filterset.qs.values_list(*columns).iterator(chunk_size=CHUNK_SIZE)
+    return file_response(
+        request,
+        fmt=fmt,
+        subject=subject,
+        headers=column_headers(model, fields),
+        rows=(row(*value) for value in values),
+        title=str(capfirst(model._meta.verbose_name_plural)),
+    )

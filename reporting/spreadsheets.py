@@ -1,6 +1,6 @@
 """The reports as XLSX workbooks: one sheet per table, money as numbers in EUR.
 
-The cells are written by `workpackages.exports.write_workbook`, the writer of every spreadsheet
+The cells are written by `consortium.exports.write_workbook`, the writer of every spreadsheet
 the app sends: titles, justifications and names typed by partners and coordinators stay text,
 however they start, in a workbook the region opens in Excel.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from workpackages.exports import MONEY_FORMAT, Sheet, write_workbook
+from consortium.exports import MONEY_FORMAT, Sheet, write_workbook
 from workpackages.jobs.choices import JobImpact, JobStatus
 
 from .selectors import JobsReport, JobsRow, ProgressReport

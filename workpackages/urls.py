@@ -1,12 +1,14 @@
-"""Routes of the partner pages of the work plan, the money and the jobs."""
+"""Routes of the partner pages: the consortium's overview (dashboard, calendar), then each
+subject's pages."""
 
-from .views import calendar, dashboard, expenses, exports, jobs, workplan
+from .jobs import views as jobs
+from .money import views as money
+from .overview import views as overview
+from .workplan import views as workplan
 
 urlpatterns = [
-    *dashboard.urlpatterns,
+    *overview.urlpatterns,
     *workplan.urlpatterns,
-    *expenses.urlpatterns,
+    *money.urlpatterns,
     *jobs.urlpatterns,
-    *exports.urlpatterns,
-    *calendar.urlpatterns,
 ]

@@ -169,7 +169,11 @@ CSRF_COOKIE_SAMESITE = "Lax"
 # Links in password reset emails stay valid for a day.
 PASSWORD_RESET_TIMEOUT = 24 * 3600
 # Where `/media/…` looks for the row a file belongs to; each returns the file if the user may see it.
-PROTECTED_FILES = ["workpackages.views.media.visible_file", "reporting.views.visible_file"]
+PROTECTED_FILES = [
+    "workpackages.workplan.selectors.visible_file",
+    "workpackages.money.selectors.visible_file",
+    "reporting.views.visible_file",
+]
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL

@@ -28,6 +28,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from rest_framework import exceptions, filters, mixins, permissions, serializers, viewsets
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -279,3 +280,6 @@ class DocumentedErrorsSchema(AutoSchema):
                 response["description"] = str(description)
                 responses[code] = response
         return responses
+
+
+FILE_PARSERS = [JSONParser, MultiPartParser, FormParser]

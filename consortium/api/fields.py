@@ -12,6 +12,8 @@ from rest_framework import serializers
 from rest_framework.relations import ManyRelatedField, RelatedField
 from rest_framework.settings import api_settings
 
+from consortium.records import record_create, record_update
+
 from ..querysets import Action
 
 UNKNOWN = {
@@ -112,3 +114,38 @@ class ScopedModelSerializer(KnownFieldsOnly, serializers.ModelSerializer):
     def _owner_scope(self) -> Action:
         view = self.context.get("view")
         return view.scope() if view is not None and hasattr(view, "scope") else "change"
+
+
+MONEY: dict[str, Any] = {"max_digits": 16, "decimal_places": 2}
+
+
+class RecordSerializer(ScopedModelSerializer):
+    """Budget lines, expenses, effort and jobs: created and changed by `record_create` and
+    `record_update`, which validate the whole row, enforce which states and fields still change
+    and record the author in the history."""
+
+    def create(self, validated_data: dict[str, Any]) -> Any:
+        user = self.context["request"].user
+        return record_create(model=self.Meta.model, user=user, **validated_data)
+
+    def update(self, instance: Any, validated_data: dict[str, Any]) -> Any:
+        user = self.context["request"].user
+        return record_update(instance=instance, user=user, **validated_data)
+
+
+class NoInputSerializer(serializers.Serializer):
+    """The body of an action that takes nothing: the object is all it needs."""
+
+
+class CommentSerializer(serializers.Serializer):
+    comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class RequiredCommentSerializer(serializers.Serializer):
+    # Left out or blank, the service refuses it with the message every door gives.
+    comment = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Required: what must change, or why. The partner reads it."),
+    )

@@ -23,7 +23,7 @@ from consortium.services import (
 )
 from tests import factories
 from tests.web import client_for
-from workpackages.calendar import feed_for
+from workpackages.overview.calendar import feed_for
 
 pytestmark = pytest.mark.django_db
 

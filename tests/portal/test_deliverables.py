@@ -19,10 +19,10 @@ from django.urls import reverse
 from tests import factories
 from tests.api.conftest import PDF
 from tests.web import MULTIPART, client_for, multipart
-from workpackages.forms.deliverables import DeliverableSubmitForm
 from workpackages.uploads import CapFileSize
 from workpackages.validators import MAX_UPLOAD_BYTES
 from workpackages.workplan.choices import DeliverableStatus
+from workpackages.workplan.forms import DeliverableSubmitForm
 from workpackages.workplan.models import Deliverable, DeliverableSubmission
 from workpackages.workplan.services import deliverable_request_changes, deliverable_submit
 

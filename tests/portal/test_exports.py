@@ -17,10 +17,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from openpyxl import load_workbook
 
+from consortium.exports import neutralise, write_csv, write_xlsx
 from consortium.middleware import SESSION_LANGUAGE
 from tests import factories
 from tests.web import client_for
-from workpackages.exports import neutralise, write_csv, write_xlsx
 from workpackages.jobs.choices import JobImpact, JobStatus
 from workpackages.jobs.models import JobRecord
 from workpackages.money.models import Expense

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from workpackages.exports import Sheet, write_workbook, write_xlsx
+from consortium.exports import Sheet, write_workbook, write_xlsx
 
 ROOT = Path(__file__).resolve().parents[2]
-WRITER = "workpackages/exports.py"
+WRITER = "consortium/exports.py"
 # Folders that hold no code of the app: tests build their own fixture workbooks.
 NOT_THE_APP = {"tests", "var", "node_modules", "static", "templates", "locale", "docs"}
 # Reading is allowed anywhere: a workbook openpyxl opens read-only can't be written or saved.
@@ -119,7 +119,7 @@ def app_modules() -> Iterator[Path]:
 
 
 def test_no_module_but_the_writer_builds_a_workbook_or_writes_csv() -> None:
-    """A new spreadsheet goes through `workpackages.exports` (`write_workbook`, `write_xlsx`,
+    """A new spreadsheet goes through `consortium.exports` (`write_workbook`, `write_xlsx`,
     `write_csv`), so that typed text can't become a formula in it."""
     paths = {path.relative_to(ROOT).as_posix(): path for path in app_modules()}
     assert {WRITER, "reporting/spreadsheets.py", "workpackages/imports.py"} <= set(paths)
@@ -164,7 +164,7 @@ def test_the_guard_sees_every_way_around_the_writer(source: str) -> None:
     [
         "from openpyxl import load_workbook\nload_workbook(data, read_only=True, data_only=True)",
         "import csv\nrows = list(csv.reader(lines, delimiter=';'))",
-        "from workpackages.exports import Sheet, write_workbook\nwrite_workbook([Sheet('a', [], [])])",
+        "from consortium.exports import Sheet, write_workbook\nwrite_workbook([Sheet('a', [], [])])",
         "rows.append(row)",
     ],
 )

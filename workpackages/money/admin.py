@@ -19,19 +19,15 @@ from django.utils.translation import gettext, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from consortium.admin import PARTNER_INLINES
-from consortium.adminkit import badge, money, service_action, status_badge
+from consortium.adminkit import CommentForm, badge, money, service_action, status_badge
 from consortium.formtools import add_service_error
 from consortium.permissions import (
     ScopedModelAdmin,
     ScopedTabularInline,
 )
 from workpackages.base import percent
-from workpackages.forms.decisions import (
-    PARTIAL_ACCEPT_MAX_ROWS,
-    CommentForm,
-    PartialAcceptForm,
-)
 from workpackages.money.choices import BudgetLineStatus, ExpenseStatus
+from workpackages.money.forms import PARTIAL_ACCEPT_MAX_ROWS, PartialAcceptForm
 from workpackages.money.models import BudgetLine, Effort, Expense
 from workpackages.money.selectors import budget_lines_with_consumption, expenses_with_line_balance
 from workpackages.money.services import (

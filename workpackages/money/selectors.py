@@ -217,3 +217,9 @@ class StatementDue:
     @property
     def days_late(self) -> int:
         return max(-self.days_left, 0)
+
+
+def visible_file(user: Any, path: str) -> Any:
+    """An expense's evidence at `path`, if `user` may see the expense (`PROTECTED_FILES`)."""
+    expense = Expense.objects.restrict(user, "view").filter(evidence=path).first()
+    return expense.evidence if expense is not None else None

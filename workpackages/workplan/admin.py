@@ -17,17 +17,14 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from consortium.adminkit import badge, service_action, status_badge
+from consortium.adminkit import CommentForm, badge, service_action, status_badge
 from consortium.permissions import (
     ReadOnlyTabularInline,
     ScopedModelAdmin,
     ScopedTabularInline,
 )
-from workpackages.forms.decisions import (
-    CommentForm,
-    MilestoneAchieveForm,
-)
 from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus
+from workpackages.workplan.forms import MilestoneAchieveForm
 from workpackages.workplan.models import (
     DELIVERED,
     Deliverable,

@@ -14,6 +14,7 @@ from django.db.models import (
 from workpackages.workplan.choices import DeliverableStatus
 from workpackages.workplan.models import (
     Deliverable,
+    DeliverableSubmission,
     due_soon_deliverable,
     overdue_deliverable,
 )
@@ -38,3 +39,11 @@ def deliverable_counts(ids: list[int], today: datetime.date) -> dict[int, dict[s
         )
     )
     return {row.pop("consortium_id"): row for row in rows}
+
+
+def visible_file(user: Any, path: str) -> Any:
+    """A deliverable's version at `path`, if `user` may see its deliverable (`PROTECTED_FILES`)."""
+    submission = DeliverableSubmission.objects.filter(
+        file=path, deliverable__in=Deliverable.objects.restrict(user, "view")
+    ).first()
+    return submission.file if submission is not None else None

@@ -26,6 +26,12 @@ from django.views.decorators.http import require_http_methods
 from consortium.formtools import add_service_error
 from consortium.portal import partner_view, querystring_without_page
 from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus, ReviewDecision
+from workpackages.workplan.forms import (
+    DeliverableSubmitForm,
+    PartnerDeliverableFilterSet,
+    PartnerMilestoneFilterSet,
+    PartnerWorkpackageFilterSet,
+)
 from workpackages.workplan.models import (
     OPEN_DELIVERABLE,
     Deliverable,
@@ -38,13 +44,6 @@ from workpackages.workplan.models import (
     overdue_deliverable,
 )
 from workpackages.workplan.services import deliverable_submit
-
-from ..forms.deliverables import (
-    DeliverableSubmitForm,
-    PartnerDeliverableFilterSet,
-    PartnerMilestoneFilterSet,
-    PartnerWorkpackageFilterSet,
-)
 
 PAGE_SIZE = 50
 

@@ -1,4 +1,7 @@
-"""Uploaded files are served only to the people who may see the row they belong to."""
+"""Uploaded and generated files are served only to the people who may see the row they belong to.
+
+Each app names, in `settings.PROTECTED_FILES`, a function that finds the file at a path among the
+rows a person may see; the dispatcher asks each in turn and answers 404 when none has it."""
 
 from __future__ import annotations
 
@@ -10,8 +13,6 @@ from django.utils.module_loading import import_string
 from rest_framework.exceptions import AuthenticationFailed
 
 from consortium.authentication import ApiTokenAuthentication
-from workpackages.money.models import Expense
-from workpackages.workplan.models import Deliverable, DeliverableSubmission
 
 
 def _reader(request: HttpRequest) -> Any:
@@ -24,17 +25,6 @@ def _reader(request: HttpRequest) -> Any:
     except AuthenticationFailed:
         found = None
     return found[0] if found else request.user
-
-
-def visible_file(user: Any, path: str) -> Any:
-    """A deliverable version or an evidence file at `path`, if `user` may see its row."""
-    submission = DeliverableSubmission.objects.filter(
-        file=path, deliverable__in=Deliverable.objects.restrict(user, "view")
-    ).first()
-    if submission is not None:
-        return submission.file
-    expense = Expense.objects.restrict(user, "view").filter(evidence=path).first()
-    return expense.evidence if expense is not None else None
 
 
 def protected_media(request: HttpRequest, path: str) -> FileResponse:

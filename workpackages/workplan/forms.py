@@ -8,13 +8,18 @@ from typing import Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from consortium.models import Partner
+from workpackages.workplan.filtersets import (
+    DeliverableFilterSet,
+    MilestoneFilterSet,
+    WorkpackageFilterSet,
+)
 from workpackages.workplan.models import Deliverable, Workpackage
 
-from ..filtersets import DeliverableFilterSet, MilestoneFilterSet, WorkpackageFilterSet
 from ..uploads import validate_sent_name
 from ..validators import (
     DELIVERABLE_EXTENSIONS,
@@ -170,3 +175,17 @@ class DeliverableSubmitForm(forms.Form):
             "note": self.cleaned_data.get("note", ""),
             "late_justification": self.cleaned_data.get("late_justification", ""),
         }
+
+
+class MilestoneAchieveForm(forms.Form):
+    achieved_on = forms.DateField(
+        label=_("Achieved on"),
+        initial=timezone.localdate,
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    evidence = forms.CharField(
+        label=_("Evidence"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text=_("How the means of verification were met (report, data set, minutes…)."),
+    )

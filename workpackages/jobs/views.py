@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
@@ -16,19 +17,18 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from consortium.formtools import add_service_error
-from consortium.portal import partner_view, querystring_without_page
+from consortium.portal import choice_labels, export_rows, partner_view, querystring_without_page
 from consortium.records import editable_refusal, record_create, record_update
-from workpackages.jobs.choices import JobStatus
-from workpackages.jobs.models import JobRecord
-from workpackages.jobs.selectors import partner_jobs
-from workpackages.jobs.services import job_realise, job_withdraw
-
-from ..forms.jobs import (
+from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
+from workpackages.jobs.forms import (
     JobDeclareForm,
     JobForm,
     PartnerJobFilterSet,
     consortium_workpackages,
 )
+from workpackages.jobs.models import JobRecord
+from workpackages.jobs.selectors import partner_jobs
+from workpackages.jobs.services import job_realise, job_withdraw
 
 PAGE_SIZE = 50
 
@@ -164,10 +164,73 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("job-list")
 
 
+JOB_FIELDS = (
+    "position_title",
+    "category",
+    "contract_type",
+    "fte",
+    "start_date",
+    "end_date",
+    "impact",
+    "status",
+    "workpackage",
+    "evidence_note",
+)
+
+
+@partner_view
+def job_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
+    scope = request.scope  # type: ignore[attr-defined]
+    jobs = JobRecord.objects.restrict(request.user, "view").filter(partner=scope.partner)
+    category, contract, impact, status = (
+        choice_labels(JobCategory),
+        choice_labels(ContractType),
+        choice_labels(JobImpact),
+        choice_labels(JobStatus),
+    )
+
+    def row(
+        title: str,
+        job_category: str,
+        job_contract: str,
+        fte: Any,
+        start_date: Any,
+        end_date: Any,
+        job_impact: str,
+        job_status: str,
+        workpackage: int | None,
+        evidence: str,
+    ) -> tuple[Any, ...]:
+        return (
+            title,
+            category.get(job_category, job_category),
+            contract.get(job_contract, job_contract),
+            fte,
+            start_date,
+            end_date,
+            impact.get(job_impact, job_impact),
+            status.get(job_status, job_status),
+            f"WP{workpackage}" if workpackage is not None else None,
+            evidence,
+        )
+
+    return export_rows(
+        request,
+        fmt,
+        filterset=PartnerJobFilterSet(data=request.GET, queryset=jobs, request=request),
+        list_name="job-list",
+        subject="jobs",
+        fields=JOB_FIELDS,
+        columns=(*JOB_FIELDS[:-2], "workpackage__number", "evidence_note"),
+        row=row,
+    )
+
+
 urlpatterns = [
     path("jobs/", index, name="job-list"),
     path("jobs/add/", declare, name="job-add"),
     path("jobs/<int:pk>/edit/", edit, name="job-edit"),
     path("jobs/<int:pk>/realise/", realise, name="job-realise"),
     path("jobs/<int:pk>/withdraw/", withdraw, name="job-withdraw"),
+    path("jobs/export.<str:fmt>", job_export, name="job-export"),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
 
 from django import forms
@@ -12,10 +13,10 @@ from django.utils.translation import gettext_lazy as _
 from consortium.choices import CostCategoryKind
 from consortium.models import CostCategory, Partner, ReportingPeriod
 from consortium.records import implied_changes
+from workpackages.money.filtersets import ExpenseFilterSet
 from workpackages.money.models import Expense
 from workpackages.workplan.models import Workpackage
 
-from ..filtersets import ExpenseFilterSet
 from ..uploads import validate_sent_name
 from ..validators import DOCUMENT_EXTENSIONS, MAX_UPLOAD_BYTES
 
@@ -137,3 +138,39 @@ class ExpenseImportForm(forms.Form):
             }
         ),
     )
+
+
+# A confirmation page asks an amount and a reason of each expense: a hundred rows can still be
+# read and filled in, and post some 300 of the 1,000 fields a request may carry
+# (DATA_UPLOAD_MAX_NUMBER_FIELDS).
+PARTIAL_ACCEPT_MAX_ROWS = 100
+
+
+class PartialAcceptForm(forms.Form):
+    """What is accepted of one expense, and why not all of it.
+
+    The confirmation page holds one form per selected expense, each under a prefix naming the
+    expense, so that every expense gets its own amount and reason. The form reads a number and a
+    text; whether they may be accepted is `expense_accept`'s to say, row by row.
+    """
+
+    accepted_amount = forms.DecimalField(
+        label=_("Accepted amount (EUR)"), max_digits=14, decimal_places=2
+    )
+    comment = forms.CharField(
+        label=_("Reason"),
+        required=False,
+        # The page says once, above its rows, that the partner reads the reason.
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 20}),
+    )
+
+    def __init__(self, data: Any = None, *, expense: Expense, **kwargs: Any) -> None:
+        super().__init__(data, prefix=f"expense-{expense.pk}", **kwargs)
+        self.expense = expense
+        amount = self.fields["accepted_amount"].widget.attrs
+        amount.update({"min": "0", "max": str(expense.amount), "step": "0.01"})
+
+    @property
+    def evidence_name(self) -> str:
+        """The evidence file's own name, without the folders it is stored in."""
+        return PurePosixPath(self.expense.evidence.name).name if self.expense.evidence else ""

@@ -1,5 +1,6 @@
-"""Partner pages: the person's calendar feed (its secret address, renewed or revoked here) and
-the feed itself, which calendar programs fetch without signing in."""
+"""Partner pages of the whole consortium: the partner's dashboard at `/` (deadlines, money, jobs
+and the next expense statement), the person's calendar feed (its secret address, renewed or
+revoked here) and the feed itself, which calendar programs fetch without signing in."""
 
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from django.views.decorators.http import require_POST, require_safe
 from consortium.models import Profile
 from consortium.portal import partner_view
 from consortium.services import calendar_feed_renew, calendar_feed_revoke
-
-from ..calendar import feed_for, feed_items, feed_url
+from workpackages.overview.calendar import feed_for, feed_items, feed_url
+from workpackages.overview.selectors import partner_dashboard
 
 # The page previews the next deadlines the feed holds; the feed itself holds them all.
 PREVIEW = 10
@@ -92,7 +93,18 @@ def feed(request: HttpRequest, token: str) -> HttpResponse:
     return response
 
 
+@partner_view
+def dashboard(request: HttpRequest) -> HttpResponse:
+    scope = request.scope  # type: ignore[attr-defined]
+    return render(
+        request,
+        "portal/dashboard/index.html",
+        {"section": "dashboard", "board": partner_dashboard(scope.partner)},
+    )
+
+
 urlpatterns = [
+    path("", dashboard, name="dashboard"),
     path("calendar/", index, name="calendar"),
     path("calendar/renew/", renew, name="calendar-renew"),
     path("calendar/revoke/", revoke, name="calendar-revoke"),

@@ -1,4 +1,6 @@
-"""Filters of the work plan, the budget and the jobs, shared by the API and the partner pages."""
+"""Filters of the work plan, shared by the API and the partner pages, and the partner and
+workpackage filters every subject's rows use.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +17,7 @@ from consortium.filtersets import (
     StrictBooleanFilter,
     visible,
 )
-from consortium.models import CostCategory, Partner, ReportingPeriod
-from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
-from workpackages.jobs.models import JobRecord
-from workpackages.money.choices import BudgetLineStatus, ExpenseStatus
-from workpackages.money.models import BudgetLine, Effort, Expense
+from consortium.models import Partner
 from workpackages.workplan.choices import (
     DeliverableStatus,
     DeliverableType,
@@ -29,13 +27,13 @@ from workpackages.workplan.choices import (
 from workpackages.workplan.models import Deliverable, Milestone, Workpackage, overdue_deliverable
 
 
-def _partner(field_name: str = "partner") -> filters.ModelChoiceFilter:
+def partner_filter(field_name: str = "partner") -> filters.ModelChoiceFilter:
     return filters.ModelChoiceFilter(
         queryset=visible(Partner), field_name=field_name, label=_("partner")
     )
 
 
-def _workpackage(field_name: str = "workpackage") -> filters.ModelChoiceFilter:
+def workpackage_filter(field_name: str = "workpackage") -> filters.ModelChoiceFilter:
     return filters.ModelChoiceFilter(
         queryset=visible(Workpackage), field_name=field_name, label=_("workpackage")
     )
@@ -59,7 +57,7 @@ class DueFilterSet(IncrementalFilterSet):
 
 
 class WorkpackageFilterSet(IncrementalFilterSet):
-    lead_partner = _partner("lead_partner")
+    lead_partner = partner_filter("lead_partner")
     partner = filters.ModelChoiceFilter(
         queryset=visible(Partner),
         field_name="participants",
@@ -72,8 +70,8 @@ class WorkpackageFilterSet(IncrementalFilterSet):
 
 
 class DeliverableFilterSet(DueFilterSet):
-    workpackage = _workpackage()
-    partner = _partner("lead_partner")
+    workpackage = workpackage_filter()
+    partner = partner_filter("lead_partner")
     status = filters.MultipleChoiceFilter(choices=DeliverableStatus.choices, label=_("status"))
     type = filters.ChoiceFilter(choices=DeliverableType.choices, label=_("type"))
     dissemination = filters.ChoiceFilter(
@@ -89,8 +87,8 @@ class DeliverableFilterSet(DueFilterSet):
 
 
 class MilestoneFilterSet(DueFilterSet):
-    workpackage = _workpackage("workpackages")
-    partner = _partner("lead_partner")
+    workpackage = workpackage_filter("workpackages")
+    partner = partner_filter("lead_partner")
     status = filters.MultipleChoiceFilter(choices=MilestoneStatus.choices, label=_("status"))
 
     class Meta:
@@ -101,54 +99,8 @@ class MilestoneFilterSet(DueFilterSet):
         return Q(status=MilestoneStatus.PENDING, due_date__lt=today)
 
 
-class MoneyFilterSet(IncrementalFilterSet):
-    partner = _partner()
-    workpackage = _workpackage()
+class PartnerRowFilterSet(IncrementalFilterSet):
+    """Rows a partner keeps in a workpackage: budget lines, expenses, effort, jobs."""
 
-
-class BudgetLineFilterSet(MoneyFilterSet):
-    category = filters.ModelChoiceFilter(queryset=visible(CostCategory), label=_("cost category"))
-    status = filters.ChoiceFilter(choices=BudgetLineStatus.choices, label=_("status"))
-
-    class Meta:
-        model = BudgetLine
-        fields: list[str] = []
-
-
-class ExpenseFilterSet(MoneyFilterSet):
-    category = filters.ModelChoiceFilter(queryset=visible(CostCategory), label=_("cost category"))
-    period = filters.ModelChoiceFilter(
-        queryset=visible(ReportingPeriod), label=_("reporting period")
-    )
-    status = filters.MultipleChoiceFilter(choices=ExpenseStatus.choices, label=_("status"))
-    incurred_after = IsoDateFilter(
-        field_name="incurred_on", lookup_expr="gte", label=_("incurred on or after")
-    )
-    incurred_before = IsoDateFilter(
-        field_name="incurred_on", lookup_expr="lte", label=_("incurred on or before")
-    )
-
-    class Meta:
-        model = Expense
-        fields: list[str] = []
-
-
-class EffortFilterSet(MoneyFilterSet):
-    period = filters.ModelChoiceFilter(
-        queryset=visible(ReportingPeriod), label=_("reporting period")
-    )
-
-    class Meta:
-        model = Effort
-        fields: list[str] = []
-
-
-class JobRecordFilterSet(MoneyFilterSet):
-    status = filters.MultipleChoiceFilter(choices=JobStatus.choices, label=_("status"))
-    impact = filters.ChoiceFilter(choices=JobImpact.choices, label=_("direct or indirect"))
-    category = filters.ChoiceFilter(choices=JobCategory.choices, label=_("category"))
-    contract_type = filters.ChoiceFilter(choices=ContractType.choices, label=_("contract"))
-
-    class Meta:
-        model = JobRecord
-        fields: list[str] = []
+    partner = partner_filter()
+    workpackage = workpackage_filter()

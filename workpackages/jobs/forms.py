@@ -12,10 +12,9 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from workpackages.jobs.choices import JobStatus
+from workpackages.jobs.filtersets import JobRecordFilterSet
 from workpackages.jobs.models import JobRecord
 from workpackages.workplan.models import Workpackage
-
-from ..filtersets import JobRecordFilterSet
 
 # The page's own partner and consortium; "changed since" is for integrations using the API.
 HIDDEN_FILTERS = ("partner", "consortium", "updated_since")

@@ -1,5 +1,5 @@
 """Partner pages: the partner's own expenses, their totals, the period statements and the import
-of a spreadsheet. Every write goes through `workpackages.services` or `workpackages.imports`."""
+of a spreadsheet. Every write goes through the money's services or the expense import."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
+from django.db.models import Count, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.utils import timezone
@@ -23,23 +23,23 @@ from django.views.decorators.http import require_POST
 
 from consortium.formtools import add_service_error
 from consortium.models import Partner, ReportingPeriod
-from consortium.portal import partner_view, querystring_without_page
+from consortium.portal import choice_labels, export_rows, partner_view, querystring_without_page
 from consortium.querysets import Action
 from consortium.records import editable_refusal, record_create, record_update
 from workpackages.money.choices import ExpenseStatus
-from workpackages.money.models import DECLARED, Expense, ExpenseQuerySet, Statement
-from workpackages.money.services import expense_withdraw, statement_submit
-
-from ..forms.expenses import (
+from workpackages.money.forms import (
     ExpenseForm,
     ExpenseImportForm,
     PartnerExpenseFilterSet,
     actual_cost_headings,
 )
+from workpackages.money.models import DECLARED, Expense, ExpenseQuerySet, Statement
+from workpackages.money.selectors import MONEY_FIELD
+from workpackages.money.services import expense_withdraw, statement_submit
+
 from ..imports import COLUMN_LABELS, MAX_ROWS, TEMPLATE_HEADERS, expenses_import, template_csv
 
 PAGE_SIZE = 50
-MONEY: DecimalField[Decimal, Decimal] = DecimalField(max_digits=16, decimal_places=2)
 BADGES = {
     ExpenseStatus.SUBMITTED: "blue",
     ExpenseStatus.ACCEPTED: "green",
@@ -65,11 +65,13 @@ def _sums() -> dict[str, Any]:
     live = DECLARED
     return {
         "lines": Count("pk", filter=live),
-        "declared": Coalesce(Sum("amount", filter=live), Value(Decimal(0)), output_field=MONEY),
+        "declared": Coalesce(
+            Sum("amount", filter=live), Value(Decimal(0)), output_field=MONEY_FIELD
+        ),
         "accepted": Coalesce(
             Sum("accepted_amount", filter=Q(status=ExpenseStatus.ACCEPTED)),
             Value(Decimal(0)),
-            output_field=MONEY,
+            output_field=MONEY_FIELD,
         ),
     }
 
@@ -145,7 +147,7 @@ def index(request: HttpRequest) -> HttpResponse:
         .annotate(
             drafts=Count("expenses", filter=drafts),
             draft_total=Coalesce(
-                Sum("expenses__amount", filter=drafts), Value(Decimal(0)), output_field=MONEY
+                Sum("expenses__amount", filter=drafts), Value(Decimal(0)), output_field=MONEY_FIELD
             ),
         )
         .order_by("number")
@@ -385,6 +387,82 @@ def import_template(request: HttpRequest) -> HttpResponse:
     return response
 
 
+EXPENSE_FIELDS = (
+    "incurred_on",
+    "period",
+    "workpackage",
+    "category",
+    "description",
+    "invoice_reference",
+    "amount",
+    "accepted_amount",
+    "status",
+)
+
+
+@partner_view
+def expense_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
+    scope = request.scope  # type: ignore[attr-defined]
+    expenses = Expense.objects.restrict(request.user, "view").filter(partner=scope.partner)
+    statuses = choice_labels(ExpenseStatus)
+    period_label = _("P%(number)s (%(start)s – %(end)s)")
+
+    def row(
+        incurred_on: Any,
+        period: int,
+        period_start: Any,
+        period_end: Any,
+        workpackage: int,
+        category: str,
+        description: str,
+        reference: str,
+        amount: Any,
+        accepted: Any,
+        status: str,
+    ) -> tuple[Any, ...]:
+        return (
+            incurred_on,
+            period_label
+            % {
+                "number": period,
+                "start": period_start.strftime("%m/%Y"),
+                "end": period_end.strftime("%m/%Y"),
+            },
+            f"WP{workpackage}",
+            category,
+            description,
+            reference,
+            amount,
+            accepted,
+            statuses.get(status, status),
+        )
+
+    return export_rows(
+        request,
+        fmt,
+        filterset=PartnerExpenseFilterSet(
+            data=request.GET, queryset=expenses, request=request, partner=scope.partner
+        ),
+        list_name="expense-list",
+        subject="expenses",
+        fields=EXPENSE_FIELDS,
+        columns=(
+            "incurred_on",
+            "period__number",
+            "period__start_date",
+            "period__end_date",
+            "workpackage__number",
+            "category__name",
+            "description",
+            "invoice_reference",
+            "amount",
+            "accepted_amount",
+            "status",
+        ),
+        row=row,
+    )
+
+
 urlpatterns = [
     path("expenses/", index, name="expense-list"),
     path("expenses/add/", add, name="expense-add"),
@@ -393,4 +471,5 @@ urlpatterns = [
     path("expenses/statement/<int:period_pk>/", statement, name="expense-statement"),
     path("expenses/import/", import_file, name="expense-import"),
     path("expenses/import/template.csv", import_template, name="expense-import-template"),
+    path("expenses/export.<str:fmt>", expense_export, name="expense-export"),
 ]

@@ -1,1 +1,0 @@
-"""Forms of the coordinators' decisions and of the partner pages, one module per subject."""

@@ -1,0 +1,155 @@
+"""How the money reads and is written in the API: budget lines with their consumption, expenses,
+effort. Status, decisions and amounts decided by coordinators are read-only here: they change
+through the actions (submit, accept, reject…), which call the services.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from consortium.api.fields import MONEY, RecordSerializer
+from workpackages.money.models import BudgetLine, Effort, Expense
+from workpackages.money.selectors import budget_lines_with_consumption
+from workpackages.uploads import validate_sent_name
+
+
+class BudgetLineSerializer(RecordSerializer):
+    consumed = serializers.DecimalField(
+        **MONEY,
+        read_only=True,
+        help_text=_("Accepted expenses; for flat-rate headings, the rate on the base heading."),
+    )
+
+    class Meta:
+        model = BudgetLine
+        fields = [
+            "id",
+            "consortium",
+            "partner",
+            "workpackage",
+            "category",
+            "planned_amount",
+            "funding_rate",
+            "granted_amount",
+            "consumed",
+            "status",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["consortium", "status"]
+        owner_fields = ["partner"]
+
+    def _with_consumption(self, line: BudgetLine) -> BudgetLine:
+        return budget_lines_with_consumption(BudgetLine.objects.filter(pk=line.pk)).get()
+
+    def create(self, validated_data: dict[str, Any]) -> BudgetLine:
+        return self._with_consumption(super().create(validated_data))
+
+    def update(self, instance: BudgetLine, validated_data: dict[str, Any]) -> BudgetLine:
+        return self._with_consumption(super().update(instance, validated_data))
+
+
+class ExpenseSerializer(RecordSerializer):
+    reviewed_by = serializers.CharField(
+        source="reviewed_by.username", read_only=True, allow_null=True
+    )
+
+    class Meta:
+        model = Expense
+        fields = [
+            "id",
+            "consortium",
+            "partner",
+            "workpackage",
+            "category",
+            "period",
+            "incurred_on",
+            "amount",
+            "accepted_amount",
+            "description",
+            "invoice_reference",
+            "evidence",
+            "status",
+            "submitted_at",
+            "reviewed_by",
+            "reviewed_at",
+            "review_comment",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "consortium",
+            "accepted_amount",
+            "status",
+            "submitted_at",
+            "reviewed_at",
+            "review_comment",
+        ]
+        owner_fields = ["partner"]
+
+    def validate_evidence(self, file: Any) -> Any:
+        validate_sent_name(file)
+        return file
+
+
+class ExpenseAcceptSerializer(serializers.Serializer):
+    """How much is accepted, said explicitly: `accepted_amount`, or `in_full`. A body that says
+    neither (empty, or not read as meant: JSON sent as a form) must not accept the whole amount."""
+
+    accepted_amount = serializers.DecimalField(
+        **MONEY,
+        required=False,
+        allow_null=True,
+        help_text=_(
+            "The eligible amount, at most the declared amount; with a comment when it is less. "
+            "Either this or `in_full`."
+        ),
+    )
+    in_full = serializers.BooleanField(
+        required=False,
+        help_text=_("`true` accepts the whole declared amount. Either this or `accepted_amount`."),
+    )
+    comment = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Required when less than the declared amount is accepted."),
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        amount = attrs.get("accepted_amount")
+        in_full = attrs.get("in_full", False)
+        if amount is None and not in_full:
+            message = _(
+                "Say what is accepted: an accepted_amount, or in_full set to true for the whole "
+                "declared amount."
+            )
+        elif amount is not None and in_full:
+            message = _("Send an accepted_amount or in_full, not both.")
+        else:
+            # `expense_accept` takes no amount as the whole declared amount.
+            return {"accepted_amount": amount, "comment": attrs["comment"]}
+        raise serializers.ValidationError({"accepted_amount": [message], "in_full": [message]})
+
+
+class EffortSerializer(RecordSerializer):
+    """Partners report `actual_person_months`; the plan is the coordinators' (`record_update`)."""
+
+    class Meta:
+        model = Effort
+        fields = [
+            "id",
+            "consortium",
+            "partner",
+            "workpackage",
+            "period",
+            "planned_person_months",
+            "actual_person_months",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["consortium"]
+        owner_fields = ["partner"]

@@ -1,0 +1,148 @@
+"""How the work plan reads and is written in the API: workpackages, deliverables with their
+versions and reviews, milestones. Status and decisions are read-only here: they change through the
+actions (submit, approve, achieve…), which call the services.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from workpackages.uploads import validate_sent_name
+from workpackages.validators import validate_deliverable_extension
+from workpackages.workplan.models import (
+    Deliverable,
+    DeliverableReview,
+    DeliverableSubmission,
+    Milestone,
+    Workpackage,
+    WorkpackageParticipant,
+)
+
+
+class ParticipantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = WorkpackageParticipant
+        fields = ["partner", "planned_person_months"]
+
+
+class WorkpackageSerializer(serializers.ModelSerializer):
+    participants = ParticipantSerializer(source="participations", many=True, read_only=True)
+
+    class Meta:
+        model = Workpackage
+        fields = [
+            "id",
+            "consortium",
+            "code",
+            "number",
+            "title",
+            "objectives",
+            "lead_partner",
+            "start_month",
+            "end_month",
+            "participants",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class SubmissionSerializer(serializers.ModelSerializer):
+    submitted_by = serializers.CharField(source="submitted_by.username", read_only=True)
+
+    class Meta:
+        model = DeliverableSubmission
+        fields = ["version", "file", "note", "submitted_by", "submitted_at"]
+
+
+class ReviewSerializer(serializers.ModelSerializer):
+    reviewer = serializers.CharField(source="reviewer.username", read_only=True)
+    version = serializers.IntegerField(source="submission.version", read_only=True, allow_null=True)
+
+    class Meta:
+        model = DeliverableReview
+        fields = ["version", "decision", "comment", "reviewer", "reviewed_at"]
+
+
+class DeliverableSerializer(serializers.ModelSerializer):
+    days_late = serializers.SerializerMethodField()
+    submissions = SubmissionSerializer(many=True, read_only=True)
+    reviews = ReviewSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Deliverable
+        fields = [
+            "id",
+            "consortium",
+            "code",
+            "workpackage",
+            "number",
+            "title",
+            "description",
+            "lead_partner",
+            "type",
+            "dissemination",
+            "due_month",
+            "due_date",
+            "status",
+            "days_late",
+            "first_submitted_at",
+            "approved_at",
+            "late_justification",
+            "submissions",
+            "reviews",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_days_late(self, obj: Deliverable) -> int:
+        return obj.days_late()
+
+
+class DeliverableSubmitSerializer(serializers.Serializer):
+    file = serializers.FileField(
+        help_text=_(
+            "PDF, DOCX, XLSX, ODT or ZIP, at most 50 MB, its type checked by its content; a name "
+            "with a folder or control characters in it is refused."
+        ),
+        validators=[validate_sent_name, validate_deliverable_extension],
+    )
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+    late_justification = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Required when the deliverable is past its due date."),
+    )
+
+
+class MilestoneSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Milestone
+        fields = [
+            "id",
+            "consortium",
+            "code",
+            "number",
+            "title",
+            "workpackages",
+            "lead_partner",
+            "means_of_verification",
+            "due_month",
+            "due_date",
+            "status",
+            "achieved_on",
+            "evidence",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class MilestoneAchieveSerializer(serializers.Serializer):
+    achieved_on = serializers.DateField()
+    evidence = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("Required: how the means of verification were met."),
+    )
