@@ -24,16 +24,15 @@ from django.urls import reverse
 from openpyxl import Workbook
 from openpyxl.styles import Border, Side
 
-from tests.web import client_for
-from workpackages.imports import (
+from consortium.imports import (
     MAX_CELL_CHARS,
     MAX_PART_BYTES,
-    MAX_ROWS,
     MAX_WORKBOOK_BYTES,
     MAX_WORKBOOK_PARTS,
     RATIO_GRACE_BYTES,
-    expenses_import,
 )
+from tests.web import client_for
+from workpackages.imports import MAX_ROWS, expenses_import
 from workpackages.money.models import Expense
 
 pytestmark = pytest.mark.django_db
