@@ -3,7 +3,7 @@
 The admin's change forms, inlines and deletions, the API's creates and edits, the partner pages'
 forms and the commands all save a row through these three services. What may be written is each
 model's `WriteRule`, registered by the app that owns the model when it loads
-(`consortium/services.py`, `workpackages/services.py`, `reporting/services.py`):
+(`consortium/services.py`, `workpackages/<subject>/services.py`, `reporting/services.py`):
 
 - who writes it: `action` is the `restrict()` action the acting person needs on the row ("change":
   the partner that owns it or a coordinator; "manage": coordinators only), checked under the row's

@@ -19,8 +19,11 @@ from django.utils.translation import gettext_lazy as _
 
 from consortium.adminkit import run_service, status_badge
 from consortium.permissions import ReadOnlyTabularInline, ScopedModelAdmin
+from reporting.outbox import report_resend
+from reporting.rendering import CHART_CID
+from reporting.services import report_generate, report_schedule
 
-from . import services, tasks
+from . import tasks
 from .choices import DeliveryStatus, ReportStatus
 from .models import Report, ReportDelivery, ReportDocument, ReportRecipient
 
@@ -173,7 +176,7 @@ class ReportAdmin(ScopedModelAdmin):
             raise Http404
         html = document.html
         if document.chart:
-            html = html.replace(f'src="cid:{services.CHART_CID}"', f'src="{document.chart.url}"')
+            html = html.replace(f'src="cid:{CHART_CID}"', f'src="{document.chart.url}"')
         response = HttpResponse(html)
         response["Content-Security-Policy"] = (
             "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
@@ -183,7 +186,7 @@ class ReportAdmin(ScopedModelAdmin):
     def save_model(self, request: HttpRequest, obj: Report, form: Any, change: bool) -> None:
         if change:
             raise PermissionDenied
-        report = services.report_schedule(
+        report = report_schedule(
             kind=obj.kind,
             consortium=obj.consortium,
             period_start=obj.period_start,
@@ -220,7 +223,7 @@ class ReportAdmin(ScopedModelAdmin):
         """Recipients without the report get it; those who have it are not mailed again."""
         reports = list(queryset)
         for report in reports:
-            services.report_resend(report=report, user=request.user)
+            report_resend(report=report, user=request.user)
         self._enqueue(request, [report.pk for report in reports])
 
     @admin.action(description=_("Regenerate the selected reports from today's data"))
@@ -229,7 +232,7 @@ class ReportAdmin(ScopedModelAdmin):
             self,
             request,
             queryset.select_related("consortium"),
-            lambda report: services.report_generate(**report.key, user=request.user),
+            lambda report: report_generate(**report.key, user=request.user),
             lambda n: (
                 ngettext("%(count)s report regenerated.", "%(count)s reports regenerated.", n)
                 % {"count": n}

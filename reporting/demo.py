@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from consortium.models import Consortium, Profile
 from consortium.services import save_with_history
+from reporting.services import report_generate, report_period, report_schedule
 
-from . import services
 from .choices import ReportKind
 from .models import Report, ReportRecipient
 from .schedules import ensure_default_schedules
@@ -41,12 +41,12 @@ def build_reporting_demo(consortium: Consortium, coordinator: Any) -> list[Repor
     today = timezone.localdate()
     reports = []
     for kind in (ReportKind.PROGRESS, ReportKind.JOBS):
-        start, end = services.report_period(kind, today)
-        services.report_schedule(
+        start, end = report_period(kind, today)
+        report_schedule(
             kind=kind, consortium=consortium, period_start=start, period_end=end, user=coordinator
         )
         reports.append(
-            services.report_generate(
+            report_generate(
                 kind=kind,
                 consortium=consortium,
                 period_start=start,

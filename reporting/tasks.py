@@ -21,8 +21,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from consortium.tasks import RELIABLE, backoff, enqueue
+from reporting.outbox import delivery_send, report_deliveries_plan
+from reporting.reminders import reminder_send, reminders_plan
+from reporting.services import (
+    consortia_reported,
+    report_failure_record,
+    report_generate,
+    report_period,
+    report_schedule,
+)
 
-from . import services
 from .choices import DeliveryStatus, ReportStatus
 from .emails import SEND_ERRORS
 from .models import ReminderDigest, Report
@@ -43,11 +51,11 @@ def enqueue_report(report_id: int) -> bool:
 def send_scheduled_reports(kind: str, day: str | None = None) -> list[int]:
     """Beat's entry point: the report of the last complete period for every running consortium."""
     today = datetime.date.fromisoformat(day) if day else timezone.localdate()
-    start, end = services.report_period(kind, today)
+    start, end = report_period(kind, today)
     reports = []
-    for consortium in services.consortia_reported():
+    for consortium in consortia_reported():
         try:
-            report = services.report_schedule(
+            report = report_schedule(
                 kind=kind, consortium=consortium, period_start=start, period_end=end
             )
         except Exception:
@@ -65,16 +73,16 @@ def generate_report(self: Any, report_id: int) -> None:
     report = Report.objects.select_related("consortium").get(pk=report_id)
     if report.generated_at is None:
         try:
-            services.report_generate(**report.key, only_if_missing=True)
+            report_generate(**report.key, only_if_missing=True)
         except OSError as error:
             if self.request.retries < self.max_retries:
                 raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error
-            services.report_failure_record(report=report, error=f"{type(error).__name__}: {error}")
+            report_failure_record(report=report, error=f"{type(error).__name__}: {error}")
             return
         except Exception as error:
-            services.report_failure_record(report=report, error=f"{type(error).__name__}: {error}")
+            report_failure_record(report=report, error=f"{type(error).__name__}: {error}")
             raise
-    for delivery in services.report_deliveries_plan(report=report):
+    for delivery in report_deliveries_plan(report=report):
         if delivery.status == DeliveryStatus.PENDING:
             enqueue(send_report_delivery, delivery.pk)
 
@@ -84,7 +92,7 @@ def send_report_delivery(self: Any, delivery_id: int) -> None:
     """Email a report to one recipient, at most once, retrying on SMTP and connection errors."""
     final = self.request.retries >= settings.EMAIL_MAX_RETRIES
     try:
-        services.delivery_send(delivery_id=delivery_id, final=final)
+        delivery_send(delivery_id=delivery_id, final=final)
     except SEND_ERRORS as error:
         raise self.retry(
             exc=error, countdown=backoff(self.request.retries), max_retries=None
@@ -94,9 +102,7 @@ def send_report_delivery(self: Any, delivery_id: int) -> None:
 @shared_task(**RELIABLE)
 def send_reminders(day: str | None = None) -> int:
     """Beat's daily entry point: plan today's digests and send each."""
-    planned = services.reminders_plan(
-        day=datetime.date.fromisoformat(day) if day else timezone.localdate()
-    )
+    planned = reminders_plan(day=datetime.date.fromisoformat(day) if day else timezone.localdate())
     for digest in planned:
         transaction.on_commit(partial(enqueue, send_reminder, digest.pk))
     return len(planned)
@@ -106,7 +112,7 @@ def send_reminders(day: str | None = None) -> int:
 def send_reminder(self: Any, digest_id: int) -> None:
     final = self.request.retries >= settings.EMAIL_MAX_RETRIES
     try:
-        services.reminder_send(digest_id=digest_id, final=final)
+        reminder_send(digest_id=digest_id, final=final)
     except SEND_ERRORS as error:
         raise self.retry(
             exc=error, countdown=backoff(self.request.retries), max_retries=None

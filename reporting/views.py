@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from consortium.models import language_of
 
-from . import services
+from . import reminders
 from .emails import opt_out_user_id
 from .models import ReportDocument
 
@@ -41,7 +41,7 @@ def reminders_opt_out(request: HttpRequest, token: str) -> HttpResponse:
         raise Http404
     done = request.method == "POST"
     if done:
-        services.reminders_opt_out(user=user)
+        reminders.reminders_opt_out(user=user)
     # The page speaks the language of the digest the person came from.
     with translation.override(language_of(user)):
         return render(request, "reporting/reminders_opt_out.html", {"done": done, "person": user})

@@ -15,7 +15,8 @@ from django.urls import reverse
 
 from reporting.choices import DeliveryStatus, ReportKind, ReportStatus
 from reporting.models import Report, ReportDelivery, ReportDocument, ReportRecipient
-from reporting.services import delivery_send, report_schedule
+from reporting.outbox import delivery_send
+from reporting.services import report_schedule
 from tests.web import client_for as _client
 
 from .conftest import OFFICER, SmtpServer, add_recipient

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from reporting.choices import DeliveryStatus, ReportStatus
 from reporting.emails import XLSX
 from reporting.models import Report, ReportDelivery
-from reporting.services import delivery_send, report_resend
+from reporting.outbox import delivery_send, report_resend
 
 from .conftest import OFFICER, SmtpServer, assert_budget_is_the_databases
 

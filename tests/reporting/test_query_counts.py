@@ -21,8 +21,8 @@ from consortium.choices import ConsortiumRoleKind
 from consortium.models import Consortium
 from consortium.services import consortium_role_grant
 from reporting.choices import ReportKind
+from reporting.rendering import Rendered, report_render
 from reporting.selectors import JobsReport, ProgressReport, jobs_report, progress_report
-from reporting.services import Rendered, report_render
 from tests import factories
 from tests.api.conftest import PDF
 from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus

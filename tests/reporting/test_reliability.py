@@ -14,9 +14,12 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from consortium.models import Profile
-from reporting import services, tasks
+from reporting import tasks
 from reporting.choices import DeliveryStatus, ReportStatus
 from reporting.models import ReminderDigest, Report, ReportDelivery
+from reporting.outbox import delivery_send, report_deliveries_plan, report_resend
+from reporting.reminders import reminder_send, reminders_plan
+from reporting.services import report_generate
 
 from .conftest import SmtpServer, add_recipient
 
@@ -34,7 +37,7 @@ def test_a_delivery_failed_for_good_is_not_sent_by_a_late_duplicate_task(
 ) -> None:
     delivery = _delivery(generated_report)
     ReportDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, attempts=6)
-    assert services.delivery_send(delivery_id=delivery.pk, final=False) is False
+    assert delivery_send(delivery_id=delivery.pk, final=False) is False
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.FAILED, 6)
     assert smtp.messages == []
@@ -47,10 +50,10 @@ def test_a_file_missing_from_the_archive_is_retried_then_recorded_as_the_failure
     document = generated_report.documents.get(language=delivery.language)
     Path(document.pdf.path).unlink()  # The archive lost a file.
     with pytest.raises(FileNotFoundError):
-        services.delivery_send(delivery_id=delivery.pk, final=False)
+        delivery_send(delivery_id=delivery.pk, final=False)
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.PENDING  # A missing file may come back: retried.
-    assert services.delivery_send(delivery_id=delivery.pk, final=True) is False
+    assert delivery_send(delivery_id=delivery.pk, final=True) is False
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 2
     assert "FileNotFoundError" in delivery.last_error
@@ -65,7 +68,7 @@ def test_a_missing_document_fails_the_delivery_without_retrying(
     delivery = _delivery(generated_report)
     generated_report.documents.all().delete()
     with pytest.raises(ValueError, match="no document"):
-        services.delivery_send(delivery_id=delivery.pk, final=False)
+        delivery_send(delivery_id=delivery.pk, final=False)
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED and delivery.attempts == 1
     assert "no document" in delivery.last_error
@@ -75,17 +78,17 @@ def test_a_missing_document_fails_the_delivery_without_retrying(
 def test_a_recipient_added_after_sending_reopens_the_report(
     generated_report: Report, smtp: SmtpServer, consortium: Any
 ) -> None:
-    for delivery in services.report_deliveries_plan(report=generated_report):
-        services.delivery_send(delivery_id=delivery.pk)
+    for delivery in report_deliveries_plan(report=generated_report):
+        delivery_send(delivery_id=delivery.pk)
     generated_report.refresh_from_db()
     assert generated_report.status == ReportStatus.SENT
     add_recipient(consortium, "board@example.org")
-    [waiting] = services.report_resend(report=generated_report, user=None)
+    [waiting] = report_resend(report=generated_report, user=None)
     assert waiting.email == "board@example.org"
     generated_report.refresh_from_db()
     assert generated_report.status == ReportStatus.GENERATED
     assert generated_report.queued_at is None  # The dispatcher looks after it until queued.
-    services.delivery_send(delivery_id=waiting.pk)
+    delivery_send(delivery_id=waiting.pk)
     generated_report.refresh_from_db()
     assert generated_report.status == ReportStatus.SENT
     assert len(smtp.messages) == 3
@@ -94,10 +97,10 @@ def test_a_recipient_added_after_sending_reopens_the_report(
 def test_a_report_gone_to_someone_is_not_regenerated(
     generated_report: Report, smtp: SmtpServer
 ) -> None:
-    services.delivery_send(delivery_id=_delivery(generated_report).pk)
+    delivery_send(delivery_id=_delivery(generated_report).pk)
     names = sorted(generated_report.documents.values_list("pdf", flat=True))
     with pytest.raises(ValidationError, match="kept as they were sent"):
-        services.report_generate(
+        report_generate(
             kind=generated_report.kind,
             consortium=generated_report.consortium,
             period_start=generated_report.period_start,
@@ -112,10 +115,10 @@ def test_a_digest_whose_reader_opted_out_since_it_was_planned_is_cancelled(
     partner_member.email = "member@partner.example"
     partner_member.save()
     day = deliverable.due_date - timezone.timedelta(days=7)
-    [digest] = services.reminders_plan(day=day)
+    [digest] = reminders_plan(day=day)
     assert [row.history_type for row in digest.history.all()] == ["+"]
     Profile.objects.create(user=partner_member, deadline_reminders=False)
-    assert services.reminder_send(digest_id=digest.pk) is False
+    assert reminder_send(digest_id=digest.pk) is False
     digest.refresh_from_db()
     assert digest.status == DeliveryStatus.CANCELLED
     assert [row.status for row in digest.history.order_by("history_date")] == [

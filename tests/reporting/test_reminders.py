@@ -23,7 +23,7 @@ from consortium.services import membership_grant
 from reporting.choices import DeliveryStatus
 from reporting.emails import opt_out_token, opt_out_user_id
 from reporting.models import ReminderDigest
-from reporting.services import reminder_send, reminders_plan
+from reporting.reminders import reminder_send, reminders_plan
 from tests import factories
 from tests.api.conftest import PDF
 from workpackages.workplan import services as workplan

@@ -24,14 +24,9 @@ from consortium.models import ConsortiumRole, Profile
 from consortium.services import consortium_role_grant
 from reporting.choices import DeliveryStatus, ReportKind, ReportStatus
 from reporting.models import Report, ReportDelivery, ReportDocument
-from reporting.services import (
-    report_generate,
-    report_period,
-    report_recipients,
-    report_render,
-    report_resend,
-    report_schedule,
-)
+from reporting.outbox import report_recipients, report_resend
+from reporting.rendering import report_render
+from reporting.services import report_generate, report_period, report_schedule
 from tests import factories
 from workpackages.jobs.choices import JobImpact, JobStatus
 from workpackages.jobs.models import JobRecord

@@ -28,8 +28,8 @@ from openpyxl import load_workbook
 from consortium.models import Consortium, CostCategory, Organisation
 from reporting import spreadsheets
 from reporting.choices import ReportKind
+from reporting.rendering import report_render
 from reporting.selectors import jobs_report, progress_report
-from reporting.services import report_render
 from tests import factories
 from tests.api.conftest import PDF
 from tests.web import client_for

@@ -27,10 +27,12 @@ from openpyxl import load_workbook
 
 from config.celery_app import app as celery_app
 from consortium.models import Profile
-from reporting import services, tasks
+from reporting import tasks
 from reporting.choices import DeliveryStatus, ReportKind, ReportStatus
 from reporting.models import Report, ReportDelivery, ReportRecipient
+from reporting.outbox import report_deliveries_plan
 from reporting.schedules import DEFAULTS
+from reporting.services import report_generate, report_period
 from workpackages.money.choices import ExpenseStatus
 from workpackages.money.models import BudgetLine, Expense
 
@@ -53,7 +55,7 @@ def recipients(coordinator: Any, consortium: Any) -> list[str]:
 
 def _first_half_report(plan: dict[str, Any]) -> Report:
     """The plan's progress report of the first half of 2025, generated, not planned for anyone."""
-    return services.report_generate(
+    return report_generate(
         kind=ReportKind.PROGRESS,
         consortium=plan["open_late"].consortium,
         period_start=PERIOD[0],
@@ -102,7 +104,7 @@ def test_the_weekly_progress_report_fired_by_beat_reaches_every_recipient(
     report = wait_for(
         lambda: Report.objects.filter(status=ReportStatus.SENT).first(), what="a sent report"
     )
-    start, end = services.report_period(ReportKind.PROGRESS, timezone.localdate())
+    start, end = report_period(ReportKind.PROGRESS, timezone.localdate())
     assert (report.kind, report.period_start, report.period_end) == ("progress", start, end)
     assert sorted(str(m["To"]) for m in smtp.messages) == sorted(recipients)
 
@@ -185,7 +187,7 @@ def test_a_worker_killed_mid_way_is_replaced_and_the_email_leaves_once(
     worker_process: WorkerProcess,
 ) -> None:
     report = _first_half_report(plan)
-    [delivery, _other] = services.report_deliveries_plan(report=report)
+    [delivery, _other] = report_deliveries_plan(report=report)
     smtp.mailbox.hold_recipients.set()
     tasks.send_report_delivery.delay(delivery.pk)
     # The worker's child is in the middle of the SMTP conversation when it dies.

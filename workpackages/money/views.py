@@ -26,6 +26,13 @@ from consortium.models import Partner, ReportingPeriod
 from consortium.portal import choice_labels, export_rows, partner_view, querystring_without_page
 from consortium.querysets import Action
 from consortium.records import editable_refusal, record_create, record_update
+from workpackages.imports import (
+    COLUMN_LABELS,
+    MAX_ROWS,
+    TEMPLATE_HEADERS,
+    expenses_import,
+    template_csv,
+)
 from workpackages.money.choices import ExpenseStatus
 from workpackages.money.forms import (
     ExpenseForm,
@@ -36,8 +43,6 @@ from workpackages.money.forms import (
 from workpackages.money.models import DECLARED, Expense, ExpenseQuerySet, Statement
 from workpackages.money.selectors import MONEY_FIELD
 from workpackages.money.services import expense_withdraw, statement_submit
-
-from ..imports import COLUMN_LABELS, MAX_ROWS, TEMPLATE_HEADERS, expenses_import, template_csv
 
 PAGE_SIZE = 50
 BADGES = {

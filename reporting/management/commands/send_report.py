@@ -15,11 +15,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from consortium.models import Consortium
-from reporting import services
 from reporting.choices import ReportKind
 from reporting.emails import SEND_ERRORS
 from reporting.management.translated import TranslatedHelpCommand
 from reporting.models import Report
+from reporting.outbox import delivery_send, report_resend
+from reporting.rendering import report_file_name, report_render
+from reporting.services import consortia_reported, report_generate, report_period, report_schedule
 
 
 def parse_period(value: str) -> tuple[datetime.date, datetime.date]:
@@ -73,7 +75,7 @@ class Command(TranslatedHelpCommand):
         if options["period"]:
             start, end = parse_period(options["period"])
         else:
-            start, end = services.report_period(kind, timezone.localdate())
+            start, end = report_period(kind, timezone.localdate())
         if options["consortium"]:
             consortia = list(Consortium.objects.filter(acronym=options["consortium"]))
             if not consortia:
@@ -82,7 +84,7 @@ class Command(TranslatedHelpCommand):
                     % {"acronym": options["consortium"]}
                 )
         else:
-            consortia = list(services.consortia_reported())
+            consortia = list(consortia_reported())
         for consortium in consortia:
             if options["dry_run"]:
                 self.dry_run(kind, consortium, start, end, options["output"])
@@ -100,10 +102,10 @@ class Command(TranslatedHelpCommand):
         folder = Path(output) if output else settings.VAR_DIR / "reports-dry-run"
         folder.mkdir(parents=True, exist_ok=True)
         stub = Report(kind=kind, consortium=consortium, period_start=start, period_end=end)
-        for rendered in services.report_render(
+        for rendered in report_render(
             kind=kind, consortium=consortium, period_start=start, period_end=end
         ):
-            name = services.report_file_name(stub, rendered.language)
+            name = report_file_name(stub, rendered.language)
             for extension, content in (
                 ("html", rendered.html.encode()),
                 ("xlsx", rendered.xlsx),
@@ -122,19 +124,19 @@ class Command(TranslatedHelpCommand):
     def send(
         self, kind: str, consortium: Consortium, start: datetime.date, end: datetime.date
     ) -> None:
-        report = services.report_schedule(
+        report = report_schedule(
             kind=kind, consortium=consortium, period_start=start, period_end=end
         )
         try:
-            report = services.report_generate(
+            report = report_generate(
                 kind=kind, consortium=consortium, period_start=start, period_end=end
             )
         except ValidationError as kept:
             # Gone to some recipients already: the others get the documents as they were sent.
             self.stdout.write(" ".join(kept.messages))
-        for delivery in services.report_resend(report=report, user=None):
+        for delivery in report_resend(report=report, user=None):
             try:
-                sent = services.delivery_send(delivery_id=delivery.pk, final=False)
+                sent = delivery_send(delivery_id=delivery.pk, final=False)
             except SEND_ERRORS as error:
                 self.stderr.write(
                     _("%(email)s: not sent (%(error)s); the task queue tries again later.")
