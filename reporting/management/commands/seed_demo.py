@@ -15,7 +15,14 @@ from django.utils.translation import gettext_lazy
 from consortium.models import Consortium
 from reporting.demo import build_reporting_demo
 from reporting.management.translated import TranslatedHelpCommand
-from workpackages import demo
+from workpackages.demo.build import (
+    DemoSummary,
+    build_demo,
+    coordinator_user,
+    demo_exists,
+    partner_name,
+)
+from workpackages.demo.data import ACRONYM, DEMO_PASSWORD, PARTNER_CONTACT_AT, PARTNER_FINANCE_AT
 
 
 class Command(TranslatedHelpCommand):
@@ -44,23 +51,23 @@ class Command(TranslatedHelpCommand):
                     "DEBUG on. Use --force to run it anyway."
                 )
             )
-        if demo.demo_exists():
+        if demo_exists():
             self.stdout.write(
                 _("The demo partnership %(acronym)s is already there: nothing to do.")
-                % {"acronym": demo.ACRONYM}
+                % {"acronym": ACRONYM}
             )
             return
         with transaction.atomic():
-            summary = demo.build_demo()
-            consortium = Consortium.objects.get(acronym=demo.ACRONYM)
-            reports = build_reporting_demo(consortium, demo.coordinator_user())
+            summary = build_demo()
+            consortium = Consortium.objects.get(acronym=ACRONYM)
+            reports = build_reporting_demo(consortium, coordinator_user())
         self.report(summary)
         self.stdout.write(
             _("  Reports: %(reports)s in the archive, waiting to be sent")
             % {"reports": ", ".join(str(report) for report in reports)}
         )
 
-    def report(self, summary: demo.DemoSummary) -> None:
+    def report(self, summary: DemoSummary) -> None:
         write = self.stdout.write
         write(
             self.style.SUCCESS(
@@ -115,15 +122,15 @@ class Command(TranslatedHelpCommand):
         write(
             _("Demo logins (password “%(password)s”): %(logins)s")
             % {
-                "password": demo.DEMO_PASSWORD,
+                "password": DEMO_PASSWORD,
                 "logins": ", ".join(
                     [
                         _("coordinator (coordinator)"),
                         _("observer (funder, read-only)"),
                         _("partner1 (finance officer, %(partner)s)")
-                        % {"partner": demo.partner_name(demo.PARTNER_FINANCE_AT)},
+                        % {"partner": partner_name(PARTNER_FINANCE_AT)},
                         _("partner2 (partner contact, %(partner)s)")
-                        % {"partner": demo.partner_name(demo.PARTNER_CONTACT_AT)},
+                        % {"partner": partner_name(PARTNER_CONTACT_AT)},
                     ]
                 ),
             }

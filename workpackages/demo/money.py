@@ -1,0 +1,312 @@
+"""The demo's money: budget lines and effort by participation, expenses drafted, submitted and
+decided period by period, one overspent line, and the partners' statements.
+"""
+
+from __future__ import annotations
+
+import datetime
+import itertools
+from collections.abc import Iterator, Sequence
+from decimal import Decimal
+
+from django.db.models import Count, Max, Sum
+from simple_history.utils import bulk_create_with_history
+
+from consortium import dates
+from consortium.choices import (
+    CostCategoryKind,
+)
+from consortium.models import ReportingPeriod
+from workpackages.base import CENT
+from workpackages.demo.context import (
+    Context,
+    apportion,
+    local_datetime,
+    month_overlap,
+    period_months,
+    random_day,
+    save_new,
+    validate_new,
+)
+from workpackages.demo.data import (
+    EXPENSE_TEXTS,
+    OVERSPEND,
+    OVERSPENT_LINE,
+    OVERSPENT_PURCHASE,
+    PARTIAL_ACCEPTANCE,
+    PARTNER_FINANCE_AT,
+    REJECTION_REASONS,
+    WORKPACKAGES,
+)
+from workpackages.demo.workplan import ParticipationPlan
+from workpackages.money.choices import BudgetLineStatus, ExpenseStatus
+from workpackages.money.models import BudgetLine, Effort, Expense, Statement
+from workpackages.money.services import expense_accept, expense_reject, expense_submit
+
+
+def build_budget_lines(ctx: Context, plans: list[ParticipationPlan]) -> None:
+    """One line per participant × workpackage × heading; granted = planned × the partner's rate."""
+    for plan in plans:
+        for code, amount in plan.amounts.items():
+            line = BudgetLine(
+                partner=ctx.partners[plan.partner_key],
+                workpackage=ctx.workpackages[plan.wp_number],
+                category=ctx.categories[code],
+                planned_amount=amount,
+            )
+            save_new(line, user=ctx.coordinator)
+
+
+def build_effort(ctx: Context, plans: list[ParticipationPlan]) -> None:
+    """Planned person-months per partner × workpackage × period, with actuals for ended periods."""
+    specs = {wp.number: wp for wp in WORKPACKAGES}
+    rows = []
+    for plan in plans:
+        wp = specs[plan.wp_number]
+        active = [
+            (period, month_overlap(wp.start_month, wp.end_month, *period_months(ctx, period)))
+            for period in ctx.periods
+        ]
+        active = [(period, months) for period, months in active if months]
+        planned = apportion(plan.person_months, [m for _p, m in active], CENT)
+        for (period, _months), person_months in zip(active, planned, strict=True):
+            actual = None
+            if period.end_date < ctx.today:
+                actual = (person_months * ctx.rng.randint(80, 110) / 100).quantize(Decimal("0.1"))
+            effort = Effort(
+                consortium=ctx.consortium,
+                partner=ctx.partners[plan.partner_key],
+                workpackage=ctx.workpackages[plan.wp_number],
+                period=period,
+                planned_person_months=person_months,
+                actual_person_months=actual,
+            )
+            validate_new(effort)
+            rows.append(effort)
+    bulk_create_with_history(rows, Effort, default_user=ctx.coordinator)
+
+
+def build_expenses(ctx: Context) -> None:
+    """Expenses for the ended periods (mostly accepted), drafts in the current one, one overspend.
+
+    Each actual-cost line declares 72–92 % of its pro-rata share of the elapsed months, so no line
+    but the chosen one can exceed its plan; flat-rate overheads are never declared.
+    """
+    ended = [p for p in ctx.periods if p.end_date < ctx.today]
+    current = next((p for p in ctx.periods if p.contains(ctx.today)), None)
+    lines = list(
+        BudgetLine.objects.filter(consortium=ctx.consortium, status=BudgetLineStatus.ACTIVE)
+        .exclude(category__kind=CostCategoryKind.FLAT_RATE)
+        .select_related("partner", "workpackage", "category")
+        .order_by("partner__number", "workpackage__number", "category__position")
+    )
+    counter = itertools.count(1)
+    for line in lines:
+        for period, amount in line_declarations(ctx, line, ended):
+            expense = draft_expense(ctx, line, period, amount, next(counter))
+            settle_expense(ctx, expense, latest=period == ended[-1])
+    if current is not None:
+        draft_current_period(ctx, lines, current, counter)
+    overspend(ctx, ended, counter)
+
+
+def line_declarations(
+    ctx: Context, line: BudgetLine, ended: list[ReportingPeriod]
+) -> list[tuple[ReportingPeriod, Decimal]]:
+    """How much a line declares in each ended period in which its workpackage ran."""
+    wp = line.workpackage
+    active = [
+        (period, month_overlap(wp.start_month, wp.end_month, *period_months(ctx, period)))
+        for period in ended
+    ]
+    active = [(period, months) for period, months in active if months]
+    if not active:
+        return []
+    wp_months = wp.end_month - wp.start_month + 1
+    share = Decimal(sum(months for _p, months in active)) / wp_months
+    if line.category.code in {"equipment", "subcontracting"}:
+        # Purchases and contracts come in lumps: not every period has one.
+        active = [(p, m) for p, m in active if ctx.rng.random() < 0.45] or [active[-1]]
+    total = (line.planned_amount * share * ctx.rng.randint(72, 92) / 100).quantize(CENT)
+    weights = [months * ctx.rng.randint(85, 115) for _p, months in active]
+    return list(zip([p for p, _m in active], apportion(total, weights, CENT), strict=True))
+
+
+def draft_expense(
+    ctx: Context,
+    line: BudgetLine,
+    period: ReportingPeriod,
+    amount: Decimal,
+    sequence: int,
+    *,
+    last_day: datetime.date | None = None,
+    description: str = "",
+) -> Expense:
+    """A draft expense on `line` in `period`, saved as its partner's user would type it in."""
+    code = line.category.code
+    # Costs fall within both the period and the months the workpackage runs.
+    start = ctx.consortium.start_date
+    first = max(period.start_date, dates.add_months(start, line.workpackage.start_month - 1))
+    last = min(
+        period.end_date,
+        dates.month_end(start, line.workpackage.end_month),
+        last_day or period.end_date,
+    )
+    if code == "personnel":
+        incurred_on = last
+        description = description or (
+            f"Personnel costs P{period.number}: salaries and employer contributions"
+        )
+        reference = f"PAY-{line.partner.number:02d}-{period.start_date:%Y}-{period.number}"
+    else:
+        incurred_on = random_day(ctx.rng, first, last)
+        description = description or ctx.rng.choice(EXPENSE_TEXTS[code])
+        reference = f"INV-{incurred_on:%Y}-{sequence:05d}"
+    expense = Expense(
+        partner=line.partner,
+        workpackage=line.workpackage,
+        category=line.category,
+        period=period,
+        incurred_on=incurred_on,
+        amount=amount,
+        description=description,
+        invoice_reference=reference,
+    )
+    save_new(expense, user=ctx.author(line.partner))
+    return expense
+
+
+def settle_expense(ctx: Context, expense: Expense, *, latest: bool) -> None:
+    """Submit, then accept (sometimes in part), reject or leave awaiting review.
+
+    The latest ended period is still being reviewed, so more of its expenses wait.
+    """
+    submitted, reviewed = review_moments(ctx, expense.period)
+    expense_submit(expense=expense, user=ctx.author(expense.partner), now=submitted)
+    draw = ctx.rng.random()
+    waiting, rejected, partial = (0.18, 0.03, 0.02) if latest else (0.0, 0.025, 0.025)
+    if draw < waiting:
+        return
+    if draw < waiting + rejected:
+        expense_reject(
+            expense=expense,
+            user=ctx.coordinator,
+            comment=ctx.rng.choice(REJECTION_REASONS),
+            now=reviewed,
+        )
+    elif draw < waiting + rejected + partial:
+        expense_accept(
+            expense=expense,
+            user=ctx.coordinator,
+            accepted_amount=(expense.amount / Decimal("1.21")).quantize(CENT),
+            comment=PARTIAL_ACCEPTANCE,
+            now=reviewed,
+        )
+    else:
+        expense_accept(expense=expense, user=ctx.coordinator, now=reviewed)
+
+
+def review_moments(
+    ctx: Context, period: ReportingPeriod
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """When a period's expense was submitted (after the period) and reviewed (weeks later)."""
+    yesterday = ctx.today - datetime.timedelta(days=1)
+    submitted = min(period.end_date + datetime.timedelta(days=ctx.rng.randint(5, 25)), yesterday)
+    reviewed = min(submitted + datetime.timedelta(days=ctx.rng.randint(5, 30)), yesterday)
+    return (
+        local_datetime(submitted, ctx.rng.randint(9, 17)),
+        local_datetime(reviewed, ctx.rng.randint(9, 17)),
+    )
+
+
+def draft_current_period(
+    ctx: Context, lines: Sequence[BudgetLine], current: ReportingPeriod, counter: Iterator[int]
+) -> None:
+    """A few operating-cost drafts in the running period, and a handful already submitted."""
+    first, last = period_months(ctx, current)
+    candidates = [
+        line
+        for line in lines
+        if line.category.code == "operating"
+        and month_overlap(line.workpackage.start_month, line.workpackage.end_month, first, last)
+    ]
+    yesterday = max(current.start_date, ctx.today - datetime.timedelta(days=1))
+    for index, line in enumerate(ctx.rng.sample(candidates, min(20, len(candidates)))):
+        amount = (line.planned_amount * ctx.rng.randint(15, 45) / 1000).quantize(CENT)
+        expense = draft_expense(ctx, line, current, amount, next(counter), last_day=yesterday)
+        if index % 4 == 0:
+            expense_submit(expense=expense, user=ctx.author(line.partner))
+
+
+def overspend(ctx: Context, ended: list[ReportingPeriod], counter: Iterator[int]) -> None:
+    """Push one equipment line past its plan with an accepted purchase, as happens in real life."""
+    key, wp_number, code = OVERSPENT_LINE
+    line = BudgetLine.objects.get(
+        partner=ctx.partners[key],
+        workpackage=ctx.workpackages[wp_number],
+        category=ctx.categories[code],
+    )
+    wp = line.workpackage
+    periods = [
+        p for p in ended if month_overlap(wp.start_month, wp.end_month, *period_months(ctx, p))
+    ]
+    if not periods:
+        return
+    accepted = Expense.objects.filter(
+        partner=line.partner,
+        workpackage=line.workpackage,
+        category=line.category,
+        status=ExpenseStatus.ACCEPTED,
+    ).aggregate(total=Sum("accepted_amount"))["total"] or Decimal(0)
+    # SQLite sums decimals as floats: round back to cents.
+    amount = (line.planned_amount * (1 + OVERSPEND) - accepted).quantize(CENT)
+    expense = draft_expense(
+        ctx,
+        line,
+        periods[-1],
+        amount,
+        next(counter),
+        description=OVERSPENT_PURCHASE,
+    )
+    submitted, reviewed = review_moments(ctx, periods[-1])
+    expense_submit(expense=expense, user=ctx.author(line.partner), now=submitted)
+    expense_accept(expense=expense, user=ctx.coordinator, now=reviewed)
+
+
+def build_statements(ctx: Context) -> None:
+    """Every partner's statement for each ended period, filed when its lines were sent, except
+    the finance login's partner's latest one: that statement is still to be submitted.
+
+    A statement declares its partner's lines of the period (as `statement_submit` records them,
+    withdrawn ones aside); a partner that spent nothing in a period still files one, empty, a
+    fortnight after the period ends. A period that ended yesterday has no statement yet: one is
+    filed the day after the period at the earliest.
+    """
+    yesterday = ctx.today - datetime.timedelta(days=1)
+    ended = [p for p in ctx.periods if p.end_date < ctx.today]
+    filed = [p for p in ended if p.end_date < yesterday]
+    figures = {
+        (row["partner"], row["period"]): row
+        for row in Expense.objects.filter(consortium=ctx.consortium, period__in=filed)
+        .exclude(status=ExpenseStatus.WITHDRAWN)
+        .values("partner", "period")
+        .annotate(lines=Count("pk"), total=Sum("amount"), sent=Max("submitted_at"))
+    }
+    left_open = (ctx.partners[PARTNER_FINANCE_AT].pk, ended[-1].pk) if ended else None
+    for partner in sorted(ctx.partners.values(), key=lambda p: p.number):
+        for period in filed:
+            if (partner.pk, period.pk) == left_open:
+                continue
+            row = figures.get((partner.pk, period.pk), {})
+            earliest = local_datetime(period.end_date + datetime.timedelta(days=1), 9)
+            fortnight = min(period.end_date + datetime.timedelta(days=14), yesterday)
+            statement = Statement(
+                partner=partner,
+                period=period,
+                submitted_at=max(row.get("sent") or local_datetime(fortnight, 10), earliest),
+                submitted_by=ctx.author(partner),
+                lines=row.get("lines", 0),
+                # SQLite sums decimals as floats: round back to cents.
+                total=Decimal(str(row.get("total") or 0)).quantize(CENT),
+            )
+            save_new(statement, user=ctx.author(partner))
