@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from .tasks import enqueue, send_email
+from .tasks import send_email
 
 
 def absolute(path: str) -> str:
@@ -25,4 +23,4 @@ def email_later(*, template: str, context: dict[str, Any], to: str, language: st
         subject = " ".join(render_to_string(f"{template}_subject.txt", context).split())
         text = render_to_string(f"{template}.txt", context)
         html = render_to_string(f"{template}.html", context)
-    transaction.on_commit(partial(enqueue, send_email, subject, text, html, [to]))
+    send_email.enqueue_on_commit(subject, text, html, [to])

@@ -24,6 +24,8 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
 
+from consortium.formtools import flash_service_error
+
 from .formtools import add_service_error
 from .querysets import coordinated_consortia, manageable_people
 from .records import (
@@ -228,8 +230,7 @@ class ServiceSavedInlines:
         except ValidationError as error:
             # A refusal the service makes only as it saves (someone changed the row meanwhile,
             # or a rule of the team's own services): nothing was saved, and the page says why.
-            for message in error.messages:
-                messages.error(request, message)
+            flash_service_error(request, error)
             return HttpResponseRedirect(request.get_full_path())
 
     def read_only_reason(self, request: HttpRequest, obj: Any) -> str | None:
@@ -307,8 +308,7 @@ class ServiceSavedAdmin(ServiceSavedInlines):
             return super().delete_view(request, object_id, extra_context)  # type: ignore[misc]
         except ValidationError as error:
             # Its state changed since the confirmation page: nothing was deleted.
-            for message in error.messages:
-                messages.error(request, message)
+            flash_service_error(request, error)
             return HttpResponseRedirect(request.get_full_path())
 
     def get_deleted_objects(self, objs: Any, request: HttpRequest) -> Any:

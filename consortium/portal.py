@@ -18,9 +18,10 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import capfirst
@@ -30,7 +31,7 @@ from consortium.exports import write_csv, write_xlsx
 
 from .choices import PartnerStatus
 from .models import Consortium, Membership, Partner
-from .querysets import may_manage_team
+from .querysets import Action, may_manage_team
 
 SESSION_KEY = "portal_membership"
 
@@ -87,6 +88,27 @@ def partner_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRes
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def partner_rows(request: HttpRequest, model: Any, action: Action = "view") -> QuerySet[Any]:
+    """The rows of `model` that belong to the page's partner and that the person may read (or,
+    with "change", write): any other row is a 404 on the page that looks it up here."""
+    partner = request.scope.partner  # type: ignore[attr-defined]
+    return model.objects.restrict(request.user, action).filter(partner=partner)
+
+
+def consortium_rows(request: HttpRequest, model: Any, action: Action = "view") -> QuerySet[Any]:
+    """The rows of `model` of the page's consortium that the person may read (the work plan)."""
+    consortium = request.scope.consortium  # type: ignore[attr-defined]
+    return model.objects.restrict(request.user, action).filter(consortium=consortium)
+
+
+def writing_partner(request: HttpRequest) -> Partner:
+    """The partner the person writes for on this page; a 404 if they may not write for it."""
+    return get_object_or_404(
+        Partner.objects.restrict(request.user, "change"),
+        pk=request.scope.partner.pk,  # type: ignore[attr-defined]
+    )
 
 
 def contact_only(request: HttpRequest) -> None:

@@ -1,28 +1,29 @@
-"""Handing work to Celery, and the one email task of the accounts and team pages.
+"""Handing work to Celery, the base class of every task, and the one email task of the accounts
+and team pages.
 
 Pages never send email themselves: they queue it once their transaction has committed, and a
-worker sends it, retrying on SMTP and connection errors with a growing delay.
+worker sends it, retrying on SMTP and connection errors with a growing delay. Every task is a
+`ReliableTask`: acknowledged once done, given back to the queue if its worker dies, retried with
+the same growing delay, and queued after the caller's transaction commits.
 """
 
 from __future__ import annotations
 
 import logging
 import smtplib
+from functools import partial
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
 from kombu.exceptions import KombuError, OperationalError
 
 logger = logging.getLogger(__name__)
 
 # What sending may raise and is worth trying again later.
 SEND_ERRORS = (smtplib.SMTPException, OSError)
-
-# What a task does with a message it couldn't run: acknowledge only once done, and give it back
-# to the queue if the worker running it dies.
-RELIABLE: dict[str, Any] = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 
 
 def backoff(retries: int) -> int:
@@ -48,7 +49,35 @@ def enqueue(task: Any, *args: Any) -> bool:
     return True
 
 
-@shared_task(bind=True, max_retries=None, **RELIABLE)
+class ReliableTask(Task):
+    """The base of every task. A message is acknowledged only once its task is done and given
+    back to the queue if the worker running it dies; no result is kept (the work is recorded in
+    the database). A task retries for as long as it says (`max_retries`, unlimited unless set)."""
+
+    acks_late = True
+    reject_on_worker_lost = True
+    ignore_result = True
+    max_retries = None
+
+    @property
+    def final_attempt(self) -> bool:
+        """Whether this run is the last an email gets before it is marked failed."""
+        return bool(self.request.retries >= settings.EMAIL_MAX_RETRIES)
+
+    def retry_later(self, error: Exception) -> Exception:
+        """Try again after `backoff`'s growing delay (raise what this returns)."""
+        return self.retry(exc=error, countdown=backoff(self.request.retries))
+
+    def enqueue(self, *args: Any) -> bool:
+        """Hand the task to the broker now (see `enqueue`)."""
+        return enqueue(self, *args)
+
+    def enqueue_on_commit(self, *args: Any) -> None:
+        """Hand the task to the broker once the current transaction has committed."""
+        transaction.on_commit(partial(enqueue, self, *args))
+
+
+@shared_task(bind=True, base=ReliableTask)
 def send_email(self: Any, subject: str, text: str, html: str, to: list[str]) -> None:
     """Send one email already rendered in its reader's language (a password reset link, an
     invitation). It holds a one-time link, not a record: a lost message is asked for again."""
@@ -58,7 +87,7 @@ def send_email(self: Any, subject: str, text: str, html: str, to: list[str]) -> 
     try:
         message.send()
     except SEND_ERRORS as error:
-        if self.request.retries >= settings.EMAIL_MAX_RETRIES:
+        if self.final_attempt:
             logger.error("Giving up sending %r to %s: %s", subject, to, error)
             return
-        raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error
+        raise self.retry_later(error) from error

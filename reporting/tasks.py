@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from consortium.tasks import RELIABLE, backoff, enqueue
+from consortium.tasks import ReliableTask
 from reporting.outbox import delivery_send, report_deliveries_plan
 from reporting.reminders import reminder_send, reminders_plan
 from reporting.services import (
@@ -41,13 +41,13 @@ logger = logging.getLogger(__name__)
 def enqueue_report(report_id: int) -> bool:
     """Hand a report to the queue to be generated and sent (callers do it once their transaction
     has committed); record when the broker took it, so that the dispatcher leaves it alone."""
-    if not enqueue(generate_report, report_id):
+    if not generate_report.enqueue(report_id):
         return False
     Report.objects.filter(pk=report_id).update(queued_at=timezone.now())
     return True
 
 
-@shared_task(**RELIABLE)
+@shared_task(base=ReliableTask)
 def send_scheduled_reports(kind: str, day: str | None = None) -> list[int]:
     """Beat's entry point: the report of the last complete period for every running consortium."""
     today = datetime.date.fromisoformat(day) if day else timezone.localdate()
@@ -67,7 +67,7 @@ def send_scheduled_reports(kind: str, day: str | None = None) -> list[int]:
     return reports
 
 
-@shared_task(bind=True, max_retries=3, **RELIABLE)
+@shared_task(bind=True, base=ReliableTask, max_retries=3)
 def generate_report(self: Any, report_id: int) -> None:
     """Render a report if it isn't yet, then send it to each recipient still without it."""
     report = Report.objects.select_related("consortium").get(pk=report_id)
@@ -76,7 +76,7 @@ def generate_report(self: Any, report_id: int) -> None:
             report_generate(**report.key, only_if_missing=True)
         except OSError as error:
             if self.request.retries < self.max_retries:
-                raise self.retry(exc=error, countdown=backoff(self.request.retries)) from error
+                raise self.retry_later(error) from error
             report_failure_record(report=report, error=f"{type(error).__name__}: {error}")
             return
         except Exception as error:
@@ -84,42 +84,36 @@ def generate_report(self: Any, report_id: int) -> None:
             raise
     for delivery in report_deliveries_plan(report=report):
         if delivery.status == DeliveryStatus.PENDING:
-            enqueue(send_report_delivery, delivery.pk)
+            send_report_delivery.enqueue(delivery.pk)
 
 
-@shared_task(bind=True, **RELIABLE)
+@shared_task(bind=True, base=ReliableTask)
 def send_report_delivery(self: Any, delivery_id: int) -> None:
     """Email a report to one recipient, at most once, retrying on SMTP and connection errors."""
-    final = self.request.retries >= settings.EMAIL_MAX_RETRIES
     try:
-        delivery_send(delivery_id=delivery_id, final=final)
+        delivery_send(delivery_id=delivery_id, final=self.final_attempt)
     except SEND_ERRORS as error:
-        raise self.retry(
-            exc=error, countdown=backoff(self.request.retries), max_retries=None
-        ) from error
+        raise self.retry_later(error) from error
 
 
-@shared_task(**RELIABLE)
+@shared_task(base=ReliableTask)
 def send_reminders(day: str | None = None) -> int:
     """Beat's daily entry point: plan today's digests and send each."""
     planned = reminders_plan(day=datetime.date.fromisoformat(day) if day else timezone.localdate())
     for digest in planned:
-        transaction.on_commit(partial(enqueue, send_reminder, digest.pk))
+        send_reminder.enqueue_on_commit(digest.pk)
     return len(planned)
 
 
-@shared_task(bind=True, **RELIABLE)
+@shared_task(bind=True, base=ReliableTask)
 def send_reminder(self: Any, digest_id: int) -> None:
-    final = self.request.retries >= settings.EMAIL_MAX_RETRIES
     try:
-        reminder_send(digest_id=digest_id, final=final)
+        reminder_send(digest_id=digest_id, final=self.final_attempt)
     except SEND_ERRORS as error:
-        raise self.retry(
-            exc=error, countdown=backoff(self.request.retries), max_retries=None
-        ) from error
+        raise self.retry_later(error) from error
 
 
-@shared_task(**RELIABLE)
+@shared_task(base=ReliableTask)
 def dispatch_pending() -> int:
     """The outbox's sweep, every few minutes: reports the queue never took (Redis was down when
     "send now" was pressed or beat fired) and recipients still waiting long after their last
@@ -142,5 +136,5 @@ def dispatch_pending() -> int:
         status=DeliveryStatus.PENDING, day=timezone.localdate(), updated_at__lt=stale
     ).values_list("pk", flat=True)
     for digest_id in list(digests):
-        count += enqueue(send_reminder, digest_id)
+        count += send_reminder.enqueue(digest_id)
     return count

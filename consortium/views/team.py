@@ -19,13 +19,16 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from consortium.formtools import flash_service_error
+from consortium.portal import partner_rows
+
 from .. import services
 from ..backends import accounts_with_address, identifier_key
 from ..forms_team import DecisionForm, InvitationAccountForm, InviteForm, RoleForm
 from ..formtools import add_service_error
 from ..models import Invitation, InvitationStatus, Membership
 from ..portal import SESSION_KEY, PortalScope, contact_only, partner_view
-from ..querysets import Action, may_manage_team
+from ..querysets import may_manage_team
 
 # A page of the change log on a member's page: the latest changes are the ones people ask about.
 HISTORY_LENGTH = 20
@@ -33,15 +36,6 @@ HISTORY_LENGTH = 20
 
 def _scope(request: HttpRequest) -> PortalScope:
     return request.scope  # type: ignore[attr-defined]
-
-
-def _team(request: HttpRequest, action: Action = "view") -> QuerySet[Membership]:
-    """The partner's memberships the person may see (or change): any other is a 404."""
-    return (
-        Membership.objects.restrict(request.user, action)
-        .filter(partner=_scope(request).partner)
-        .select_related("user")
-    )
 
 
 def _name(membership: Membership) -> str:
@@ -65,8 +59,10 @@ def _invitations(request: HttpRequest) -> QuerySet[Invitation]:
 @partner_view
 def team(request: HttpRequest) -> HttpResponse:
     scope = _scope(request)
-    members = _team(request).order_by(
-        "-is_active", "user__last_name", "user__first_name", "user__username", "pk"
+    members = (
+        partner_rows(request, Membership)
+        .select_related("user")
+        .order_by("-is_active", "user__last_name", "user__first_name", "user__username", "pk")
     )
     page_obj = Paginator(members, 50).get_page(request.GET.get("page"))
     is_contact = may_manage_team(request.user, scope.partner)
@@ -163,14 +159,18 @@ def _member_page(
 
 @partner_view
 def member(request: HttpRequest, pk: int) -> HttpResponse:
-    return _member_page(request, get_object_or_404(_team(request), pk=pk))
+    return _member_page(
+        request, get_object_or_404(partner_rows(request, Membership).select_related("user"), pk=pk)
+    )
 
 
 @require_POST
 @partner_view
 def role(request: HttpRequest, pk: int) -> HttpResponse:
     contact_only(request)
-    membership = get_object_or_404(_team(request, "change"), pk=pk)
+    membership = get_object_or_404(
+        partner_rows(request, Membership, "change").select_related("user"), pk=pk
+    )
     form = RoleForm(request.POST)
     if form.is_valid():
         try:
@@ -194,7 +194,9 @@ def _decision(
 ) -> HttpResponse:
     """Apply a decision without fields on one member, then say `done` (with %(person)s)."""
     contact_only(request)
-    membership = get_object_or_404(_team(request, "change"), pk=pk)
+    membership = get_object_or_404(
+        partner_rows(request, Membership, "change").select_related("user"), pk=pk
+    )
     try:
         membership = service(membership, request.user)
     except ValidationError as error:
@@ -251,8 +253,7 @@ def _invitation_decision(
     try:
         invitation = service(invitation, request.user)
     except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
+        flash_service_error(request, error)
     else:
         messages.success(request, done % {"email": invitation.email})
     return HttpResponseRedirect(reverse("team"))

@@ -8,7 +8,6 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -16,8 +15,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from consortium.formtools import add_service_error
-from consortium.portal import choice_labels, export_rows, partner_view, querystring_without_page
+from consortium.formtools import add_service_error, flash_service_error
+from consortium.portal import (
+    choice_labels,
+    export_rows,
+    partner_rows,
+    partner_view,
+    querystring_without_page,
+)
 from consortium.records import editable_refusal, record_create, record_update
 from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
 from workpackages.jobs.forms import (
@@ -33,18 +38,10 @@ from workpackages.jobs.services import job_realise, job_withdraw
 PAGE_SIZE = 50
 
 
-def own_jobs(request: HttpRequest, action: str = "view") -> QuerySet[JobRecord]:
-    """The signed-in person's partner's job records they may read (or, with "change", write)."""
-    scope = request.scope  # type: ignore[attr-defined]
-    return JobRecord.objects.restrict(request.user, action).filter(  # type: ignore[arg-type]
-        partner=scope.partner
-    )
-
-
 @partner_view
 def index(request: HttpRequest) -> HttpResponse:
     scope = request.scope  # type: ignore[attr-defined]
-    jobs = own_jobs(request)
+    jobs = partner_rows(request, JobRecord)
     filterset = PartnerJobFilterSet(
         data=request.GET, queryset=jobs.select_related("workpackage"), request=request
     )
@@ -93,7 +90,7 @@ def declare(request: HttpRequest) -> HttpResponse:
 
 @partner_view
 def edit(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(own_jobs(request, "change"), pk=pk)
+    job = get_object_or_404(partner_rows(request, JobRecord, "change"), pk=pk)
     refusal = editable_refusal(job)
     if refusal:
         messages.error(request, refusal)
@@ -120,18 +117,14 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "portal/jobs/form.html", {"section": "jobs", "form": form, "job": job})
 
 
-def _refused(request: HttpRequest, error: ValidationError) -> None:
-    messages.error(request, " ".join(error.messages))
-
-
 @partner_view
 @require_POST
 def realise(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(own_jobs(request, "change"), pk=pk)
+    job = get_object_or_404(partner_rows(request, JobRecord, "change"), pk=pk)
     try:
         job_realise(job=job, user=request.user)
     except ValidationError as error:
-        _refused(request, error)
+        flash_service_error(request, error)
     else:
         messages.success(
             request,
@@ -143,7 +136,9 @@ def realise(request: HttpRequest, pk: int) -> HttpResponse:
 @partner_view
 def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     """GET asks for confirmation; POST withdraws."""
-    job = get_object_or_404(own_jobs(request, "change").select_related("workpackage"), pk=pk)
+    job = get_object_or_404(
+        partner_rows(request, JobRecord, "change").select_related("workpackage"), pk=pk
+    )
     if request.method != "POST":
         if job.status == JobStatus.WITHDRAWN:
             messages.info(
@@ -155,7 +150,7 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         job_withdraw(job=job, user=request.user)
     except ValidationError as error:
-        _refused(request, error)
+        flash_service_error(request, error)
     else:
         messages.success(
             request,

@@ -21,10 +21,16 @@ from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from consortium.formtools import add_service_error
-from consortium.models import Partner, ReportingPeriod
-from consortium.portal import choice_labels, export_rows, partner_view, querystring_without_page
-from consortium.querysets import Action
+from consortium.formtools import add_service_error, flash_service_error
+from consortium.models import ReportingPeriod
+from consortium.portal import (
+    choice_labels,
+    export_rows,
+    partner_rows,
+    partner_view,
+    querystring_without_page,
+    writing_partner,
+)
 from consortium.records import editable_refusal, record_create, record_update
 from workpackages.imports import (
     COLUMN_LABELS,
@@ -40,7 +46,7 @@ from workpackages.money.forms import (
     PartnerExpenseFilterSet,
     actual_cost_headings,
 )
-from workpackages.money.models import DECLARED, Expense, ExpenseQuerySet, Statement
+from workpackages.money.models import DECLARED, Expense, Statement
 from workpackages.money.selectors import MONEY_FIELD
 from workpackages.money.services import expense_withdraw, statement_submit
 
@@ -50,19 +56,6 @@ BADGES = {
     ExpenseStatus.ACCEPTED: "green",
     ExpenseStatus.REJECTED: "red",
 }
-
-
-def _own(request: Any, action: Action = "view") -> ExpenseQuerySet:
-    """The partner's expenses the person may read (or change)."""
-    return Expense.objects.restrict(request.user, action).filter(partner=request.scope.partner)
-
-
-def _writer(request: Any) -> Partner:
-    """The partner the person writes for; a 404 if they may not."""
-    return get_object_or_404(
-        Partner.objects.restrict(request.user, "change"),
-        pk=request.scope.partner.pk,
-    )
 
 
 def _sums() -> dict[str, Any]:
@@ -133,7 +126,7 @@ def index(request: HttpRequest) -> HttpResponse:
     today = timezone.localdate()
     filterset = PartnerExpenseFilterSet(
         data=request.GET,
-        queryset=_own(request).select_related("workpackage", "category", "period"),
+        queryset=partner_rows(request, Expense).select_related("workpackage", "category", "period"),
         request=request,
         partner=scope.partner,
     )
@@ -188,7 +181,7 @@ def _saved(request: HttpRequest, expense: Expense) -> HttpResponse:
 
 @partner_view
 def add(request: HttpRequest) -> HttpResponse:
-    partner = _writer(request)
+    partner = writing_partner(request)
     if request.method == "POST":
         form = ExpenseForm(request.POST, request.FILES, user=request.user, partner=partner)
         if form.is_valid():
@@ -211,8 +204,8 @@ def add(request: HttpRequest) -> HttpResponse:
 
 @partner_view
 def edit(request: HttpRequest, pk: int) -> HttpResponse:
-    partner = _writer(request)
-    expense = get_object_or_404(_own(request, "change"), pk=pk)
+    partner = writing_partner(request)
+    expense = get_object_or_404(partner_rows(request, Expense, "change"), pk=pk)
     # Submitted and decided lines are the record the coordinators judge: the list says why.
     refusal = editable_refusal(expense)
     if refusal:
@@ -243,12 +236,11 @@ def edit(request: HttpRequest, pk: int) -> HttpResponse:
 @partner_view
 @require_POST
 def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
-    expense = get_object_or_404(_own(request, "change"), pk=pk)
+    expense = get_object_or_404(partner_rows(request, Expense, "change"), pk=pk)
     try:
         expense_withdraw(expense=expense, user=request.user)
     except ValidationError as error:
-        for message in error.messages:
-            messages.error(request, message)
+        flash_service_error(request, error)
     else:
         messages.success(
             request,
@@ -267,7 +259,7 @@ def statement(request: HttpRequest, period_pk: int) -> HttpResponse:
     )
     errors: list[str] = []
     if request.method == "POST":
-        partner = _writer(request)
+        partner = writing_partner(request)
         try:
             submitted = statement_submit(partner=partner, period=period, user=request.user)
         except ValidationError as error:
@@ -295,7 +287,12 @@ def statement(request: HttpRequest, period_pk: int) -> HttpResponse:
     )
     # The lines the statement declares (or will): the period's, withdrawn ones aside. Before it,
     # the drafts among them are what submitting sends.
-    lines = _own(request).filter(period=period).declared().select_related("workpackage", "category")
+    lines = (
+        partner_rows(request, Expense)
+        .filter(period=period)
+        .filter(DECLARED)
+        .select_related("workpackage", "category")
+    )
     drafts = lines.filter(status=ExpenseStatus.DRAFT).order_by().aggregate(**_sums())
     page_obj = Paginator(lines, PAGE_SIZE).get_page(request.GET.get("page"))
     _decorate(page_obj.object_list)
@@ -343,7 +340,7 @@ def _import_columns(request: HttpRequest) -> list[dict[str, Any]]:
 
 @partner_view
 def import_file(request: HttpRequest) -> HttpResponse:
-    partner = _writer(request)
+    partner = writing_partner(request)
     result = None
     if request.method == "POST":
         form = ExpenseImportForm(request.POST, request.FILES)

@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q, QuerySet
+from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
@@ -23,8 +23,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from consortium.formtools import add_service_error
-from consortium.portal import partner_view, querystring_without_page
+from consortium.formtools import add_service_error, flash_service_error
+from consortium.portal import consortium_rows, partner_view, querystring_without_page
 from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus, ReviewDecision
 from workpackages.workplan.forms import (
     DeliverableSubmitForm,
@@ -46,12 +46,6 @@ from workpackages.workplan.models import (
 from workpackages.workplan.services import deliverable_submit
 
 PAGE_SIZE = 50
-
-
-def consortium_rows(request: HttpRequest, model: Any) -> QuerySet[Any]:
-    """The work plan rows of the person's consortium they may read."""
-    scope = request.scope  # type: ignore[attr-defined]
-    return model.objects.restrict(request.user, "view").filter(consortium=scope.consortium)
 
 
 def flag(condition: Q) -> ExpressionWrapper:
@@ -211,8 +205,7 @@ def deliverable_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 add_service_error(form, error)
             else:
                 # Sent meanwhile (another tab, a colleague): the page says so, without the form.
-                for message in error.messages:
-                    messages.error(request, message)
+                flash_service_error(request, error)
                 return redirect("deliverable-detail", pk=deliverable.pk)
         else:
             messages.success(
