@@ -16,7 +16,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # What WeasyPrint needs from Debian to write the reports' PDFs.
 SYSTEM_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 fonts-dejavu-core
 
-.PHONY: help system-libs browser faketime install install-dev run worker test test-dates screenshots lint format messages clean
+.PHONY: help system-libs browser faketime install install-dev run worker test test-dates fuzz screenshots lint format messages clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -88,6 +88,11 @@ test-dates: install-dev browser faketime ## Run the whole suite again with the c
 			faketime -f "@$$day 09:00:00" $(BIN)/pytest -n 2 --dist loadfile $(TEST_ARGS) || failed="$$failed $$day"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "The suite failed with the clock on:$$failed"; exit 1; fi
+
+fuzz: install-dev ## Fuzz every API operation deeper: random, 100 examples each, failures kept in var/hypothesis
+	mkdir -p var/hypothesis
+	FUZZ=deep DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
+		$(BIN)/pytest -n 2 --dist load tests/api/test_schema_fuzz.py
 
 screenshots: install-dev browser ## Photograph the partner dashboard in English and French into docs/
 	PORTAL_SCREENSHOTS_DIR=$(CURDIR)/docs DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \

@@ -17,8 +17,8 @@ from workpackages.jobs.choices import JobImpact, JobStatus
 
 from .selectors import JobsReport, JobsRow, ProgressReport
 
-# Amounts keep the money format of every spreadsheet; the other decimals show their precision.
-MONEY = MONEY_FORMAT
+# Amounts keep the money format of every spreadsheet (`MONEY_FORMAT`); the other decimals show
+# their precision.
 PERCENT = "0.0"
 PERSON_MONTHS = "0.00"
 FTE = "0.00"
@@ -62,7 +62,7 @@ def progress_workbook(report: ProgressReport) -> bytes:
                 (r.label, r.planned, r.granted, r.consumed, r.consumption, r.overspent_lines)
                 for r in rows
             ],
-            formats=(None, MONEY, MONEY, MONEY, PERCENT),
+            formats=(None, MONEY_FORMAT, MONEY_FORMAT, MONEY_FORMAT, PERCENT),
         )
     deliverable_header = [
         _("Code"),

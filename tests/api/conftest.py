@@ -1,4 +1,5 @@
-"""API clients for the role fixtures, authenticated by token as integrations are."""
+"""API clients for the role fixtures, authenticated by token as integrations are, and the world
+the API tests share."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from consortium.services import api_token_issue
+
+# The world the API tests share (`world.py`), and the smallest PDF the upload checks accept.
+from tests.api.world import PDF, _world, _world_media, world  # noqa: F401  (fixtures, and PDF for the tests)
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +30,3 @@ def api_client(user: Any = None) -> APIClient:
         token = api_token_issue(user=user)
         client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
     return client
-
-
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"

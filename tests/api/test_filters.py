@@ -1,8 +1,8 @@
 """The lists' filters narrow what a user may see and nothing more: by status (one or several),
 workpackage, partner, period, heading, consortium, due dates, lateness, change time, ordering and
-search; pages hold at most 200 rows; an id the user may not see in a filter is refused with a 400
+search; an id the user may not see in a filter is refused with a 400
 exactly like an id that does not exist; and the token endpoint lets one address try ten passwords
-a minute, not eleven.
+a minute, not eleven. The rows are the API tests' world (`tests/api/world.py`).
 """
 
 from __future__ import annotations
@@ -13,34 +13,18 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.core.files.base import ContentFile
 from django.urls import resolve
 from django_filters import ModelChoiceFilter, ModelMultipleChoiceFilter
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
-from consortium.choices import ConsortiumRoleKind, MembershipRole
 from consortium.models import Consortium, CostCategory, Partner, ReportingPeriod
-from consortium.services import consortium_role_grant, membership_grant
 from tests import factories
 from tests.factories import PASSWORD
-from workpackages.jobs.choices import JobImpact
-from workpackages.jobs.services import job_realise, job_withdraw
-from workpackages.money.services import (
-    budget_line_cancel,
-    expense_accept,
-    expense_reject,
-    expense_submit,
-)
 from workpackages.workplan.models import Workpackage
-from workpackages.workplan.services import (
-    deliverable_request_changes,
-    deliverable_submit,
-    milestone_achieve,
-    milestone_miss,
-)
 
-from .conftest import PDF, api_client
+from .conftest import api_client
+from .world import World, world_fixtures
 
 pytestmark = pytest.mark.django_db
 
@@ -82,131 +66,17 @@ def _ids(client: APIClient, path: str, **params: Any) -> list[int]:
     return [row["id"] for row in _rows(client, path, **params)]
 
 
+# The rows of tests/conftest.py's fixtures are the world's here (`tests/api/world.py`), built once
+# for the module: every test starts from it as built.
+globals().update(world_fixtures())
+
+
 @pytest.fixture
-def plan(
-    consortium: Any,
-    partner_a: Any,
-    partner_b: Any,
-    workpackage: Any,
-    personnel: Any,
-    operating: Any,
-    budget_line: Any,
-    budget_line_b: Any,
-    coordinator: Any,
-    partner_member: Any,
-    before_due: Any,
-) -> dict[str, Any]:
+def plan(world: World) -> dict[str, Any]:
     """Two workpackages and, in them, rows in every state the filters tell apart; the
     coordinator runs a second consortium and partner A has a second member, so that every list
-    holds two rows at least."""
-    second = factories.ConsortiumFactory(acronym="PIT-MORE")
-    consortium_role_grant(
-        consortium=second, user=coordinator, kind=ConsortiumRoleKind.COORDINATOR, granted_by=None
-    )
-    membership_grant(
-        partner=partner_a,
-        user=factories.UserFactory(username="member-a2"),
-        role=MembershipRole.CONTRIBUTOR,
-        granted_by=None,
-    )
-    wp2 = factories.WorkpackageFactory(
-        consortium=consortium, number=2, title="Potency assays", lead_partner=partner_b
-    )
-    for partner in (partner_a, partner_b):
-        factories.WorkpackageParticipantFactory(workpackage=wp2, partner=partner)
-    line_op = factories.BudgetLineFactory(
-        partner=partner_a, workpackage=wp2, heading="operating", planned_amount=Decimal("5000")
-    )
-    cancelled = factories.BudgetLineFactory(
-        partner=partner_a, workpackage=workpackage, heading="equipment"
-    )
-    budget_line_cancel(line=cancelled, user=coordinator)
-
-    e1 = factories.ExpenseFactory(
-        line=budget_line, amount=Decimal("1200.00"), description="Bioreactor bags"
-    )
-    e2 = factories.ExpenseFactory(
-        line=budget_line,
-        period_number=2,
-        amount=Decimal("300.00"),
-        description="Flow cytometry reagents",
-    )
-    expense_submit(expense=e2, user=partner_member)
-    e3 = factories.ExpenseFactory(
-        line=line_op, amount=Decimal("500.00"), description="Culture media"
-    )
-    expense_submit(expense=e3, user=partner_member)
-    expense_accept(expense=e3, user=coordinator)
-    e4 = factories.ExpenseFactory(
-        line=budget_line_b, amount=Decimal("800.00"), description="Secret reagent of CellForge"
-    )
-    expense_submit(expense=e4, user=coordinator)
-    expense_reject(expense=e4, user=coordinator, comment="No invoice.")
-
-    f1 = factories.EffortFactory(partner=partner_a, workpackage=workpackage)
-    f2 = factories.EffortFactory(partner=partner_a, workpackage=workpackage, period_number=2)
-    f3 = factories.EffortFactory(partner=partner_b, workpackage=workpackage)
-
-    j1 = factories.JobRecordFactory(partner=partner_a, workpackage=workpackage)
-    j2 = factories.JobRecordFactory(partner=partner_a, position_title="GMP operator")
-    job_realise(job=j2, user=coordinator)
-    j3 = factories.JobRecordFactory(partner=partner_a, impact=JobImpact.INDIRECT)
-    job_withdraw(job=j3, user=coordinator)
-    j4 = factories.JobRecordFactory(partner=partner_b, workpackage=wp2)
-
-    # Deliverables due at the end of months 12 (2024-12-31), 24, 36 and 6 (2024-06-30).
-    d1 = factories.DeliverableFactory(workpackage=workpackage, number=1, due_month=12)
-    d2 = factories.DeliverableFactory(workpackage=workpackage, number=2, due_month=24)
-    deliverable_submit(
-        deliverable=d2, user=partner_member, file=ContentFile(PDF, name="d1-2.pdf"), now=before_due
-    )
-    d3 = factories.DeliverableFactory(
-        workpackage=workpackage, number=3, due_month=36, title="Final potency report"
-    )
-    d4 = factories.DeliverableFactory(workpackage=wp2, number=1, due_month=6)
-    deliverable_submit(
-        deliverable=d4, user=coordinator, file=ContentFile(PDF, name="d2-1.pdf"), now=before_due
-    )
-    deliverable_request_changes(deliverable=d4, user=coordinator, comment="Add data.")
-
-    # Milestones due at the end of months 6, 12, 30 and 36.
-    m1 = factories.MilestoneFactory(
-        lead_partner=partner_a, due_month=6, workpackages=[workpackage, wp2]
-    )
-    m2 = factories.MilestoneFactory(lead_partner=partner_b, due_month=12, workpackages=[wp2])
-    milestone_achieve(
-        milestone=m2, user=coordinator, achieved_on=datetime.date(2024, 12, 20), evidence="Signed."
-    )
-    m3 = factories.MilestoneFactory(
-        lead_partner=partner_a, due_month=30, workpackages=[workpackage]
-    )
-    milestone_miss(milestone=m3, user=coordinator)
-    m4 = factories.MilestoneFactory(
-        lead_partner=partner_a,
-        due_month=36,
-        workpackages=[workpackage],
-        title="Market authorisation filed",
-    )
-    return {
-        **{f"e{n}": e for n, e in enumerate((e1, e2, e3, e4), 1)},
-        **{f"f{n}": f for n, f in enumerate((f1, f2, f3), 1)},
-        **{f"j{n}": j for n, j in enumerate((j1, j2, j3, j4), 1)},
-        **{f"d{n}": d for n, d in enumerate((d1, d2, d3, d4), 1)},
-        **{f"m{n}": m for n, m in enumerate((m1, m2, m3, m4), 1)},
-        "line_a": budget_line,
-        "line_b": budget_line_b,
-        "line_op": line_op,
-        "cancelled": cancelled,
-        "wp1": workpackage,
-        "wp2": wp2,
-        "A": partner_a,
-        "B": partner_b,
-        "consortium": consortium,
-        "personnel": personnel,
-        "operating": operating,
-        "P1": consortium.periods.get(number=1),
-        "P2": consortium.periods.get(number=2),
-    }
+    holds two rows at least (`tests/api/world.py`)."""
+    return world.plan
 
 
 # (list, query built from the plan, names of the rows the coordinator gets)
@@ -493,40 +363,6 @@ def test_a_yes_no_filter_refuses_what_is_neither(
     answer = api_client(coordinator).get(path, {name: "yes"})
     assert answer.status_code == 400, answer.content
     assert name in answer.json()
-
-
-# Pages -----------------------------------------------------------------------------------------
-
-
-def test_pages_hold_fifty_rows_by_default_and_never_more_than_200(
-    partner_a: Any, coordinator: Any
-) -> None:
-    jobs = [factories.JobRecordFactory(partner=partner_a) for _n in range(201)]
-    client = api_client(coordinator)
-
-    default = client.get("/api/v1/jobs/").json()
-    assert (default["count"], len(default["results"])) == (201, 50)
-
-    for size in (500, 200, 201, 10_000):
-        page = client.get("/api/v1/jobs/", {"page_size": size}).json()
-        assert (page["count"], len(page["results"])) == (201, 200), size
-        assert page["next"] and "page=2" in page["next"]
-    last = client.get("/api/v1/jobs/", {"page_size": 500, "page": 2}).json()
-    assert len(last["results"]) == 1 and last["next"] is None
-
-    # Pages never overlap nor miss a row, even ordered by a field many rows share.
-    seen: list[int] = []
-    for number in (1, 2, 3, 4, 5):
-        page = client.get(
-            "/api/v1/jobs/", {"page_size": 50, "page": number, "ordering": "-fte"}
-        ).json()
-        seen += [row["id"] for row in page["results"]]
-    assert sorted(seen) == sorted(job.pk for job in jobs)
-
-    for nonsense in ("0", "-5", "many"):
-        page = client.get("/api/v1/jobs/", {"page_size": nonsense})
-        assert page.status_code == 200 and len(page.json()["results"]) == 50, nonsense
-    assert client.get("/api/v1/jobs/", {"page": 99}).status_code == 404
 
 
 # Token endpoint throttle ------------------------------------------------------------------------

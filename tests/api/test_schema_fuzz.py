@@ -4,36 +4,35 @@ headers, body) is one the schema documents.
 
 The schema is the one the application serves at `/api/schema/`; requests go in-process to the
 Django WSGI application, inside the test database. Path ids, filters and related-object ids are
-drawn mostly from the rows of a small seeded consortium (and of another consortium, whose ids exist
-but must stay invisible), so that retrieve, update and the workflow actions run their real code
-and not only the 404 branch. Each generated request runs against the seeded state and is rolled
+drawn mostly from the rows of the API tests' world (`tests/api/world.py`: a consortium with rows in
+every state, and another consortium whose ids exist but must stay invisible), so that retrieve,
+update and the workflow actions run their real code and not only the 404 branch. Each generated request runs against the seeded state and is rolled
 back afterwards: a token revoked by `DELETE /api/v1/auth/token/` is back for the next request.
-The seeded consortium is built once for the module and rolled back after it; each test starts from
-it as built.
+The world is built once for the module and rolled back after it; each test starts from it as
+built.
+
+`make test` replays a small fixed set of examples per operation (the same ones every run, drawn
+from a fixed seed); `make fuzz` draws at least 100 new ones per operation each run and keeps the
+failing ones in Hypothesis' example database under `var/hypothesis/`, replayed first next time.
 """
 
 from __future__ import annotations
 
-import datetime
-import shutil
-from collections.abc import Iterator
-from dataclasses import dataclass
-from decimal import Decimal
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
 from django.core.cache import cache
-from django.core.files.base import ContentFile
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
-from django.test import override_settings
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
+from hypothesis.database import DirectoryBasedExampleDatabase
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -43,7 +42,6 @@ from schemathesis.specs.openapi.checks import (
 )
 from schemathesis.transport.serialization import Binary
 
-from consortium.choices import ConsortiumRoleKind, PartnerRole
 from consortium.models import (
     Consortium,
     CostCategory,
@@ -55,23 +53,28 @@ from consortium.models import (
 from consortium.services import api_token_issue
 from tests import factories
 from tests.api.conftest import PDF
-from tests.conftest import _grant, _member
-from workpackages.jobs.choices import JobImpact
+from tests.api.world import World
 from workpackages.jobs.models import JobRecord
-from workpackages.jobs.services import job_realise
 from workpackages.money.models import BudgetLine, Effort, Expense
-from workpackages.money.services import budget_line_cancel, expense_accept, expense_submit
 from workpackages.workplan.models import Deliverable, Milestone, Workpackage
-from workpackages.workplan.services import (
-    deliverable_approve,
-    deliverable_submit,
-    milestone_achieve,
-)
 
 pytestmark = pytest.mark.django_db
 
 APP = WSGIHandler()
-EXAMPLES = 50
+ROOT = Path(__file__).resolve().parents[2]
+# `FUZZ=deep` (make fuzz): random examples, at least 100 per operation, failures remembered.
+DEEP = os.environ.get("FUZZ") == "deep"
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100" if DEEP else "8"))
+EXAMPLE_DATABASE = (
+    DirectoryBasedExampleDatabase(ROOT / "var" / "hypothesis" / "examples") if DEEP else None
+)
+# Without shrinking a failure is reported as found, which keeps a red run as short as a green
+# one; the deep run shrinks it to its simplest form and stores it.
+PHASES = (
+    [Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink]
+    if DEEP
+    else [Phase.explicit, Phase.generate]
+)
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -159,180 +162,6 @@ def served_schema(django_db_setup: Any, django_db_blocker: Any) -> Any:
         return schemathesis.openapi.from_wsgi("/api/schema/", APP)
 
 
-@dataclass(frozen=True)
-class World:
-    """The fuzzed consortium's two users, and per writable resource the fields that together make
-    a valid new row for partner A (or B, for a coordinator's budget line)."""
-
-    coordinator: Any
-    partner_member: Any
-    bodies: dict[str, dict[str, Any]]
-
-
-def _build_world() -> World:
-    """A consortium with rows in the states the actions move between, and rows of another
-    consortium (ids that exist, and must answer 404).
-
-    Its first rows are those of the fixtures of `tests/conftest.py` (consortium, other_consortium,
-    partner_a, partner_b, other_partner, workpackage, coordinator, partner_member,
-    other_partner_member, personnel, operating), made the same way."""
-    consortium = factories.ConsortiumFactory(acronym="PIT-TEST", name="A test partnership")
-    other_consortium = factories.ConsortiumFactory(acronym="PIT-OTHER", name="Another partnership")
-    partner_a = factories.PartnerFactory(
-        consortium=consortium,
-        number=1,
-        role=PartnerRole.COORDINATOR,
-        organisation__short_name="BioWin",
-        organisation__kind="non_profit",
-        default_funding_rate=Decimal("100.00"),
-    )
-    partner_b = factories.PartnerFactory(
-        consortium=consortium, number=2, organisation__short_name="CellForge"
-    )
-    other_partner = factories.PartnerFactory(consortium=other_consortium, number=1)
-    workpackage = factories.WorkpackageFactory(
-        consortium=consortium, number=1, title="Exosome manufacturing", lead_partner=partner_a
-    )
-    factories.WorkpackageParticipantFactory(workpackage=workpackage, partner=partner_a)
-    factories.WorkpackageParticipantFactory(workpackage=workpackage, partner=partner_b)
-    coordinator = _grant(consortium, ConsortiumRoleKind.COORDINATOR, "coordinator")
-    partner_member = _member(partner_a, "member-a")
-    other_partner_member = _member(partner_b, "member-b")
-    personnel = CostCategory.objects.get(consortium=consortium, code="personnel")
-    operating = CostCategory.objects.get(consortium=consortium, code="operating")
-
-    wp2 = factories.WorkpackageFactory(consortium=consortium, number=2, lead_partner=partner_b)
-    factories.WorkpackageParticipantFactory(workpackage=wp2, partner=partner_b)
-    line_a = factories.BudgetLineFactory(partner=partner_a, workpackage=workpackage)
-    line_a_op = factories.BudgetLineFactory(
-        partner=partner_a, workpackage=workpackage, heading="operating"
-    )
-    line_b = factories.BudgetLineFactory(partner=partner_b, workpackage=wp2)
-    cancelled = factories.BudgetLineFactory(partner=partner_a, workpackage=wp2, heading="equipment")
-    budget_line_cancel(line=cancelled, user=coordinator)
-
-    # Partner A: two drafts, one submitted, one accepted; partner B: a draft and a submitted one.
-    factories.ExpenseFactory(line=line_a)
-    factories.ExpenseFactory(line=line_a_op, amount=Decimal("310.50"))
-    submitted = factories.ExpenseFactory(line=line_a)
-    expense_submit(expense=submitted, user=partner_member)
-    accepted = factories.ExpenseFactory(line=line_a_op, period_number=2)
-    expense_submit(expense=accepted, user=partner_member)
-    expense_accept(expense=accepted, user=coordinator)
-    factories.ExpenseFactory(line=line_b)
-    submitted_b = factories.ExpenseFactory(line=line_b)
-    expense_submit(expense=submitted_b, user=other_partner_member)
-
-    factories.EffortFactory(partner=partner_a, workpackage=workpackage)
-    factories.EffortFactory(partner=partner_b, workpackage=wp2, period_number=2)
-
-    factories.JobRecordFactory(partner=partner_a, workpackage=workpackage)
-    realised = factories.JobRecordFactory(partner=partner_a, impact=JobImpact.INDIRECT)
-    job_realise(job=realised, user=partner_member)
-    factories.JobRecordFactory(partner=partner_b)
-
-    # D1.1 is overdue and planned, D1.2 submitted late, D1.3 approved, D2.1 not due yet.
-    factories.DeliverableFactory(workpackage=workpackage, number=1, due_month=12)
-    for number, approve in ((2, False), (3, True)):
-        deliverable = factories.DeliverableFactory(
-            workpackage=workpackage, number=number, due_month=30
-        )
-        deliverable_submit(
-            deliverable=deliverable,
-            user=partner_member,
-            file=ContentFile(PDF, name=f"d1-{number}.pdf"),
-            late_justification="The GMP suite opened late.",
-        )
-        if approve:
-            deliverable_approve(deliverable=deliverable, user=coordinator)
-    factories.DeliverableFactory(workpackage=wp2, number=1, due_month=36)
-
-    factories.MilestoneFactory(lead_partner=partner_a, number=1, workpackages=[workpackage])
-    achieved = factories.MilestoneFactory(lead_partner=partner_b, number=2, workpackages=[wp2])
-    milestone_achieve(
-        milestone=achieved,
-        user=coordinator,
-        achieved_on=datetime.date(2025, 5, 1),
-        evidence="Batch record signed by the qualified person.",
-    )
-
-    other_wp = factories.WorkpackageFactory(
-        consortium=other_consortium, number=1, lead_partner=other_partner
-    )
-    other_line = factories.BudgetLineFactory(partner=other_partner, workpackage=other_wp)
-    factories.ExpenseFactory(line=other_line)
-    factories.EffortFactory(partner=other_partner, workpackage=other_wp)
-    factories.JobRecordFactory(partner=other_partner)
-    factories.DeliverableFactory(workpackage=other_wp, number=1)
-    factories.MilestoneFactory(lead_partner=other_partner, number=1)
-    factories.MembershipFactory(partner=other_partner)
-
-    third_period = consortium.periods.get(number=3)
-    bodies = {
-        "expenses": {
-            "partner": partner_a.pk,
-            "workpackage": workpackage.pk,
-            "category": personnel.pk,
-            "period": consortium.periods.get(number=1).pk,
-            "incurred_on": "2024-02-20",
-            "amount": "450.00",
-        },
-        "budget-lines": {
-            "partner": partner_b.pk,
-            "workpackage": workpackage.pk,
-            "category": operating.pk,
-            "planned_amount": "20000.00",
-        },
-        "effort": {
-            "partner": partner_a.pk,
-            "workpackage": workpackage.pk,
-            "period": third_period.pk,
-            "actual_person_months": "2.50",
-        },
-        "jobs": {
-            "partner": partner_a.pk,
-            "workpackage": workpackage.pk,
-            "fte": "0.80",
-            "start_date": "2025-02-01",
-        },
-    }
-    return World(coordinator=coordinator, partner_member=partner_member, bodies=bodies)
-
-
-@pytest.fixture(scope="module")
-def _world_media(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Where the world's files (the submitted deliverables) are written."""
-    return tmp_path_factory.mktemp("world-media")
-
-
-@pytest.fixture(scope="module")
-def _world(served_schema: Any, django_db_blocker: Any, _world_media: Path) -> Iterator[World]:
-    """The world, built once for the module in a transaction rolled back after it.
-
-    Each test runs in a savepoint of that transaction (pytest-django's `django_db`), each of its
-    examples in a savepoint of the test's: every test starts from the world as built, as if it had
-    built it itself. (`served_schema` comes first: loading it ends a request, which would close the
-    connection and with it the world's transaction.)"""
-    with django_db_blocker.unblock(), transaction.atomic():
-        with override_settings(MEDIA_ROOT=_world_media):
-            built = _build_world()
-        yield built
-        transaction.set_rollback(True)
-
-
-@pytest.fixture(autouse=True)
-def _media_root(settings: Any, tmp_path: Path, _world_media: Path) -> None:
-    # Replaces the fixture of tests/conftest.py for this module: a throw-away folder for each test,
-    # holding the world's files as when each test built its own world.
-    settings.MEDIA_ROOT = tmp_path / "media"
-    shutil.copytree(_world_media, settings.MEDIA_ROOT)
-
-
-@pytest.fixture
-def world(_world: World) -> World:
-    return _world
-
-
 def _ids(model: Any) -> list[int]:
     return list(model.objects.order_by("pk").values_list("pk", flat=True))
 
@@ -377,10 +206,9 @@ def test_operation_conforms_to_schema(
     @settings(
         max_examples=EXAMPLES,
         deadline=None,
-        derandomize=True,
-        database=None,
-        # No shrinking: a failure is reported as found, which keeps a red run as short as a green one.
-        phases=[Phase.explicit, Phase.generate],
+        derandomize=not DEEP,
+        database=EXAMPLE_DATABASE,
+        phases=PHASES,
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     @given(case=operation.as_strategy(), data=st.data())
