@@ -23,9 +23,9 @@ ALLOWED = {
 }
 
 
-def _named_paths() -> list[str]:
-    """The paths between backquotes in the guide that name a file or a folder of the project."""
-    text = GUIDE.read_text()
+def _named_paths(document: Path = GUIDE) -> list[str]:
+    """The paths between backquotes in a document that name a file or a folder of the project."""
+    text = document.read_text()
     found = set()
     for quoted in re.findall(r"`([^`\s]+)`", text):
         if "<" in quoted or not re.match(
@@ -39,6 +39,11 @@ def _named_paths() -> list[str]:
 @pytest.mark.parametrize("path", _named_paths())
 def test_every_path_the_guide_names_exists(path: str) -> None:
     assert (ROOT / path).exists(), f"docs/architecture.md names {path}, which does not exist"
+
+
+@pytest.mark.parametrize("path", _named_paths(ROOT / "README.md"))
+def test_every_path_the_readme_names_exists(path: str) -> None:
+    assert (ROOT / path).exists(), f"README.md names {path}, which does not exist"
 
 
 def test_the_guide_names_the_main_modules() -> None:

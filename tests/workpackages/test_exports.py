@@ -176,7 +176,7 @@ def test_the_import_templates_header_line_is_the_one_csv_written_elsewhere() -> 
     source = "import csv\ndef template_csv():\n    csv.writer(out).writerow(names)"
 
     assert bypasses(source, "workpackages/imports.py") == []
-    assert bypasses(source, "workpackages/views/expenses.py")
+    assert bypasses(source, "workpackages/money/views.py")
 
 
 # The writer ---------------------------------------------------------------------------------------
