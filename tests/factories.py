@@ -10,23 +10,55 @@ from typing import Any
 
 import factory
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
 from django.db.models import Max
+from django.utils import timezone
 
 from consortium import choices as consortium_choices
 from consortium.models import (
+    ApiToken,
     Consortium,
     ConsortiumRole,
     CostCategory,
+    EmailAddressChange,
+    Invitation,
     Membership,
     Organisation,
     Partner,
+    Profile,
+    ReportingPeriod,
 )
-from consortium.services import cost_categories_seed, reporting_periods_generate
+from consortium.services import (
+    api_token_issue,
+    consortium_role_grant,
+    cost_categories_seed,
+    membership_grant,
+    membership_invite,
+    reporting_periods_generate,
+    user_email_set,
+)
+from reporting.choices import ReportKind
+from reporting.models import ReminderDigest, Report, ReportDelivery, ReportDocument, ReportRecipient
+from reporting.reminders import reminders_plan
+from reporting.services import report_generate, report_schedule
 from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
 from workpackages.jobs.models import JobRecord
-from workpackages.money.models import BudgetLine, Effort, Expense
+from workpackages.money.models import BudgetLine, Effort, Expense, Statement
+from workpackages.money.services import statement_submit
 from workpackages.workplan.choices import DeliverableType, Dissemination
-from workpackages.workplan.models import Deliverable, Milestone, Workpackage, WorkpackageParticipant
+from workpackages.workplan.models import (
+    Deliverable,
+    DeliverableReview,
+    DeliverableSubmission,
+    Milestone,
+    Workpackage,
+    WorkpackageParticipant,
+)
+from workpackages.workplan.services import (
+    deliverable_approve,
+    deliverable_request_changes,
+    deliverable_submit,
+)
 
 PASSWORD = "correct-horse-battery"  # noqa: S105  (every test user logs in with it)
 
@@ -284,3 +316,255 @@ class JobRecordFactory(ValidatedModelFactory):
 
     class Meta:
         model = JobRecord
+
+
+# Rows a service makes -----------------------------------------------------------------------------
+# These rows come from a step of a workflow (a submission, a review, a statement, a report); their
+# factories take that step through its service, as a user would, and answer the row it made.
+
+
+class ServiceMadeFactory(factory.Factory):
+    """Declares the arguments of a service; `made` calls it and answers the row it made."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def made(cls, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
+        return cls.made(**kwargs)
+
+    @classmethod
+    def _build(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{model_class.__name__} rows are made by a service: create one")
+
+
+def coordinator_of(consortium: Consortium) -> Any:
+    """A new coordinator of `consortium`, granted as in production."""
+    user = UserFactory()
+    consortium_role_grant(
+        consortium=consortium,
+        user=user,
+        kind=consortium_choices.ConsortiumRoleKind.COORDINATOR,
+        granted_by=None,
+    )
+    return user
+
+
+def member_of(partner: Partner, role: str = consortium_choices.MembershipRole.CONTACT) -> Any:
+    """A new person of `partner`'s team, granted as in production."""
+    user = UserFactory()
+    membership_grant(partner=partner, user=user, role=role, granted_by=None)
+    return user
+
+
+class ProfileFactory(ValidatedModelFactory):
+    user = factory.SubFactory(UserFactory)
+    language = "fr"
+
+    class Meta:
+        model = Profile
+
+
+class CostCategoryFactory(ValidatedModelFactory):
+    """A heading of the consortium's own, beside the Walloon ones every consortium is seeded with."""
+
+    consortium = factory.SubFactory(ConsortiumFactory)
+    code = factory.Sequence(lambda n: f"heading-{n}")
+    name = factory.Sequence(lambda n: f"Heading {n}")
+    position = factory.Sequence(lambda n: 100 + n)
+
+    class Meta:
+        model = CostCategory
+
+
+class ReportingPeriodFactory(ServiceMadeFactory):
+    """A reporting period: the consortium's dates generate them, this answers the n-th."""
+
+    consortium = factory.SubFactory(ConsortiumFactory)
+    number = 1
+
+    class Meta:
+        model = ReportingPeriod
+
+    @classmethod
+    def made(cls, *, consortium: Consortium, number: int) -> ReportingPeriod:
+        return consortium.periods.get(number=number)
+
+
+class InvitationFactory(ServiceMadeFactory):
+    """An invitation to a partner's team, sent by one of its contacts."""
+
+    partner = factory.SubFactory(PartnerFactory)
+    email = factory.Sequence(lambda n: f"invited{n}@example.org")
+    role = consortium_choices.MembershipRole.CONTRIBUTOR
+
+    class Meta:
+        model = Invitation
+
+    @classmethod
+    def made(cls, *, partner: Partner, email: str, role: str) -> Invitation:
+        return membership_invite(
+            partner=partner, email=email, role=role, invited_by=member_of(partner)
+        )
+
+
+class EmailAddressChangeFactory(ServiceMadeFactory):
+    """A person's address changed by a superuser, recorded as every change of address is."""
+
+    user = factory.SubFactory(UserFactory)
+    new_email = factory.Sequence(lambda n: f"new{n}@example.org")
+
+    class Meta:
+        model = EmailAddressChange
+
+    @classmethod
+    def made(cls, *, user: Any, new_email: str) -> EmailAddressChange:
+        root = UserFactory(is_superuser=True, is_staff=True)
+        return user_email_set(user=user, email=new_email, changed_by=root)
+
+
+class ApiTokenFactory(ServiceMadeFactory):
+    user = factory.SubFactory(UserFactory)
+
+    class Meta:
+        model = ApiToken
+
+    @classmethod
+    def made(cls, *, user: Any) -> ApiToken:
+        return api_token_issue(user=user)
+
+
+# A PDF the upload checks accept.
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
+
+
+class DeliverableSubmissionFactory(ServiceMadeFactory):
+    """A version of a deliverable, sent by a person of its lead partner before its due date."""
+
+    deliverable = factory.SubFactory(DeliverableFactory)
+    note = ""
+
+    class Meta:
+        model = DeliverableSubmission
+
+    @classmethod
+    def made(cls, *, deliverable: Deliverable, note: str) -> DeliverableSubmission:
+        return deliverable_submit(
+            deliverable=deliverable,
+            user=member_of(deliverable.lead_partner),
+            file=ContentFile(PDF, name="deliverable.pdf"),
+            note=note,
+            now=timezone.make_aware(
+                datetime.datetime.combine(deliverable.consortium.start_date, datetime.time(10))
+            ),
+        )
+
+
+class DeliverableReviewFactory(ServiceMadeFactory):
+    """A coordinator's review of a submitted version: approved unless `approve=False`."""
+
+    submission = factory.SubFactory(DeliverableSubmissionFactory)
+    approve = True
+    comment = "Thank you."
+
+    class Meta:
+        model = DeliverableReview
+
+    @classmethod
+    def made(cls, *, submission: DeliverableSubmission, approve: bool, comment: str) -> Any:
+        deliverable = submission.deliverable
+        reviewer = coordinator_of(deliverable.consortium)
+        if approve:
+            deliverable_approve(deliverable=deliverable, user=reviewer)
+        else:
+            deliverable_request_changes(deliverable=deliverable, user=reviewer, comment=comment)
+        return deliverable.reviews.latest("reviewed_at")
+
+
+class StatementFactory(ServiceMadeFactory):
+    """A partner's statement of its expenses for an ended period (the first, with one line)."""
+
+    line = factory.SubFactory(BudgetLineFactory)
+
+    class Meta:
+        model = Statement
+
+    @classmethod
+    def made(cls, *, line: BudgetLine) -> Statement:
+        expense = ExpenseFactory(line=line)
+        return statement_submit(
+            partner=line.partner, period=expense.period, user=member_of(line.partner)
+        )
+
+
+class ReportRecipientFactory(ValidatedModelFactory):
+    consortium = factory.SubFactory(ConsortiumFactory)
+    email = factory.Sequence(lambda n: f"officer{n}@example.org")
+    name = factory.Faker("name")
+
+    class Meta:
+        model = ReportRecipient
+
+
+class ReportFactory(ServiceMadeFactory):
+    """A progress report of a week of the consortium, scheduled as beat or "send now" does."""
+
+    consortium = factory.SubFactory(ConsortiumFactory)
+    kind = ReportKind.PROGRESS
+    period_start = datetime.date(2025, 3, 3)
+    period_end = datetime.date(2025, 3, 9)
+
+    class Meta:
+        model = Report
+
+    @classmethod
+    def made(cls, **key: Any) -> Report:
+        return report_schedule(**key)
+
+
+class ReportDeliveryFactory(ServiceMadeFactory):
+    """The delivery of a scheduled report to one of its consortium's recipients."""
+
+    recipient = factory.SubFactory(ReportRecipientFactory)
+
+    class Meta:
+        model = ReportDelivery
+
+    @classmethod
+    def made(cls, *, recipient: ReportRecipient) -> ReportDelivery:
+        report = ReportFactory(consortium=recipient.consortium)
+        return report.deliveries.get(email=recipient.email)
+
+
+class ReportDocumentFactory(ServiceMadeFactory):
+    """A generated report's documents in one language (HTML, text, PDF, XLSX and chart)."""
+
+    report = factory.SubFactory(ReportFactory)
+    language = "en"
+
+    class Meta:
+        model = ReportDocument
+
+    @classmethod
+    def made(cls, *, report: Report, language: str) -> ReportDocument:
+        report_generate(**report.key)
+        return report.documents.get(language=language)
+
+
+class ReminderDigestFactory(ServiceMadeFactory):
+    """The daily digest of a person of a deliverable's lead partner, a week before it is due."""
+
+    deliverable = factory.SubFactory(DeliverableFactory)
+
+    class Meta:
+        model = ReminderDigest
+
+    @classmethod
+    def made(cls, *, deliverable: Deliverable) -> ReminderDigest:
+        person = member_of(deliverable.lead_partner)
+        reminders_plan(day=deliverable.due_date - datetime.timedelta(days=7))
+        return ReminderDigest.objects.get(user=person)
