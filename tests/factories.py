@@ -330,11 +330,8 @@ class ServiceMadeFactory(factory.Factory):
         abstract = True
 
     @classmethod
-    def made(cls, **kwargs: Any) -> Any:
-        raise NotImplementedError
-
-    @classmethod
     def _create(cls, model_class: Any, *args: Any, **kwargs: Any) -> Any:
+        # Each subclass's `made(**its declarations)` calls the service.
         return cls.made(**kwargs)
 
     @classmethod
