@@ -20,8 +20,8 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from . import choices, services
-from .models import (
+from consortium import choices, services
+from consortium.models import (
     Consortium,
     ConsortiumRole,
     CostCategory,
@@ -32,7 +32,7 @@ from .models import (
     Profile,
     ReportingPeriod,
 )
-from .permissions import (
+from consortium.permissions import (
     CoordinatorPermissions,
     ReadOnlyTabularInline,
     ScopedInlineMixin,
@@ -41,7 +41,7 @@ from .permissions import (
     ServiceSavedInlines,
     manageable_people,
 )
-from .querysets import may_edit_organisation, people_managed_alone
+from consortium.querysets import may_edit_organisation, people_managed_alone
 
 User = get_user_model()
 

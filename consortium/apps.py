@@ -9,7 +9,7 @@ class ConsortiumConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in
 
-        from . import services  # noqa: F401  (the write rules of its models, as it loads)
-        from .middleware import remember_language
+        from consortium import services  # noqa: F401  (the write rules of its models, as it loads)
+        from consortium.middleware import remember_language
 
         user_logged_in.connect(remember_language, dispatch_uid="consortium.remember_language")

@@ -10,7 +10,7 @@ from django.utils.translation import gettext
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
-from .models import ApiToken
+from consortium.models import ApiToken
 
 
 class ApiTokenAuthentication(TokenAuthentication):

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from .tasks import send_email
+from consortium.tasks import send_email
 
 
 def absolute(path: str) -> str:

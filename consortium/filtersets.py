@@ -16,8 +16,15 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
 
-from . import choices
-from .models import Consortium, CostCategory, Membership, Organisation, Partner, ReportingPeriod
+from consortium import choices
+from consortium.models import (
+    Consortium,
+    CostCategory,
+    Membership,
+    Organisation,
+    Partner,
+    ReportingPeriod,
+)
 
 
 class StrictBooleanField(forms.NullBooleanField):

@@ -12,9 +12,9 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from .backends import attempted_username
-from .emails import absolute, email_later
-from .models import language_of
+from consortium.backends import attempted_username
+from consortium.emails import absolute, email_later
+from consortium.models import language_of
 
 
 class LoginForm(auth_forms.AuthenticationForm):

@@ -8,7 +8,7 @@ from django import forms
 from django.contrib.auth import get_user_model, password_validation
 from django.utils.translation import gettext_lazy as _
 
-from .choices import MembershipRole
+from consortium.choices import MembershipRole
 
 ROLE_HELP = _(
     "The partner contact manages the team; finance officers and contributors work on the "

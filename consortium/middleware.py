@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import translation
 
-from .models import Profile
+from consortium.models import Profile
 
 # Set at sign-in from the person's profile and by the language switch; read on every request
 # without a query.

@@ -20,8 +20,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework.authtoken.models import Token
 from simple_history.models import HistoricalRecords
 
-from . import choices, dates
-from .querysets import (
+from consortium import choices, dates
+from consortium.querysets import (
     PartnerOwnedQuerySet,
     ScopedQuerySet,
     contact_partners,
@@ -31,7 +31,7 @@ from .querysets import (
     overseen_consortia,
     people_managed_alone,
 )
-from .validators import (
+from consortium.validators import (
     normalise_enterprise_number,
     validate_enterprise_number,
     validate_vat_id,

@@ -24,11 +24,9 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
 
-from consortium.formtools import flash_service_error
-
-from .formtools import add_service_error
-from .querysets import coordinated_consortia, manageable_people
-from .records import (
+from consortium.formtools import add_service_error, flash_service_error
+from consortium.querysets import coordinated_consortia, manageable_people
+from consortium.records import (
     deletable_refusal,
     editable_refusal,
     fixed_fields,

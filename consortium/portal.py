@@ -27,11 +27,10 @@ from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
+from consortium.choices import PartnerStatus
 from consortium.exports import write_csv, write_xlsx
-
-from .choices import PartnerStatus
-from .models import Consortium, Membership, Partner
-from .querysets import Action, may_manage_team
+from consortium.models import Consortium, Membership, Partner
+from consortium.querysets import Action, may_manage_team
 
 SESSION_KEY = "portal_membership"
 

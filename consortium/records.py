@@ -31,7 +31,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext
 
-from .querysets import Action, authorize
+from consortium.querysets import Action, authorize
 
 
 def save_with_history(instance: Any, *, user: Any, update_fields: list[str] | None = None) -> None:

@@ -25,10 +25,10 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation import gettext, gettext_noop
 from rest_framework.authtoken.models import Token
 
-from . import choices, dates
-from .backends import accounts_with_address, identifier_key
-from .emails import absolute, email_later
-from .models import (
+from consortium import choices, dates
+from consortium.backends import accounts_with_address, identifier_key
+from consortium.emails import absolute, email_later
+from consortium.models import (
     ApiToken,
     Consortium,
     ConsortiumRole,
@@ -44,8 +44,19 @@ from .models import (
     language_of,
     password_fingerprint,
 )
-from .querysets import authorize, coordinated_consortia, may_edit_organisation, may_manage_team
-from .records import WriteRule, keeps, save_with_history, with_changes, write_rule_register
+from consortium.querysets import (
+    authorize,
+    coordinated_consortia,
+    may_edit_organisation,
+    may_manage_team,
+)
+from consortium.records import (
+    WriteRule,
+    keeps,
+    save_with_history,
+    with_changes,
+    write_rule_register,
+)
 
 # The Walloon guide's eligible cost headings; flat rates vary by agreement and stay editable.
 # Names are stored in English and shown translated while a coordinator hasn't renamed them.

@@ -1,5 +1,5 @@
 """Routes of the accounts and team pages."""
 
-from .views import accounts, team
+from consortium.views import accounts, team
 
 urlpatterns = [*accounts.urlpatterns, *team.urlpatterns]

@@ -19,13 +19,12 @@ from django.utils.translation import gettext_lazy as _
 
 from consortium.adminkit import run_service, status_badge
 from consortium.permissions import ReadOnlyTabularInline, ScopedModelAdmin
+from reporting import tasks
+from reporting.choices import DeliveryStatus, ReportStatus
+from reporting.models import Report, ReportDelivery, ReportDocument, ReportRecipient
 from reporting.outbox import report_resend
 from reporting.rendering import CHART_CID
 from reporting.services import report_generate, report_schedule
-
-from . import tasks
-from .choices import DeliveryStatus, ReportStatus
-from .models import Report, ReportDelivery, ReportDocument, ReportRecipient
 
 # Reports and deliveries share their status values: pending, (generated,) sent, failed.
 STATUS_TONES: dict[str, str] = {

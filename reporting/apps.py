@@ -8,7 +8,7 @@ class ReportingConfig(AppConfig):
     verbose_name = _("Reporting")
 
     def ready(self) -> None:
-        from . import services  # noqa: F401  (the write rules of its models, as it loads)
-        from .schedules import ensure_default_schedules
+        from reporting import services  # noqa: F401  (the write rules of its models, as it loads)
+        from reporting.schedules import ensure_default_schedules
 
         post_migrate.connect(ensure_default_schedules, sender=self)

@@ -18,9 +18,8 @@ from matplotlib import pyplot
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from reporting.selectors import TrajectoryPoint
 from workpackages.money.selectors import BudgetRow
-
-from .selectors import TrajectoryPoint
 
 BLUE, ORANGE, GREY, RED = "#1f5f99", "#d9822b", "#8a96a3", "#b3261e"
 WIDTH_INCHES, DPI = 9.0, 110

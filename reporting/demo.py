@@ -12,11 +12,10 @@ from django.utils import timezone
 
 from consortium.models import Consortium, Profile
 from consortium.services import save_with_history
+from reporting.choices import ReportKind
+from reporting.models import Report, ReportRecipient
+from reporting.schedules import ensure_default_schedules
 from reporting.services import report_generate, report_period, report_schedule
-
-from .choices import ReportKind
-from .models import Report, ReportRecipient
-from .schedules import ensure_default_schedules
 
 FUNDER_ADDRESS = "suivi-pit@region.demo"
 # partner2 is francophone; everyone else reads the default language.

@@ -22,7 +22,7 @@ from django.utils.translation import gettext, ngettext
 from consortium.tasks import SEND_ERRORS as SEND_ERRORS  # one list for every email the app sends
 
 if TYPE_CHECKING:
-    from .models import ReminderDigest, ReportDelivery
+    from reporting.models import ReminderDigest, ReportDelivery
 
 # What sending may meet and is worth trying again: the SMTP server refusing, the network failing.
 OPT_OUT_SALT = "reporting.reminders-opt-out"

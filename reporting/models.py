@@ -13,8 +13,7 @@ from simple_history.models import HistoricalRecords
 
 from consortium.models import Consortium, TimeStamped
 from consortium.querysets import Action, ScopedQuerySet, overseen_consortia
-
-from . import choices
+from reporting import choices
 
 
 def default_language() -> str:

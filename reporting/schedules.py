@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.utils.translation import gettext_noop
 
-from .choices import ReportKind
+from reporting.choices import ReportKind
 
 # name, task, keyword arguments, crontab (minute, hour, day of week, day of month) or minutes
 DEFAULTS: list[tuple[str, str, dict[str, Any], tuple[str, str, str, str] | int]] = [

@@ -13,9 +13,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from consortium.exports import MONEY_FORMAT, Sheet, write_workbook
+from reporting.selectors import JobsReport, JobsRow, ProgressReport
 from workpackages.jobs.choices import JobImpact, JobStatus
-
-from .selectors import JobsReport, JobsRow, ProgressReport
 
 # Amounts keep the money format of every spreadsheet (`MONEY_FORMAT`); the other decimals show
 # their precision.

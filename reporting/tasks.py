@@ -21,6 +21,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from consortium.tasks import ReliableTask
+from reporting.choices import DeliveryStatus, ReportStatus
+from reporting.emails import SEND_ERRORS
+from reporting.models import ReminderDigest, Report
 from reporting.outbox import delivery_send, report_deliveries_plan
 from reporting.reminders import reminder_send, reminders_plan
 from reporting.services import (
@@ -30,10 +33,6 @@ from reporting.services import (
     report_period,
     report_schedule,
 )
-
-from .choices import DeliveryStatus, ReportStatus
-from .emails import SEND_ERRORS
-from .models import ReminderDigest, Report
 
 logger = logging.getLogger(__name__)
 

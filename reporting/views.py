@@ -12,10 +12,9 @@ from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 
 from consortium.models import language_of
-
-from . import reminders
-from .emails import opt_out_user_id
-from .models import ReportDocument
+from reporting import reminders
+from reporting.emails import opt_out_user_id
+from reporting.models import ReportDocument
 
 
 def visible_file(user: Any, path: str) -> Any:

@@ -24,9 +24,8 @@ from django.utils import translation
 from consortium.choices import ConsortiumRoleKind, MembershipRole, PartnerRole
 from consortium.models import CostCategory
 from consortium.services import consortium_role_grant, membership_grant
+from tests import factories
 from workpackages.money.services import expense_submit
-
-from . import factories
 
 # Wednesday 25 November 2026, mid-morning in Brussels: in the test consortium's last year
 # (2024-01-01 to 2026-12-31), five periods ended, the sixth running, month 35 not yet over.

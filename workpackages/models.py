@@ -1,10 +1,10 @@
 """The app's models, one module per subject (`workplan/`, `money/`, `jobs/`); Django loads them
 from here."""
 
-from .base import ConsortiumOwned
-from .jobs.models import JobRecord
-from .money.models import BudgetLine, Effort, Expense, Statement
-from .workplan.models import (
+from workpackages.base import ConsortiumOwned
+from workpackages.jobs.models import JobRecord
+from workpackages.money.models import BudgetLine, Effort, Expense, Statement
+from workpackages.workplan.models import (
     Deliverable,
     DeliverableReview,
     DeliverableSubmission,

@@ -27,7 +27,7 @@ from django.utils.datastructures import MultiValueDict
 from django.utils.encoding import force_str
 from django.utils.translation import gettext_lazy as _
 
-from .validators import MAX_UPLOAD_BYTES
+from workpackages.validators import MAX_UPLOAD_BYTES
 
 # A placeholder for a name Django would drop altogether (".." or a bare folder), so that the file
 # still reaches the form, which refuses it by the name it was sent with.

@@ -2,8 +2,8 @@
 
 import os
 
-from .base import *  # noqa: F403  (a settings module extends the base namespace)
-from .base import VAR_DIR, env_bool
+from config.settings.base import *  # noqa: F403  (a settings module extends the base namespace)
+from config.settings.base import VAR_DIR, env_bool
 
 DEBUG = env_bool("DEBUG", True)
 SECRET_KEY = os.environ.get("SECRET_KEY") or "local-development-only-not-secret"

@@ -4,8 +4,8 @@ import os
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import *  # noqa: F403  (a settings module extends the base namespace)
-from .base import REDIS_URL, SECRET_KEY, env_bool
+from config.settings.base import *  # noqa: F403  (a settings module extends the base namespace)
+from config.settings.base import REDIS_URL, SECRET_KEY, env_bool
 
 if not SECRET_KEY:
     raise ImproperlyConfigured("SECRET_KEY must be set in production.")

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import dj_database_url
 
-from .base import *  # noqa: F403  (a settings module extends the base namespace)
-from .base import DATABASES, VAR_DIR
+from config.settings.base import *  # noqa: F403  (a settings module extends the base namespace)
+from config.settings.base import DATABASES, VAR_DIR
 
 SECRET_KEY = "test-only-not-secret"  # noqa: S105
 DATABASES["default"] = dj_database_url.parse(

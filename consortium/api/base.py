@@ -35,9 +35,14 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from ..querysets import Action, coordinated_consortia, member_partners
-from .fields import KnownFieldsOnly, unknown_fields, unknown_input, with_unknown_fields
-from .parsers import READERS
+from consortium.api.fields import (
+    KnownFieldsOnly,
+    unknown_fields,
+    unknown_input,
+    with_unknown_fields,
+)
+from consortium.api.parsers import READERS
+from consortium.querysets import Action, coordinated_consortia, member_partners
 
 DEFAULT_FILTER_BACKENDS: list[Any] = list(api_settings.DEFAULT_FILTER_BACKENDS)
 

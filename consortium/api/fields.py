@@ -12,9 +12,8 @@ from rest_framework import serializers
 from rest_framework.relations import ManyRelatedField, RelatedField
 from rest_framework.settings import api_settings
 
+from consortium.querysets import Action
 from consortium.records import record_create, record_update
-
-from ..querysets import Action
 
 UNKNOWN = {
     "field": (

@@ -9,8 +9,15 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from ..models import Consortium, CostCategory, Membership, Organisation, Partner, ReportingPeriod
-from .fields import KnownFieldsOnly
+from consortium.api.fields import KnownFieldsOnly
+from consortium.models import (
+    Consortium,
+    CostCategory,
+    Membership,
+    Organisation,
+    Partner,
+    ReportingPeriod,
+)
 
 
 class ConsortiumSerializer(serializers.ModelSerializer):

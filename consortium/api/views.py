@@ -15,13 +15,20 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from .. import filtersets, services
-from ..backends import address_paused, attempted_username, client_address
-from ..models import Consortium, CostCategory, Membership, Organisation, Partner, ReportingPeriod
-from . import serializers
-from .base import ReadOnlyViewSet
-from .fields import unknown_input
-from .policies import TokenThrottle, UserThrottle
+from consortium import filtersets, services
+from consortium.api import serializers
+from consortium.api.base import ReadOnlyViewSet
+from consortium.api.fields import unknown_input
+from consortium.api.policies import TokenThrottle, UserThrottle
+from consortium.backends import address_paused, attempted_username, client_address
+from consortium.models import (
+    Consortium,
+    CostCategory,
+    Membership,
+    Organisation,
+    Partner,
+    ReportingPeriod,
+)
 
 
 class ConsortiumViewSet(ReadOnlyViewSet):

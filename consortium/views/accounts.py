@@ -18,11 +18,17 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from .. import services
-from ..backends import address_paused
-from ..forms import EmailChangeForm, LanguageForm, LoginForm, PasswordResetForm, SetPasswordForm
-from ..middleware import SESSION_LANGUAGE
-from ..portal import SESSION_KEY, memberships_of, partner_view
+from consortium import services
+from consortium.backends import address_paused
+from consortium.forms import (
+    EmailChangeForm,
+    LanguageForm,
+    LoginForm,
+    PasswordResetForm,
+    SetPasswordForm,
+)
+from consortium.middleware import SESSION_LANGUAGE
+from consortium.portal import SESSION_KEY, memberships_of, partner_view
 
 
 def _safe_next(request: HttpRequest, target: str | None) -> str:

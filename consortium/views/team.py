@@ -19,16 +19,13 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from consortium.formtools import flash_service_error
-from consortium.portal import partner_rows
-
-from .. import services
-from ..backends import accounts_with_address, identifier_key
-from ..forms_team import DecisionForm, InvitationAccountForm, InviteForm, RoleForm
-from ..formtools import add_service_error
-from ..models import Invitation, InvitationStatus, Membership
-from ..portal import SESSION_KEY, PortalScope, contact_only, partner_view
-from ..querysets import may_manage_team
+from consortium import services
+from consortium.backends import accounts_with_address, identifier_key
+from consortium.forms_team import DecisionForm, InvitationAccountForm, InviteForm, RoleForm
+from consortium.formtools import add_service_error, flash_service_error
+from consortium.models import Invitation, InvitationStatus, Membership
+from consortium.portal import SESSION_KEY, PortalScope, contact_only, partner_rows, partner_view
+from consortium.querysets import may_manage_team
 
 # A page of the change log on a member's page: the latest changes are the ones people ask about.
 HISTORY_LENGTH = 20

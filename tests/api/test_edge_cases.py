@@ -19,10 +19,9 @@ from django.db import connection, connections
 from consortium.choices import MembershipRole
 from consortium.services import membership_grant
 from tests import factories
+from tests.api.conftest import PDF, api_client
 from workpackages.jobs.models import JobRecord
 from workpackages.money.models import BudgetLine, Effort
-
-from .conftest import PDF, api_client
 
 pytestmark = pytest.mark.django_db
 

@@ -20,11 +20,10 @@ from rest_framework.test import APIClient
 
 from consortium.models import Consortium, CostCategory, Partner, ReportingPeriod
 from tests import factories
+from tests.api.conftest import api_client
+from tests.api.world import World, world_fixtures
 from tests.factories import PASSWORD
 from workpackages.workplan.models import Workpackage
-
-from .conftest import api_client
-from .world import World, world_fixtures
 
 pytestmark = pytest.mark.django_db
 

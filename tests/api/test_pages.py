@@ -7,8 +7,7 @@ from typing import Any
 import pytest
 
 from tests import factories
-
-from .conftest import api_client
+from tests.api.conftest import api_client
 
 pytestmark = pytest.mark.django_db
 

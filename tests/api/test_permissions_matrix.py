@@ -26,13 +26,12 @@ from consortium.choices import ConsortiumRoleKind
 from consortium.models import Consortium, Membership, Organisation
 from consortium.services import consortium_role_grant
 from tests import factories
+from tests.api.conftest import PDF, api_client
 from tests.factories import PASSWORD
 from workpackages.jobs.models import JobRecord
 from workpackages.money.models import BudgetLine, Effort, Expense
 from workpackages.workplan.models import DeliverableReview, DeliverableSubmission
 from workpackages.workplan.services import deliverable_submit
-
-from .conftest import PDF, api_client
 
 Operation = tuple[str, str]
 

@@ -21,6 +21,7 @@ from drf_spectacular.generators import SchemaGenerator
 from consortium.choices import ConsortiumRoleKind, MembershipRole
 from consortium.services import consortium_role_grant, membership_grant
 from tests import factories
+from tests.api.conftest import PDF, api_client
 from workpackages.jobs.choices import JobImpact
 from workpackages.money.services import expense_accept, expense_submit
 from workpackages.workplan.services import (
@@ -28,8 +29,6 @@ from workpackages.workplan.services import (
     deliverable_request_changes,
     deliverable_submit,
 )
-
-from .conftest import PDF, api_client
 
 pytestmark = pytest.mark.django_db
 

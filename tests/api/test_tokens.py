@@ -22,10 +22,9 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from consortium.models import ApiToken
+from tests.api.conftest import PDF, api_client
 from tests.factories import PASSWORD
 from tests.web import client_for
-
-from .conftest import PDF, api_client
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from django.core.cache import cache
 from django.utils import translation
 from drf_spectacular.generators import SchemaGenerator
 
-from .conftest import api_client
-from .test_permissions_matrix import SPECS, World, _snapshot
+from tests.api.conftest import api_client
+from tests.api.test_permissions_matrix import SPECS, World, _snapshot
 
 pytestmark = pytest.mark.django_db
 

@@ -20,6 +20,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 
 from tests import factories
+from tests.api.conftest import PDF, api_client
+from tests.web import MULTIPART, multipart
 from workpackages.jobs.models import JobRecord
 from workpackages.money.models import BudgetLine, Effort, Expense
 from workpackages.money.services import expense_accept, expense_submit
@@ -31,9 +33,6 @@ from workpackages.workplan.models import (
     Milestone,
 )
 from workpackages.workplan.services import deliverable_submit
-
-from ..web import MULTIPART, multipart
-from .conftest import PDF, api_client
 
 pytestmark = pytest.mark.django_db
 

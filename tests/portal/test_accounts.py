@@ -16,10 +16,9 @@ from django.urls import reverse
 
 from consortium.models import Profile
 from tests import factories
+from tests.portal.conftest import PASSWORD
 from tests.reporting.conftest import wait_for
 from tests.web import client_for
-
-from .conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -30,10 +30,9 @@ from django.conf import settings
 from django.core.management import call_command
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 
+from tests.api.conftest import PDF
 from workpackages.money.choices import ExpenseStatus
 from workpackages.workplan.choices import DeliverableStatus
-
-from ..api.conftest import PDF
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

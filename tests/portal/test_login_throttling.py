@@ -21,8 +21,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from tests import factories
-
-from .conftest import PASSWORD
+from tests.portal.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

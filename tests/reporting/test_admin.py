@@ -17,9 +17,8 @@ from reporting.choices import DeliveryStatus, ReportKind, ReportStatus
 from reporting.models import Report, ReportDelivery, ReportDocument, ReportRecipient
 from reporting.outbox import delivery_send
 from reporting.services import report_schedule
+from tests.reporting.conftest import OFFICER, SmtpServer, add_recipient
 from tests.web import client_for as _client
-
-from .conftest import OFFICER, SmtpServer, add_recipient
 
 pytestmark = pytest.mark.django_db
 

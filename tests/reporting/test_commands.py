@@ -17,8 +17,7 @@ from django.utils import translation
 from reporting.choices import DeliveryStatus, ReportKind, ReportStatus
 from reporting.models import Report, ReportDelivery, ReportDocument, ReportRecipient
 from reporting.services import report_schedule
-
-from .conftest import PERIOD, SmtpServer
+from tests.reporting.conftest import PERIOD, SmtpServer
 
 pytestmark = pytest.mark.django_db
 

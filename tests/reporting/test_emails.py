@@ -16,8 +16,7 @@ from reporting.choices import DeliveryStatus, ReportStatus
 from reporting.emails import XLSX
 from reporting.models import Report, ReportDelivery
 from reporting.outbox import delivery_send, report_resend
-
-from .conftest import OFFICER, SmtpServer, assert_budget_is_the_databases
+from tests.reporting.conftest import OFFICER, SmtpServer, assert_budget_is_the_databases
 
 pytestmark = pytest.mark.django_db
 

@@ -25,6 +25,7 @@ from reporting.rendering import Rendered, report_render
 from reporting.selectors import JobsReport, ProgressReport, jobs_report, progress_report
 from tests import factories
 from tests.api.conftest import PDF
+from tests.reporting.conftest import PERIOD, at
 from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
 from workpackages.money.services import expense_accept, expense_submit
 from workpackages.workplan.services import (
@@ -33,8 +34,6 @@ from workpackages.workplan.services import (
     milestone_achieve,
     milestone_miss,
 )
-
-from .conftest import PERIOD, at
 
 pytestmark = pytest.mark.django_db
 

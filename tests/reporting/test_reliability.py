@@ -20,8 +20,7 @@ from reporting.models import ReminderDigest, Report, ReportDelivery
 from reporting.outbox import delivery_send, report_deliveries_plan, report_resend
 from reporting.reminders import reminder_send, reminders_plan
 from reporting.services import report_generate
-
-from .conftest import SmtpServer, add_recipient
+from tests.reporting.conftest import SmtpServer, add_recipient
 
 pytestmark = pytest.mark.django_db
 

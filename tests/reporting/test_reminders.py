@@ -26,9 +26,8 @@ from reporting.models import ReminderDigest
 from reporting.reminders import reminder_send, reminders_plan
 from tests import factories
 from tests.api.conftest import PDF
+from tests.reporting.conftest import SmtpServer, at
 from workpackages.workplan import services as workplan
-
-from .conftest import SmtpServer, at
 
 pytestmark = pytest.mark.django_db
 

@@ -17,10 +17,9 @@ from django.utils import timezone
 
 from reporting.selectors import jobs_report, progress_report
 from tests import factories
+from tests.reporting.conftest import PERIOD, at
 from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
 from workpackages.jobs.models import JobRecord
-
-from .conftest import PERIOD, at
 
 pytestmark = pytest.mark.django_db
 

@@ -28,10 +28,9 @@ from reporting.outbox import report_recipients, report_resend
 from reporting.rendering import report_render
 from reporting.services import report_generate, report_period, report_schedule
 from tests import factories
+from tests.reporting.conftest import PERIOD, add_recipient, assert_budget_is_the_databases
 from workpackages.jobs.choices import JobImpact, JobStatus
 from workpackages.jobs.models import JobRecord
-
-from .conftest import PERIOD, add_recipient, assert_budget_is_the_databases
 
 pytestmark = pytest.mark.django_db
 

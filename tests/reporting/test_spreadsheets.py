@@ -32,6 +32,7 @@ from reporting.rendering import report_render
 from reporting.selectors import jobs_report, progress_report
 from tests import factories
 from tests.api.conftest import PDF
+from tests.reporting.conftest import PERIOD, at
 from tests.web import client_for
 from workpackages.jobs.models import JobRecord
 from workpackages.money.models import Expense
@@ -44,8 +45,6 @@ from workpackages.workplan.models import (
     Workpackage,
 )
 from workpackages.workplan.services import deliverable_request_changes, deliverable_submit
-
-from .conftest import PERIOD, at
 
 pytestmark = pytest.mark.django_db
 

@@ -33,10 +33,9 @@ from reporting.models import Report, ReportDelivery, ReportRecipient
 from reporting.outbox import report_deliveries_plan
 from reporting.schedules import DEFAULTS
 from reporting.services import report_generate, report_period
+from tests.reporting.conftest import PERIOD, SmtpServer, WorkerProcess, wait_for
 from workpackages.money.choices import ExpenseStatus
 from workpackages.money.models import BudgetLine, Expense
-
-from .conftest import PERIOD, SmtpServer, WorkerProcess, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

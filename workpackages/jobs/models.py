@@ -16,10 +16,9 @@ from simple_history.models import HistoricalRecords
 
 from consortium.models import Partner
 from consortium.querysets import PartnerOwnedQuerySet
-
-from ..base import ConsortiumOwned
-from ..workplan.models import Workpackage
-from . import choices
+from workpackages.base import ConsortiumOwned
+from workpackages.jobs import choices
+from workpackages.workplan.models import Workpackage
 
 
 class JobRecord(ConsortiumOwned):

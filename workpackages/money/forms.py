@@ -15,10 +15,9 @@ from consortium.models import CostCategory, Partner, ReportingPeriod
 from consortium.records import implied_changes
 from workpackages.money.filtersets import ExpenseFilterSet
 from workpackages.money.models import Expense
+from workpackages.uploads import validate_sent_name
+from workpackages.validators import DOCUMENT_EXTENSIONS, MAX_UPLOAD_BYTES
 from workpackages.workplan.models import Workpackage
-
-from ..uploads import validate_sent_name
-from ..validators import DOCUMENT_EXTENSIONS, MAX_UPLOAD_BYTES
 
 # Filters a partner page has no use for: the partner and the consortium are the page's own, and
 # the "changed since" moment is for integrations synchronising through the API.

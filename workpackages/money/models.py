@@ -15,16 +15,15 @@ from simple_history.models import HistoricalRecords
 
 from consortium.models import PERCENT_VALIDATORS, CostCategory, Partner, ReportingPeriod
 from consortium.querysets import PartnerOwnedQuerySet
-
-from ..base import CENT, ConsortiumOwned, cents
-from ..uploads import validate_sent_name
-from ..validators import (
+from workpackages.base import CENT, ConsortiumOwned, cents
+from workpackages.money import choices
+from workpackages.uploads import validate_sent_name
+from workpackages.validators import (
     validate_document_content,
     validate_document_extension,
     validate_upload_size,
 )
-from ..workplan.models import Workpackage
-from . import choices
+from workpackages.workplan.models import Workpackage
 
 
 class BudgetLine(ConsortiumOwned):

@@ -13,21 +13,20 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from consortium.models import Partner
-from workpackages.workplan.filtersets import (
-    DeliverableFilterSet,
-    MilestoneFilterSet,
-    WorkpackageFilterSet,
-)
-from workpackages.workplan.models import Deliverable, Workpackage
-
-from ..uploads import validate_sent_name
-from ..validators import (
+from workpackages.uploads import validate_sent_name
+from workpackages.validators import (
     DELIVERABLE_EXTENSIONS,
     MAX_UPLOAD_BYTES,
     validate_deliverable_extension,
     validate_document_content,
     validate_upload_size,
 )
+from workpackages.workplan.filtersets import (
+    DeliverableFilterSet,
+    MilestoneFilterSet,
+    WorkpackageFilterSet,
+)
+from workpackages.workplan.models import Deliverable, Workpackage
 
 # Filters a partner page has no use for: the consortium is the page's own, and the "changed
 # since" moment is for integrations synchronising through the API.

@@ -15,16 +15,15 @@ from simple_history.models import HistoricalRecords
 
 from consortium.models import Consortium, Partner
 from consortium.querysets import ScopedQuerySet
-
-from ..base import ConsortiumOwned
-from ..uploads import validate_sent_name
-from ..validators import (
+from workpackages.base import ConsortiumOwned
+from workpackages.uploads import validate_sent_name
+from workpackages.validators import (
     validate_deliverable_extension,
     validate_document_content,
     validate_upload_size,
 )
-from . import choices
-from .choices import DeliverableStatus
+from workpackages.workplan import choices
+from workpackages.workplan.choices import DeliverableStatus
 
 
 class Workpackage(ConsortiumOwned):
