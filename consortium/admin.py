@@ -20,7 +20,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from consortium import choices, services
+from consortium import accounts, choices, services
 from consortium.models import (
     Consortium,
     ConsortiumRole,
@@ -425,7 +425,7 @@ class PeopleAdmin(ServiceSavedInlines, CoordinatorPermissions, UserAdmin):
                 # Shown read-only, with the reason the service gives.
                 form._meta.help_texts = {
                     **(form._meta.help_texts or {}),
-                    "email": services.email_owner_only(),
+                    "email": accounts.email_owner_only(),
                     "is_active": str(ACCESS_WHERE_THEY_WORK),
                 }
             return form
@@ -446,7 +446,7 @@ class PeopleAdmin(ServiceSavedInlines, CoordinatorPermissions, UserAdmin):
             new_email, obj.email = obj.email, form.initial.get("email", "")
         super().save_model(request, obj, form, change)
         if new_email is not None:
-            services.user_email_set(user=obj, email=new_email, changed_by=request.user)
+            accounts.user_email_set(user=obj, email=new_email, changed_by=request.user)
         if not change:
             services.membership_grant(
                 partner=form.cleaned_data["partner"],

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from consortium.models import Consortium, Profile
-from consortium.services import save_with_history
+from consortium.records import save_with_history
 from reporting.choices import ReportKind
 from reporting.models import Report, ReportRecipient
 from reporting.schedules import ensure_default_schedules

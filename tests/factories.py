@@ -15,6 +15,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from consortium import choices as consortium_choices
+from consortium.accounts import api_token_issue, user_email_set
+from consortium.invitations import membership_invite
 from consortium.models import (
     ApiToken,
     Consortium,
@@ -29,13 +31,10 @@ from consortium.models import (
     ReportingPeriod,
 )
 from consortium.services import (
-    api_token_issue,
     consortium_role_grant,
     cost_categories_seed,
     membership_grant,
-    membership_invite,
     reporting_periods_generate,
-    user_email_set,
 )
 from reporting.choices import ReportKind
 from reporting.models import ReminderDigest, Report, ReportDelivery, ReportDocument, ReportRecipient

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from consortium import filtersets, services
+from consortium import accounts, filtersets
 from consortium.api import serializers
 from consortium.api.base import ReadOnlyViewSet
 from consortium.api.fields import unknown_input
@@ -144,11 +144,11 @@ class TokenView(APIView):
             ip=client_address(request),
             username=attempted_username(None, {"username": form.validated_data["username"]}),
         )
-        token = services.api_token_issue(user=form.validated_data["user"])
+        token = accounts.api_token_issue(user=form.validated_data["user"])
         return Response(serializers.TokenSerializer(token).data)
 
     @extend_schema(operation_id="auth_token_destroy", responses={204: None})
     def delete(self, request: Request) -> Response:
         """Revoke your API token: requests sending it are refused from now on."""
-        services.api_token_revoke(user=request.user)
+        accounts.api_token_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)

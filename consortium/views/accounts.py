@@ -18,7 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from consortium import services
+from consortium import accounts, services
 from consortium.backends import address_paused
 from consortium.forms import (
     EmailChangeForm,
@@ -98,7 +98,7 @@ def email_change(request: HttpRequest) -> HttpResponse:
     form = EmailChangeForm(request.POST) if request.method == "POST" else EmailChangeForm()
     if form.is_bound and form.is_valid():
         try:
-            email = services.user_email_change_request(
+            email = accounts.user_email_change_request(
                 user=request.user,
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password"],
@@ -124,14 +124,14 @@ def email_change_confirm(request: HttpRequest, token: str) -> HttpResponse:
     """The link emailed to the new address: shows the change, and makes it on a POST (a mail
     scanner opening the link changes nothing)."""
     try:
-        email = services.email_change_target(user=request.user, token=token)
+        email = accounts.email_change_target(user=request.user, token=token)
     except ValidationError as error:
         return render(
             request, "accounts/email_change_confirm.html", {"errors": error.messages}, status=400
         )
     if request.method == "POST":
         try:
-            services.user_email_change_confirm(user=request.user, token=token)
+            accounts.user_email_change_confirm(user=request.user, token=token)
         except ValidationError as error:
             return render(
                 request,

@@ -19,7 +19,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from consortium import services
+from consortium import invitations, teams
 from consortium.backends import accounts_with_address, identifier_key
 from consortium.forms_team import DecisionForm, InvitationAccountForm, InviteForm, RoleForm
 from consortium.formtools import add_service_error, flash_service_error
@@ -86,7 +86,7 @@ def invite(request: HttpRequest) -> HttpResponse:
     form = InviteForm(request.POST) if request.method == "POST" else InviteForm()
     if form.is_bound and form.is_valid():
         try:
-            invitation = services.membership_invite(
+            invitation = invitations.membership_invite(
                 partner=scope.partner,
                 email=form.cleaned_data["email"],
                 role=form.cleaned_data["role"],
@@ -171,7 +171,7 @@ def role(request: HttpRequest, pk: int) -> HttpResponse:
     form = RoleForm(request.POST)
     if form.is_valid():
         try:
-            membership = services.membership_role_set(
+            membership = teams.membership_role_set(
                 membership=membership, role=form.cleaned_data["role"], changed_by=request.user
             )
         except ValidationError as error:
@@ -214,7 +214,7 @@ def deactivate(request: HttpRequest, pk: int) -> HttpResponse:
     return _decision(
         request,
         pk,
-        lambda m, user: services.membership_deactivate(membership=m, changed_by=user),
+        lambda m, user: teams.membership_deactivate(membership=m, changed_by=user),
         _("%(person)s no longer has access to the partner pages."),
     )
 
@@ -225,7 +225,7 @@ def reactivate(request: HttpRequest, pk: int) -> HttpResponse:
     return _decision(
         request,
         pk,
-        lambda m, user: services.membership_reactivate(membership=m, changed_by=user),
+        lambda m, user: teams.membership_reactivate(membership=m, changed_by=user),
         _("%(person)s has access to the partner pages again."),
     )
 
@@ -236,7 +236,7 @@ def resend(request: HttpRequest, pk: int) -> HttpResponse:
     return _decision(
         request,
         pk,
-        lambda m, user: services.membership_invitation_resend(membership=m, sent_by=user),
+        lambda m, user: teams.membership_invitation_resend(membership=m, sent_by=user),
         _("The invitation is on its way to %(person)s again."),
     )
 
@@ -262,7 +262,7 @@ def invitation_resend(request: HttpRequest, pk: int) -> HttpResponse:
     return _invitation_decision(
         request,
         pk,
-        lambda i, user: services.invitation_resend(invitation=i, sent_by=user),
+        lambda i, user: invitations.invitation_resend(invitation=i, sent_by=user),
         _("The invitation is on its way to %(email)s again, with a new link."),
     )
 
@@ -273,7 +273,7 @@ def invitation_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _invitation_decision(
         request,
         pk,
-        lambda i, user: services.invitation_cancel(invitation=i, cancelled_by=user),
+        lambda i, user: invitations.invitation_cancel(invitation=i, cancelled_by=user),
         _("The invitation to %(email)s is cancelled: its link no longer works."),
     )
 
@@ -348,12 +348,12 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     form = None
     try:
         if request.user.is_authenticated:
-            membership = services.invitation_accept(invitation=invitation, user=request.user)
+            membership = invitations.invitation_accept(invitation=invitation, user=request.user)
         else:
             form = InvitationAccountForm(request.POST, email=invitation.email)
             if not form.is_valid():
                 return _invitation_page(request, invitation, token, form=form)
-            membership = services.invitation_accept_with_new_account(
+            membership = invitations.invitation_accept_with_new_account(
                 invitation=invitation,
                 password=form.cleaned_data["new_password1"],
                 first_name=form.cleaned_data["first_name"],
@@ -385,7 +385,7 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
 def invitation_decline(request: HttpRequest, token: str) -> HttpResponse:
     invitation = _invitation_by_key(token)
     try:
-        services.invitation_decline(invitation=invitation, user=request.user)
+        invitations.invitation_decline(invitation=invitation, user=request.user)
     except ValidationError as error:
         return _invitation_page(request, invitation, token, errors=error.messages)
     return render(request, "portal/team/invitation_declined.html", {"invitation": invitation})

@@ -9,7 +9,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from consortium.services import api_token_issue
+from consortium.accounts import api_token_issue
 
 # The world the API tests share (`world.py`), and the smallest PDF the upload checks accept.
 from tests.api.world import PDF, _world, _world_media, world  # noqa: F401  (fixtures, and PDF for the tests)

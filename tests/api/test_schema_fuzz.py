@@ -42,6 +42,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from schemathesis.transport.serialization import Binary
 
+from consortium.accounts import api_token_issue
 from consortium.models import (
     Consortium,
     CostCategory,
@@ -50,7 +51,6 @@ from consortium.models import (
     Partner,
     ReportingPeriod,
 )
-from consortium.services import api_token_issue
 from tests import factories
 from tests.api.conftest import PDF
 from tests.api.world import World

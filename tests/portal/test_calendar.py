@@ -16,11 +16,8 @@ from django.utils import timezone
 from icalendar import Calendar
 
 from consortium.models import Profile
-from consortium.services import (
-    calendar_feed_renew,
-    calendar_feed_revoke,
-    membership_deactivate,
-)
+from consortium.services import calendar_feed_renew, calendar_feed_revoke
+from consortium.teams import membership_deactivate
 from tests import factories
 from tests.web import client_for
 from workpackages.overview.calendar import feed_for

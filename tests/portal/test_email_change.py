@@ -17,8 +17,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from consortium.accounts import user_email_set
 from consortium.models import EmailAddressChange
-from consortium.services import user_email_set
 from tests import factories
 from tests.web import client_for
 from tests.workpackages.test_admin_validation import form_data

@@ -14,8 +14,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from consortium.choices import MembershipRole
+from consortium.invitations import membership_invite
 from consortium.models import Membership
-from consortium.services import membership_deactivate, membership_grant, membership_invite
+from consortium.services import membership_grant
+from consortium.teams import membership_deactivate
 from tests import factories
 from tests.web import client_for
 

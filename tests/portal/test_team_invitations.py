@@ -20,16 +20,15 @@ from django.urls import reverse
 from django.utils import timezone
 
 from consortium.choices import MembershipRole
-from consortium.models import Invitation, InvitationStatus, Membership
-from consortium.services import (
+from consortium.invitations import (
     invitation_accept,
     invitation_cancel,
     invitation_resend,
-    membership_deactivate,
-    membership_grant,
     membership_invite,
-    membership_role_set,
 )
+from consortium.models import Invitation, InvitationStatus, Membership
+from consortium.services import membership_grant
+from consortium.teams import membership_deactivate, membership_role_set
 from tests import factories
 from tests.web import client_for
 

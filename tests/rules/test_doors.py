@@ -34,12 +34,13 @@ from django.test import RequestFactory
 from django.urls import URLPattern, get_resolver, reverse
 from drf_spectacular.generators import SchemaGenerator
 
-from consortium import services as services_consortium
+from consortium import invitations
 from consortium import urls as consortium_urls
 from consortium.choices import ConsortiumRoleKind, MembershipRole
+from consortium.invitations import membership_invite
 from consortium.models import Consortium, ConsortiumRole, Membership
 from consortium.records import with_changes
-from consortium.services import consortium_role_grant, membership_grant, membership_invite
+from consortium.services import consortium_role_grant, membership_grant
 from reporting.choices import DeliveryStatus, ReportKind
 from reporting.models import ReportDelivery
 from reporting.services import report_schedule
@@ -289,7 +290,7 @@ def _other_partners_person(w: World) -> dict[str, Any]:
 
 def invitation_key(invitation: Any) -> str:
     """A fresh link's secret for `invitation`, as its email would carry it."""
-    key = services_consortium._invitation_renew(invitation)
+    key = invitations._invitation_renew(invitation)
     invitation.save()
     return key
 

@@ -22,9 +22,7 @@ from django.db.models import Count, F, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from consortium.models import Consortium
-from consortium.services import (
-    consortium_create,
-)
+from consortium.services import consortium_create
 from workpackages.base import CENT
 from workpackages.demo.context import Context
 from workpackages.demo.data import (

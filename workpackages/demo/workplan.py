@@ -19,10 +19,7 @@ from consortium.choices import (
     PartnerRole,
 )
 from consortium.models import Organisation, Partner
-from consortium.services import (
-    consortium_role_grant,
-    membership_grant,
-)
+from consortium.services import consortium_role_grant, membership_grant
 from workpackages.base import CENT
 from workpackages.demo.context import (
     Context,
