@@ -141,7 +141,7 @@ def filename(scope: PortalScope, subject: str, fmt: str) -> str:
     return f"{acronym}_P{scope.partner.number}_{subject}_{today}.{fmt}"
 
 
-def column_headers(model: Any, names: Sequence[str]) -> list[str]:
+def _headers(model: Any, names: Sequence[str]) -> list[str]:
     """Column headers in the reader's language: the fields' own names."""
     return [str(capfirst(model._meta.get_field(name).verbose_name)) for name in names]
 
@@ -151,7 +151,7 @@ def choice_labels(enum: Any) -> dict[str, str]:
     return {value: str(label) for value, label in enum.choices}
 
 
-def file_response(
+def _respond(
     request: HttpRequest,
     *,
     fmt: str,
@@ -174,12 +174,12 @@ def file_response(
     return response
 
 
-def check_export_format(fmt: str) -> None:
+def _check_format(fmt: str) -> None:
     if fmt not in CONTENT_TYPES:
         raise Http404
 
 
-def back_to_list(request: HttpRequest, list_name: str) -> HttpResponse:
+def _back_to_list(request: HttpRequest, list_name: str) -> HttpResponse:
     """Invalid filters: back to the list, which shows what is wrong with them."""
     messages.error(request, _("Nothing was exported: correct the filters first."))
     query = request.GET.urlencode()
@@ -199,16 +199,16 @@ def export_rows(
 ) -> HttpResponse | StreamingHttpResponse:
     """The rows of `filterset` as a file: `columns` read in one query, each row of values turned
     into the file's cells by `row`, under the headers of the model's `fields`."""
-    check_export_format(fmt)
+    _check_format(fmt)
     if not filterset.is_valid():
-        return back_to_list(request, list_name)
+        return _back_to_list(request, list_name)
     model = filterset.queryset.model
     values = filterset.qs.values_list(*columns).iterator(chunk_size=CHUNK_SIZE)
-    return file_response(
+    return _respond(
         request,
         fmt=fmt,
         subject=subject,
-        headers=column_headers(model, fields),
+        headers=_headers(model, fields),
         rows=(row(*value) for value in values),
         title=str(capfirst(model._meta.verbose_name_plural)),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -46,7 +46,7 @@ from workpackages.money.forms import (
     PartnerExpenseFilterSet,
     actual_cost_headings,
 )
-from workpackages.money.models import DECLARED, Expense, Statement
+from workpackages.money.models import DECLARED, Expense, ExpenseQuerySet, Statement
 from workpackages.money.selectors import MONEY_FIELD
 from workpackages.money.services import expense_withdraw, statement_submit
 
@@ -288,9 +288,9 @@ def statement(request: HttpRequest, period_pk: int) -> HttpResponse:
     # The lines the statement declares (or will): the period's, withdrawn ones aside. Before it,
     # the drafts among them are what submitting sends.
     lines = (
-        partner_rows(request, Expense)
+        cast(ExpenseQuerySet, partner_rows(request, Expense))
         .filter(period=period)
-        .filter(DECLARED)
+        .declared()
         .select_related("workpackage", "category")
     )
     drafts = lines.filter(status=ExpenseStatus.DRAFT).order_by().aggregate(**_sums())
