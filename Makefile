@@ -72,7 +72,7 @@ run: install ## Migrate, seed the demo once, start the web server (and Celery wh
 	REDIS_URL=$(REDIS_URL) $(BIN)/python manage.py runserver 127.0.0.1:$(PORT)
 
 test: install-dev browser ## Run the whole test suite on PostgreSQL, on two cores (DATABASE_URL overrides)
-	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/pytest -n 2 --dist loadfile
+	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} $(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 # The days test-dates moves the machine's clock to: a summer in the middle of the jobs horizon,
 # and a New Year's Day past it, years after the test consortium ended.
@@ -85,7 +85,7 @@ test-dates: install-dev browser faketime ## Run the whole suite again with the c
 		echo "The suite with the clock on $$day"; \
 		FAKETIME_DONT_FAKE_MONOTONIC=1 PYTHONPATH=$(CURDIR)/tests/faketime \
 			DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
-			faketime -f "@$$day 09:00:00" $(BIN)/pytest -n 2 --dist loadfile $(TEST_ARGS) || failed="$$failed $$day"; \
+			faketime -f "@$$day 09:00:00" $(BIN)/pytest -n 2 --dist loadfile --no-loadscope-reorder $(TEST_ARGS) || failed="$$failed $$day"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "The suite failed with the clock on:$$failed"; exit 1; fi
 

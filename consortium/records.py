@@ -37,15 +37,20 @@ from consortium.querysets import Action, authorize
 def save_with_history(instance: Any, *, user: Any, update_fields: list[str] | None = None) -> None:
     """Validate and save, recording `user` as the author of the history row.
 
-    A transition that saves only `update_fields` validates those fields; the service has checked
-    the state and the database's constraints still hold the invariants, which spares one query
-    per relation and per constraint on every decision.
+    A transition that saves only `update_fields` validates those of them that are values; the
+    service has checked the state and set the relations itself (the reviewer is the user acting),
+    and the database's constraints and foreign keys still hold the invariants, which spares one
+    query per relation and per constraint on every decision.
     """
     if update_fields is None:
         instance.full_clean()
     else:
         instance.clean_fields(
-            exclude=[f.name for f in instance._meta.concrete_fields if f.name not in update_fields]
+            exclude=[
+                f.name
+                for f in instance._meta.concrete_fields
+                if f.name not in update_fields or f.is_relation
+            ]
         )
     instance._history_user = user
     if update_fields is None:

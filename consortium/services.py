@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext, gettext_noop
+from simple_history.utils import bulk_create_with_history
 
 from consortium import choices, dates
 from consortium.models import (
@@ -124,32 +125,56 @@ def reporting_periods_generate(
     conflicts = reporting_periods_conflicts(consortium)
     if conflicts:
         raise ValidationError(conflicts, code="periods_in_use")
-    periods = []
+    stored = {
+        period.number: period
+        for period in ReportingPeriod.objects.select_for_update()
+        .filter(consortium=consortium)
+        .order_by()
+    }
+    periods, new = [], []
     for number, start, end, due in reporting_periods_plan(consortium):
-        period, _created = ReportingPeriod.objects.update_or_create(
-            consortium=consortium,
-            number=number,
-            defaults={"start_date": start, "end_date": end, "statement_due_date": due},
-        )
+        period = stored.pop(number, None)
+        if period is None:
+            period = ReportingPeriod(consortium=consortium, number=number)
+            new.append(period)
+        elif (period.start_date, period.end_date, period.statement_due_date) == (start, end, due):
+            periods.append(period)
+            continue
+        period.start_date, period.end_date, period.statement_due_date = start, end, due
+        if period.pk is not None:
+            if user is not None:
+                period._history_user = user
+            period.save(update_fields=["start_date", "end_date", "statement_due_date"])
         periods.append(period)
-    ReportingPeriod.objects.filter(consortium=consortium, number__gt=len(periods)).delete()
+    # New periods in one insert, with their history rows in another.
+    if new:
+        bulk_create_with_history(new, ReportingPeriod, default_user=user)
+    if stored:
+        ReportingPeriod.objects.filter(pk__in=[period.pk for period in stored.values()]).delete()
     return periods
 
 
 @transaction.atomic
 def cost_categories_seed(*, consortium: Consortium) -> list[CostCategory]:
     """Create the Walloon cost headings a consortium does not have yet; idempotent."""
-    created: dict[str, CostCategory] = {}
-    for heading in WALLOON_COST_HEADINGS:
-        values = dict(heading)
-        base_code = values.pop("flat_rate_base", None)
-        if base_code:
-            values["flat_rate_base"] = created[base_code]
-        category, _created = CostCategory.objects.get_or_create(
-            consortium=consortium, code=values.pop("code"), defaults=values
-        )
-        created[category.code] = category
-    return list(created.values())
+    stored = {category.code: category for category in consortium.cost_categories.all()}
+    missing = [heading for heading in WALLOON_COST_HEADINGS if heading["code"] not in stored]
+    # Headings without a base first, so that a flat rate's base has its id when it is written;
+    # each batch in one insert, with its history rows in another.
+    for with_base in (False, True):
+        batch = []
+        for heading in missing:
+            values = dict(heading)
+            base_code = values.pop("flat_rate_base", None)
+            if bool(base_code) != with_base:
+                continue
+            if base_code:
+                values["flat_rate_base"] = stored[base_code]
+            batch.append(CostCategory(consortium=consortium, **values))
+        if batch:
+            for category in bulk_create_with_history(batch, CostCategory):
+                stored[category.code] = category
+    return [stored[heading["code"]] for heading in WALLOON_COST_HEADINGS]
 
 
 @transaction.atomic

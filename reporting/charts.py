@@ -6,29 +6,36 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
-
-import matplotlib
-
-matplotlib.use("Agg")  # no display: draw into memory only
+from typing import TYPE_CHECKING, Any
 
 from django.utils.formats import number_format
 from django.utils.translation import gettext
-from matplotlib import pyplot
-from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 
 from reporting.selectors import TrajectoryPoint
 from workpackages.money.selectors import BudgetRow
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 BLUE, ORANGE, GREY, RED = "#1f5f99", "#d9822b", "#8a96a3", "#b3261e"
 WIDTH_INCHES, DPI = 9.0, 110
 
 
+def _pyplot() -> Any:
+    """matplotlib's pyplot, drawing into memory only. Loaded on the first chart drawn: it takes
+    half a second, which the processes that draw none (web, workers, most commands) are spared."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display
+    from matplotlib import pyplot
+
+    return pyplot
+
+
 def _png(figure: Figure) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-    pyplot.close(figure)
+    _pyplot().close(figure)
     return buffer.getvalue()
 
 
@@ -42,7 +49,7 @@ def _style(axes: object) -> None:
 def jobs_trajectory(points: Sequence[TrajectoryPoint]) -> bytes:
     """Realised jobs cumulated month by month, direct and indirect, against the straight lines
     that reach each target at the jobs horizon."""
-    figure, axes = pyplot.subplots(figsize=(WIDTH_INCHES, 3.6))
+    figure, axes = _pyplot().subplots(figsize=(WIDTH_INCHES, 3.6))
     months: list[Any] = [point.month for point in points]
     for label, target_label, colour, actual, target in (
         (
@@ -73,7 +80,7 @@ def jobs_trajectory(points: Sequence[TrajectoryPoint]) -> bytes:
 
 def budget_by_workpackage(rows: Sequence[BudgetRow], time_elapsed: Decimal) -> bytes:
     """Consumption of each workpackage's planned budget, in %, against the time elapsed."""
-    figure, axes = pyplot.subplots(figsize=(WIDTH_INCHES, 0.9 + 0.32 * max(len(rows), 1)))
+    figure, axes = _pyplot().subplots(figsize=(WIDTH_INCHES, 0.9 + 0.32 * max(len(rows), 1)))
     labels = [f"WP{row.number}" for row in rows]
     values = [float(row.consumption or 0) for row in rows]
     colours = [RED if value > float(time_elapsed) or value > 100 else BLUE for value in values]
@@ -91,7 +98,7 @@ def budget_by_workpackage(rows: Sequence[BudgetRow], time_elapsed: Decimal) -> b
     )
     axes.invert_yaxis()
     axes.set_title(gettext("Budget consumed per workpackage"), loc="left")
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _position: f"{value:.0f} %"))
+    axes.xaxis.set_major_formatter(lambda value, _position: f"{value:.0f} %")
     axes.set_xlim(0, max([100.0, *values]) * 1.05)
     _style(axes)
     axes.grid(axis="x", color="#e3e8ee", linewidth=0.8)

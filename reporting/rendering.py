@@ -14,8 +14,6 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 from django.utils.translation import gettext
-from weasyprint import HTML
-from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from consortium.models import Consortium
 from reporting import charts, spreadsheets
@@ -25,21 +23,6 @@ from reporting.selectors import JobsReport, ProgressReport, _moment, jobs_report
 from workpackages.jobs.choices import JobImpact
 
 CHART_CID = "chart"
-
-
-class InlineImages(URLFetcher):
-    """WeasyPrint reads the chart from memory (`cid:chart`, as in the email) and fetches nothing
-    else: a report never reaches the network or the disk while it is rendered."""
-
-    def __init__(self, images: dict[str, bytes]) -> None:
-        super().__init__(allowed_protocols=["cid"])
-        self.images = images
-
-    def fetch(self, url: str, headers: Any = None) -> URLFetcherResponse:
-        name = url.removeprefix("cid:")
-        if not url.startswith("cid:") or name not in self.images:
-            raise ValueError(f"Reports embed only their own images, not {url}")
-        return URLFetcherResponse(url, self.images[name], {"Content-Type": "image/png"})
 
 
 def _previous_end(
@@ -171,9 +154,16 @@ def report_render(
     for language in languages or [code for code, _label in settings.LANGUAGES]:
         with translation.override(language):
             html, text, workbook, chart = _render(kind, consortium, period_start, period_end, since)
-        pdf = HTML(string=html, url_fetcher=InlineImages({CHART_CID: chart})).write_pdf()
+        pdf = pdf_of(html, {CHART_CID: chart})
         rendered.append(Rendered(language, html, text, workbook, pdf, chart))
     return rendered
+
+
+def pdf_of(html: str, images: dict[str, bytes]) -> bytes:
+    """The report's PDF (`reporting.pdf`, loaded with WeasyPrint on the first PDF written)."""
+    from reporting.pdf import html_to_pdf
+
+    return html_to_pdf(html, images)
 
 
 def report_file_name(report: Any, language: str) -> str:

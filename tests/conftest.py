@@ -42,6 +42,28 @@ def pytest_configure(config: pytest.Config) -> None:
     _clock.start()
 
 
+# The files that take longest, longest first, are handed out first: with `--dist loadfile` a file
+# runs whole on one worker, and a long one handed out last would leave the other worker idle while
+# it ends. (`make test` turns off xdist's own order, which is by number of tests.)
+LONGEST_FIRST = (
+    "tests/portal/test_browser.py",
+    "tests/workpackages/test_seed_demo.py",
+    "tests/reporting/test_tasks.py",
+    "tests/api/test_permissions_matrix.py",
+    "tests/rules/test_doors.py",
+    "tests/reporting/test_demo_reports.py",
+    "tests/config/test_admin.py",
+    "tests/api/test_schema_fuzz.py",
+    "tests/api/test_filters.py",
+    "tests/workpackages/test_admin_validation.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {path: position for position, path in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _clock is not None:
         _clock.stop()

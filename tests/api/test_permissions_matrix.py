@@ -27,6 +27,7 @@ from consortium.models import Consortium, Membership, Organisation
 from consortium.services import consortium_role_grant
 from tests import factories
 from tests.api.conftest import PDF, api_client
+from tests.api.world import base_fixtures
 from tests.factories import PASSWORD
 from workpackages.jobs.models import JobRecord
 from workpackages.money.models import BudgetLine, Effort, Expense
@@ -34,6 +35,10 @@ from workpackages.workplan.models import DeliverableReview, DeliverableSubmissio
 from workpackages.workplan.services import deliverable_submit
 
 Operation = tuple[str, str]
+
+# Consortia, partners, the workpackage, people and budget lines of tests/conftest.py, built once for
+# the module; each test builds the rest it needs on top of them.
+globals().update(base_fixtures())
 
 ROLES = ("anonymous", "partner_a", "partner_b", "coordinator", "other_coordinator", "observer")
 

@@ -4,7 +4,8 @@ back after the module, each test starting from it as built.
 Its first rows are those of the fixtures of `tests/conftest.py` (consortium, other_consortium,
 partner_a, partner_b, other_partner, workpackage, coordinator, partner_member,
 other_partner_member, personnel, operating, budget_line, budget_line_b), made the same way and
-under the same names, so that a module using the world gets them from it (`world_fixtures`).
+under the same names, so that a module using the world gets them from it (`world_fixtures`), or
+only them (`base_fixtures`).
 On top of them: a second workpackage, and rows in every state the filters and the workflow
 actions tell apart (`PLAN`), and rows of the other consortium, whose ids exist but must stay
 invisible.
@@ -343,3 +344,30 @@ def world_fixtures() -> dict[str, Any]:
         return fixture
 
     return {f"_world_{name}": make(name) for name in FIXTURES}
+
+
+def base_fixtures() -> dict[str, Any]:
+    """Fixtures named as those of tests/conftest.py in `FIXTURES`, built once per module (the
+    world's first rows only, without its plan) in a transaction rolled back after the module, for
+    a module of many small tests that build the rest of what each needs on top of them
+    (`globals().update(base_fixtures())`). Each test reads the rows as built."""
+
+    # Autouse, so that it is built before each test's own transaction begins, even for a test
+    # that asks for its fixtures by name as it goes (`request.getfixturevalue`).
+    @pytest.fixture(scope="module", autouse=True)
+    def _base_rows(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, Any]]:
+        with django_db_blocker.unblock(), transaction.atomic():
+            yield _base()
+            transaction.set_rollback(True)
+
+    def make(name: str) -> Any:
+        @pytest.fixture(name=name)
+        def fixture(_base_rows: dict[str, Any], db: Any) -> Any:
+            row = _base_rows[name]
+            # As built, not as a previous test of the module left it in memory.
+            row.refresh_from_db()
+            return row
+
+        return fixture
+
+    return {"_base_rows": _base_rows, **{f"_base_{name}": make(name) for name in FIXTURES}}

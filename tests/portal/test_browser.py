@@ -425,13 +425,13 @@ PAGES = (
 
 
 def test_every_page_is_labelled_keyboard_first_and_fits_a_phone(
-    browser: Browser, live_server: Any, demo: None
+    browser: Browser, sqlite_app: SqliteApp
 ) -> None:
     """On each partner page, in both languages: the page says its language and has one title,
     every form control has a label, the first Tab reaches "Skip to content" (or the page starts in
-    its form's first field), and at a phone's
-    width nothing but a table's own scroll area is wider than the screen."""
-    context, page = new_page(browser, live_server.url)
+    its form's first field), and at a phone's width nothing but a table's own scroll area is wider
+    than the screen. The pages are read from the app `make run` serves, its demo already seeded."""
+    context, page = new_page(browser, sqlite_app.url)
     sign_in(page, "partner2")  # The partner contact: the team pages' forms too.
     for language in ("en", "fr"):
         page.select_option("#language-choice", language)

@@ -29,6 +29,7 @@ from django.contrib import admin
 from django.core.files.base import ContentFile
 from django.core.management import call_command, get_commands
 from django.core.management.base import CommandError
+from django.db import connection
 from django.forms.models import model_to_dict
 from django.test import RequestFactory
 from django.urls import URLPattern, get_resolver, reverse
@@ -46,6 +47,7 @@ from reporting.models import ReportDelivery
 from reporting.services import report_schedule
 from tests import factories
 from tests.api.conftest import PDF, api_client
+from tests.api.world import base_fixtures
 from tests.web import MULTIPART, client_for, multipart
 from tests.workpackages.test_admin_validation import form_data
 from workpackages import urls as workpackages_urls
@@ -60,6 +62,10 @@ from workpackages.workplan.services import (
 )
 
 pytestmark = pytest.mark.django_db
+
+# Consortia, partners, the workpackage, people and budget lines of tests/conftest.py, built once for
+# the module; each test builds the rest it needs on top of them.
+globals().update(base_fixtures())
 
 # --------------------------------------------------------------------------------------------
 # The world a case acts on: the fixtures of tests/conftest.py, built on first use.
@@ -176,12 +182,23 @@ def posted(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _counts() -> dict[str, int]:
-    """The number of rows of every table of the application, history tables included."""
-    return {
-        model._meta.label: model._default_manager.count()
+    """The number of rows of every table of the application, history tables included, read in
+    one query."""
+    models = [
+        model
         for app in ("consortium", "workpackages", "reporting")
         for model in apps.get_app_config(app).get_models()
-    }
+    ]
+    quote = connection.ops.quote_name
+    # The application's own table names, quoted: nothing here comes from outside.
+    counts = ", ".join(
+        f"(SELECT COUNT(*) FROM {quote(model._meta.db_table)})"  # noqa: S608
+        for model in models
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {counts}")
+        row = cursor.fetchone()
+    return {model._meta.label: count for model, count in zip(models, row, strict=True)}
 
 
 def _state(rows: list[Any]) -> list[Any]:
