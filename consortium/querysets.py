@@ -231,3 +231,19 @@ def authorize(user: Any, obj: Any, action: Action) -> None:
         return
     if not may(user, obj, action):
         raise PermissionDenied(gettext("You may not do this here."))
+
+
+def authorize_all(user: Any, rows: list[Any], action: Action) -> None:
+    """`authorize` for several saved rows of one scoped model, asked in one query: refused, with
+    `PermissionDenied`, unless `user` may do `action` on every one of them."""
+    if user is None or not rows:
+        return
+    ids = {row.pk for row in rows}
+    allowed = (
+        user.is_authenticated
+        and user.is_active
+        and type(rows[0])._default_manager.restrict(user, action).filter(pk__in=ids).count()
+        == len(ids)
+    )
+    if not allowed:
+        raise PermissionDenied(gettext("You may not do this here."))

@@ -29,7 +29,9 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from django.utils.translation import gettext
+from simple_history.utils import bulk_update_with_history
 
 from consortium.querysets import Action, authorize
 
@@ -57,6 +59,26 @@ def save_with_history(instance: Any, *, user: Any, update_fields: list[str] | No
         instance.save()
     else:
         instance.save(update_fields=[*update_fields, "updated_at"])
+
+
+def save_all_with_history(instances: list[Any], *, user: Any, update_fields: list[str]) -> None:
+    """`save_with_history` of the same `update_fields` on several rows of one model, in one
+    update and one insert of their history rows, however many rows there are."""
+    if not instances:
+        return
+    now = timezone.now()
+    for instance in instances:
+        instance.clean_fields(
+            exclude=[
+                f.name
+                for f in instance._meta.concrete_fields
+                if f.name not in update_fields or f.is_relation
+            ]
+        )
+        instance.updated_at = now
+    bulk_update_with_history(
+        instances, type(instances[0]), [*update_fields, "updated_at"], default_user=user
+    )
 
 
 def locked(model: Any, pk: int) -> Any:

@@ -5,8 +5,10 @@ import datetime
 from decimal import Decimal
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from consortium.records import record_create, record_update, save_with_history
@@ -22,6 +24,7 @@ from workpackages.money.services import (
     expense_reject,
     expense_submit,
     expense_withdraw,
+    expenses_accept,
     statement_submit,
 )
 from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus, ReviewDecision
@@ -384,6 +387,100 @@ def test_expense_accept_in_full_records_who_and_what(
     # The full trail, oldest first: created as a draft, submitted, accepted.
     trail = list(accepted.history.order_by("history_date").values_list("status", flat=True))
     assert trail == ["draft", "submitted", "accepted"]
+
+
+def _submitted_lines(line, partner_member, count):
+    """`count` lines of `line`'s partner in the first period, sent to the coordinators."""
+    return [
+        expense_submit(
+            expense=factories.ExpenseFactory(line=line, amount=Decimal(100 + n)),
+            user=partner_member,
+        )
+        for n in range(count)
+    ]
+
+
+def test_expenses_accepted_at_once_are_each_accepted_in_full_with_their_history(
+    budget_line, coordinator, partner_member
+):
+    lines = _submitted_lines(budget_line, partner_member, 3)
+    moment = datetime.datetime(2024, 8, 1, 10, 0, tzinfo=datetime.UTC)
+
+    expenses_accept(expenses=lines, user=coordinator, now=moment)
+
+    for line in lines:
+        line.refresh_from_db()
+        assert line.status == ExpenseStatus.ACCEPTED
+        assert line.accepted_amount == line.amount
+        assert (line.reviewed_by, line.reviewed_at, line.review_comment) == (
+            coordinator,
+            moment,
+            "",
+        )
+        latest, changes = last_change(line)
+        assert latest.history_user == coordinator
+        assert changes["status"] == ("submitted", "accepted")
+        assert changes["accepted_amount"] == (None, line.amount)
+
+
+def test_one_expense_that_may_not_be_accepted_refuses_the_whole_batch(
+    budget_line, coordinator, partner_member
+):
+    lines = _submitted_lines(budget_line, partner_member, 2)
+    draft = factories.ExpenseFactory(line=budget_line, amount=Decimal("50.00"))
+    before = [snapshot(line) for line in [*lines, draft]]
+
+    error = refusal(expenses_accept, expenses=[*lines, draft], user=coordinator)
+
+    assert error.messages == [f"Cannot accept {draft}: it is draft."]
+    assert [snapshot(line) for line in [*lines, draft]] == before
+
+
+def test_only_the_consortium_s_coordinators_accept_expenses_at_once(
+    budget_line, partner_member, other_coordinator
+):
+    lines = _submitted_lines(budget_line, partner_member, 2)
+    before = [snapshot(line) for line in lines]
+
+    for person in (partner_member, other_coordinator):
+        with pytest.raises(PermissionDenied):
+            expenses_accept(expenses=lines, user=person)
+
+    assert [snapshot(line) for line in lines] == before
+
+
+def _queries(write):
+    with CaptureQueriesContext(connection) as captured:
+        write()
+    return len(captured)
+
+
+def test_a_statement_is_submitted_in_as_many_queries_for_20_lines_as_for_2(
+    budget_line, budget_line_b, period, partner_a, partner_b, partner_member, other_partner_member
+):
+    """One update and one insert of history rows for all the statement's draft lines."""
+    for line, count in ((budget_line, 2), (budget_line_b, 20)):
+        for _n in range(count):
+            factories.ExpenseFactory(line=line)
+    small = _queries(
+        lambda: statement_submit(partner=partner_a, period=period, user=partner_member)
+    )
+    large = _queries(
+        lambda: statement_submit(partner=partner_b, period=period, user=other_partner_member)
+    )
+    assert small == large
+    assert Expense.objects.filter(status=ExpenseStatus.SUBMITTED).count() == 22
+
+
+def test_expenses_are_accepted_at_once_in_as_many_queries_for_20_as_for_2(
+    budget_line, coordinator, partner_member
+):
+    few = _submitted_lines(budget_line, partner_member, 2)
+    many = _submitted_lines(budget_line, partner_member, 20)
+    small = _queries(lambda: expenses_accept(expenses=few, user=coordinator))
+    large = _queries(lambda: expenses_accept(expenses=many, user=coordinator))
+    assert small == large
+    assert Expense.objects.filter(status=ExpenseStatus.ACCEPTED).count() == 22
 
 
 def test_history_diff_shows_a_changed_amount(expense, coordinator):

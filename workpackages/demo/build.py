@@ -38,7 +38,6 @@ from workpackages.demo.money import (
     build_budget_lines,
     build_effort,
     build_expenses,
-    build_statements,
 )
 from workpackages.demo.workplan import (
     build_deliverables,
@@ -126,7 +125,6 @@ def build_demo(*, seed: int = DEMO_SEED) -> DemoSummary:
         build_budget_lines(ctx, plans)
         build_effort(ctx, plans)
         build_expenses(ctx)
-        build_statements(ctx)
         build_jobs(ctx)
         record_deliverable_progress(ctx, deliverables)
         record_milestone_progress(ctx, milestones)

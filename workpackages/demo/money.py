@@ -1,22 +1,23 @@
-"""The demo's money: budget lines and effort by participation, expenses drafted, submitted and
-decided period by period, one overspent line, and the partners' statements.
+"""The demo's money: budget lines and effort by participation, expenses drafted period by period,
+sent with their partner's statement and decided by the coordinators (most accepted at once, a few
+in part or rejected), and one overspent line.
 """
 
 from __future__ import annotations
 
 import datetime
 import itertools
+from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 
-from django.db.models import Count, Max, Sum
 from simple_history.utils import bulk_create_with_history
 
 from consortium import dates
 from consortium.choices import (
     CostCategoryKind,
 )
-from consortium.models import ReportingPeriod
+from consortium.models import Partner, ReportingPeriod
 from workpackages.base import CENT
 from workpackages.demo.context import (
     Context,
@@ -39,9 +40,15 @@ from workpackages.demo.data import (
     WORKPACKAGES,
 )
 from workpackages.demo.workplan import ParticipationPlan
-from workpackages.money.choices import BudgetLineStatus, ExpenseStatus
-from workpackages.money.models import BudgetLine, Effort, Expense, Statement
-from workpackages.money.services import expense_accept, expense_reject, expense_submit
+from workpackages.money.choices import BudgetLineStatus
+from workpackages.money.models import BudgetLine, Effort, Expense
+from workpackages.money.services import (
+    expense_accept,
+    expense_reject,
+    expense_submit,
+    expenses_accept,
+    statement_submit,
+)
 
 
 def build_budget_lines(ctx: Context, plans: list[ParticipationPlan]) -> None:
@@ -87,7 +94,8 @@ def build_effort(ctx: Context, plans: list[ParticipationPlan]) -> None:
 
 
 def build_expenses(ctx: Context) -> None:
-    """Expenses for the ended periods (mostly accepted), drafts in the current one, one overspend.
+    """Expenses for the ended periods, filed with their partners' statements and mostly
+    accepted; drafts in the current one; one overspent line.
 
     Each actual-cost line declares 72–92 % of its pro-rata share of the elapsed months, so no line
     but the chosen one can exceed its plan; flat-rate overheads are never declared.
@@ -101,13 +109,26 @@ def build_expenses(ctx: Context) -> None:
         .order_by("partner__number", "workpackage__number", "category__position")
     )
     counter = itertools.count(1)
+    declared: dict[tuple[int, int], list[Expense]] = defaultdict(list)
     for line in lines:
         for period, amount in line_declarations(ctx, line, ended):
-            expense = draft_expense(ctx, line, period, amount, next(counter))
-            settle_expense(ctx, expense, latest=period == ended[-1])
+            declared[line.partner_id, period.pk].append(
+                draft_expense(ctx, line, period, amount, next(counter))
+            )
+    overspent = overspend(ctx, ended, counter, declared)
+    for period in ended:
+        for partner in sorted(ctx.partners.values(), key=lambda p: p.number):
+            # A statement's lines in one insert, with their history rows in another.
+            expenses = bulk_create_with_history(
+                declared.get((partner.pk, period.pk), []),
+                Expense,
+                default_user=ctx.author(partner),
+            )
+            submitted, reviewed = review_moments(ctx, period)
+            file_statement(ctx, partner, period, expenses, submitted)
+            decide(ctx, expenses, overspent, reviewed, latest=period == ended[-1])
     if current is not None:
         draft_current_period(ctx, lines, current, counter)
-    overspend(ctx, ended, counter)
 
 
 def line_declarations(
@@ -142,7 +163,8 @@ def draft_expense(
     last_day: datetime.date | None = None,
     description: str = "",
 ) -> Expense:
-    """A draft expense on `line` in `period`, saved as its partner's user would type it in."""
+    """A draft expense on `line` in `period`, as its partner's user would type it in, validated
+    and not saved yet: the caller saves it, alone or with the rest of its statement's lines."""
     code = line.category.code
     # Costs fall within both the period and the months the workpackage runs.
     start = ctx.consortium.start_date
@@ -172,38 +194,84 @@ def draft_expense(
         description=description,
         invoice_reference=reference,
     )
-    save_new(expense, user=ctx.author(line.partner))
+    validate_new(expense)
     return expense
 
 
-def settle_expense(ctx: Context, expense: Expense, *, latest: bool) -> None:
-    """Submit, then accept (sometimes in part), reject or leave awaiting review.
-
-    The latest ended period is still being reviewed, so more of its expenses wait.
-    """
-    submitted, reviewed = review_moments(ctx, expense.period)
-    expense_submit(expense=expense, user=ctx.author(expense.partner), now=submitted)
-    draw = ctx.rng.random()
-    waiting, rejected, partial = (0.18, 0.03, 0.02) if latest else (0.0, 0.025, 0.025)
-    if draw < waiting:
+def file_statement(
+    ctx: Context,
+    partner: Partner,
+    period: ReportingPeriod,
+    expenses: list[Expense],
+    submitted: datetime.datetime,
+) -> None:
+    """The partner sends its period's lines: with its statement (`statement_submit`), once the
+    period is over; the finance login's partner's latest statement is still to be submitted,
+    and a period that ended yesterday has none yet (one is filed the day after the period at the
+    earliest), so their lines are sent one by one. A partner that spent nothing in a period
+    still files its statement, empty, a fortnight after the period ends."""
+    yesterday = ctx.today - datetime.timedelta(days=1)
+    author = ctx.author(partner)
+    if not expenses:
+        submitted = local_datetime(
+            min(period.end_date + datetime.timedelta(days=14), yesterday), 10
+        )
+    ended = [p for p in ctx.periods if p.end_date < ctx.today]
+    left_open = partner.pk == ctx.partners[PARTNER_FINANCE_AT].pk and period == ended[-1]
+    if period.end_date < yesterday and not left_open:
+        statement_submit(partner=partner, period=period, user=author, now=submitted)
         return
-    if draw < waiting + rejected:
-        expense_reject(
-            expense=expense,
-            user=ctx.coordinator,
-            comment=ctx.rng.choice(REJECTION_REASONS),
-            now=reviewed,
-        )
-    elif draw < waiting + rejected + partial:
-        expense_accept(
-            expense=expense,
-            user=ctx.coordinator,
-            accepted_amount=(expense.amount / Decimal("1.21")).quantize(CENT),
-            comment=PARTIAL_ACCEPTANCE,
-            now=reviewed,
-        )
-    else:
-        expense_accept(expense=expense, user=ctx.coordinator, now=reviewed)
+    for expense in expenses:
+        expense_submit(expense=expense, user=author, now=submitted)
+
+
+def decide(
+    ctx: Context,
+    expenses: list[Expense],
+    overspent: BudgetLine | None,
+    reviewed: datetime.datetime,
+    *,
+    latest: bool,
+) -> None:
+    """The coordinators accept the sent lines in full (the overspent line's always), a few in part
+    or rejected; the latest ended period is still being reviewed, so more of its lines wait."""
+    if not expenses:
+        return
+    waiting, rejected, partial = (0.18, 0.03, 0.02) if latest else (0.0, 0.025, 0.025)
+    in_full = []
+    for expense in expenses:
+        draw = ctx.rng.random()
+        if overspent is not None and on_line(overspent, expense):
+            in_full.append(expense)
+        elif draw < waiting:
+            continue
+        elif draw < waiting + rejected:
+            expense_reject(
+                expense=expense,
+                user=ctx.coordinator,
+                comment=ctx.rng.choice(REJECTION_REASONS),
+                now=reviewed,
+            )
+        elif draw < waiting + rejected + partial:
+            expense_accept(
+                expense=expense,
+                user=ctx.coordinator,
+                accepted_amount=(expense.amount / Decimal("1.21")).quantize(CENT),
+                comment=PARTIAL_ACCEPTANCE,
+                now=reviewed,
+            )
+        else:
+            in_full.append(expense)
+    expenses_accept(expenses=in_full, user=ctx.coordinator, now=reviewed)
+
+
+def on_line(line: BudgetLine, expense: Expense) -> bool:
+    """Whether `expense` is spent on the budget line `line` (same partner, workpackage, heading)."""
+    return (expense.partner_id, expense.workpackage_id, expense.category_id) == (
+        line.partner_id,
+        line.workpackage_id,
+        line.category_id,
+    )
 
 
 def review_moments(
@@ -234,12 +302,19 @@ def draft_current_period(
     for index, line in enumerate(ctx.rng.sample(candidates, min(20, len(candidates)))):
         amount = (line.planned_amount * ctx.rng.randint(15, 45) / 1000).quantize(CENT)
         expense = draft_expense(ctx, line, current, amount, next(counter), last_day=yesterday)
+        save_new(expense, user=ctx.author(line.partner))
         if index % 4 == 0:
             expense_submit(expense=expense, user=ctx.author(line.partner))
 
 
-def overspend(ctx: Context, ended: list[ReportingPeriod], counter: Iterator[int]) -> None:
-    """Push one equipment line past its plan with an accepted purchase, as happens in real life."""
+def overspend(
+    ctx: Context,
+    ended: list[ReportingPeriod],
+    counter: Iterator[int],
+    declared: dict[tuple[int, int], list[Expense]],
+) -> BudgetLine | None:
+    """Push one equipment line past its plan with a purchase in its last period, all its lines
+    accepted in full, as happens in real life: the line."""
     key, wp_number, code = OVERSPENT_LINE
     line = BudgetLine.objects.get(
         partner=ctx.partners[key],
@@ -251,62 +326,13 @@ def overspend(ctx: Context, ended: list[ReportingPeriod], counter: Iterator[int]
         p for p in ended if month_overlap(wp.start_month, wp.end_month, *period_months(ctx, p))
     ]
     if not periods:
-        return
-    accepted = Expense.objects.filter(
-        partner=line.partner,
-        workpackage=line.workpackage,
-        category=line.category,
-        status=ExpenseStatus.ACCEPTED,
-    ).aggregate(total=Sum("accepted_amount"))["total"] or Decimal(0)
-    # SQLite sums decimals as floats: round back to cents.
-    amount = (line.planned_amount * (1 + OVERSPEND) - accepted).quantize(CENT)
-    expense = draft_expense(
-        ctx,
-        line,
-        periods[-1],
-        amount,
-        next(counter),
-        description=OVERSPENT_PURCHASE,
+        return None
+    spent = [
+        expense for expenses in declared.values() for expense in expenses if on_line(line, expense)
+    ]
+    amount = (line.planned_amount * (1 + OVERSPEND) - sum(e.amount for e in spent)).quantize(CENT)
+    purchase = draft_expense(
+        ctx, line, periods[-1], amount, next(counter), description=OVERSPENT_PURCHASE
     )
-    submitted, reviewed = review_moments(ctx, periods[-1])
-    expense_submit(expense=expense, user=ctx.author(line.partner), now=submitted)
-    expense_accept(expense=expense, user=ctx.coordinator, now=reviewed)
-
-
-def build_statements(ctx: Context) -> None:
-    """Every partner's statement for each ended period, filed when its lines were sent, except
-    the finance login's partner's latest one: that statement is still to be submitted.
-
-    A statement declares its partner's lines of the period (as `statement_submit` records them,
-    withdrawn ones aside); a partner that spent nothing in a period still files one, empty, a
-    fortnight after the period ends. A period that ended yesterday has no statement yet: one is
-    filed the day after the period at the earliest.
-    """
-    yesterday = ctx.today - datetime.timedelta(days=1)
-    ended = [p for p in ctx.periods if p.end_date < ctx.today]
-    filed = [p for p in ended if p.end_date < yesterday]
-    figures = {
-        (row["partner"], row["period"]): row
-        for row in Expense.objects.filter(consortium=ctx.consortium, period__in=filed)
-        .exclude(status=ExpenseStatus.WITHDRAWN)
-        .values("partner", "period")
-        .annotate(lines=Count("pk"), total=Sum("amount"), sent=Max("submitted_at"))
-    }
-    left_open = (ctx.partners[PARTNER_FINANCE_AT].pk, ended[-1].pk) if ended else None
-    for partner in sorted(ctx.partners.values(), key=lambda p: p.number):
-        for period in filed:
-            if (partner.pk, period.pk) == left_open:
-                continue
-            row = figures.get((partner.pk, period.pk), {})
-            earliest = local_datetime(period.end_date + datetime.timedelta(days=1), 9)
-            fortnight = min(period.end_date + datetime.timedelta(days=14), yesterday)
-            statement = Statement(
-                partner=partner,
-                period=period,
-                submitted_at=max(row.get("sent") or local_datetime(fortnight, 10), earliest),
-                submitted_by=ctx.author(partner),
-                lines=row.get("lines", 0),
-                # SQLite sums decimals as floats: round back to cents.
-                total=Decimal(str(row.get("total") or 0)).quantize(CENT),
-            )
-            save_new(statement, user=ctx.author(partner))
+    declared[line.partner_id, periods[-1].pk].append(purchase)
+    return line

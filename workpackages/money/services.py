@@ -21,12 +21,13 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from consortium.models import Partner, ReportingPeriod
-from consortium.querysets import authorize, coordinates
+from consortium.querysets import authorize, authorize_all, coordinates
 from consortium.records import (
     WriteRule,
     check_state,
     keeps,
     locked,
+    save_all_with_history,
     save_with_history,
     write_rule_register,
 )
@@ -172,7 +173,7 @@ def statement_submit(
     for expense in drafts:
         expense.status = ExpenseStatus.SUBMITTED
         expense.submitted_at = now
-        save_with_history(expense, user=user, update_fields=["status", "submitted_at"])
+    save_all_with_history(drafts, user=user, update_fields=["status", "submitted_at"])
     lines, total = Expense.objects.filter(partner=partner, period=period).declared_totals()
     statement = Statement(
         partner=partner,
@@ -227,6 +228,36 @@ def expense_accept(
         update_fields=["status", "accepted_amount", "reviewed_by", "reviewed_at", "review_comment"],
     )
     return expense
+
+
+@transaction.atomic
+def expenses_accept(
+    *, expenses: list[Expense], user: Any, now: datetime.datetime | None = None
+) -> list[Expense]:
+    """Accept several submitted expenses in full at once (a statement's lines, say): the rules
+    of `expense_accept` for each, under one lock and one check of who acts, written in one
+    update. One expense that may not be accepted refuses them all."""
+    ids = sorted({expense.pk for expense in expenses})
+    rows = list(Expense.objects.select_for_update(of=("self",)).filter(pk__in=ids).order_by("pk"))
+    if len(rows) != len(ids):
+        raise Expense.DoesNotExist("Some of these expenses do not exist.")
+    authorize_all(user, rows, "manage")
+    moment = now or timezone.now()
+    for expense in rows:
+        check_state(
+            expense, {ExpenseStatus.SUBMITTED}, _("Cannot accept %(object)s: it is %(status)s.")
+        )
+        expense.status = ExpenseStatus.ACCEPTED
+        expense.accepted_amount = expense.amount
+        expense.reviewed_by = user
+        expense.reviewed_at = moment
+        expense.review_comment = ""
+    save_all_with_history(
+        rows,
+        user=user,
+        update_fields=["status", "accepted_amount", "reviewed_by", "reviewed_at", "review_comment"],
+    )
+    return rows
 
 
 @transaction.atomic
