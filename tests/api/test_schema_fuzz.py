@@ -28,7 +28,6 @@ from django.core.cache import cache
 from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections, transaction
-from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
@@ -53,6 +52,7 @@ from consortium.models import (
 )
 from tests import factories
 from tests.api.conftest import PDF
+from tests.api.openapi import published_schema
 from tests.api.world import World
 from workpackages.jobs.models import JobRecord
 from workpackages.money.models import BudgetLine, Effort, Expense
@@ -96,7 +96,7 @@ def _labels(schema: dict[str, Any]) -> list[str]:
 
 # Known at collection, before there is a database; the tests fuzz the schema the application
 # serves and check that it declares exactly these operations.
-LABELS = _labels(SchemaGenerator().get_schema(request=None, public=True))
+LABELS = _labels(published_schema())
 
 # The model behind each resource, by the path segment after /api/v1/.
 RESOURCES: dict[str, Any] = {

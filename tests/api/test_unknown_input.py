@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.utils import translation
-from drf_spectacular.generators import SchemaGenerator
 
 from tests.api.conftest import api_client
+from tests.api.openapi import published_schema
 from tests.api.test_permissions_matrix import SPECS, World, _snapshot
 
 pytestmark = pytest.mark.django_db
 
-SCHEMA = SchemaGenerator().get_schema(request=None, public=True)
+SCHEMA = published_schema()
 # The token exchange (`TokenView`) is an APIView of its own, not a ScopedViewSet: it reads its
 # credentials itself.
 KEY_EXCHANGE = "/api/v1/auth/token/"
