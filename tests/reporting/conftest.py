@@ -9,6 +9,7 @@ import datetime
 import email
 import email.policy
 import errno
+import json
 import os
 import signal
 import socket
@@ -250,7 +251,7 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "") 
         value = condition()
         if value:
             return value
-        time.sleep(0.1)
+        time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
 
 
@@ -264,7 +265,9 @@ def celery_queue(settings: Any) -> Iterator[str]:
     queue = f"cm-test-{uuid.uuid4().hex[:12]}"
     previous = celery_app.conf.task_default_queue
     celery_app.conf.task_default_queue = queue
-    settings.EMAIL_RETRY_BACKOFF = 1
+    # `backoff` counts whole seconds (int(0.5 * 2**n)): a failed send is retried at once, then
+    # after 1 s, then 2 s; still a growing delay, through the worker's ETA timer after the first.
+    settings.EMAIL_RETRY_BACKOFF = 0.5
     settings.EMAIL_MAX_RETRIES = 3
     try:
         yield queue
@@ -272,6 +275,28 @@ def celery_queue(settings: Any) -> Iterator[str]:
         celery_app.conf.task_default_queue = previous
         with celery_app.connection_for_write() as connection:
             connection.default_channel.queue_delete(queue)
+
+
+def queue_drained(queue: str) -> bool:
+    """Whether the broker has nothing left for `queue`: no message waiting in its list, and none
+    that a worker took and has not acknowledged yet (tasks are acknowledged once done, so a task
+    running, or a retry held for its countdown, is there: kombu's Redis transport keeps such
+    messages in its `unacked` hash, with their routing key). Once drained, no task of the queue
+    runs again: any email its tasks were to send has reached the SMTP server.
+
+    Both are read in one MULTI; then again 50 ms later, since a message a worker has just popped
+    from the list is, for an instant, in neither place before it is recorded as unacknowledged.
+    """
+    for check in range(2):
+        if check:
+            time.sleep(0.05)
+        with celery_app.connection_for_write() as connection:
+            channel: Any = connection.default_channel
+            with channel.client.pipeline(transaction=True) as pipe:
+                waiting, unacked = pipe.llen(queue).hvals(channel.unacked_key).execute()
+        if waiting or any(json.loads(raw)[2] == queue for raw in unacked):
+            return False
+    return True
 
 
 @pytest.fixture

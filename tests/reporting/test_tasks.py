@@ -33,7 +33,7 @@ from reporting.models import Report, ReportDelivery, ReportRecipient
 from reporting.outbox import report_deliveries_plan
 from reporting.schedules import DEFAULTS
 from reporting.services import report_generate, report_period
-from tests.reporting.conftest import PERIOD, SmtpServer, WorkerProcess, wait_for
+from tests.reporting.conftest import PERIOD, SmtpServer, WorkerProcess, queue_drained, wait_for
 from workpackages.money.choices import ExpenseStatus
 from workpackages.money.models import BudgetLine, Expense
 
@@ -147,6 +147,7 @@ def test_the_same_task_twice_and_beat_firing_twice_send_one_email_per_recipient(
     recipients: list[str],
     smtp: SmtpServer,
     celery_worker: Any,
+    celery_queue: str,
 ) -> None:
     today = timezone.localdate().isoformat()
     for _ in range(2):
@@ -159,10 +160,15 @@ def test_the_same_task_twice_and_beat_firing_twice_send_one_email_per_recipient(
     for _ in range(2):
         tasks.generate_report.delay(report.pk)
         tasks.send_report_delivery.delay(delivery.pk)
-    # The duplicates have run once a task sent after them has.
-    marker = tasks.dispatch_pending.delay()
-    wait_for(lambda: marker.ready() or _settled(), timeout=20, what="the duplicates to run")
-    time.sleep(2)
+    # The dispatcher's sweep comes by after them. The duplicates, the sweep and any task they
+    # queued in turn have all run, and sent whatever they were to send, once the queue is
+    # drained (no message waiting, none taken and unacknowledged): no grace period is needed.
+    tasks.dispatch_pending.delay()
+    wait_for(
+        lambda: queue_drained(celery_queue) and _settled(),
+        timeout=20,
+        what="the duplicates to run",
+    )
     assert sorted(str(m["To"]) for m in smtp.messages) == sorted(recipients)
     assert Report.objects.count() == 1
     assert ReportDelivery.objects.count() == 2
@@ -180,10 +186,10 @@ def _settled() -> bool:
 
 
 def test_a_worker_killed_mid_way_is_replaced_and_the_email_leaves_once(
+    worker_process: WorkerProcess,  # first: the worker boots while the plan is written
     plan: dict[str, Any],
     recipients: list[str],
     smtp: SmtpServer,
-    worker_process: WorkerProcess,
 ) -> None:
     report = _first_half_report(plan)
     [delivery, _other] = report_deliveries_plan(report=report)
@@ -199,7 +205,9 @@ def test_a_worker_killed_mid_way_is_replaced_and_the_email_leaves_once(
         timeout=60,
         what="the redelivered task to send",
     )
-    time.sleep(1)
+    # Had the message been handed out twice, a copy would still wait in the queue or be held
+    # by the worker: once the queue is drained, no second email can come.
+    wait_for(lambda: queue_drained(worker_process.queue), timeout=20, what="the queue to drain")
     assert [str(m["To"]) for m in smtp.messages] == [delivery.email]
     assert worker_process.children() != [child]
 
