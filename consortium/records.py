@@ -47,18 +47,23 @@ def save_with_history(instance: Any, *, user: Any, update_fields: list[str] | No
     if update_fields is None:
         instance.full_clean()
     else:
-        instance.clean_fields(
-            exclude=[
-                f.name
-                for f in instance._meta.concrete_fields
-                if f.name not in update_fields or f.is_relation
-            ]
-        )
+        _clean_changed(instance, update_fields)
     instance._history_user = user
     if update_fields is None:
         instance.save()
     else:
         instance.save(update_fields=[*update_fields, "updated_at"])
+
+
+def _clean_changed(instance: Any, update_fields: list[str]) -> None:
+    """Validate the values among `update_fields` (a transition's own; see `save_with_history`)."""
+    instance.clean_fields(
+        exclude=[
+            f.name
+            for f in instance._meta.concrete_fields
+            if f.name not in update_fields or f.is_relation
+        ]
+    )
 
 
 def save_all_with_history(instances: list[Any], *, user: Any, update_fields: list[str]) -> None:
@@ -68,13 +73,7 @@ def save_all_with_history(instances: list[Any], *, user: Any, update_fields: lis
         return
     now = timezone.now()
     for instance in instances:
-        instance.clean_fields(
-            exclude=[
-                f.name
-                for f in instance._meta.concrete_fields
-                if f.name not in update_fields or f.is_relation
-            ]
-        )
+        _clean_changed(instance, update_fields)
         instance.updated_at = now
     bulk_update_with_history(
         instances, type(instances[0]), [*update_fields, "updated_at"], default_user=user

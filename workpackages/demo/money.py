@@ -125,8 +125,9 @@ def build_expenses(ctx: Context) -> None:
                 default_user=ctx.author(partner),
             )
             submitted, reviewed = review_moments(ctx, period)
-            file_statement(ctx, partner, period, expenses, submitted)
-            decide(ctx, expenses, overspent, reviewed, latest=period == ended[-1])
+            latest = period == ended[-1]
+            file_statement(ctx, partner, period, expenses, submitted, latest=latest)
+            decide(ctx, expenses, overspent, reviewed, latest=latest)
     if current is not None:
         draft_current_period(ctx, lines, current, counter)
 
@@ -204,6 +205,8 @@ def file_statement(
     period: ReportingPeriod,
     expenses: list[Expense],
     submitted: datetime.datetime,
+    *,
+    latest: bool,
 ) -> None:
     """The partner sends its period's lines: with its statement (`statement_submit`), once the
     period is over; the finance login's partner's latest statement is still to be submitted,
@@ -216,8 +219,7 @@ def file_statement(
         submitted = local_datetime(
             min(period.end_date + datetime.timedelta(days=14), yesterday), 10
         )
-    ended = [p for p in ctx.periods if p.end_date < ctx.today]
-    left_open = partner.pk == ctx.partners[PARTNER_FINANCE_AT].pk and period == ended[-1]
+    left_open = latest and partner.pk == ctx.partners[PARTNER_FINANCE_AT].pk
     if period.end_date < yesterday and not left_open:
         statement_submit(partner=partner, period=period, user=author, now=submitted)
         return
