@@ -12,6 +12,10 @@ REDIS_URL ?= redis://127.0.0.1:6379/0
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/consortium_manager
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
+# Python keeps the modules it compiles (in __pycache__/, which git ignores), even where the
+# environment asks it not to: every process the suite starts (its two workers, the Celery workers,
+# `manage.py` for the SQLite app) would otherwise compile Django and the project again.
+export PYTHONDONTWRITEBYTECODE :=
 
 # What WeasyPrint needs from Debian to write the reports' PDFs.
 SYSTEM_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 fonts-dejavu-core
@@ -96,7 +100,7 @@ fuzz: install-dev ## Fuzz every API operation deeper: random, 100 examples each,
 
 screenshots: install-dev browser ## Photograph the partner dashboard in English and French into docs/
 	PORTAL_SCREENSHOTS_DIR=$(CURDIR)/docs DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
-		$(BIN)/pytest tests/portal/test_browser.py
+		$(BIN)/pytest tests/demo/test_walkthrough.py
 
 lint: install-dev ## ruff (lint and format check), mypy, and a check that no migration is missing
 	$(BIN)/ruff check .

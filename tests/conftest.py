@@ -42,26 +42,59 @@ def pytest_configure(config: pytest.Config) -> None:
     _clock.start()
 
 
-# The files that take longest, longest first, are handed out first: with `--dist loadfile` a file
-# runs whole on one worker, and a long one handed out last would leave the other worker idle while
-# it ends. (`make test` turns off xdist's own order, which is by number of tests.)
+# The browser's fixtures and the walkthrough two modules take.
+pytest_plugins = ("tests.browser",)
+
+# Folders whose modules share a package-scoped fixture too costly to build twice (the seeded demo
+# of tests/demo/): `make test` runs each of them whole on one worker, like a single file.
+SHARED_SCOPES = ("tests/demo/",)
+
+# The files and shared folders that take longest, longest first, are handed out first: with
+# `--dist loadfile` a file runs whole on one worker, and a long one handed out last would leave
+# the other worker idle while it ends. (`make test` turns off xdist's own order, which is by number
+# of tests.)
 LONGEST_FIRST = (
     "tests/portal/test_browser.py",
+    "tests/demo/",
     "tests/workpackages/test_seed_demo.py",
     "tests/reporting/test_tasks.py",
-    "tests/api/test_permissions_matrix.py",
     "tests/rules/test_doors.py",
-    "tests/reporting/test_demo_reports.py",
-    "tests/config/test_admin.py",
     "tests/api/test_schema_fuzz.py",
+    "tests/api/test_permissions_matrix.py",
     "tests/api/test_filters.py",
     "tests/workpackages/test_admin_validation.py",
 )
 
 
+def scope_of(nodeid: str) -> str:
+    """The unit `make test` hands a worker whole: a test's file, or the shared folder it is in."""
+    path = nodeid.split("::", 1)[0]
+    return next((folder for folder in SHARED_SCOPES if path.startswith(folder)), path)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Longest first; within a shared folder, the tests that change its shared fixture last.
     rank = {path: position for position, path in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.nodeid.split("::")[0], len(rank)))
+    items.sort(
+        key=lambda item: (
+            rank.get(scope_of(item.nodeid), len(rank)),
+            "demo_to_change" in getattr(item, "fixturenames", ()),
+        )
+    )
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadfile`, with each of `SHARED_SCOPES` handed out as one file."""
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class SharedScopeScheduling(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scope_of(nodeid)
+
+    return SharedScopeScheduling(config, log)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -107,7 +107,7 @@ def test_seed_demo_refuses_without_debug(settings: Any) -> None:
 def test_the_demo_holds_together_whatever_the_day_it_is_seeded(settings: Any) -> None:
     """The demo is built around the day it is seeded: on another day than New Year's it still has
     everything the checks below and the browser walkthrough need. (The same checks run on the
-    demo seeded on the suite's own day in tests/config/test_admin.py.)"""
+    demo seeded on the suite's own day in tests/demo/test_admin.py.)"""
     settings.DEBUG = False
     with time_machine.travel(MID_SUMMER, tick=True):
         seed("--force")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -28,6 +27,7 @@ from reporting.choices import DeliveryStatus, ReportKind, ReportStatus
 from reporting.demo import FUNDER_ADDRESS
 from reporting.models import Report, ReportDelivery, ReportDocument
 from reporting.services import report_period
+from tests.demo.conftest import SeededDemo
 from tests.web import client_for
 from workpackages.jobs.choices import JobImpact, JobStatus
 from workpackages.overview.selectors import ConsortiumDashboard
@@ -69,15 +69,14 @@ class DryRun:
 
 @pytest.fixture(scope="module")
 def dry_run(
-    django_db_setup: Any, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[DryRun]:
-    """The demo partnership, seeded once for this module, and one dry run of each report on it
-    with the default period (last week's, last month's); all removed after the module."""
-    media = tmp_path_factory.mktemp("media")
+    seeded_demo: SeededDemo, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> DryRun:
+    """One dry run of each report on the seeded demo (tests/demo/conftest.py), with the default
+    period (last week's, last month's)."""
+    seeded_demo.unchanged()
+    media = seeded_demo.media
     output = tmp_path_factory.mktemp("dry-run")
     with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=media):
-        # --force rather than DEBUG on: the same demo, without recording every query.
-        call_command("seed_demo", "--force", stdout=io.StringIO())
         archive_before, media_before = _archive(), _files(media)
         emails_before = len(mail.outbox)
         printed = {}
@@ -94,7 +93,7 @@ def dry_run(
                 stdout=stdout,
             )
             printed[kind] = stdout.getvalue().splitlines()
-        yield DryRun(
+        return DryRun(
             media=media,
             output=output,
             printed=printed,
@@ -105,7 +104,6 @@ def dry_run(
             emails_before=emails_before,
             emails_after=len(mail.outbox),
         )
-        call_command("flush", interactive=False, verbosity=0)
 
 
 @pytest.fixture

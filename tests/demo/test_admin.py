@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.db import connection
 from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
@@ -31,21 +29,6 @@ from workpackages.workplan.models import Deliverable
 pytestmark = pytest.mark.django_db
 
 User = get_user_model()
-
-
-@pytest.fixture(scope="module")
-def _seeded(django_db_setup: Any, django_db_blocker: Any) -> Iterator[None]:
-    """The demo partnership, built once for this module and removed after it."""
-    with django_db_blocker.unblock():
-        # --force rather than DEBUG: with DEBUG on, Django keeps every query of the seed.
-        call_command("seed_demo", "--force", verbosity=0)
-        yield
-        call_command("flush", interactive=False, verbosity=0)
-
-
-@pytest.fixture
-def demo(_seeded: None) -> Consortium:
-    return Consortium.objects.get(acronym="PIT-ATMP")
 
 
 def _changelist_url(model: Any) -> str:
