@@ -54,15 +54,15 @@ SHARED_SCOPES = ("tests/demo/",)
 # the other worker idle while it ends. (`make test` turns off xdist's own order, which is by number
 # of tests.)
 LONGEST_FIRST = (
-    "tests/portal/test_browser.py",
     "tests/demo/",
-    "tests/workpackages/test_seed_demo.py",
+    "tests/portal/test_browser.py",
     "tests/reporting/test_tasks.py",
-    "tests/rules/test_doors.py",
     "tests/api/test_schema_fuzz.py",
-    "tests/api/test_permissions_matrix.py",
+    "tests/workpackages/test_seed_demo.py",
+    "tests/rules/test_doors.py",
     "tests/api/test_filters.py",
     "tests/workpackages/test_admin_validation.py",
+    "tests/api/test_permissions_matrix.py",
 )
 
 

@@ -1,26 +1,33 @@
-"""The demo partnership, seeded once for the tests of this package on the suite's day.
+"""The demo partnership, seeded once for the tests of this package, on New Year's Day 2027.
 
 Seeding runs a few tens of thousands of validated writes, so the package's modules share one seed:
 they run on one worker, one after the other (`SHARED_SCOPES` in `tests/conftest.py`), the seed is
 committed (the walkthrough's live server reads it from its own connection) and removed after the
-package. The admin's and the reports' tests read it, each in a transaction rolled back after it;
-the browser walkthrough changes it for good and runs last (`demo_to_change`).
+package. The package's tests run on that day's clock: a reporting period and a year ended the day
+before, the partnership's last year has just begun. The seed's own checks, the admin's and the
+reports' tests read the demo, each in a transaction rolled back after it; the browser walkthrough
+changes it for good and runs last (`demo_to_change`).
 """
 
 from __future__ import annotations
 
+import datetime
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from django.core.management import call_command
 from django.test import override_settings
 
 from consortium.models import Consortium
 from workpackages.demo.data import ACRONYM
+
+NEW_YEAR = datetime.datetime(2027, 1, 1, 9, tzinfo=ZoneInfo("Europe/Brussels"))
 
 
 @dataclass
@@ -44,7 +51,7 @@ def seeded_demo(
 ) -> Iterator[SeededDemo]:
     demo = SeededDemo(media=tmp_path_factory.mktemp("demo-media"))
     out = io.StringIO()
-    with django_db_blocker.unblock():
+    with time_machine.travel(NEW_YEAR, tick=True), django_db_blocker.unblock():
         # --force rather than DEBUG on: the same demo, without Django keeping every query.
         with override_settings(MEDIA_ROOT=demo.media):
             call_command("seed_demo", "--force", stdout=out)

@@ -17,13 +17,6 @@ from consortium.permissions import SuperuserOnlyAdmin
 from consortium.services import consortium_role_grant
 from tests.factories import UserFactory
 from tests.web import client_for as _client
-from tests.workpackages.test_seed_demo import (
-    check_budget_and_expenses,
-    check_jobs,
-    check_logins,
-    check_statements,
-    check_work_plan,
-)
 from workpackages.workplan.models import Deliverable
 
 pytestmark = pytest.mark.django_db
@@ -39,16 +32,6 @@ def _request_as(user: Any) -> Any:
     request = RequestFactory().get("/admin/")
     request.user = user
     return request
-
-
-def test_the_demo_seeded_on_the_suite_s_day_holds_together(demo: Consortium) -> None:
-    """The checks of tests/workpackages/test_seed_demo.py, on the demo seeded on the suite's own
-    day (that module seeds it on New Year's Day and in mid-summer)."""
-    check_work_plan()
-    check_budget_and_expenses()
-    check_jobs()
-    check_logins()
-    check_statements()
 
 
 def test_second_consortium_coordinator_sees_no_demo_row(

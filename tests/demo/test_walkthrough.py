@@ -1,6 +1,7 @@
 """The walkthrough of `tests/browser.py` on the seeded demo, served by a live server on the test's
-PostgreSQL database and on the suite's clock: partner1 files, the coordinator approves, partner1
-finds it approved. `make screenshots` photographs the dashboard on the way into `docs/`."""
+PostgreSQL database on New Year's Day (`tests/demo/conftest.py`): partner1 files, the coordinator
+approves, partner1 finds it approved. `make screenshots` photographs the dashboard on the way into
+`docs/`."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def test_partner1_files_and_the_coordinator_approves(
     screenshots: Path,
     settings: Any,
 ) -> None:
-    # The browser keeps cookies by the machine's clock, the server sets them by the suite's: the
+    # The browser keeps cookies by the machine's clock, the server sets them by the tests': the
     # CSRF cookie lasts as long as the browser, like the session's, rather than a year from a day
     # that the machine's calendar leaves behind.
     settings.CSRF_COOKIE_AGE = None

@@ -1,7 +1,8 @@
 """The demo command builds the PIT-ATMP partnership once, consistently, and only where allowed.
 
-Building the demo runs a few tens of thousands of validated writes, so one test builds it and checks
-every subject through the `check_*` helpers instead of rebuilding it per subject.
+Building the demo runs a few tens of thousands of validated writes, so a test builds it once and
+checks every subject through the `check_*` helpers instead of rebuilding it per subject: here in
+mid-summer, and on New Year's Day the demo `tests/demo/` shares (`tests/demo/test_seed.py`).
 """
 
 import datetime
@@ -60,36 +61,8 @@ def counts() -> dict[str, int]:
     return rows
 
 
-# New Year's Day: a period and a year ended yesterday, the last year has just begun.
-NEW_YEAR = datetime.datetime(2027, 1, 1, 9, tzinfo=ZoneInfo("Europe/Brussels"))
 # Mid-summer, years on: a period ended a few weeks ago.
 MID_SUMMER = datetime.datetime(2029, 7, 20, 16, tzinfo=ZoneInfo("Europe/Brussels"))
-
-
-@pytest.mark.django_db
-def test_seed_demo_builds_the_partnership_once(settings: Any) -> None:
-    """Built on New Year's Day, the demo holds together; seeding again changes nothing."""
-    # --force rather than DEBUG for the build: with DEBUG on, Django keeps every query.
-    settings.DEBUG = False
-    with time_machine.travel(NEW_YEAR, tick=True):
-        output = seed("--force")
-
-        assert "PIT-ATMP" in output
-        check_work_plan()
-        check_budget_and_expenses()
-        check_jobs()
-        check_logins()
-        check_statements()
-
-        before = counts()
-        settings.DEBUG = True
-        again = seed()
-        settings.DEBUG = False
-        forced = seed("--force")
-
-    assert "already" in again
-    assert "already" in forced
-    assert counts() == before
 
 
 @pytest.mark.django_db
@@ -107,7 +80,7 @@ def test_seed_demo_refuses_without_debug(settings: Any) -> None:
 def test_the_demo_holds_together_whatever_the_day_it_is_seeded(settings: Any) -> None:
     """The demo is built around the day it is seeded: on another day than New Year's it still has
     everything the checks below and the browser walkthrough need. (The same checks run on the
-    demo seeded on the suite's own day in tests/demo/test_admin.py.)"""
+    demo seeded on New Year's Day in tests/demo/test_seed.py.)"""
     settings.DEBUG = False
     with time_machine.travel(MID_SUMMER, tick=True):
         seed("--force")
