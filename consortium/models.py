@@ -21,6 +21,7 @@ from rest_framework.authtoken.models import Token
 from simple_history.models import HistoricalRecords
 
 from consortium import choices, dates
+from consortium.constraints import ValidatedModel
 from consortium.querysets import (
     PartnerOwnedQuerySet,
     ScopedQuerySet,
@@ -41,7 +42,7 @@ from consortium.validators import (
 PERCENT_VALIDATORS = [MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))]
 
 
-class TimeStamped(models.Model):
+class TimeStamped(ValidatedModel):
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True, db_index=True)
 
@@ -531,7 +532,7 @@ class ConsortiumRole(TimeStamped):
         return f"{self.user} – {self.get_kind_display()} ({self.consortium})"
 
 
-class ReportingPeriod(models.Model):
+class ReportingPeriod(ValidatedModel):
     """A reporting period (6 months by default) after which partners file their expense statements."""
 
     consortium = models.ForeignKey(
@@ -584,7 +585,7 @@ class ReportingPeriod(models.Model):
         return self.start_date <= day <= self.end_date
 
 
-class CostCategory(models.Model):
+class CostCategory(ValidatedModel):
     """An eligible cost heading of a consortium (personnel, operating costs, overheads…)."""
 
     consortium = models.ForeignKey(
