@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
+from django.db.models import Case, Value, When
+from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext
 from simple_history.utils import bulk_update_with_history
@@ -67,17 +69,45 @@ def _clean_changed(instance: Any, update_fields: list[str]) -> None:
 
 
 def save_all_with_history(instances: list[Any], *, user: Any, update_fields: list[str]) -> None:
-    """`save_with_history` of the same `update_fields` on several rows of one model, in one
-    update and one insert of their history rows, however many rows there are."""
+    """`save_with_history` of the same `update_fields` on several rows of one model, in one or two
+    updates and one insert of their history rows, however many rows there are."""
     if not instances:
         return
     now = timezone.now()
     for instance in instances:
         _clean_changed(instance, update_fields)
         instance.updated_at = now
-    bulk_update_with_history(
-        instances, type(instances[0]), [*update_fields, "updated_at"], default_user=user
-    )
+    model = type(instances[0])
+    with transaction.atomic(savepoint=False):
+        _update_all(model, instances, [*update_fields, "updated_at"])
+        # The rows are written: only their history rows are left to insert.
+        bulk_update_with_history(instances, model, [], default_user=user)
+
+
+def _update_all(model: Any, instances: list[Any], names: list[str]) -> None:
+    """Write the fields `names` of `instances` in one UPDATE: a value every row shares is set
+    once, the others row by row (a CASE, as `bulk_update` writes every value). A decision on a
+    statement's lines sets the same status, moment and reviewer on each: no CASE for those."""
+    manager = model._base_manager
+    values: dict[str, Any] = {}
+    for name in names:
+        field = model._meta.get_field(name)
+        row_values = [getattr(instance, field.attname) for instance in instances]
+        first = row_values[0]
+        if all(type(value) is type(first) and value == first for value in row_values):
+            values[field.attname] = first
+            continue
+        case: Any = Case(
+            *(
+                When(pk=instance.pk, then=Value(value, output_field=field))
+                for instance, value in zip(instances, row_values, strict=True)
+            ),
+            output_field=field,
+        )
+        if connections[manager.db].features.requires_casted_case_in_updates:
+            case = Cast(case, output_field=field)
+        values[field.attname] = case
+    manager.filter(pk__in=[instance.pk for instance in instances]).update(**values)
 
 
 def locked(model: Any, pk: int) -> Any:
