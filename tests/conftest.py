@@ -43,7 +43,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # The browser's fixtures and the walkthrough two modules take.
-pytest_plugins = ("tests.browser",)
+pytest_plugins = ("tests.browser", "tests.databases")
 
 # Folders whose modules share a package-scoped fixture too costly to build twice (the seeded demo
 # of tests/demo/): `make test` runs each of them whole on one worker, like a single file.
