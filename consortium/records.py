@@ -69,8 +69,8 @@ def _clean_changed(instance: Any, update_fields: list[str]) -> None:
 
 
 def save_all_with_history(instances: list[Any], *, user: Any, update_fields: list[str]) -> None:
-    """`save_with_history` of the same `update_fields` on several rows of one model, in one or two
-    updates and one insert of their history rows, however many rows there are."""
+    """`save_with_history` of the same `update_fields` on several rows of one model, in one UPDATE
+    and one insert of their history rows, however many rows there are."""
     if not instances:
         return
     now = timezone.now()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import fcntl
 import tempfile
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,6 +80,8 @@ class SharedMigration:
             self.builder = True
 
     def after_setup(self) -> None:
+        """The builder publishes its migrated database; if it cannot, the other worker finds no
+        template and migrates its own, as it would without this module."""
         try:
             if self.builder:
                 self._execute(
@@ -88,6 +91,8 @@ class SharedMigration:
                     f'TEMPLATE "{connections["default"].settings_dict["NAME"]}"',
                 )
                 self.ready_path.touch()
+        except DatabaseError as error:
+            warnings.warn(f"the migrated test database was not shared: {error}", stacklevel=1)
         finally:
             self.release()
 

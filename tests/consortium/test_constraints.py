@@ -119,6 +119,9 @@ def test_a_valid_row_passes(consortium: Consortium) -> None:
     assert our_answer(consortium) == djangos_answer(consortium) == {}
 
 
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite takes a NUL character in text"
+)
 def test_a_value_the_database_cannot_compare_is_asked_one_by_one(
     partner_a: Partner, caplog: pytest.LogCaptureFixture
 ) -> None:
