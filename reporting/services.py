@@ -45,9 +45,24 @@ def _replace(field: Any, name: str, content: bytes) -> None:
         transaction.on_commit(partial(storage.delete, old_name))
 
 
+def _consortium_locked(consortium: Consortium) -> None:
+    """Lock a consortium's row against other writers of its reports. (Without the key: rows that
+    merely point at the consortium are still written meanwhile.)"""
+    Consortium.objects.select_for_update(no_key=True).filter(pk=consortium.pk).order_by().first()
+
+
 def _report_locked(*, user: Any, **key: Any) -> Report:
-    """The report of `key` (kind, consortium, period), locked; created pending if new."""
-    report = Report.objects.select_for_update().filter(**key).first()
+    """The report of `key` (kind, consortium, period), locked; created pending if new.
+
+    One lock order everywhere: the consortium's row, then the report's. A report is created
+    under its consortium's lock, so that two callers never both insert it; a worker rendering an
+    existing report locks the report's row alone (the default ordering would join and lock the
+    consortium too), so no two transactions wait for each other in opposite orders."""
+    reports = Report.objects.select_for_update(of=("self",)).filter(**key).order_by("pk")
+    report = reports.first()
+    if report is None:
+        _consortium_locked(key["consortium"])
+        report = reports.first()
     if report is None:
         report = Report(**key)
         report.full_clean()
@@ -129,7 +144,7 @@ def report_schedule(
     when missing, never twice). Generating and sending are the tasks' work."""
     authorize(user, Report(consortium=consortium), "manage")
     # Two beats firing at once wait for each other here rather than racing for the same report.
-    Consortium.objects.select_for_update().filter(pk=consortium.pk).first()
+    _consortium_locked(consortium)
     report = _report_locked(
         user=user,
         kind=kind,

@@ -355,7 +355,9 @@ def consortium_schedule_sync(*, consortium: Consortium, user: Any) -> int:
     authorize(user, consortium, "manage")
     changed = 0
     for model in (Deliverable, Milestone):
-        for item in model.objects.select_for_update().filter(consortium_id=consortium.pk):
+        for item in model.objects.select_for_update(of=("self",)).filter(
+            consortium_id=consortium.pk
+        ):
             due = consortium.month_due_date(item.due_month)
             if item.due_date != due:
                 item.due_date = due
