@@ -6,13 +6,18 @@ views: this module must not import them.
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+import time
+from typing import Any, ClassVar
 
+from redis.exceptions import RedisError
 from rest_framework import filters
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle, UserRateThrottle
+
+logger = logging.getLogger(__name__)
 
 
 class Pagination(PageNumberPagination):
@@ -34,11 +39,34 @@ class StableOrderingFilter(filters.OrderingFilter):
 
 
 class _LiveRates:
-    """Throttle rates read from the settings at each request (DRF binds them at import)."""
+    """Throttle rates read from the settings at each request (DRF binds them at import).
+
+    The counters live in the cache (Redis in production). When it is unreachable, throttling
+    opens rather than the API failing: the request is let through, a warning is logged, and the
+    cache is not asked again for `CACHE_RETRY_SECONDS`, so that an outage costs no request more
+    than one connection timeout. Sign-in throttling (django-axes) keeps its counts in the
+    database and holds meanwhile."""
+
+    CACHE_RETRY_SECONDS: ClassVar[float] = 10.0
+    cache_down_until: ClassVar[float] = 0.0
 
     def get_rate(self) -> str | None:
         rates: dict[str, Any] = api_settings.DEFAULT_THROTTLE_RATES
         return rates.get(self.scope)  # type: ignore[attr-defined]
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if time.monotonic() < _LiveRates.cache_down_until:
+            return True
+        try:
+            return bool(super().allow_request(request, view))  # type: ignore[misc]
+        except (RedisError, OSError) as error:
+            _LiveRates.cache_down_until = time.monotonic() + self.CACHE_RETRY_SECONDS
+            logger.warning(
+                "API throttling is off for %s s: its cache is unreachable (%s)",
+                self.CACHE_RETRY_SECONDS,
+                error,
+            )
+            return True
 
 
 class UserThrottle(_LiveRates, UserRateThrottle):
