@@ -88,11 +88,14 @@ TEMPLATES = [
 ]
 
 # SQLite under var/ is the embedded default so that `make run` needs no server; production and the
-# test suite set DATABASE_URL to PostgreSQL.
+# test suite set DATABASE_URL to PostgreSQL. A connection is kept DATABASE_CONN_MAX_AGE seconds
+# between requests, and checked before a request uses it again: after a database restart, the
+# first request of each process reconnects instead of failing.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        conn_health_checks=True,
     )
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True

@@ -10,7 +10,8 @@ from config.settings.base import CELERY_BROKER_TRANSPORT_OPTIONS, DATABASES, VAR
 
 SECRET_KEY = "test-only-not-secret"  # noqa: S105
 DATABASES["default"] = dj_database_url.parse(
-    os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/consortium_manager")
+    os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/consortium_manager"),
+    conn_health_checks=DATABASES["default"]["CONN_HEALTH_CHECKS"],
 )
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
