@@ -186,14 +186,18 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Redis hands an unacknowledged message to another worker after the visibility timeout: every
-# task must end (or be killed) well before, or a slow report would be generated twice at once.
+# Redis hands an unacknowledged message to another worker after the visibility timeout. A task
+# whose whole worker died (a power cut, an out-of-memory kill) is back in another worker within
+# that timeout plus one restore sweep (every 10 s × 3), under ten minutes. Every task must end (or
+# be killed) well before it, a retry's delay included, or a slow report would be generated twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "3600")),
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "450")),
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 3,
     "socket_connect_timeout": 1,
 }
-CELERY_TASK_SOFT_TIME_LIMIT = 540
-CELERY_TASK_TIME_LIMIT = 600
+CELERY_TASK_SOFT_TIME_LIMIT = 210
+CELERY_TASK_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "consortium-manager")
@@ -206,11 +210,13 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "consortium-manager@localhost")
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
 # A report or digest that meets an SMTP or connection error is tried again after
-# EMAIL_RETRY_BACKOFF seconds, then twice as long each time, EMAIL_MAX_RETRIES times.
-EMAIL_MAX_RETRIES = int(os.environ.get("EMAIL_MAX_RETRIES", "5"))
+# EMAIL_RETRY_BACKOFF seconds, then twice as long each time (at most 150 s, see
+# `consortium.tasks.backoff`), EMAIL_MAX_RETRIES times: about 18 minutes of an SMTP outage.
+EMAIL_MAX_RETRIES = int(os.environ.get("EMAIL_MAX_RETRIES", "8"))
 EMAIL_RETRY_BACKOFF = int(os.environ.get("EMAIL_RETRY_BACKOFF", "60"))
-# Reports and digests the queue hasn't handled after this long are handed to it again.
-DISPATCH_STALE_MINUTES = int(os.environ.get("DISPATCH_STALE_MINUTES", "30"))
+# Reports and digests the queue hasn't handled after this long are handed to it again: longer
+# than a task's time limit plus a retry's delay, so that work under way is left alone.
+DISPATCH_STALE_MINUTES = int(os.environ.get("DISPATCH_STALE_MINUTES", "10"))
 # The address of the app in links sent by email (the opt-out of reminders, the report archive).
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 EMAIL_BACKEND = (
