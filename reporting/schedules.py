@@ -4,7 +4,9 @@ coordinators' superusers change times in the admin. Created when missing on ever
 
 from __future__ import annotations
 
+import datetime
 import json
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
@@ -12,17 +14,23 @@ from django.utils.translation import gettext_noop
 
 from reporting.choices import ReportKind
 
+SCHEDULED_REPORTS = "reporting.tasks.send_scheduled_reports"
+# A report due less than this long ago is left to beat, which fires it at its minute.
+CATCH_UP_AFTER = datetime.timedelta(minutes=5)
+# How far back a schedule's last firing is looked for (the longest schedule is monthly).
+LOOK_BACK_DAYS = 62
+
 # name, task, keyword arguments, crontab (minute, hour, day of week, day of month) or minutes
 DEFAULTS: list[tuple[str, str, dict[str, Any], tuple[str, str, str, str] | int]] = [
     (
         gettext_noop("Weekly progress report"),
-        "reporting.tasks.send_scheduled_reports",
+        SCHEDULED_REPORTS,
         {"kind": ReportKind.PROGRESS.value},
         ("0", "7", "1", "*"),
     ),
     (
         gettext_noop("Monthly jobs-created report"),
-        "reporting.tasks.send_scheduled_reports",
+        SCHEDULED_REPORTS,
         {"kind": ReportKind.JOBS.value},
         ("0", "7", "*", "1"),
     ),
@@ -68,3 +76,46 @@ def ensure_default_schedules(**_signal: Any) -> int:
         PeriodicTask.objects.create(name=name, task=task, kwargs=json.dumps(kwargs), **schedule)
         created += 1
     return created
+
+
+def last_firing(crontab: Any, now: datetime.datetime) -> datetime.datetime | None:
+    """The last moment at or before `now` at which a django-celery-beat crontab fires, in its own
+    time zone; None if it has not fired in the last `LOOK_BACK_DAYS` days."""
+    spec = crontab.schedule  # celery's crontab: each field parsed into a set of numbers
+    local = now.astimezone(crontab.timezone)
+    for back in range(LOOK_BACK_DAYS + 1):
+        day = local.date() - datetime.timedelta(days=back)
+        if (
+            day.month not in spec.month_of_year
+            or day.day not in spec.day_of_month
+            or day.isoweekday() % 7 not in spec.day_of_week  # celery counts Sunday as 0
+        ):
+            continue
+        moments = [
+            datetime.datetime.combine(day, datetime.time(hour, minute), tzinfo=local.tzinfo)
+            for hour in spec.hour
+            for minute in spec.minute
+        ]
+        past = [moment for moment in moments if moment <= local]
+        if past:
+            return max(past)
+    return None
+
+
+def scheduled_reports_due(now: datetime.datetime) -> Iterator[tuple[str, datetime.date]]:
+    """(kind, day) of the last firing of each enabled report schedule, for the sweep to create
+    the reports a firing lost (Redis down at that minute: beat moves `last_run_at` on all the
+    same). A schedule beat has never fired yet (a new installation) is left to beat."""
+    from django_celery_beat.models import PeriodicTask
+
+    schedules = PeriodicTask.objects.filter(
+        enabled=True, task=SCHEDULED_REPORTS, crontab__isnull=False, last_run_at__isnull=False
+    ).select_related("crontab")
+    for schedule in schedules.order_by("pk"):
+        kind = json.loads(schedule.kwargs or "{}").get("kind")
+        fired = last_firing(schedule.crontab, now)
+        if kind not in ReportKind.values or fired is None or fired > now - CATCH_UP_AFTER:
+            continue
+        if schedule.start_time is not None and fired < schedule.start_time:
+            continue
+        yield kind, fired.date()

@@ -6,13 +6,13 @@ go out through the outbox (`outbox.py`).
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
@@ -164,9 +164,10 @@ def report_failure_record(*, report: Report, error: str) -> None:
         save_with_history(report, user=None)
 
 
-def consortia_reported() -> Iterable[Consortium]:
-    """Consortia that receive scheduled reports: those still running or ended within a year."""
-    today = timezone.localdate()
+def consortia_reported(today: datetime.date | None = None) -> QuerySet[Consortium]:
+    """Consortia that receive scheduled reports on `today`: those running or ended within a
+    year."""
+    today = today or timezone.localdate()
     return Consortium.objects.filter(
         start_date__lte=today, end_date__gte=today - datetime.timedelta(days=365)
     ).order_by("pk")

@@ -17,7 +17,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from consortium.tasks import ReliableTask
@@ -26,6 +26,7 @@ from reporting.emails import SEND_ERRORS
 from reporting.models import ReminderDigest, Report
 from reporting.outbox import delivery_send, report_deliveries_plan
 from reporting.reminders import reminder_send, reminders_plan
+from reporting.schedules import scheduled_reports_due
 from reporting.services import (
     consortia_reported,
     report_failure_record,
@@ -49,10 +50,25 @@ def enqueue_report(report_id: int) -> bool:
 @shared_task(base=ReliableTask)
 def send_scheduled_reports(kind: str, day: str | None = None) -> list[int]:
     """Beat's entry point: the report of the last complete period for every running consortium."""
-    today = datetime.date.fromisoformat(day) if day else timezone.localdate()
+    return schedule_reports(kind, datetime.date.fromisoformat(day) if day else timezone.localdate())
+
+
+def schedule_reports(kind: str, today: datetime.date, *, only_missing: bool = False) -> list[int]:
+    """Create (or find) the report of the last complete period before `today` for every
+    consortium reported on that day, and hand each to the queue once committed. With
+    `only_missing`, consortia that have that report already are left alone."""
     start, end = report_period(kind, today)
+    consortia = consortia_reported(today)
+    if only_missing:
+        consortia = consortia.exclude(
+            Exists(
+                Report.objects.filter(
+                    consortium=OuterRef("pk"), kind=kind, period_start=start, period_end=end
+                )
+            )
+        )
     reports = []
-    for consortium in consortia_reported():
+    for consortium in consortia:
         try:
             report = report_schedule(
                 kind=kind, consortium=consortium, period_start=start, period_end=end
@@ -114,10 +130,16 @@ def send_reminder(self: Any, digest_id: int) -> None:
 
 @shared_task(base=ReliableTask)
 def dispatch_pending() -> int:
-    """The outbox's sweep, every few minutes: reports the queue never took (Redis was down when
-    "send now" was pressed or beat fired) and recipients still waiting long after their last
+    """The outbox's sweep, every few minutes: scheduled reports a beat firing lost (Redis was
+    down at that minute), reports the queue never took (Redis was down when "send now" was
+    pressed or the report was created) and recipients still waiting long after their last
     attempt (a task lost with its worker), then digests of today still unsent."""
-    stale = timezone.now() - datetime.timedelta(minutes=settings.DISPATCH_STALE_MINUTES)
+    now = timezone.now()
+    for kind, day in scheduled_reports_due(now):
+        missing = schedule_reports(kind, day, only_missing=True)
+        if missing:
+            logger.warning("The sweep created %s %s report(s) beat did not", len(missing), kind)
+    stale = now - datetime.timedelta(minutes=settings.DISPATCH_STALE_MINUTES)
     never_queued = Q(queued_at__isnull=True) & (
         Q(status=ReportStatus.PENDING) | Q(deliveries__status=DeliveryStatus.PENDING)
     )
