@@ -199,7 +199,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_TASK_SOFT_TIME_LIMIT = 210
 CELERY_TASK_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's schedules, fired by one beat at a time (config/beat.py).
+CELERY_BEAT_SCHEDULER = "config.beat.SingleBeatScheduler"
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "consortium-manager")
 
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
