@@ -80,9 +80,13 @@ class SingleBeatScheduler(DatabaseScheduler):
         return self._holding
 
     def _release(self) -> None:
+        """Give the lock back at once (a stand-by beat need not wait for this connection's
+        server process to end) and close its connection."""
         self._holding = False
         if self._lock_connection is not None:
             try:
+                if not self._lock_connection.closed:
+                    self._lock_connection.execute("SELECT pg_advisory_unlock_all()")
                 self._lock_connection.close()
             except (psycopg.Error, OSError):  # A connection already gone closes as it can.
                 logger.debug("beat: closing the lock's connection failed", exc_info=True)

@@ -1,32 +1,24 @@
 """Settings shared by every environment; everything that varies comes from environment variables."""
 
 import datetime
-import os
 from pathlib import Path
 from typing import Any
 
-import dj_database_url
+import environ
 from django.utils.translation import gettext_lazy as _
 
+# Every setting that varies between installations is read here, from the environment, through
+# django-environ; docs/deploy.md has the table of them all.
+env = environ.Env()
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
-VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
-
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
-DEBUG = env_bool("DEBUG", False)
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1")
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+SECRET_KEY = env.str("SECRET_KEY", default="")
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "config.apps.ConsortiumAdminConfig",
@@ -92,11 +84,11 @@ TEMPLATES = [
 # between requests, and checked before a request uses it again: after a database restart, the
 # first request of each process reconnects instead of failing.
 DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
-        conn_health_checks=True,
-    )
+    "default": {
+        **env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
+        "CONN_MAX_AGE": env.int("DATABASE_CONN_MAX_AGE", default=60),
+        "CONN_HEALTH_CHECKS": True,
+    }
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -108,7 +100,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = os.environ.get("LANGUAGE_CODE", "en")
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en")
 LANGUAGES = [("en", _("English")), ("fr", _("French"))]
 # English dates day first, as in Belgium (config/formats/en/formats.py).
 FORMAT_MODULE_PATH = ["config.formats"]
@@ -121,7 +113,7 @@ STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
@@ -141,9 +133,9 @@ AUTHENTICATION_BACKENDS = [
 # address, that pair waits LOGIN_LOCKOUT_MINUTES; after LOGIN_ADDRESS_FAILURE_LIMIT wrong passwords
 # from one address whatever the accounts, the address waits too. Counting the pair first, and the
 # address only at a higher limit, keeps colleagues behind one office gateway signing in.
-AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
-LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT", "20"))
-AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=20)
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 # Axes' rows, and what a successful sign-in clears, are per name and address; the handler adds
 # the address's own count (consortium/backends.py).
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
@@ -163,7 +155,7 @@ LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 # A session ends after SESSION_IDLE_HOURS without a request (8 by default, a working day), and
 # with the browser; every request extends it.
-SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_HOURS", "8")) * 3600
+SESSION_COOKIE_AGE = env.int("SESSION_IDLE_HOURS", default=8) * 3600
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -178,7 +170,7 @@ PROTECTED_FILES = [
     "reporting.views.visible_file",
 ]
 
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TIMEZONE = TIME_ZONE
@@ -191,7 +183,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # that timeout plus one restore sweep (every 10 s × 3), under ten minutes. Every task must end (or
 # be killed) well before it, a retry's delay included, or a slow report would be generated twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "450")),
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=450),
     "unacked_restore_interval": 10,
     "unacked_restore_throttle": 3,
     "socket_connect_timeout": 1,
@@ -201,43 +193,43 @@ CELERY_TASK_TIME_LIMIT = 240
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # django-celery-beat's schedules, fired by one beat at a time (config/beat.py).
 CELERY_BEAT_SCHEDULER = "config.beat.SingleBeatScheduler"
-CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "consortium-manager")
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="consortium-manager")
 
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "consortium-manager@localhost")
-EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "30"))
+EMAIL_HOST = env.str("EMAIL_HOST", default="")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="consortium-manager@localhost")
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 # A report or digest that meets an SMTP or connection error is tried again after
 # EMAIL_RETRY_BACKOFF seconds, then twice as long each time (at most 150 s, see
 # `consortium.tasks.backoff`), EMAIL_MAX_RETRIES times: about 18 minutes of an SMTP outage.
-EMAIL_MAX_RETRIES = int(os.environ.get("EMAIL_MAX_RETRIES", "8"))
-EMAIL_RETRY_BACKOFF = int(os.environ.get("EMAIL_RETRY_BACKOFF", "60"))
+EMAIL_MAX_RETRIES = env.int("EMAIL_MAX_RETRIES", default=8)
+EMAIL_RETRY_BACKOFF = env.int("EMAIL_RETRY_BACKOFF", default=60)
 # Reports and digests the queue hasn't handled after this long are handed to it again: longer
 # than a task's time limit plus a retry's delay, so that work under way is left alone.
-DISPATCH_STALE_MINUTES = int(os.environ.get("DISPATCH_STALE_MINUTES", "10"))
+DISPATCH_STALE_MINUTES = env.int("DISPATCH_STALE_MINUTES", default=10)
 # The address of the app in links sent by email (the opt-out of reminders, the report archive).
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST
     else "django.core.mail.backends.console.EmailBackend"
 )
 
-API_THROTTLE_USER = os.environ.get("API_THROTTLE_USER", "2000/hour")
-API_THROTTLE_ANON = os.environ.get("API_THROTTLE_ANON", "100/hour")
-API_THROTTLE_TOKEN = os.environ.get("API_THROTTLE_TOKEN", "10/minute")
+API_THROTTLE_USER = env.str("API_THROTTLE_USER", default="2000/hour")
+API_THROTTLE_ANON = env.str("API_THROTTLE_ANON", default="100/hour")
+API_THROTTLE_TOKEN = env.str("API_THROTTLE_TOKEN", default="10/minute")
 # Clients are counted by address: behind N reverse proxies, the N-th address from the right of
 # X-Forwarded-For is theirs. With 0, a client can't pick its own address by sending that header.
-API_NUM_PROXIES = int(os.environ.get("API_NUM_PROXIES", "0"))
+API_NUM_PROXIES = env.int("API_NUM_PROXIES", default=0)
 # An API token lasts API_TOKEN_DAYS from when it was issued, and ends as soon as its owner's
 # password changes, whatever changes it (consortium/authentication.py).
-API_TOKEN_DAYS = int(os.environ.get("API_TOKEN_DAYS", "90"))
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
 # An invitation to a partner's team waits INVITATION_DAYS for an answer; sending it again gives it
 # a new link and as long again.
-INVITATION_DAYS = int(os.environ.get("INVITATION_DAYS", "7"))
+INVITATION_DAYS = env.int("INVITATION_DAYS", default=7)
 
 REST_FRAMEWORK: dict[str, Any] = {
     # Integrations send `Authorization: Token <key>`; the browsable API uses the session.
@@ -313,7 +305,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # The PDF libraries log every step of every report at INFO.
     "loggers": {
         name: {"level": "WARNING"} for name in ("fontTools", "weasyprint", "matplotlib", "PIL")

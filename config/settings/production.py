@@ -1,20 +1,40 @@
-"""Production: every secret comes from the environment and the app refuses to start without it."""
-
-import os
+"""Production: every secret comes from the environment and the app refuses to start without it;
+HTTPS, HSTS and secure cookies are on unless the operator says the proxy in front does it."""
 
 from django.core.exceptions import ImproperlyConfigured
 
 from config.settings.base import *  # noqa: F403  (a settings module extends the base namespace)
-from config.settings.base import REDIS_URL, SECRET_KEY, env_bool
+from config.settings.base import DATABASES, REDIS_URL, SECRET_KEY, env
 
-if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set in production.")
-if "DATABASE_URL" not in os.environ:
+if len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set in production, 50 characters or more (for example "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`)."
+    )
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production.")
 
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+DEBUG = False
+
+# Behind a reverse proxy that sets X-Forwarded-Proto (and strips it from clients), the app trusts
+# it to tell HTTPS from HTTP; never otherwise, or a client could say it came over HTTPS.
+if env.bool("BEHIND_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The app redirects HTTP to HTTPS and sends HSTS itself, unless the proxy does both.
+if env.bool("PROXY_HANDLES_HTTPS", default=False):
+    SECURE_SSL_REDIRECT = False
+    SECURE_HSTS_SECONDS = 0
+    # What `check --deploy` asks of the app is done by the proxy instead.
+    SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008"]
+else:
+    SECURE_SSL_REDIRECT = True
+    SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+# Health probes come from inside the machine or the cluster, over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^health/"]
+SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
+CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 

@@ -1,37 +1,33 @@
 """The test suite: PostgreSQL by default (the production database), SQLite when DATABASE_URL says so."""
 
-import os
 from pathlib import Path
 
-import dj_database_url
-
 from config.settings.base import *  # noqa: F403  (a settings module extends the base namespace)
-from config.settings.base import CELERY_BROKER_TRANSPORT_OPTIONS, DATABASES, VAR_DIR
+from config.settings.base import CELERY_BROKER_TRANSPORT_OPTIONS, DATABASES, VAR_DIR, env
 
 SECRET_KEY = "test-only-not-secret"  # noqa: S105
-DATABASES["default"] = dj_database_url.parse(
-    os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/consortium_manager"),
-    conn_health_checks=DATABASES["default"]["CONN_HEALTH_CHECKS"],
-)
-DATABASES["default"]["ATOMIC_REQUESTS"] = True
+DATABASES["default"] = {
+    **env.db_url("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/consortium_manager"),
+    "CONN_HEALTH_CHECKS": DATABASES["default"]["CONN_HEALTH_CHECKS"],
+    "ATOMIC_REQUESTS": True,
+}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Email stays in memory, except in a worker process a test starts against its own SMTP server.
-if not os.environ.get("EMAIL_HOST"):
+if not env.str("EMAIL_HOST", default=""):
     EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "test-media"))
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "test-media")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
 # A worker a test starts waits for its next task a tenth of a second at a time (Redis's BRPOP
-# timeout) instead of a second: stopped at the end of the test, it notices at once. (The base's
-# options are all whole seconds, hence the dict's type.)
-# A worker process a test starts with a visibility timeout of a few seconds (a whole worker
-# killed) looks for abandoned messages every second.
+# timeout) instead of a second: stopped at the end of the test, it notices at once. A worker
+# process a test starts with a visibility timeout of a few seconds (a whole worker killed) looks
+# for abandoned messages every second.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     **CELERY_BROKER_TRANSPORT_OPTIONS,
-    "polling_interval": 0.1,  # type: ignore[dict-item]
+    "polling_interval": 0.1,
     "unacked_restore_interval": 1,
     "unacked_restore_throttle": 1,
 }

@@ -16,7 +16,7 @@ def _start_web_process(var_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "a-production-like-key-for-the-test-only",
+        "SECRET_KEY": "a-production-like-key-for-this-test-only-" + "x" * 20,
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
         "VAR_DIR": str(var_dir),
     }
