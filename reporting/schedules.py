@@ -15,8 +15,9 @@ from django.utils.translation import gettext_noop
 from reporting.choices import ReportKind
 
 SCHEDULED_REPORTS = "reporting.tasks.send_scheduled_reports"
-# A report due less than this long ago is left to beat, which fires it at its minute.
-CATCH_UP_AFTER = datetime.timedelta(minutes=5)
+# A report due less than this long ago is left to beat, which fires it at its minute. (Were
+# both to create it, they would find each other's: one report, one email per recipient.)
+CATCH_UP_AFTER = datetime.timedelta(minutes=1)
 # How far back a schedule's last firing is looked for (the longest schedule is monthly).
 LOOK_BACK_DAYS = 62
 
