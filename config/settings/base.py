@@ -37,12 +37,15 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "simple_history",
     "axes",
+    "health_check",
     "consortium",
     "workpackages",
     "reporting",
 ]
 
 MIDDLEWARE = [
+    # First: the liveness and readiness probes, whatever their Host (config/health.py).
+    "config.health.HealthProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything reads a body: uploads keep the file names as sent, to be checked.
     "workpackages.uploads.SentNamesMiddleware",

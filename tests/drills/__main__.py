@@ -59,6 +59,8 @@ def main() -> int:
         topology.start_worker()
         topology.start_beat()
         print(f"drills: topology up in {time.monotonic() - began:.0f} s, logs in {workdir}")
+        results.append(drills.probes(topology, "the installation answers its probes"))
+        report(results[-1])
         for drill in drills.DRILLS:
             started = time.monotonic()
             try:
@@ -71,6 +73,8 @@ def main() -> int:
             results.append(figures)
             report(figures)
         results.append(drills.everything_sent_once(topology))
+        report(results[-1])
+        results.append(drills.probes(topology, "the installation answers its probes after"))
         report(results[-1])
     finally:
         topology.stop()

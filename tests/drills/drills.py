@@ -333,5 +333,13 @@ DRILLS = [
 ]
 
 
-def check_http(topology: Topology) -> None:
-    requests.get(topology.url("/accounts/login/"), timeout=10).raise_for_status()
+def probes(topology: Topology, name: str) -> Figures:
+    """The liveness and readiness probes (database, migrations, Redis, a worker)."""
+    figures = Figures(name)
+    live = requests.get(topology.url("/health/live/"), timeout=10)
+    figures.expect("liveness", live.status_code, 200)
+    ready = requests.get(topology.url("/health/ready/?format=json"), timeout=30)
+    figures.expect("readiness", ready.status_code, 200)
+    if ready.status_code != 200:
+        figures.values["checks"] = ready.text
+    return figures
