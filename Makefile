@@ -20,7 +20,7 @@ export PYTHONDONTWRITEBYTECODE :=
 # What WeasyPrint needs from Debian to write the reports' PDFs.
 SYSTEM_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 fonts-dejavu-core
 
-.PHONY: help system-libs browser faketime install install-dev run worker test test-dates fuzz screenshots lint format messages clean
+.PHONY: help system-libs browser faketime install install-dev run worker test test-dates fuzz screenshots lint drills format messages clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -102,11 +102,21 @@ screenshots: install-dev browser ## Photograph the partner dashboard in English 
 	PORTAL_SCREENSHOTS_DIR=$(CURDIR)/docs DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 		$(BIN)/pytest tests/demo/test_walkthrough.py
 
-lint: install-dev ## ruff (lint and format check), mypy, and a check that no migration is missing
+lint: install-dev ## ruff, mypy, no missing migration, the Dockerfile (hadolint), the Procfile, check --deploy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/honcho check
+	@# Django's deployment checklist on the production settings with the example environment.
+	set -a && source deploy/env.example && set +a && \
+		DJANGO_SETTINGS_MODULE=config.settings.production \
+		DATABASE_URL=postgres://consortium@127.0.0.1:5432/consortium \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+drills: install-dev ## Start the production topology on this machine and break it six ways; print each figure
+	PYTHONPATH=$(CURDIR) $(BIN)/python -m tests.drills
 
 format: install-dev ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .
