@@ -20,7 +20,7 @@ export PYTHONDONTWRITEBYTECODE :=
 # What WeasyPrint needs from Debian to write the reports' PDFs.
 SYSTEM_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 fonts-dejavu-core
 
-.PHONY: help system-libs browser faketime install install-dev run worker test test-dates fuzz screenshots lint drills format messages clean
+.PHONY: help system-libs browser faketime install install-dev run worker test test-dates fuzz screenshots lint lint-deploy drills format messages clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -109,7 +109,9 @@ lint: install-dev ## ruff, mypy, no missing migration, the Dockerfile (hadolint)
 	DATABASE_URL=sqlite:///:memory: $(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/honcho check
-	@# Django's deployment checklist on the production settings with the example environment.
+	$(MAKE) --no-print-directory lint-deploy
+
+lint-deploy: ## Django's deployment checklist on the production settings with the example environment
 	set -a && source deploy/env.example && set +a && \
 		DJANGO_SETTINGS_MODULE=config.settings.production \
 		DATABASE_URL=postgres://consortium@127.0.0.1:5432/consortium \
