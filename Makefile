@@ -111,7 +111,7 @@ lint: install-dev ## ruff, mypy, no missing migration, the Dockerfile (hadolint)
 	$(BIN)/honcho check
 	$(MAKE) --no-print-directory lint-deploy
 
-lint-deploy: ## Django's deployment checklist on the production settings with the example environment
+lint-deploy: install-dev ## Django's deployment checklist on the production settings with the example environment
 	set -a && source deploy/env.example && set +a && \
 		DJANGO_SETTINGS_MODULE=config.settings.production \
 		DATABASE_URL=postgres://consortium@127.0.0.1:5432/consortium \

@@ -15,6 +15,8 @@ def require_collected_static() -> None:
     With the manifest storage of production, every page naming a stylesheet would otherwise fail
     with a 500 ("Missing staticfiles manifest entry"). `bin/release` collects them (`manage.py
     collectstatic`), and the image does at build."""
+    if settings.DEBUG:
+        return  # `make run`: with DEBUG on, the files are found where they are.
     backend = import_string(settings.STORAGES["staticfiles"]["BACKEND"])
     manifest_name = getattr(backend, "manifest_name", None)
     if manifest_name is None:

@@ -14,10 +14,14 @@ import smtplib
 from functools import partial
 from typing import Any
 
+from axes.handlers.proxy import AxesProxyHandler
 from celery import Task, shared_task
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.management import call_command
 from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
 from kombu.exceptions import KombuError, OperationalError
 
 logger = logging.getLogger(__name__)
@@ -91,3 +95,15 @@ def send_email(self: Any, subject: str, text: str, html: str, to: list[str]) -> 
             logger.error("Giving up sending %r to %s: %s", subject, to, error)
             return
         raise self.retry_later(error) from error
+
+
+@shared_task(base=ReliableTask)
+def clear_expired_sign_ins() -> int:
+    """Every night: sessions past their end (Django's `clearsessions`) and wrong-password counts
+    past their pause (django-axes), which nothing reads any more and would only fill their
+    tables. Returns how many counts were removed."""
+    call_command("clearsessions")
+    # django-axes measures the pause from the moment of the request it is handed.
+    now = HttpRequest()
+    now.axes_attempt_time = timezone.now()  # type: ignore[attr-defined]
+    return int(AxesProxyHandler.get_implementation().clean_expired_user_attempts(now, None))

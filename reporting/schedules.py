@@ -1,6 +1,7 @@
-"""The default schedules of the reports and reminders, kept in django-celery-beat's tables so that
-coordinators' superusers change times in the admin. Created when missing on every `migrate` (and by
-`seed_demo`); an existing schedule, even disabled or moved to another time, is left as it is."""
+"""The default schedules of the reports, the reminders and the nightly clean-up, kept in
+django-celery-beat's tables so that coordinators' superusers change times in the admin. Created
+when missing on every `migrate` (and by `seed_demo`); an existing schedule, even disabled or moved
+to another time, is left as it is."""
 
 from __future__ import annotations
 
@@ -46,6 +47,12 @@ DEFAULTS: list[tuple[str, str, dict[str, Any], tuple[str, str, str, str] | int]]
         "reporting.tasks.dispatch_pending",
         {},
         5,
+    ),
+    (
+        gettext_noop("Nightly clean-up of ended sessions and sign-in pauses"),
+        "consortium.tasks.clear_expired_sign_ins",
+        {},
+        ("30", "3", "*", "*"),
     ),
 ]
 

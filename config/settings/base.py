@@ -183,12 +183,15 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Redis hands an unacknowledged message to another worker after the visibility timeout. A task
 # whose whole worker died (a power cut, an out-of-memory kill) is back in another worker within
-# that timeout plus one restore sweep (every 10 s × 3), under ten minutes. Every task must end (or
-# be killed) well before it, a retry's delay included, or a slow report would be generated twice.
+# that timeout plus one restore sweep (every 10 s × 3), under ten minutes, even if the worker died
+# during a sweep of its own and left the sweeps' lock behind (it expires after a minute). Every
+# task must end (or be killed) well before the timeout, a retry's delay included, or a slow report
+# would be generated twice.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=450),
     "unacked_restore_interval": 10,
     "unacked_restore_throttle": 3,
+    "unacked_mutex_expire": 60,
     "socket_connect_timeout": 1,
 }
 CELERY_TASK_SOFT_TIME_LIMIT = 210

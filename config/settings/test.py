@@ -24,12 +24,13 @@ CELERY_TASK_ALWAYS_EAGER = False
 # A worker a test starts waits for its next task a tenth of a second at a time (Redis's BRPOP
 # timeout) instead of a second: stopped at the end of the test, it notices at once. A worker
 # process a test starts with a visibility timeout of a few seconds (a whole worker killed) looks
-# for abandoned messages every second.
+# for abandoned messages every second, and waits at most five for a dead worker's sweep lock.
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     **CELERY_BROKER_TRANSPORT_OPTIONS,
     "polling_interval": 0.1,
     "unacked_restore_interval": 1,
     "unacked_restore_throttle": 1,
+    "unacked_mutex_expire": 5,
 }
 # The suite makes thousands of API calls as one user; the token endpoint keeps its real limit.
 REST_FRAMEWORK = {

@@ -39,7 +39,11 @@ def test_a_dead_worker_s_messages_are_back_in_another_worker_within_ten_minutes(
     from config.settings import base
 
     options = base.CELERY_BROKER_TRANSPORT_OPTIONS
-    assert options["visibility_timeout"] + _restore_sweep(options) < TEN_MINUTES
+    # At worst, the dead worker held the lock of the restore sweeps when it died.
+    worst = (
+        options["visibility_timeout"] + options["unacked_mutex_expire"] + _restore_sweep(options)
+    )
+    assert worst < TEN_MINUTES
 
 
 def test_no_running_task_or_waiting_retry_is_handed_out_twice() -> None:
