@@ -21,6 +21,8 @@ MEMORY = "/dev/shm"  # noqa: S108  (only gunicorn's heartbeat files, as its docu
 worker_tmp_dir = MEMORY if os.path.isdir(MEMORY) else None
 # Only a proxy on these addresses may say which client and scheme a request came from.
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
-accesslog = "-"
+# Each request is logged once, by the app (a JSON line with its id, user and status): no access
+# log of gunicorn's own.
+accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()

@@ -1,11 +1,14 @@
 """Settings shared by every environment; everything that varies comes from environment variables."""
 
 import datetime
+from email.utils import getaddresses
 from pathlib import Path
 from typing import Any
 
 import environ
 from django.utils.translation import gettext_lazy as _
+
+from config.logs import configure_structlog, logging_config
 
 # Every setting that varies between installations is read here, from the environment, through
 # django-environ; docs/deploy.md has the table of them all.
@@ -38,6 +41,7 @@ INSTALLED_APPS = [
     "simple_history",
     "axes",
     "health_check",
+    "django_structlog",
     "consortium",
     "workpackages",
     "reporting",
@@ -55,6 +59,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Once the user is known: every log line of the request carries its id and the user's.
+    "django_structlog.middlewares.RequestMiddleware",
     "consortium.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -307,13 +313,14 @@ SPECTACULAR_SETTINGS = {
 # Financial records must be kept for audits for years: history rows are never pruned by the app.
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # The PDF libraries log every step of every report at INFO.
-    "loggers": {
-        name: {"level": "WARNING"} for name in ("fontTools", "weasyprint", "matplotlib", "PIL")
-    },
-}
+# One line per event, JSON in production (config/logs.py); errors emailed to ADMINS unless
+# Sentry takes them (production).
+LOG_FORMAT = env.str("LOG_FORMAT", default="console")
+ADMINS = getaddresses(env.list("ADMINS", default=[]))
+configure_structlog()
+LOGGING = logging_config(
+    level=env.str("LOG_LEVEL", default="INFO"), json=LOG_FORMAT == "json", mail_admins=True
+)
+DJANGO_STRUCTLOG_CELERY_ENABLED = True
+# The workers log through Django's LOGGING, not through Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -3,6 +3,7 @@ HTTPS, HSTS and secure cookies are on unless the operator says the proxy in fron
 
 from django.core.exceptions import ImproperlyConfigured
 
+from config.logs import logging_config
 from config.settings.base import *  # noqa: F403  (a settings module extends the base namespace)
 from config.settings.base import DATABASES, REDIS_URL, SECRET_KEY, env
 
@@ -48,3 +49,25 @@ CACHES = {
         "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
     }
 }
+
+# One JSON line per event (config/logs.py). Errors go to Sentry when SENTRY_DSN is set (the web
+# processes' and the workers' alike), otherwise by email to ADMINS.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json")
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+LOGGING = logging_config(
+    level=env.str("LOG_LEVEL", default="INFO"),
+    json=LOG_FORMAT == "json",
+    mail_admins=not SENTRY_DSN,
+)
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        # Partners' money and people's names stay out of the error reports.
+        send_default_pii=False,
+    )
