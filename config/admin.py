@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from consortium.models import Consortium
 from consortium.permissions import CoordinatorPermissions, SuperuserOnlyAdmin, is_coordinator
+from reporting.alerts import alerts
 from workpackages.overview.selectors import consortium_dashboards
 
 
@@ -36,5 +37,9 @@ class ConsortiumAdminSite(admin.AdminSite):
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> TemplateResponse:
         consortia = Consortium.objects.restrict(request.user, "manage")
-        extra_context = {**(extra_context or {}), "dashboards": consortium_dashboards(consortia)}
+        extra_context = {
+            **(extra_context or {}),
+            "alerts": alerts(consortia),
+            "dashboards": consortium_dashboards(consortia),
+        }
         return super().index(request, extra_context)

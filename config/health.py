@@ -3,7 +3,8 @@
 - `/health/live/`: the process answers. Nothing else is asked: a restart would not mend the
   database. For the container's health check and the process supervisor.
 - `/health/ready/`: the installation can do its work: the database answers and has every
-  migration applied, Redis answers, a Celery worker answers a ping. JSON with `?format=json` or
+  migration applied, Redis answers, a Celery worker answers a ping, and no alert is raised
+  (`reporting/alerts.py`: counted by kind, never named). JSON with `?format=json` or
   `Accept: application/json`; 500 when a check fails. For monitoring.
 
 Both are answered before any other middleware: a probe carries no session, no CSRF token and
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -24,7 +26,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse
 from health_check.base import HealthCheck
 from health_check.checks import Database
-from health_check.exceptions import ServiceUnavailable
+from health_check.exceptions import ServiceUnavailable, ServiceWarning
 from health_check.views import HealthCheckView
 from redis import Redis as RedisClient
 from redis.exceptions import RedisError
@@ -100,8 +102,24 @@ class WorkerAnswers(HealthCheck):
             raise ServiceUnavailable("no Celery worker answers")
 
 
+@dataclasses.dataclass
+class NoAlerts(HealthCheck):
+    """No report failed, none was missed, beat is not silent: how many of each otherwise."""
+
+    def run(self) -> None:
+        from consortium.models import Consortium
+        from reporting.alerts import alerts
+
+        try:
+            found = Counter(alert.kind for alert in alerts(Consortium.objects.all()))
+        finally:
+            connections.close_all()
+        if found:
+            raise ServiceWarning(", ".join(f"{kind}: {n}" for kind, n in sorted(found.items())))
+
+
 class ReadinessView(HealthCheckView):
-    checks = (DatabaseAnswers, MigrationsApplied, Broker, WorkerAnswers)
+    checks = (DatabaseAnswers, MigrationsApplied, Broker, WorkerAnswers, NoAlerts)
 
 
 readiness = async_to_sync(ReadinessView.as_view())

@@ -244,3 +244,18 @@ class ReminderDigest(Outgoing):
 
     def __str__(self) -> str:
         return f"{self.user} {self.day}"
+
+
+class Heartbeat(models.Model):
+    """When a periodic piece of work last ran (the outbox's sweep, fired by beat every few
+    minutes): a silence longer than a few of its intervals is an alert (`reporting/alerts.py`)."""
+
+    name = models.CharField(_("name"), max_length=50, unique=True)
+    beat_at = models.DateTimeField(_("last run"))
+
+    class Meta:
+        verbose_name = _("heartbeat")
+        verbose_name_plural = _("heartbeats")
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.beat_at:%Y-%m-%d %H:%M}"

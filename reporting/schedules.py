@@ -110,10 +110,10 @@ def last_firing(crontab: Any, now: datetime.datetime) -> datetime.datetime | Non
     return None
 
 
-def scheduled_reports_due(now: datetime.datetime) -> Iterator[tuple[str, datetime.date]]:
-    """(kind, day) of the last firing of each enabled report schedule, for the sweep to create
-    the reports a firing lost (Redis down at that minute: beat moves `last_run_at` on all the
-    same). A schedule beat has never fired yet (a new installation) is left to beat."""
+def scheduled_reports_due(now: datetime.datetime) -> Iterator[tuple[str, datetime.datetime]]:
+    """(kind, moment) of the last firing of each enabled report schedule, for the sweep to
+    create the reports a firing lost (Redis down at that minute: beat moves `last_run_at` on all
+    the same). A schedule beat has never fired yet (a new installation) is left to beat."""
     from django_celery_beat.models import PeriodicTask
 
     schedules = PeriodicTask.objects.filter(
@@ -126,4 +126,4 @@ def scheduled_reports_due(now: datetime.datetime) -> Iterator[tuple[str, datetim
             continue
         if schedule.start_time is not None and fired < schedule.start_time:
             continue
-        yield kind, fired.date()
+        yield kind, fired

@@ -21,6 +21,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from consortium.tasks import ReliableTask
+from reporting.alerts import SWEEP, beat_record
 from reporting.choices import DeliveryStatus, ReportStatus
 from reporting.emails import SEND_ERRORS
 from reporting.models import ReminderDigest, Report
@@ -135,8 +136,9 @@ def dispatch_pending() -> int:
     pressed or the report was created) and recipients still waiting long after their last
     attempt (a task lost with its worker), then digests of today still unsent."""
     now = timezone.now()
-    for kind, day in scheduled_reports_due(now):
-        missing = schedule_reports(kind, day, only_missing=True)
+    beat_record(SWEEP, now)
+    for kind, fired in scheduled_reports_due(now):
+        missing = schedule_reports(kind, fired.date(), only_missing=True)
         if missing:
             logger.warning("The sweep created %s %s report(s) beat did not", len(missing), kind)
     stale = now - datetime.timedelta(minutes=settings.DISPATCH_STALE_MINUTES)

@@ -34,6 +34,7 @@ def test_readiness_with_a_worker_running(celery_worker: Any) -> None:
         "MigrationsApplied()": "OK",
         "Broker()": "OK",
         "WorkerAnswers()": "OK",
+        "NoAlerts()": "OK",
     }
     assert "no-store" in answer["Cache-Control"]
 
