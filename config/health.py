@@ -28,6 +28,7 @@ from health_check.base import HealthCheck
 from health_check.checks import Database
 from health_check.exceptions import ServiceUnavailable, ServiceWarning
 from health_check.views import HealthCheckView
+from kombu.exceptions import KombuError
 from redis import Redis as RedisClient
 from redis.exceptions import RedisError
 
@@ -95,8 +96,12 @@ class WorkerAnswers(HealthCheck):
         from config.celery_app import app
 
         try:
-            answers = app.control.ping(timeout=self.timeout.total_seconds(), limit=1)
-        except OSError as error:
+            # A connection of its own: one the pool kept may be from before a Redis restart.
+            with app.connection_for_write() as connection:
+                answers = app.control.ping(
+                    timeout=self.timeout.total_seconds(), limit=1, connection=connection
+                )
+        except (OSError, RedisError, KombuError) as error:
             raise ServiceUnavailable("the workers cannot be reached") from error
         if not answers:
             raise ServiceUnavailable("no Celery worker answers")

@@ -98,9 +98,15 @@ def generate_report(self: Any, report_id: int) -> None:
         except Exception as error:
             report_failure_record(report=report, error=f"{type(error).__name__}: {error}")
             raise
-    for delivery in report_deliveries_plan(report=report):
-        if delivery.status == DeliveryStatus.PENDING:
-            send_report_delivery.enqueue(delivery.pk)
+    waiting = [
+        delivery.pk
+        for delivery in report_deliveries_plan(report=report)
+        if delivery.status == DeliveryStatus.PENDING
+    ]
+    if not all([send_report_delivery.enqueue(pk) for pk in waiting]):
+        # Redis went away meanwhile: the sweep hands the report to the queue again once it is
+        # back, instead of waiting for it to look lost.
+        Report.objects.filter(pk=report_id).update(queued_at=None)
 
 
 @shared_task(bind=True, base=ReliableTask)

@@ -184,7 +184,7 @@ def redis_outage(topology: Topology) -> Figures:
     )
     topology.sql(
         "UPDATE django_celery_beat_periodictask SET crontab_id = %s, start_time = now(), "
-        "last_run_at = now() - interval '1 day' WHERE name = 'Weekly progress report'",
+        "last_run_at = now() WHERE name = 'Weekly progress report'",
         crontab,
     )
     topology.sql("UPDATE django_celery_beat_periodictasks SET last_update = now()")
@@ -203,13 +203,16 @@ def redis_outage(topology: Topology) -> Figures:
         _traffic(clients, time.monotonic() + 60, answers)
     finally:
         topology.start_redis()
+    back = datetime.datetime.now(datetime.UTC)
     figures.values["requests while Redis was down"] = answers.total
     figures.expect("server errors", answers.server_errors, 0)
     beat_log = topology.processes["beat"].log_text()
-    figures.values["beat could not hand the report over"] = "Couldn't apply scheduled task" in (
-        beat_log
+    figures.expect(
+        "beat could not hand the report over", "Couldn't apply scheduled task" in beat_log, True
     )
     report_id = wait_sent(topology, "progress", start, 240)
+    [(created,)] = topology.sql("SELECT created_at FROM reporting_report WHERE id = %s", report_id)
+    figures.expect("created by the sweep once Redis was back", created >= back, True)
     count_delivery(figures, topology, report_id)
     return figures
 

@@ -1,9 +1,11 @@
 """Redis away: the API keeps answering. Its throttle counters live in the Redis cache; when the
 cache is unreachable, throttling opens (logged) instead of every call failing, the token endpoint
-included, and the cache is asked again a few seconds later."""
+included, and the cache is asked again a few seconds later. A report generated as Redis goes
+away is handed over again by the next sweep."""
 
 from __future__ import annotations
 
+import datetime
 import logging
 import socket
 from collections.abc import Iterator
@@ -11,10 +13,16 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework.test import APIClient
 
+from config.celery_app import app as celery_app
 from consortium.api.policies import _LiveRates
+from reporting import tasks
+from reporting.choices import DeliveryStatus, ReportKind
+from reporting.models import Report
+from reporting.services import report_schedule
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -74,3 +82,38 @@ def test_the_cache_is_asked_again_once_the_pause_is_over(
         _LiveRates.cache_down_until = 0.0  # Ten seconds later.
         assert client.get("/api/v1/consortia/").status_code == 200
     assert sum("API throttling is off" in r.getMessage() for r in caplog.records) == 2
+
+
+def _use_broker(url: str) -> None:
+    """Point the app's producers at another broker, as if Redis had gone away."""
+    celery_app.conf.broker_url = url
+    celery_app.conf.broker_write_url = url  # Producers read this one once it has been read.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_report_generated_as_redis_goes_away_is_left_to_the_sweep(
+    plan: dict[str, Any], celery_queue: str
+) -> None:
+    """The worker generated the report, then could not queue its emails: the report is marked
+    as never queued, so that the next sweep hands it over again at once."""
+    report = report_schedule(
+        kind=ReportKind.PROGRESS,
+        consortium=plan["open_late"].consortium,
+        period_start=datetime.date(2025, 1, 1),
+        period_end=datetime.date(2025, 6, 30),
+    )
+    Report.objects.filter(pk=report.pk).update(queued_at=timezone.now())
+    working = celery_app.conf.broker_url
+    _use_broker(f"redis://127.0.0.1:{_closed_port()}/0")
+    try:
+        tasks.generate_report(report.pk)
+    finally:
+        _use_broker(working)
+    report.refresh_from_db()
+    assert report.generated_at is not None and report.queued_at is None
+    assert set(report.deliveries.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
+    assert tasks.dispatch_pending() == 1  # Redis is back: handed over by the next sweep.
+    report.refresh_from_db()
+    assert report.queued_at is not None
