@@ -38,7 +38,14 @@ from consortium.services import (
     reporting_periods_generate,
 )
 from reporting.choices import ReportKind
-from reporting.models import ReminderDigest, Report, ReportDelivery, ReportDocument, ReportRecipient
+from reporting.models import (
+    Heartbeat,
+    ReminderDigest,
+    Report,
+    ReportDelivery,
+    ReportDocument,
+    ReportRecipient,
+)
 from reporting.reminders import reminders_plan
 from reporting.services import report_generate, report_schedule
 from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
@@ -587,3 +594,13 @@ class ReminderDigestFactory(ServiceMadeFactory):
         person = member_of(deliverable.lead_partner)
         reminders_plan(day=deliverable.due_date - datetime.timedelta(days=7))
         return ReminderDigest.objects.get(user=person)
+
+
+class HeartbeatFactory(factory.django.DjangoModelFactory):
+    """The outbox's sweep, run a minute ago."""
+
+    name = factory.Sequence(lambda n: f"work-{n}")
+    beat_at = factory.LazyFunction(lambda: timezone.now() - datetime.timedelta(minutes=1))
+
+    class Meta:
+        model = Heartbeat

@@ -24,6 +24,7 @@ from reporting.choices import DeliveryStatus, ReportKind
 from reporting.models import Report
 from reporting.services import report_schedule
 from tests.factories import PASSWORD
+from tests.reporting.conftest import use_broker
 
 pytestmark = pytest.mark.django_db
 
@@ -84,14 +85,6 @@ def test_the_cache_is_asked_again_once_the_pause_is_over(
     assert sum("API throttling is off" in r.getMessage() for r in caplog.records) == 2
 
 
-def _use_broker(url: str) -> None:
-    """Point the app's producers at another broker, as if Redis had gone away."""
-    celery_app.conf.broker_url = url
-    celery_app.conf.broker_write_url = url  # Producers read this one once it has been read.
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
 @pytest.mark.django_db(transaction=True)
 def test_a_report_generated_as_redis_goes_away_is_left_to_the_sweep(
     plan: dict[str, Any], celery_queue: str
@@ -106,11 +99,11 @@ def test_a_report_generated_as_redis_goes_away_is_left_to_the_sweep(
     )
     Report.objects.filter(pk=report.pk).update(queued_at=timezone.now())
     working = celery_app.conf.broker_url
-    _use_broker(f"redis://127.0.0.1:{_closed_port()}/0")
+    use_broker(f"redis://127.0.0.1:{_closed_port()}/0")
     try:
         tasks.generate_report(report.pk)
     finally:
-        _use_broker(working)
+        use_broker(working)
     report.refresh_from_db()
     assert report.generated_at is not None and report.queued_at is None
     assert set(report.deliveries.values_list("status", flat=True)) == {DeliveryStatus.PENDING}

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from config.celery_app import app as celery_app
 from consortium.choices import MembershipRole
 from consortium.services import membership_grant
 from tests import factories
 from tests.reporting.conftest import (  # noqa: F401  (a real worker and SMTP server for emails)
     celery_queue,
+    celery_setting,
     celery_worker,
     smtp,
 )
@@ -43,8 +43,8 @@ def contact(partner_a: Any) -> Any:
 def eager_tasks() -> Iterator[None]:
     """Tasks queued by a page run at once in this process (email lands in `mail.outbox`); the
     enqueueing still goes through the real Redis connection check."""
-    celery_app.conf.task_always_eager = True
+    celery_setting("task_always_eager", True)
     try:
         yield
     finally:
-        celery_app.conf.task_always_eager = False
+        celery_setting("task_always_eager", False)

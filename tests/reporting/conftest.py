@@ -258,13 +258,35 @@ def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "") 
 # Real Celery workers on the real Redis ---------------------------------------------------------
 
 
+def celery_setting(name: str, value: Any) -> None:
+    """Change one of the Celery app's settings for a test. The app reads them from Django's
+    settings under their `CELERY_` names, which come first: the change is made under that name."""
+    celery_app.conf[f"CELERY_{name.upper()}"] = value
+
+
+def use_broker(url: str) -> None:
+    """Point the app's producers at another broker, as if Redis had moved or died."""
+    celery_setting("broker_url", url)
+    celery_setting("broker_write_url", url)
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
+def _route_to(queue: str) -> None:
+    """Send the app's tasks to `queue` from now on (Celery keeps the default queue and its router
+    once computed: they are computed again)."""
+    celery_setting("task_default_queue", queue)
+    for computed in ("default_queue", "queues", "router"):
+        celery_app.amqp.__dict__.pop(computed, None)
+
+
 @pytest.fixture
 def celery_queue(settings: Any) -> Iterator[str]:
     """A queue of this test's own on the machine's Redis, so that no other worker (a `make run`
     in another terminal, another test run) takes its tasks, and emptied afterwards."""
     queue = f"cm-test-{uuid.uuid4().hex[:12]}"
     previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
+    _route_to(queue)
     # `backoff` counts whole seconds (int(0.5 * 2**n)): a failed send is retried at once, then
     # after 1 s, then 2 s; still a growing delay, through the worker's ETA timer after the first.
     settings.EMAIL_RETRY_BACKOFF = 0.5
@@ -272,7 +294,7 @@ def celery_queue(settings: Any) -> Iterator[str]:
     try:
         yield queue
     finally:
-        celery_app.conf.task_default_queue = previous
+        _route_to(previous)
         with celery_app.connection_for_write() as connection:
             connection.default_channel.queue_delete(queue)
 

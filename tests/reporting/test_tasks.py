@@ -33,7 +33,14 @@ from reporting.models import Report, ReportDelivery, ReportRecipient
 from reporting.outbox import report_deliveries_plan
 from reporting.schedules import DEFAULTS
 from reporting.services import report_generate, report_period
-from tests.reporting.conftest import PERIOD, SmtpServer, WorkerProcess, queue_drained, wait_for
+from tests.reporting.conftest import (
+    PERIOD,
+    SmtpServer,
+    WorkerProcess,
+    queue_drained,
+    use_broker,
+    wait_for,
+)
 from workpackages.money.choices import ExpenseStatus
 from workpackages.money.models import BudgetLine, Expense
 
@@ -174,13 +181,6 @@ def test_the_same_task_twice_and_beat_firing_twice_send_one_email_per_recipient(
     assert ReportDelivery.objects.count() == 2
 
 
-def _use_broker(url: str) -> None:
-    """Point the app's producers at another broker, as if Redis had moved or died."""
-    celery_app.conf.broker_url = url
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
-
-
 def _settled() -> bool:
     return not ReportDelivery.objects.exclude(status=DeliveryStatus.SENT).exists()
 
@@ -281,7 +281,7 @@ def test_send_now_answers_quickly_with_redis_down_and_the_report_leaves_once_it_
     client.force_login(coordinator)
     working = celery_app.conf.broker_url
     # Nothing listens on port 1 of the loopback: every connection to "Redis" is refused.
-    _use_broker("redis://127.0.0.1:1/0")
+    use_broker("redis://127.0.0.1:1/0")
     try:
         started = time.monotonic()
         response = client.post(
@@ -290,7 +290,7 @@ def test_send_now_answers_quickly_with_redis_down_and_the_report_leaves_once_it_
         )
         elapsed = time.monotonic() - started
     finally:
-        _use_broker(working)
+        use_broker(working)
     assert response.status_code == 302
     assert elapsed < 2, elapsed
     page = client.get(response["Location"]).content.decode()
