@@ -31,9 +31,13 @@ def json_logs() -> Iterator[io.StringIO]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(structlog.stdlib.ProcessorFormatter(**options))
     root = logging.getLogger()
+    # At production's level (a Celery worker started by an earlier test leaves its own).
+    level = root.level
+    root.setLevel(logging.INFO)
     root.addHandler(handler)
     yield stream
     root.removeHandler(handler)
+    root.setLevel(level)
 
 
 def _lines(text: str) -> list[dict[str, Any]]:
