@@ -8,15 +8,15 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import QuerySet
 from django.utils import formats, timezone
 from django.utils.translation import gettext
 
 from consortium.models import Consortium
-from reporting.choices import ReportStatus
+from reporting.choices import ReportKind, ReportStatus
 from reporting.models import Heartbeat, Report
 from reporting.schedules import scheduled_reports_due
-from reporting.services import consortia_reported, report_period
+from reporting.services import consortia_without_report, report_period
 
 SWEEP = "sweep"
 # The sweep runs every five minutes: three missed is a silence.
@@ -62,17 +62,7 @@ def _missed(consortia: QuerySet[Consortium], now: datetime.datetime) -> list[Ale
         if fired > now - MISSED_AFTER:
             continue
         start, end = report_period(kind, fired.date())
-        lacking = (
-            consortia_reported(fired.date())
-            .filter(pk__in=consortia.values("pk"))
-            .exclude(
-                Exists(
-                    Report.objects.filter(
-                        consortium=OuterRef("pk"), kind=kind, period_start=start, period_end=end
-                    )
-                )
-            )
-        )
+        lacking = consortia_without_report(kind, fired.date()).filter(pk__in=consortia.values("pk"))
         found += [
             Alert(
                 "report_missed",
@@ -81,7 +71,7 @@ def _missed(consortia: QuerySet[Consortium], now: datetime.datetime) -> list[Ale
                     "%(when)s and has not been created: are beat and the workers running?"
                 )
                 % {
-                    "kind": Report(kind=kind).get_kind_display().lower(),
+                    "kind": ReportKind(kind).label.lower(),
                     "consortium": consortium.acronym,
                     "start": formats.date_format(start, "SHORT_DATE_FORMAT"),
                     "end": formats.date_format(end, "SHORT_DATE_FORMAT"),

@@ -12,7 +12,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
@@ -171,6 +171,19 @@ def consortia_reported(today: datetime.date | None = None) -> QuerySet[Consortiu
     return Consortium.objects.filter(
         start_date__lte=today, end_date__gte=today - datetime.timedelta(days=365)
     ).order_by("pk")
+
+
+def consortia_without_report(kind: str, day: datetime.date) -> QuerySet[Consortium]:
+    """Consortia reported on `day` that have no `kind` report of the last complete period before
+    it: what a lost scheduled firing left undone."""
+    start, end = report_period(kind, day)
+    return consortia_reported(day).exclude(
+        Exists(
+            Report.objects.filter(
+                consortium=OuterRef("pk"), kind=kind, period_start=start, period_end=end
+            )
+        )
+    )
 
 
 def _report_new(report: Report, *, user: Any, related: dict[str, Any]) -> Report:

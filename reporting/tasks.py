@@ -17,7 +17,7 @@ from typing import Any
 from celery import shared_task
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from consortium.tasks import ReliableTask
@@ -30,6 +30,7 @@ from reporting.reminders import reminder_send, reminders_plan
 from reporting.schedules import scheduled_reports_due
 from reporting.services import (
     consortia_reported,
+    consortia_without_report,
     report_failure_record,
     report_generate,
     report_period,
@@ -59,15 +60,7 @@ def schedule_reports(kind: str, today: datetime.date, *, only_missing: bool = Fa
     consortium reported on that day, and hand each to the queue once committed. With
     `only_missing`, consortia that have that report already are left alone."""
     start, end = report_period(kind, today)
-    consortia = consortia_reported(today)
-    if only_missing:
-        consortia = consortia.exclude(
-            Exists(
-                Report.objects.filter(
-                    consortium=OuterRef("pk"), kind=kind, period_start=start, period_end=end
-                )
-            )
-        )
+    consortia = consortia_without_report(kind, today) if only_missing else consortia_reported(today)
     reports = []
     for consortium in consortia:
         try:

@@ -13,7 +13,8 @@ from typing import Any
 import requests
 
 from tests.drills.client import Answers, Browser, Integration
-from tests.drills.topology import VISIBILITY_SECONDS, Topology, owner_of_port, wait_for
+from tests.drills.topology import VISIBILITY_SECONDS, Topology, owner_of_port
+from tests.polling import wait_for
 
 BRUSSELS = zoneinfo.ZoneInfo("Europe/Brussels")
 

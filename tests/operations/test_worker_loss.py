@@ -19,13 +19,8 @@ from reporting.choices import DeliveryStatus
 from reporting.models import ReportDelivery
 from reporting.outbox import report_deliveries_plan
 from reporting.services import report_generate
-from tests.reporting.conftest import (
-    PERIOD,
-    SmtpServer,
-    WorkerProcess,
-    queue_drained,
-    wait_for,
-)
+from tests.polling import wait_for
+from tests.reporting.conftest import PERIOD, SmtpServer, WorkerProcess, queue_drained
 
 TEN_MINUTES = 600
 

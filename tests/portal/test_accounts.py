@@ -16,8 +16,8 @@ from django.urls import reverse
 
 from consortium.models import Profile
 from tests import factories
+from tests.polling import wait_for
 from tests.portal.conftest import PASSWORD
-from tests.reporting.conftest import wait_for
 from tests.web import client_for
 
 pytestmark = pytest.mark.django_db

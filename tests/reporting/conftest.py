@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from decimal import Decimal
 from email.message import EmailMessage
 from pathlib import Path
@@ -242,17 +242,6 @@ def smtp(settings: Any) -> Iterator[SmtpServer]:
         yield server
     finally:
         server.stop()
-
-
-def wait_for(condition: Callable[[], Any], timeout: float = 30, what: str = "") -> Any:
-    """Poll until `condition()` is truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
 
 
 # Real Celery workers on the real Redis ---------------------------------------------------------

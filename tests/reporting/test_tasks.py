@@ -33,14 +33,8 @@ from reporting.models import Report, ReportDelivery, ReportRecipient
 from reporting.outbox import report_deliveries_plan
 from reporting.schedules import DEFAULTS
 from reporting.services import report_generate, report_period
-from tests.reporting.conftest import (
-    PERIOD,
-    SmtpServer,
-    WorkerProcess,
-    queue_drained,
-    use_broker,
-    wait_for,
-)
+from tests.polling import wait_for
+from tests.reporting.conftest import PERIOD, SmtpServer, WorkerProcess, queue_drained, use_broker
 from workpackages.money.choices import ExpenseStatus
 from workpackages.money.models import BudgetLine, Expense
 
