@@ -8,12 +8,15 @@ name as sent in `file.sent_name`; `validate_sent_name` refuses a name Django wou
 message saying how to put it right. Nothing is stored: the forms and serializers check the name
 before any service saves the file.
 
-The same parsing stops keeping a file's bytes past the upload limit (`CapFileSize`).
+The same parsing stops keeping a file's bytes past the upload limit (`CapFileSize`), and a request
+whose declared length is past what any form may send is refused before its body is read at all
+(`RequestSizeMiddleware`).
 """
 
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -21,13 +24,22 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.db.models.fields.files import FieldFile
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.http.multipartparser import MultiPartParser
+from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.datastructures import MultiValueDict
 from django.utils.encoding import force_str
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from workpackages.validators import MAX_UPLOAD_BYTES
+
+# The largest body any form or API call may send: one file at the limit, and room for the other
+# fields and the multipart framing around it. The proxy's own limit (deploy/Caddyfile) is the same.
+MAX_REQUEST_BYTES = MAX_UPLOAD_BYTES + 1024 * 1024
+
+logger = logging.getLogger(__name__)
 
 # A placeholder for a name Django would drop altogether (".." or a bare folder), so that the file
 # still reaches the form, which refuses it by the name it was sent with.
@@ -141,3 +153,32 @@ class SentNamesMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.upload_handlers = [KeepSentNames(request), *request.upload_handlers]
         return self.get_response(request)
+
+
+class RequestSizeMiddleware:
+    """Refuse a request whose body is declared larger than `MAX_REQUEST_BYTES` with a 413, before
+    anything reads it: the web process neither receives nor stores the rest. (A WSGI request has a
+    declared length: a body sent without one reads as empty.) A body within the limit goes on to
+    the forms, whose size check names the file at fault."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length <= MAX_REQUEST_BYTES:
+            return self.get_response(request)
+        logger.warning("Refused a request body of %s bytes on %s", length, request.path)
+        with translation.override(translation.get_language_from_request(request)):
+            message = gettext(
+                "This upload is larger than %(size)s MB: send a smaller file, or split it."
+            ) % {"size": MAX_UPLOAD_BYTES // (1024 * 1024)}
+            if request.path.startswith("/api/"):
+                response: HttpResponse = JsonResponse({"detail": message}, status=413)
+            else:
+                page = render_to_string("413.html", {"message": message})
+                response = HttpResponse(page, status=413)
+        return response

@@ -60,6 +60,8 @@ MIDDLEWARE = [
     # Permissions-Policy, and no cache of anyone's own pages, API answers or files.
     "csp.middleware.CSPMiddleware",
     "config.security.SecurityHeadersMiddleware",
+    # A body declared past any form's limit is refused before it is read.
+    "workpackages.uploads.RequestSizeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
