@@ -3,6 +3,7 @@ the partner pages (accounts and team from `consortium`, the rest from `workpacka
 
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
@@ -13,7 +14,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("config.api_router")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        login_required(SpectacularSwaggerSplitView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
     path("reminders/stop/<str:token>/", reminders_opt_out, name="reminders-opt-out"),
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", protected_media, name="media"),
     path("", include("consortium.urls")),

@@ -41,6 +41,9 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "simple_history",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "health_check",
     "csp",
     "django_structlog",
@@ -67,9 +70,14 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Which second factor, if any, the session has passed (`request.user.is_verified()`).
+    "django_otp.middleware.OTPMiddleware",
     # Once the user is known: every log line of the request carries its id and the user's.
     "django_structlog.middlewares.RequestMiddleware",
     "consortium.middleware.UserLanguageMiddleware",
+    # In the person's language: a session that owes its second factor goes to that step
+    # (or to enrolment) before any page, and the API answers it 403.
+    "consortium.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "simple_history.middleware.HistoryRequestMiddleware",
@@ -185,6 +193,14 @@ AXES_LOCKOUT_CALLABLE = "consortium.views.accounts.locked_out"
 # and commands start without axes' banner.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_VERBOSE = False
+# A second factor at sign-in (django-otp: an authenticator app, recovery codes for a lost
+# phone): required of staff (coordinators, superusers) when OTP_REQUIRED_FOR_STAFF is on, as
+# it is in production; anyone who has set one up passes it too (consortium/second_factor.py).
+OTP_REQUIRED_FOR_STAFF = env.bool("OTP_REQUIRED_FOR_STAFF", default=False)
+# The name authenticator apps show next to the account.
+OTP_TOTP_ISSUER = "Consortium Manager"
+# The device pages of the admin (superusers only) never show a secret key again.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -314,8 +330,9 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
-    "SERVE_AUTHENTICATION": [],
+    # The schema names every resource and rule: for signed-in people and integrations only (the
+    # API's own sign-in, session or token; the docs page sends others to the sign-in page).
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
     "SWAGGER_UI_DIST": "SIDECAR",

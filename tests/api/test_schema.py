@@ -1,6 +1,7 @@
 """The API's published contract: the OpenAPI schema generates and validates without a warning, it
-is served to anyone at `/api/schema/` and documents the error answers of every operation, and the
-interactive documentation at `/api/docs/` works offline, from this site's own static files only.
+is served to signed-in people and integrations at `/api/schema/` and documents the error answers of
+every operation, and the interactive documentation at `/api/docs/` works offline, from this site's
+own static files only.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from django.core.management import CommandError, call_command
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.settings import spectacular_settings
 from drf_spectacular.validation import validate_schema
+from rest_framework.test import APIClient
 
+from tests import factories
 from tests.api.conftest import api_client
 
 pytestmark = pytest.mark.django_db
@@ -36,7 +39,7 @@ ORIGIN = "testserver"
 
 
 def _served_schema() -> dict[str, Any]:
-    answer = api_client().get("/api/schema/")
+    answer = api_client(factories.UserFactory()).get("/api/schema/")
     assert answer.status_code == 200, answer.content
     assert answer["Content-Type"].startswith("application/vnd.oai.openapi")
     document = yaml.safe_load(answer.content)
@@ -141,8 +144,29 @@ def test_every_operation_documents_its_error_answers(code: str, applies: str) ->
     assert missing == [], f"{code} not documented (as JSON) for {applies}: {missing}"
 
 
+def test_the_schema_and_its_docs_are_for_signed_in_people_only() -> None:
+    """The schema names every resource, filter and rule: an anonymous caller gets the API's 401,
+    a browser is sent to the sign-in page; a token or a session reads both."""
+    anonymous = api_client()
+    refused = anonymous.get("/api/schema/")
+    assert refused.status_code == 401
+    assert "paths" not in refused.content.decode()
+    page = anonymous.get("/api/docs/")
+    assert page.status_code == 302
+    assert page["Location"] == "/accounts/login/?next=/api/docs/"
+    assert anonymous.get("/api/docs/?script=").status_code == 302
+
+    user = factories.UserFactory()
+    assert api_client(user).get("/api/schema/").status_code == 200
+    session = APIClient()
+    session.force_login(user)
+    assert session.get("/api/schema/").status_code == 200
+    assert session.get("/api/docs/").status_code == 200
+
+
 def test_docs_page_uses_only_this_sites_own_files() -> None:
-    client = api_client()
+    client = APIClient()
+    client.force_login(factories.UserFactory())
     page = client.get("/api/docs/")
     assert page.status_code == 200
     assert page["Content-Type"].startswith("text/html")

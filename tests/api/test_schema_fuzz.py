@@ -157,9 +157,20 @@ def _keep_the_test_connection() -> Any:
 
 @pytest.fixture(scope="session")
 def served_schema(django_db_setup: Any, django_db_blocker: Any) -> Any:
-    """The schema as `GET /api/schema/` serves it, loaded once."""
-    with django_db_blocker.unblock():
-        return schemathesis.openapi.from_wsgi("/api/schema/", APP)
+    """The schema as `GET /api/schema/` serves it to a signed-in integration, loaded once (the
+    reader and its token rolled back afterwards)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        with django_db_blocker.unblock(), transaction.atomic():
+            token = api_token_issue(user=factories.UserFactory())
+            headers = {"Authorization": f"Token {token.key}"}
+            schema = schemathesis.openapi.from_wsgi("/api/schema/", APP, headers=headers)
+            transaction.set_rollback(True)
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+    return schema
 
 
 def _ids(model: Any) -> list[int]:
