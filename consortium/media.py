@@ -1,15 +1,22 @@
 """Uploaded and generated files are served only to the people who may see the row they belong to.
 
 Each app names, in `settings.PROTECTED_FILES`, a function that finds the file at a path among the
-rows a person may see; the dispatcher asks each in turn and answers 404 when none has it."""
+rows a person may see; the dispatcher asks each in turn and answers 404 when none has it.
+
+Once the check has passed, a file on disk is handed to the proxy (`X-Accel-Redirect`, with
+django-sendfile2) when `MEDIA_X_ACCEL_REDIRECT` says the proxy serves it; otherwise, and for
+media on object storage, the app streams it from the storage."""
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
 from typing import Any
 
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpRequest
+from django.core.files.storage import FileSystemStorage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponseBase
 from django.utils.module_loading import import_string
+from django_sendfile import sendfile
 from rest_framework.exceptions import AuthenticationFailed
 
 from consortium.authentication import ApiTokenAuthentication
@@ -27,7 +34,7 @@ def _reader(request: HttpRequest) -> Any:
     return found[0] if found else request.user
 
 
-def protected_media(request: HttpRequest, path: str) -> FileResponse:
+def protected_media(request: HttpRequest, path: str) -> HttpResponseBase:
     """Serve an uploaded or generated file after the same scoping check as its row.
 
     Files live under MEDIA_ROOT with unguessable-enough names, but a name is not a permission:
@@ -38,13 +45,17 @@ def protected_media(request: HttpRequest, path: str) -> FileResponse:
     for finder in settings.PROTECTED_FILES:
         field_file = import_string(finder)(user, path)
         if field_file is not None:
-            return _send(field_file)
+            return _send(request, field_file)
     raise Http404
 
 
-def _send(field_file: object) -> FileResponse:
+def _send(request: HttpRequest, field_file: Any) -> HttpResponseBase:
+    name = PurePosixPath(field_file.name).name
+    if settings.MEDIA_X_ACCEL_REDIRECT and isinstance(field_file.storage, FileSystemStorage):
+        # The proxy sends the bytes; the app only says which file, after its check.
+        return sendfile(request, field_file.path, attachment=True, attachment_filename=name)
     try:
-        handle = field_file.open("rb")  # type: ignore[attr-defined]
+        handle = field_file.open("rb")
     except FileNotFoundError as missing:
         raise Http404 from missing
-    return FileResponse(handle, as_attachment=True)
+    return FileResponse(handle, as_attachment=True, filename=name)
