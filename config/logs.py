@@ -71,3 +71,21 @@ def logging_config(*, level: str, json: bool, mail_admins: bool) -> dict[str, An
             **{name: {"level": "WARNING"} for name in QUIET},
         },
     }
+
+
+def gunicorn_logging_config(*, level: str, json: bool) -> dict[str, Any]:
+    """gunicorn's `logconfig_dict`: its own lines (a worker booted, a worker timed out) in the
+    same shape as the app's, on standard error."""
+    app = logging_config(level=level, json=json, mail_admins=False)
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": app["formatters"],
+        "handlers": {"console": app["handlers"]["console"]},
+        "root": {"handlers": ["console"], "level": level},
+        # Replaces gunicorn's own handlers of these loggers: its lines reach the root's, once.
+        "loggers": {
+            "gunicorn.error": {"handlers": [], "level": level, "propagate": True},
+            "gunicorn.access": {"handlers": [], "level": level, "propagate": True},
+        },
+    }

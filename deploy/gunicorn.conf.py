@@ -2,6 +2,8 @@
 
 import os
 
+from config.logs import gunicorn_logging_config
+
 bind = os.environ.get("WEB_BIND", "0.0.0.0:8000")
 # Two processes per core is plenty for a consortium's few hundred users.
 workers = int(os.environ.get("WEB_WORKERS", "2"))
@@ -26,3 +28,9 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+# gunicorn's own lines in the app's shape: JSON in production (LOG_FORMAT, as the settings read it).
+_production = os.environ.get("DJANGO_SETTINGS_MODULE", "").endswith(".production")
+logconfig_dict = gunicorn_logging_config(
+    level=loglevel.upper(),
+    json=os.environ.get("LOG_FORMAT", "json" if _production else "console") == "json",
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import socket
 import threading
 import time
 import zoneinfo
@@ -327,7 +328,28 @@ def everything_sent_once(topology: Topology) -> Figures:
     return figures
 
 
+def oversized_upload(topology: Topology) -> Figures:
+    """An upload declaring 200 MB, of which 64 KB are sent: gunicorn's answer is a 413 before the
+    rest comes."""
+    figures = Figures("an upload over the limit")
+    with socket.create_connection(("127.0.0.1", topology.web_port), timeout=20) as connection:
+        connection.sendall(
+            (
+                "POST /api/v1/expenses/ HTTP/1.1\r\n"
+                "Host: 127.0.0.1\r\n"
+                "Content-Type: multipart/form-data; boundary=drill\r\n"
+                f"Content-Length: {200 * 1024 * 1024}\r\n\r\n"
+            ).encode()
+        )
+        connection.sendall(b"0" * 64 * 1024)
+        status = connection.makefile("rb").readline().decode().strip()
+    figures.expect("answer", status.split(" ", 2)[1] if status else "none", "413")
+    figures.values["bytes sent"] = 64 * 1024
+    return figures
+
+
 DRILLS = [
+    oversized_upload,
     scheduled_report,
     worker_killed,
     redis_outage,

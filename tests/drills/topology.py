@@ -120,7 +120,8 @@ class Process:
 @dataclass
 class Topology:
     workdir: Path
-    database: str = "cm_drills"
+    # A database of the run's own: two runs on one machine never share one.
+    database: str = field(default_factory=lambda: f"cm_drills_{secrets.token_hex(4)}")
     redis_port: int = field(default_factory=free_port)
     web_port: int = field(default_factory=free_port)
     smtp: Mailbox = field(default_factory=Mailbox)

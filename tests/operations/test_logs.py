@@ -91,3 +91,49 @@ def test_errors_are_emailed_to_the_admins_without_sentry() -> None:
 
 def test_errors_go_to_sentry_when_it_is_set() -> None:
     assert _production(SENTRY_DSN="https://public@127.0.0.1:9/1") == "True ['StreamHandler']"
+
+
+def test_gunicorn_s_own_lines_are_json_too(tmp_path: Any) -> None:
+    """The web process as `bin/web` starts it in production: gunicorn's lines (started, a worker
+    booted, stopped) are JSON lines like the app's."""
+    port = _free_port()
+    # Static files as `bin/release` leaves them (none are asked for here).
+    (tmp_path / "static").mkdir()
+    (tmp_path / "static" / "staticfiles.json").write_text('{"paths": {}, "version": "1.1"}')
+    web = subprocess.Popen(  # noqa: S603
+        [os.path.join(settings_module_root(), "bin", "web")],
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.production",
+            "SECRET_KEY": "a-production-like-key-for-this-test-only-" + "x" * 20,
+            "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+            "VAR_DIR": str(tmp_path),
+            "WEB_BIND": f"127.0.0.1:{port}",
+            "WEB_WORKERS": "1",
+        },
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    try:
+        assert web.stderr is not None
+        for line in web.stderr:
+            lines.append(line)
+            if "Booting worker" in line or len(lines) > 20:
+                break
+    finally:
+        web.terminate()
+        rest, _ = web.communicate(timeout=30)
+    lines += rest.splitlines() if rest else []
+    events = [json.loads(line) for line in lines if line.strip()]
+    assert any(event["event"].startswith("Booting worker") for event in events), lines
+    assert any(event["event"].startswith("Starting gunicorn") for event in events), lines
+    assert all({"timestamp", "level", "logger"} <= event.keys() for event in events)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
