@@ -63,6 +63,7 @@ LONGEST_FIRST = (
     "tests/api/test_filters.py",
     "tests/workpackages/test_admin_validation.py",
     "tests/api/test_permissions_matrix.py",
+    "tests/operations/test_backup.py",
 )
 
 

@@ -5,6 +5,7 @@ person who may not see the row gets a 404 and nothing else."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import boto3
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from consortium.backups import backup_check, backup_create
 from tests.api.conftest import api_client
 from tests.polling import wait_for
 from workpackages.models import Expense
@@ -201,3 +203,26 @@ def test_the_proxy_serves_the_internal_location_from_the_media_folder() -> None:
     ):
         assert line in caddyfile, line
     assert block.index("rewrite") < block.index("file_server")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_backup_reads_the_media_from_the_bucket(
+    bucket: Any,
+    tmp_path: Path,
+    partner_member: Any,
+    partner_a: Any,
+    workpackage: Any,
+    personnel: Any,
+    period: Any,
+    budget_line: Any,
+) -> None:
+    """`manage.py backup` copies media through the storage: the bucket's files are in the
+    archive, with their checksums, and none the database names is missing."""
+    expense = _upload(partner_member, partner_a, workpackage, personnel, period)
+    summary = backup_create(destination=tmp_path)
+    files = {entry.path: entry for entry in summary.manifest.files}
+    entry = files[f"media/{expense.evidence.name}"]
+    assert entry.size == len(PDF)
+    assert entry.sha256 == hashlib.sha256(PDF).hexdigest()
+    assert summary.manifest.missing_files == []
+    assert backup_check(archive=summary.path).files == summary.manifest.files
