@@ -1796,6 +1796,8 @@ WITHOUT_RULE: dict[str, str] = {
     "admin inline auth.user consortium.profile": "the person's language and reminders",
     "command seed_demo": "builds the demo through the services: tests/workpackages/test_seed_demo.py",
     "command send_report": "makes and sends a report; a sent one keeps its documents and goes on",
+    "command backup": "reads the database and the media: tests/operations/test_backup.py",
+    "command restore": "an operator puts a whole archive back: tests/operations/test_backup.py",
     "page calendar-renew": "the person's own calendar feed",
     "page calendar-revoke": "the person's own calendar feed",
     "page language": "the person's own language",
@@ -1811,6 +1813,12 @@ WITHOUT_RULE: dict[str, str] = {
     "page team-invitation-cancel": "the team's own invitations: test_team_invitations.py",
     "page invitation-decline": "the invitee's own answer: test_team_invitations.py",
     "page team-resend": "an invitation email again, nothing changes: tests/portal/test_team.py",
+    "page second-factor": "the person's own two-step sign-in: tests/portal/test_second_factor.py",
+    "page second-factor-verify": "the sign-in's code step: tests/portal/test_second_factor.py",
+    "admin action auth.user second_factor_reset": (
+        "who resets whom (may_reset): tests/portal/test_second_factor.py"
+    ),
+    "command second_factor_reset": "an operator's reset: tests/portal/test_second_factor.py",
 }
 
 
