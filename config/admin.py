@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from consortium.models import Consortium
 from consortium.permissions import CoordinatorPermissions, SuperuserOnlyAdmin, is_coordinator
+from consortium.second_factor import second_factor_due
 from reporting.alerts import alerts
 from workpackages.overview.selectors import consortium_dashboards
 
@@ -23,8 +24,9 @@ class ConsortiumAdminSite(admin.AdminSite):
 
     def has_permission(self, request: HttpRequest) -> bool:
         # Partner users and observers are never staff; a stale staff flag without a coordinator
-        # role doesn't open the admin either.
-        return is_coordinator(request.user)
+        # role doesn't open the admin either; nor does a session that still owes its second
+        # factor (the middleware sends it to that step before any page already).
+        return is_coordinator(request.user) and not second_factor_due(request.user)
 
     def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
         """Admins that don't apply the consortium scoping (third-party models) are superuser-only."""

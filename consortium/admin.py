@@ -16,11 +16,13 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext_lazy
 
-from consortium import accounts, choices, services
+from consortium import accounts, choices, second_factor, services
+from consortium.adminkit import service_action
 from consortium.models import (
     Consortium,
     ConsortiumRole,
@@ -31,6 +33,7 @@ from consortium.models import (
     Partner,
     Profile,
     ReportingPeriod,
+    SecondFactorChange,
 )
 from consortium.permissions import (
     CoordinatorPermissions,
@@ -351,6 +354,20 @@ class PeopleAdmin(ServiceSavedInlines, CoordinatorPermissions, UserAdmin):
     list_display = ["username", "email", "first_name", "last_name", "is_active", "last_login"]
     list_filter = ["is_active", "is_staff"]
     inlines = [PersonRoleInline, PersonMembershipInline, PersonProfileInline]
+    actions = ["second_factor_reset"]
+
+    second_factor_reset = service_action(
+        second_factor.second_factor_reset,
+        row="person",
+        description=_("Reset two-step sign-in (a lost phone)"),
+        done=ngettext_lazy(
+            "Two-step sign-in reset for %(count)s person: they set it up again at their next "
+            "sign-in.",
+            "Two-step sign-in reset for %(count)s people: they set it up again at their next "
+            "sign-in.",
+            "count",
+        ),
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         return (
@@ -368,18 +385,20 @@ class PeopleAdmin(ServiceSavedInlines, CoordinatorPermissions, UserAdmin):
         if obj is None:
             return fieldsets
         changes = (_("Email address changes"), {"fields": ["email_changes"]})
+        signing_in = (_("Two-step sign-in"), {"fields": ["second_factor"]})
         if request.user.is_superuser:
-            return [*fieldsets, changes]
+            return [*fieldsets, changes, signing_in]
         return [
             (None, {"fields": ["username"]}),
             (_("Personal info"), {"fields": ["first_name", "last_name", "email"]}),
             (_("Access"), {"fields": ["is_active", "last_login"]}),
             changes,
+            signing_in,
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         if request.user.is_superuser:
-            return [*super().get_readonly_fields(request, obj), "email_changes"]
+            return [*super().get_readonly_fields(request, obj), "email_changes", "second_factor"]
         if obj is not None and not people_managed_alone(request.user).filter(pk=obj.pk).exists():
             # Another consortium relies on this account too: its coordinator alone can't change it.
             return [
@@ -390,13 +409,14 @@ class PeopleAdmin(ServiceSavedInlines, CoordinatorPermissions, UserAdmin):
                 "is_active",
                 "last_login",
                 "email_changes",
+                "second_factor",
             ]
         # A new person's address is set as they are added; an existing person's is theirs. Their
         # access is switched off where they work (a membership, a role), whose services keep a
         # partner's last contact and a consortium's last coordinator.
         if obj is None:
             return ["last_login"]
-        return ["email", "is_active", "last_login", "email_changes"]
+        return ["email", "is_active", "last_login", "email_changes", "second_factor"]
 
     @admin.display(description=_("email address changes"))
     def email_changes(self, obj: Any) -> str:
@@ -415,6 +435,30 @@ class PeopleAdmin(ServiceSavedInlines, CoordinatorPermissions, UserAdmin):
                 for change in changes
             ),
         ) or str(_("No change recorded."))
+
+    @admin.display(description=_("two-step sign-in"))
+    def second_factor(self, obj: Any) -> str:
+        """On or off, and every change of it: when, before → after, what, who. A lost phone is
+        reset with the list's action "Reset two-step sign-in"."""
+        state = second_factor.second_factor_state(obj)
+        changes = SecondFactorChange.objects.filter(user_id=obj.pk).select_related("changed_by")
+        lines = format_html_join(
+            mark_safe("<br>"),
+            "{} · {} → {} · {} · {}",
+            (
+                (
+                    date_format(timezone.localtime(change.changed_at), "SHORT_DATETIME_FORMAT"),
+                    change.get_old_state_display(),
+                    change.get_new_state_display(),
+                    change.get_event_display(),
+                    change.changed_by.get_username() if change.changed_by else "–",
+                )
+                for change in changes
+            ),
+        )
+        return format_html(
+            "<strong>{}</strong><br>{}", state.label, lines or _("No change recorded.")
+        )
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any

@@ -44,3 +44,19 @@ class ConsortiumRoleKind(models.TextChoices):
 class CostCategoryKind(models.TextChoices):
     ACTUAL = "actual", _("Actual costs")
     FLAT_RATE = "flat_rate", _("Flat rate on another category")
+
+
+class SecondFactorState(models.TextChoices):
+    """Whether a person signs in with a second factor (an authenticator app and recovery codes)."""
+
+    OFF = "off", _("Off")
+    ON = "on", _("On")
+
+
+class SecondFactorEvent(models.TextChoices):
+    """What changed a person's second factor."""
+
+    TURNED_ON = "turned_on", _("Turned on")
+    TURNED_OFF = "turned_off", _("Turned off")
+    RESET = "reset", _("Reset")
+    CODES_RENEWED = "codes_renewed", _("New recovery codes")

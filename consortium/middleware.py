@@ -1,4 +1,5 @@
-"""The language a signed-in person chose follows them from one device to the next."""
+"""What every request of a signed-in person goes through: the language they chose follows them
+from one device to the next, and a session that owes its second factor passes it first."""
 
 from __future__ import annotations
 
@@ -6,10 +7,15 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext
 
+from consortium.authentication import ApiTokenAuthentication
 from consortium.models import Profile
+from consortium.second_factor import second_factor_due, second_factor_enrolment_due
 
 # Set at sign-in from the person's profile and by the language switch; read on every request
 # without a query.
@@ -42,3 +48,62 @@ def remember_language(sender: Any, request: HttpRequest | None, user: Any, **kwa
     language = Profile.objects.filter(user_id=user.pk).values_list("language", flat=True).first()
     if language:
         request.session[SESSION_LANGUAGE] = language
+
+
+class SecondFactorMiddleware:
+    """The second factor's door for every page (the admin included) and for the API called with
+    the session: a signed-in person who owes it (`second_factor_due`) is sent to enter a code,
+    or, staff who have none yet, to set one up; the API answers them 403. A request that carries
+    an API token is the token's business. Signing in and out, the language, password resets, the
+    second factor's own pages and the links of emails stay open; static files and the health
+    probes never reach this far."""
+
+    # URL names, not paths: a page that moves keeps its place here.
+    OPEN = frozenset(
+        {
+            "login",
+            "logout",
+            "language",
+            "password_reset",
+            "password_reset_done",
+            "password_reset_confirm",
+            "password_reset_complete",
+            "second-factor-verify",
+            "second-factor",
+            "admin:logout",
+            "reminders-opt-out",
+        }
+    )
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.token_keyword = ApiTokenAuthentication.keyword.lower().encode()
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Callable[..., Any], args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        match = request.resolver_match
+        if match is None or match.view_name in self.OPEN or not second_factor_due(request.user):
+            return None
+        if request.path.startswith("/api/"):
+            if self._carries_token(request):
+                return None
+            return JsonResponse(
+                {
+                    "detail": gettext(
+                        "Enter your two-step sign-in code on the site first, or use an API token."
+                    )
+                },
+                status=403,
+            )
+        if second_factor_enrolment_due(request.user):
+            return redirect_to_login(request.get_full_path(), reverse("second-factor"))
+        return redirect_to_login(request.get_full_path(), reverse("second-factor-verify"))
+
+    def _carries_token(self, request: HttpRequest) -> bool:
+        # Read as DRF's authentication reads it: the header's first word names the scheme.
+        words = request.META.get("HTTP_AUTHORIZATION", "").encode("iso-8859-1", "replace").split()
+        return bool(words) and words[0].lower() == self.token_keyword

@@ -1,5 +1,5 @@
-"""Routes of the accounts and team pages."""
+"""Routes of the accounts (two-step sign-in included) and team pages."""
 
-from consortium.views import accounts, team
+from consortium.views import accounts, second_factor, team
 
-urlpatterns = [*accounts.urlpatterns, *team.urlpatterns]
+urlpatterns = [*accounts.urlpatterns, *second_factor.urlpatterns, *team.urlpatterns]

@@ -38,6 +38,9 @@ SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
 CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+# Coordinators and superusers pass a second factor at sign-in (consortium/second_factor.py);
+# an operator switches the requirement off only while setting an installation up.
+OTP_REQUIRED_FOR_STAFF = env.bool("OTP_REQUIRED_FOR_STAFF", default=True)
 
 # API throttling counts requests across every web process: the cache they share is Redis.
 # An unreachable Redis answers within half a second, and the API then throttles nobody

@@ -18,6 +18,7 @@ from consortium.models import (
     Partner,
     ReportingPeriod,
 )
+from consortium.second_factor import token_second_factor_check
 
 
 class ConsortiumSerializer(serializers.ModelSerializer):
@@ -123,6 +124,15 @@ class CostCategorySerializer(serializers.ModelSerializer):
 class TokenRequestSerializer(KnownFieldsOnly, serializers.Serializer):
     username = serializers.CharField()
     password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
+    code = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=32,
+        help_text=_(
+            "For an account that signs in in two steps (staff, and anyone who turned it on): the "
+            "6-digit code the authenticator app shows now, or a recovery code."
+        ),
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         user = authenticate(
@@ -134,6 +144,7 @@ class TokenRequestSerializer(KnownFieldsOnly, serializers.Serializer):
             raise serializers.ValidationError(
                 _("Unable to log in with these credentials."), code="authorization"
             )
+        token_second_factor_check(user=user, code=attrs.get("code", ""))
         attrs["user"] = user
         return attrs
 

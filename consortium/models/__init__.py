@@ -32,6 +32,7 @@ from consortium.models.people import (
     MembershipQuerySet,
     Profile,
     ProfileQuerySet,
+    SecondFactorChange,
     language_of,
     password_fingerprint,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "Profile",
     "ProfileQuerySet",
     "ReportingPeriod",
+    "SecondFactorChange",
     "TimeStamped",
     "WebsiteField",
     "language_of",

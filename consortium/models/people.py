@@ -355,6 +355,42 @@ class EmailAddressChange(models.Model):
         return f"{self.old_email} → {self.new_email}"
 
 
+class SecondFactorChange(models.Model):
+    """A change of a person's second factor at sign-in (turned on, turned off, reset after a lost
+    phone, new recovery codes): who made it, when, the state before and after. Written once,
+    never edited; the devices themselves keep no history (their keys are secrets)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("person"),
+        on_delete=models.CASCADE,
+        related_name="second_factor_changes",
+    )
+    event = models.CharField(_("change"), max_length=20, choices=choices.SecondFactorEvent.choices)
+    old_state = models.CharField(
+        _("before"), max_length=8, choices=choices.SecondFactorState.choices
+    )
+    new_state = models.CharField(
+        _("after"), max_length=8, choices=choices.SecondFactorState.choices
+    )
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("second factor change")
+        verbose_name_plural = _("second factor changes")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.get_event_display()}"
+
+
 def password_fingerprint(user: Any, secret: str | bytes | None = None) -> str:
     """A keyed digest of the person's password hash: it changes whenever the password does,
     whichever way it is set, and tells nothing of the hash without the site's secret key."""
