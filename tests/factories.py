@@ -30,6 +30,7 @@ from consortium.models import (
     Partner,
     Profile,
     ReportingPeriod,
+    SecondFactorChange,
 )
 from consortium.services import (
     consortium_role_grant,
@@ -594,6 +595,19 @@ class ReminderDigestFactory(ServiceMadeFactory):
         person = member_of(deliverable.lead_partner)
         reminders_plan(day=deliverable.due_date - datetime.timedelta(days=7))
         return ReminderDigest.objects.get(user=person)
+
+
+class SecondFactorChangeFactory(factory.django.DjangoModelFactory):
+    """A person turned two-step sign-in on themselves."""
+
+    user = factory.SubFactory(UserFactory)
+    event = consortium_choices.SecondFactorEvent.TURNED_ON
+    old_state = consortium_choices.SecondFactorState.OFF
+    new_state = consortium_choices.SecondFactorState.ON
+    changed_by = factory.SelfAttribute("user")
+
+    class Meta:
+        model = SecondFactorChange
 
 
 class HeartbeatFactory(factory.django.DjangoModelFactory):
