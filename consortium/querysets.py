@@ -46,6 +46,16 @@ def overseen_consortia(user: AbstractBaseUser | AnonymousUser) -> models.QuerySe
     return _role_model().objects.filter(user_id=user.pk, is_active=True).values("consortium_id")
 
 
+def observed_consortia(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Any]:
+    """Ids of the consortia the user observes (the funder): they read all of them but what is
+    still a partner's own business (`ScopedQuerySet.owner_private`)."""
+    return (
+        _role_model()
+        .objects.filter(user_id=user.pk, kind="observer", is_active=True)
+        .values("consortium_id")
+    )
+
+
 def _working_memberships(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[Any]:
     # A partner that has left the consortium gives its people no access anywhere: not the
     # partner pages, not the API, not the files, not the calendar feed.
@@ -134,12 +144,15 @@ class ScopedQuerySet(models.QuerySet):
     same consortium don't see them. Work-plan rows leave it unset and are read by every partner user of
     the consortium. `owner_path` names the partner whose people may change a row ("change"): the
     partner of an expense, the lead partner of a deliverable; rows without one are changed by
-    coordinators only.
+    coordinators only. `owner_private` picks the rows observers don't read (drafts).
     """
 
     consortium_path: str = "consortium"
     partner_path: str | None = None
     owner_path: str | None = None
+    # Rows still their owner's own business (a partner's draft expense): read by the owner's people
+    # and the consortium's coordinators, never by its observers.
+    owner_private: Q | None = None
 
     def restrict(self, user: Any, action: Action = "view") -> Self:
         if not user.is_authenticated or not user.is_active:
@@ -153,7 +166,11 @@ class ScopedQuerySet(models.QuerySet):
         if action == "change":
             owner = f"{self.owner_path}_id" if self.owner_path else "id"
             return self.filter(coordinated | Q(**{f"{owner}__in": self.owners(user)}))
-        condition = Q(**{f"{consortium_id}__in": overseen_consortia(user)})
+        if self.owner_private is None:
+            condition = Q(**{f"{consortium_id}__in": overseen_consortia(user)})
+        else:
+            observed = Q(**{f"{consortium_id}__in": observed_consortia(user)})
+            condition = coordinated | (observed & ~self.owner_private)
         if self.partner_path is None:
             condition |= Q(**{f"{consortium_id}__in": member_consortia(user)})
         else:

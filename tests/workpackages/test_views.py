@@ -18,6 +18,7 @@ from tests import factories
 from tests.assertions import refused_update
 from workpackages import validators
 from workpackages.money.models import Expense
+from workpackages.money.services import expense_submit
 from workpackages.workplan.choices import DeliverableStatus
 from workpackages.workplan.models import DeliverableSubmission
 from workpackages.workplan.services import deliverable_submit
@@ -69,13 +70,22 @@ def submission(deliverable: Any, partner_member: Any, before_due: Any) -> Delive
     )
 
 
-@pytest.mark.parametrize("reader", ["partner_member", "coordinator", "observer"])
-def test_evidence_is_served_to_its_partner_and_the_consortium_overseers(
+@pytest.mark.parametrize("reader", ["partner_member", "coordinator"])
+def test_evidence_is_served_to_its_partner_and_the_consortium_coordinators(
     request: pytest.FixtureRequest, reader: str, evidence: Expense
 ) -> None:
     assert evidence.evidence.name.startswith("evidence/")
     response = _get(request.getfixturevalue(reader), evidence.evidence.name)
     _assert_served(response, INVOICE, "invoice.pdf")
+
+
+def test_evidence_is_served_to_the_funder_once_submitted(
+    observer: Any, partner_member: Any, evidence: Expense
+) -> None:
+    assert evidence.status == "draft"
+    assert _get(observer, evidence.evidence.name).status_code == 404
+    expense_submit(expense=evidence, user=partner_member)
+    _assert_served(_get(observer, evidence.evidence.name), INVOICE, "invoice.pdf")
 
 
 @pytest.mark.parametrize("reader", ["other_partner_member", "other_coordinator", None])

@@ -156,6 +156,9 @@ DECLARED = ~Q(status=choices.ExpenseStatus.WITHDRAWN)
 
 
 class ExpenseQuerySet(PartnerOwnedQuerySet):
+    # A draft is the partner's until submitted: the funder never reads it.
+    owner_private = Q(status=choices.ExpenseStatus.DRAFT)
+
     def declared(self) -> ExpenseQuerySet:
         """The lines a statement declares (`DECLARED`)."""
         return self.filter(DECLARED)
