@@ -88,9 +88,11 @@ def test_pages_need_a_signed_in_partner(coordinator: Any, observer: Any) -> None
     anonymous = Client().get(reverse("expense-list"))
     assert anonymous.status_code == 302
     assert anonymous["Location"] == f"{reverse('login')}?next={reverse('expense-list')}"
-    # A coordinator who works for no partner goes to the admin; an observer is told why not.
+    # A coordinator who works for no partner goes to the admin, an observer to the funder's
+    # pages, anyone else is told why not.
     assert client_for(coordinator).get(reverse("dashboard"))["Location"] == reverse("admin:index")
-    response = client_for(observer).get(reverse("dashboard"))
+    assert client_for(observer).get(reverse("dashboard"))["Location"] == reverse("funder")
+    response = client_for(factories.UserFactory()).get(reverse("dashboard"))
     assert response.status_code == 403
     assert b"works for no partner" in response.content
 

@@ -290,8 +290,9 @@ def test_anonymous_visitors_go_to_the_login_page(name: str) -> None:
 def test_a_person_without_a_partner_gets_no_file(observer: Any, expenses: list[Expense]) -> None:
     response = client_for(observer).get(reverse("expense-export", args=["csv"]))
 
-    assert response.status_code == 403
-    assert b"Culture media" not in body(response)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("funder")
+    assert b"Culture media" not in response.content
 
 
 # The writers -----------------------------------------------------------------------------------

@@ -1698,6 +1698,8 @@ def test_the_door_refuses_with_the_rule_s_message_and_changes_nothing(
 # The partner pages' URL names that only read (a GET page, an export, the calendar feed). Every
 # other URL name of the partner pages writes, and must be in DOORS.
 PAGES_THAT_READ = {
+    "funder",
+    "funder-overview",
     "login",
     "logout",
     "password_change_done",
