@@ -19,7 +19,8 @@ CSV dialect: UTF-8 with a byte-order mark, `;` between fields, decimal comma, IS
 XLSX: amounts are numbers (`Decimal`, format `#,##0.00`), dates are dates in Excel's built-in short
     date format (number format 14), which Excel and LibreOffice show in the reader's regional
     format (31/01/2026 in Belgium). A column may carry a number format of its own (a percentage,
-    person-months). Text keeps its line breaks, carriage returns included; control characters
+    person-months). A fractional number holds the decimals its format shows, rounded half away
+    from zero (a sum read from SQLite as 629.599999999999 is stored as 629.60). Text keeps its line breaks, carriage returns included; control characters
     the file's XML can't hold (a bell, an escape) are left out.
 
 Formula neutralisation (OWASP "CSV injection"): a spreadsheet treats a cell that begins with `=`,
@@ -45,7 +46,7 @@ import re
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from openpyxl import Workbook
@@ -109,16 +110,29 @@ def write_csv(rows: Iterable[Sequence[Any]], headers: Sequence[Any]) -> Iterator
         yield writer.writerow([_csv_text(value) for value in row]).encode()
 
 
+def _shown(value: Decimal | float, number_format: str) -> Decimal | float:
+    """A fractional number to the decimals its format shows, rounded half away from zero: the
+    cell holds the figure the reader sees (629.60, not a sum's 629.599999999999)."""
+    exact = value if isinstance(value, Decimal) else Decimal(repr(value))
+    if not exact.is_finite():
+        return value
+    decimals = len(number_format.rpartition(".")[2]) if "." in number_format else 0
+    return exact.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+
+
 def _xlsx_cell(
     sheet: Any, value: Any, *, bold: bool = False, number_format: str | None = None
 ) -> WriteOnlyCell:
     """The one place a workbook's cell is made. Text is a string cell, never a formula, with the
     quote prefix when it starts like one; a number or a date gets `number_format` when given,
-    else amounts get the money format and days the reader's short date."""
+    else amounts get the money format and days the reader's short date. A fractional number
+    holds the decimals its format shows, no more."""
     if isinstance(value, str | Decimal | int | float | datetime.date) or value is None:
         pass
     else:
         value = str(value)  # lazy translations, choices' labels
+    if isinstance(value, Decimal | float):
+        value = _shown(value, number_format or MONEY_FORMAT)
     if isinstance(value, str):
         # Control characters are not allowed in the file's XML; they carry no meaning here.
         value = ILLEGAL_CHARACTERS_RE.sub("", value)

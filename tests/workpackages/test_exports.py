@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import datetime
 import io
+import zipfile
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -213,6 +214,41 @@ def test_a_workbook_has_its_sheets_with_typed_cells() -> None:
         ("=1+1", "s", True),
         ("-2", "s", True),
     ]
+
+
+def test_a_number_holds_the_decimals_it_shows() -> None:
+    """A sum carried with a dozen decimals (as SQLite's are) is stored as the reader sees it: the
+    cell holds 629.6, not 629.599999999999; halves round away from zero."""
+    data = write_workbook(
+        [
+            Sheet(
+                title="Jobs",
+                headers=["FTE", "Amount", "Share", "Count", "Ratio"],
+                rows=[
+                    (
+                        Decimal("629.599999999999"),
+                        Decimal("140476.360000000"),
+                        Decimal("12.25"),
+                        7,
+                        0.1 + 0.2,
+                    )
+                ],
+                formats=("0.00", None, "0.0", None, "0.00"),
+            )
+        ]
+    )
+    fte, amount, share, count, ratio = load_workbook(io.BytesIO(data)).worksheets[0][2]
+    assert (fte.value, amount.value, share.value, count.value, ratio.value) == (
+        629.6,
+        140476.36,
+        12.3,
+        7,
+        0.3,
+    )
+    # The file itself holds the short figures, not their float spelling.
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        xml = archive.read("xl/worksheets/sheet1.xml").decode()
+    assert "<v>629.6</v>" in xml and "629.59" not in xml and "<v>0.3</v>" in xml
 
 
 def test_text_reads_back_exactly_as_typed_carriage_returns_included() -> None:
