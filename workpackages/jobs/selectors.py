@@ -4,15 +4,22 @@ partner's commitment, in one query.
 
 from __future__ import annotations
 
+import datetime
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
+    Case,
+    CharField,
     Count,
+    F,
+    Q,
     QuerySet,
     Sum,
+    Value,
+    When,
 )
 from django.utils.translation import gettext
 
@@ -123,20 +130,41 @@ class JobsFigures:
         ]
 
 
+def status_on(until: datetime.date) -> Case:
+    """A job's status as it stood on `until`: realised if it was realised and had started by
+    then, forecast otherwise (a job realised later was still a forecast)."""
+    return Case(
+        When(status=JobStatus.REALISED, start_date__lte=until, then=Value(JobStatus.REALISED)),
+        default=Value(JobStatus.FORECAST),
+        output_field=CharField(),
+    )
+
+
 def jobs_counts(
-    ids: list[int], partners_only: QuerySet[Any] | None = None
+    ids: list[int],
+    partners_only: QuerySet[Any] | None = None,
+    until: datetime.date | None = None,
 ) -> dict[int, dict[tuple[str, str], tuple[int, Decimal]]]:
-    jobs = JobRecord.objects.filter(consortium_id__in=ids)
+    """Headcount and FTE per consortium, impact and status; with `until`, as they stood at the
+    end of that day: the records that existed then, each with its status of then."""
+    jobs = JobRecord.objects.filter(consortium_id__in=ids).exclude(status=JobStatus.WITHDRAWN)
     if partners_only is not None:
         jobs = jobs.filter(partner_id__in=partners_only)
+    if until is None:
+        jobs = jobs.annotate(status_then=F("status"))
+    else:
+        recorded = Q(created_at__date__lte=until) | Q(
+            status=JobStatus.REALISED, start_date__lte=until
+        )
+        jobs = jobs.filter(recorded).annotate(status_then=status_on(until))
     rows = (
-        jobs.exclude(status=JobStatus.WITHDRAWN)
-        .values("consortium_id", "impact", "status")
+        jobs.values("consortium_id", "impact", "status_then")
         .annotate(headcount=Count("pk"), fte=Sum("fte"))
+        .order_by()
     )
     result: dict[int, dict[tuple[str, str], tuple[int, Decimal]]] = defaultdict(dict)
     for row in rows:
-        result[row["consortium_id"]][(row["impact"], row["status"])] = (
+        result[row["consortium_id"]][(row["impact"], row["status_then"])] = (
             row["headcount"],
             row["fte"] or ZERO,
         )

@@ -37,26 +37,32 @@ from workpackages.workplan.models import (
 MONEY_FIELD: DecimalField = DecimalField(max_digits=16, decimal_places=2)
 
 
-def _accepted_sum(category_ref: str) -> Subquery:
+def _accepted_sum(category_ref: str, until: datetime.date | None = None) -> Subquery:
+    expenses = Expense.objects.filter(
+        partner_id=OuterRef("partner_id"),
+        workpackage_id=OuterRef("workpackage_id"),
+        category_id=OuterRef(category_ref),
+        status=ExpenseStatus.ACCEPTED,
+    )
+    if until is not None:
+        # As of a day: the costs of the periods ended by then, whenever they were accepted.
+        expenses = expenses.filter(period__end_date__lte=until)
     return Subquery(
-        Expense.objects.filter(
-            partner_id=OuterRef("partner_id"),
-            workpackage_id=OuterRef("workpackage_id"),
-            category_id=OuterRef(category_ref),
-            status=ExpenseStatus.ACCEPTED,
-        )
-        .values("partner_id")
+        expenses.values("partner_id")
         .annotate(total=Sum("accepted_amount"))
         .values("total"),
         output_field=MONEY_FIELD,
     )
 
 
-def budget_lines_with_consumption(lines: QuerySet[BudgetLine]) -> QuerySet[Any]:
-    """Annotate `consumed` (accepted expenses; flat-rate lines: rate × their base heading's)."""
-    own = Coalesce(_accepted_sum("category_id"), Value(ZERO), output_field=MONEY_FIELD)
+def budget_lines_with_consumption(
+    lines: QuerySet[BudgetLine], until: datetime.date | None = None
+) -> QuerySet[Any]:
+    """Annotate `consumed` (accepted expenses; flat-rate lines: rate × their base heading's).
+    With `until`, only the expenses of the reporting periods ended by that day count."""
+    own = Coalesce(_accepted_sum("category_id", until), Value(ZERO), output_field=MONEY_FIELD)
     base = Coalesce(
-        _accepted_sum("category__flat_rate_base_id"), Value(ZERO), output_field=MONEY_FIELD
+        _accepted_sum("category__flat_rate_base_id", until), Value(ZERO), output_field=MONEY_FIELD
     )
     return lines.annotate(
         consumed=Case(
@@ -151,16 +157,19 @@ def add_budget_line(
 
 
 def budget_rows(
-    ids: list[int], partners_only: QuerySet[Any] | None = None
+    ids: list[int],
+    partners_only: QuerySet[Any] | None = None,
+    until: datetime.date | None = None,
 ) -> tuple[dict[int, list[BudgetRow]], dict[int, list[BudgetRow]]]:
     """Budget per partner and per workpackage, from one query over the (annotated) budget lines;
-    `partners_only` (partner ids) leaves out the money of every other partner."""
+    `partners_only` (partner ids) leaves out the money of every other partner; `until` counts
+    the costs of the periods ended by that day only."""
     lines = BudgetLine.objects.filter(consortium_id__in=ids, status=BudgetLineStatus.ACTIVE)
     all_partners = Partner.objects.filter(consortium_id__in=ids)
     if partners_only is not None:
         lines = lines.filter(partner_id__in=partners_only)
         all_partners = all_partners.filter(pk__in=partners_only)
-    values = budget_lines_with_consumption(lines).values_list(
+    values = budget_lines_with_consumption(lines, until).values_list(
         "consortium_id",
         "partner_id",
         "partner__number",

@@ -105,18 +105,21 @@ def consortium_dashboards(
     today: datetime.date | None = None,
     late_limit: int = 10,
     partners_only: QuerySet[Any] | None = None,
+    until: datetime.date | None = None,
 ) -> list[ConsortiumDashboard]:
     """The dashboard of each consortium, in a number of queries that depends on nothing but
     the number of consortia (one for each consortium's late-deliverables list, none without
-    one). With `partners_only` (partner ids), the money and the jobs are those partners' only."""
-    today = today or timezone.localdate()
+    one). With `partners_only` (partner ids), the money and the jobs are those partners' only.
+    With `until` (a reporting period's last day), the figures as they stood at its end: the
+    costs of the periods ended by then, jobs and deliverables by their dates, time elapsed."""
+    today = until or today or timezone.localdate()
     consortia = list(consortia)
     ids = [c.pk for c in consortia]
     if not ids:
         return []
-    deliverables = deliverable_counts(ids, today)
-    by_partner, by_workpackage = budget_rows(ids, partners_only)
-    jobs = jobs_counts(ids, partners_only)
+    deliverables = deliverable_counts(ids, today, as_of=until is not None)
+    by_partner, by_workpackage = budget_rows(ids, partners_only, until)
+    jobs = jobs_counts(ids, partners_only, until)
     counts = {
         row["pk"]: row
         for row in Consortium.objects.filter(pk__in=ids)
@@ -178,19 +181,26 @@ def consortium_summary(
     *,
     partners_only: QuerySet[Any] | None = None,
     today: datetime.date | None = None,
+    until: datetime.date | None = None,
 ) -> ConsortiumSummary:
     """One consortium's budget, deliverables, milestones and jobs in a fixed number of queries.
 
     With `partners_only` (ids of the partners a partner user works for) the money and the jobs are
     those partners' only; the work plan (deliverables, milestones) is the whole consortium's.
+    With `until`, the figures as they stood at the end of that day (`consortium_dashboards`); a
+    milestone was overdue then if its date had passed and it was not achieved by then.
     """
-    today = today or timezone.localdate()
+    today = until or today or timezone.localdate()
     [dashboard] = consortium_dashboards(
-        [consortium], today=today, late_limit=0, partners_only=partners_only
+        [consortium], today=today, late_limit=0, partners_only=partners_only, until=until
     )
+    if until is None:
+        overdue = Q(status=MilestoneStatus.PENDING, due_date__lt=today)
+    else:
+        overdue = Q(due_date__lt=until) & ~Q(achieved_on__lte=until)
     milestones = Milestone.objects.filter(consortium_id=consortium.pk).aggregate(
         total=Count("pk"),
-        overdue=Count("pk", filter=Q(status=MilestoneStatus.PENDING, due_date__lt=today)),
+        overdue=Count("pk", filter=overdue),
         **{
             f"status_{value}": Count("pk", filter=Q(status=value))
             for value in MilestoneStatus.values
