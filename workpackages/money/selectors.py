@@ -48,9 +48,7 @@ def _accepted_sum(category_ref: str, until: datetime.date | None = None) -> Subq
         # As of a day: the costs of the periods ended by then, whenever they were accepted.
         expenses = expenses.filter(period__end_date__lte=until)
     return Subquery(
-        expenses.values("partner_id")
-        .annotate(total=Sum("accepted_amount"))
-        .values("total"),
+        expenses.values("partner_id").annotate(total=Sum("accepted_amount")).values("total"),
         output_field=MONEY_FIELD,
     )
 
