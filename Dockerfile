@@ -17,11 +17,12 @@ RUN uv sync --frozen --no-dev
 
 
 FROM python:3.11-slim-bookworm
-# What WeasyPrint needs to write the reports' PDFs (the Makefile's SYSTEM_LIBS).
+# What WeasyPrint needs to write the reports' PDFs (the Makefile's SYSTEM_LIBS), and the
+# PostgreSQL client `manage.py backup` and `restore` run (version 15, as the compose database).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 \
-        fonts-dejavu-core \
+        fonts-dejavu-core postgresql-client \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin app
 WORKDIR /app
@@ -36,10 +37,10 @@ ENV PATH=/app/.venv/bin:$PATH \
 RUN SECRET_KEY=collectstatic-at-build-time-only-never-used-to-sign-anything-at-all \
     DATABASE_URL=postgres://build@127.0.0.1:5432/build \
     python manage.py collectstatic --no-input --verbosity 0 \
-    && mkdir -p /data/media \
+    && mkdir -p /data/media /data/backups \
     && chown -R app:app /data /app/var
 USER 10001
-VOLUME ["/data/media"]
+VOLUME ["/data/media", "/data/backups"]
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health/live/', timeout=4)"]

@@ -11,12 +11,15 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 
 from consortium.models import ApiToken
+from consortium.second_factor import has_second_factor, staff_must_use_second_factor
 
 
 class ApiTokenAuthentication(TokenAuthentication):
     """DRF's token authentication over `ApiToken`: a key DRF's own table holds without a binding
     (made in the admin or by `drf_create_token`) is refused like an unknown one, a key issued
-    under a password since changed is refused, and so is one older than API_TOKEN_DAYS."""
+    under a password since changed is refused, and so is one older than API_TOKEN_DAYS, and a
+    staff member's while the site requires a second factor they have not set up (tokens of a
+    person who sets one up, or whose is reset, are revoked then: `consortium/second_factor.py`)."""
 
     model = ApiToken
 
@@ -32,6 +35,14 @@ class ApiTokenAuthentication(TokenAuthentication):
                 gettext(
                     "This API token was revoked when the password changed: ask for a new one "
                     "with POST /api/v1/auth/token/."
+                )
+            )
+        if staff_must_use_second_factor(user) and not has_second_factor(user):
+            # Issued before the site required a second factor of staff: with a password alone.
+            raise exceptions.AuthenticationFailed(
+                gettext(
+                    "Your account now signs in in two steps: set it up on the site, then ask for "
+                    "a new API token with your code, with POST /api/v1/auth/token/."
                 )
             )
         if token.is_expired:

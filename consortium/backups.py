@@ -188,7 +188,13 @@ def backup_create(
             if missing - set(_named_files()) and attempt < attempts:
                 continue  # Regenerated reports deleted files of this dump: take a new one.
             _fsync(partial)
-            os.replace(partial, path)
+            try:
+                # A link, not a rename: it fails rather than replace an archive made meanwhile.
+                os.link(partial, path)
+            except FileExistsError:
+                raise BackupError(
+                    f"{path} exists already: a backup never overwrites a file."
+                ) from None
             _fsync(path.parent)
         finally:
             partial.unlink(missing_ok=True)

@@ -32,7 +32,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from consortium.choices import SecondFactorEvent, SecondFactorState
 from consortium.emails import email_later
-from consortium.models import SecondFactorChange, language_of
+from consortium.models import ApiToken, SecondFactorChange, language_of
 from consortium.querysets import people_managed_alone
 from consortium.teams import person_name
 
@@ -252,6 +252,8 @@ def totp_device_confirm(*, user: Any, code: str) -> list[str]:
         TOTPDevice.objects.filter(user_id=user.pk).exclude(pk=device.pk).delete()
         TOTPDevice.objects.filter(pk=device.pk).update(confirmed=True)
         codes = _recovery_codes_new(user)
+        # A token issued with the password alone ends: the next one comes with a code.
+        ApiToken.objects.filter(user_id=user.pk).delete()
         _record(user, SecondFactorEvent.TURNED_ON, SecondFactorState.OFF, by=user)
     setattr(user, _HAS_SECOND_FACTOR, True)
     return codes
@@ -262,16 +264,19 @@ def device_confirmed(user: Any) -> TOTPDevice:
     return TOTPDevice.objects.get(user_id=user.pk, confirmed=True)
 
 
-@transaction.atomic
-def recovery_codes_renew(*, user: Any) -> list[str]:
-    """New recovery codes for the person, shown once; the previous ones stop working."""
+def recovery_codes_renew(*, user: Any, code: str) -> list[str]:
+    """New recovery codes for the person, shown once, with a current code from their app (or a
+    recovery code): a session left open is not enough to mint ten new second factors. The
+    previous codes stop working, and the person is told by email."""
     if not has_second_factor(user):
         raise ValidationError(
             gettext("Turn two-step sign-in on first: recovery codes come with it."),
             code="no_second_factor",
         )
-    codes = _recovery_codes_new(user)
-    _record(user, SecondFactorEvent.CODES_RENEWED, SecondFactorState.ON, by=user, tell=False)
+    second_factor_check(user=user, code=code)
+    with transaction.atomic():
+        codes = _recovery_codes_new(user)
+        _record(user, SecondFactorEvent.CODES_RENEWED, SecondFactorState.ON, by=user)
     return codes
 
 
@@ -326,6 +331,8 @@ def second_factor_reset(*, person: Any, user: Any) -> SecondFactorChange:
         )
     old = SecondFactorState.ON if has_second_factor(locked) else SecondFactorState.OFF
     _devices_delete(locked)
+    # Tokens were issued with the factor just removed: whoever has the phone keeps no access.
+    ApiToken.objects.filter(user_id=locked.pk).delete()
     return _record(locked, SecondFactorEvent.RESET, old, by=user)
 
 

@@ -116,11 +116,14 @@ def manage(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action") if request.method == "POST" else None
     form = SecondFactorCodeForm(request.POST if action in ("confirm", "off") else None)
     if second_factor.has_second_factor(user):
-        if action == "codes":
+        renew = SecondFactorCodeForm(request.POST if action == "codes" else None, prefix="renew")
+        if action == "codes" and renew.is_valid():
             try:
-                codes = second_factor.recovery_codes_renew(user=user)
+                codes = second_factor.recovery_codes_renew(
+                    user=user, code=renew.cleaned_data["code"]
+                )
             except ValidationError as error:
-                messages.error(request, " ".join(error.messages))
+                add_service_error(renew, error)
             else:
                 return _codes(request, codes)
         elif action == "off" and form.is_valid():
@@ -138,6 +141,7 @@ def manage(request: HttpRequest) -> HttpResponse:
                 "form": form,
                 "on": True,
                 "codes_left": second_factor.recovery_codes_left(user),
+                "renew_form": renew,
                 "may_turn_off": second_factor.may_turn_off(user),
             },
         )

@@ -153,6 +153,15 @@ def test_staff_without_a_second_factor_set_it_up_first(
     again = client.get(SETUP).content.decode()
     assert "10 recovery codes are left" in again
     assert codes[0] not in again
+    # New ones take a current code: a wrong one changes nothing.
+    next_step(clock)
+    refused = client.post(SETUP, {"action": "codes", "renew-code": "12345678"})
+    assert refused.status_code == 200
+    assert second_factor.wrong_code_message() in refused.content.decode()
+    assert StaticToken.objects.filter(token=codes[0]).exists()
+    renewed = client.post(SETUP, {"action": "codes", "renew-code": code_of(device)})
+    assert renewed.status_code == 200
+    assert not StaticToken.objects.filter(token=codes[0]).exists()
 
 
 def test_the_admin_site_refuses_an_unverified_staff_session(
@@ -302,12 +311,47 @@ def test_staff_keep_it_while_it_is_required(coordinator: Any, settings: Any, clo
     assert not second_factor.has_second_factor(coordinator)
 
 
-def test_new_recovery_codes_replace_the_old_ones(partner_member: Any, clock: Any) -> None:
-    _device, old = turn_on(partner_member, clock)
-    new = second_factor.recovery_codes_renew(user=partner_member)
+def test_new_recovery_codes_replace_the_old_ones(
+    partner_member: Any, clock: Any, eager_tasks: None, django_capture_on_commit_callbacks: Any
+) -> None:
+    """Only with a current code (an open session is not enough), and the person is told."""
+    device, old = turn_on(partner_member, clock)
+    mail.outbox.clear()
+    with pytest.raises(ValidationError) as refused:
+        second_factor.recovery_codes_renew(user=partner_member, code="")
+    assert refused.value.message_dict["code"] == [second_factor.wrong_code_message()]
+    assert set(StaticToken.objects.values_list("token", flat=True)) == set(old)
+    with django_capture_on_commit_callbacks(execute=True):
+        new = second_factor.recovery_codes_renew(user=partner_member, code=code_of(device))
     assert not set(old) & set(new)
     assert set(StaticToken.objects.values_list("token", flat=True)) == set(new)
     assert SecondFactorChange.objects.filter(event="codes_renewed").count() == 1
+    [told] = mail.outbox
+    assert "new recovery codes were made" in told.body
+
+
+def test_tokens_from_before_the_second_factor_end(
+    partner_member: Any, coordinator: Any, clock: Any, settings: Any
+) -> None:
+    """A token issued with the password alone stops working once the person sets a second factor
+    up, or once it is reset; a staff member's from before the site required one is refused until
+    they set it up."""
+    old = api_token_issue(user=partner_member)
+    turn_on(partner_member, clock)
+    assert not ApiToken.objects.filter(pk=old.pk).exists()
+    assert APIClient().get(API, HTTP_AUTHORIZATION=f"Token {old.key}").status_code == 401
+
+    staff_token = api_token_issue(user=coordinator)
+    settings.OTP_REQUIRED_FOR_STAFF = True
+    refused = APIClient().get(API, HTTP_AUTHORIZATION=f"Token {staff_token.key}")
+    assert refused.status_code == 401
+    assert "two steps" in refused.json()["detail"]
+
+    _device, _codes = turn_on(coordinator, clock)
+    issued = api_token_issue(user=coordinator)
+    assert APIClient().get(API, HTTP_AUTHORIZATION=f"Token {issued.key}").status_code == 200
+    second_factor.second_factor_reset(person=coordinator, user=None)
+    assert not ApiToken.objects.filter(user=coordinator).exists()
 
 
 # A lost phone ---------------------------------------------------------------------------------
