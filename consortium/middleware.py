@@ -88,7 +88,8 @@ class SecondFactorMiddleware:
         match = request.resolver_match
         if match is None or match.view_name in self.OPEN or not second_factor_due(request.user):
             return None
-        if request.path.startswith("/api/"):
+        # The API answers in JSON; its docs page is a page like any other.
+        if request.path.startswith("/api/") and match.view_name != "api-docs":
             if self._carries_token(request):
                 return None
             return JsonResponse(

@@ -114,6 +114,9 @@ def test_staff_without_a_second_factor_set_it_up_first(
 ) -> None:
     client = sign_in(coordinator)
     assert client.get("/admin/")["Location"] == f"{SETUP}?next=/admin/"
+    # The API's docs page sends the person to the code step too; the API itself answers JSON.
+    assert client.get("/api/docs/")["Location"] == f"{SETUP}?next=/api/docs/"
+    assert client.get(API).status_code == 403
     assert client.get(VERIFY + "?next=/admin/")["Location"].startswith(SETUP)
 
     page = client.get(f"{SETUP}?next=/admin/")
