@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from consortium.choices import PartnerStatus
 from consortium.exports import write_csv, write_xlsx
 from consortium.models import Consortium, Membership, Partner
-from consortium.querysets import Action, may_manage_team, overseen_consortia
+from consortium.querysets import Action, may_manage_team
 
 SESSION_KEY = "portal_membership"
 
@@ -82,7 +82,7 @@ def partner_view(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRes
             if request.user.is_staff:
                 # Coordinators who work for no partner have the admin for their consortium.
                 return redirect("admin:index")
-            if overseen_consortia(request.user).exists():
+            if Consortium.objects.overseen_by(request.user).exists():
                 # The funder's observers read their consortia on pages of their own.
                 return redirect("funder")
             return render(request, "portal/no_partner.html", status=403)

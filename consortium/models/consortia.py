@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from typing import Any, Self
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -18,11 +19,20 @@ from consortium.constraints import ValidatedModel
 from consortium.models.base import PERCENT_VALIDATORS, TimeStamped
 from consortium.querysets import (
     ScopedQuerySet,
+    overseen_consortia,
 )
 
 
 class ConsortiumQuerySet(ScopedQuerySet):
     consortium_path = ""
+
+    def overseen_by(self, user: Any) -> Self:
+        """The consortia whose whole picture the person reads (the funder's pages): those they
+        observe or coordinate; every one for a superuser."""
+        consortia = self.restrict(user, "view")
+        if user.is_superuser:
+            return consortia
+        return consortia.filter(pk__in=overseen_consortia(user))
 
 
 class Consortium(TimeStamped):

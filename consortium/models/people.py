@@ -325,7 +325,25 @@ class Invitation(TimeStamped):
         return self.status == InvitationStatus.PENDING and not self.is_expired
 
 
-class EmailAddressChange(models.Model):
+class AccountChange(models.Model):
+    """A record of a change to a person's account: who made it (None: the application or an
+    operator) and when. Written once, never edited."""
+
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("changed by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
+
+    class Meta:
+        abstract = True
+        ordering = ["-id"]
+
+
+class EmailAddressChange(AccountChange):
     """A change of a person's email address, where their password reset links go: who made it,
     when, the old address and the new one. Written once, never edited."""
 
@@ -337,25 +355,16 @@ class EmailAddressChange(models.Model):
     )
     old_email = models.EmailField(_("old address"), max_length=254, blank=True)
     new_email = models.EmailField(_("new address"), max_length=254)
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("changed by"),
-        null=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 
-    class Meta:
+    class Meta(AccountChange.Meta):
         verbose_name = _("email address change")
         verbose_name_plural = _("email address changes")
-        ordering = ["-id"]
 
     def __str__(self) -> str:
         return f"{self.old_email} → {self.new_email}"
 
 
-class SecondFactorChange(models.Model):
+class SecondFactorChange(AccountChange):
     """A change of a person's second factor at sign-in (turned on, turned off, reset after a lost
     phone, new recovery codes): who made it, when, the state before and after. Written once,
     never edited; the devices themselves keep no history (their keys are secrets)."""
@@ -373,19 +382,10 @@ class SecondFactorChange(models.Model):
     new_state = models.CharField(
         _("after"), max_length=8, choices=choices.SecondFactorState.choices
     )
-    changed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        verbose_name=_("changed by"),
-        null=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    changed_at = models.DateTimeField(_("changed at"), default=timezone.now)
 
-    class Meta:
+    class Meta(AccountChange.Meta):
         verbose_name = _("second factor change")
         verbose_name_plural = _("second factor changes")
-        ordering = ["-id"]
 
     def __str__(self) -> str:
         return f"{self.user}: {self.get_event_display()}"

@@ -22,17 +22,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from consortium.models import Consortium, ReportingPeriod
-from consortium.querysets import overseen_consortia
 from workpackages.overview.selectors import consortium_summary
 from workpackages.workplan.choices import MilestoneStatus
 
 
 def overseen(user: Any) -> QuerySet[Consortium]:
-    """The consortia whose funder pages the person reads: those they observe or coordinate."""
-    consortia = Consortium.objects.restrict(user, "view").order_by("acronym")
-    if user.is_superuser:
-        return consortia
-    return consortia.filter(pk__in=overseen_consortia(user))
+    """The consortia whose funder pages the person reads, by acronym."""
+    return Consortium.objects.overseen_by(user).order_by("acronym")
 
 
 @require_safe
