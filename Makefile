@@ -98,9 +98,10 @@ fuzz: install-dev ## Fuzz every API operation deeper: random, 100 examples each,
 	FUZZ=deep DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 		$(BIN)/pytest -n 2 --dist load tests/api/test_schema_fuzz.py
 
-screenshots: install-dev browser ## Photograph the partner dashboard in English and French into docs/
+screenshots: install-dev browser ## Photograph the partner dashboard, the funder's overview and a semester report's cover into docs/
 	PORTAL_SCREENSHOTS_DIR=$(CURDIR)/docs DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
-		$(BIN)/pytest tests/demo/test_walkthrough.py
+		DJANGO_ALLOW_ASYNC_UNSAFE=true \
+		$(BIN)/pytest tests/demo/test_walkthrough.py tests/reporting/test_funder_walk.py
 
 lint: install-dev ## ruff, mypy, no missing migration, the Dockerfile (hadolint), the Procfile, check --deploy
 	$(BIN)/ruff check .

@@ -1,5 +1,6 @@
 """Top-level routes: the coordinators' admin, the API and its documentation, uploaded files, and
-the partner pages (accounts and team from `consortium`, the rest from `workpackages`)."""
+the partner pages (accounts and team from `consortium`, the rest from `workpackages`), and the
+funder's pages (`reporting`)."""
 
 from django.conf import settings
 from django.contrib import admin
@@ -23,4 +24,5 @@ urlpatterns = [
     path(f"{settings.MEDIA_URL.strip('/')}/<path:path>", protected_media, name="media"),
     path("", include("consortium.urls")),
     path("", include("workpackages.urls")),
+    path("", include("reporting.urls")),
 ]

@@ -110,7 +110,20 @@ class ConsortiumAdmin(ScopedModelAdmin):
     inlines = [ConsortiumRoleInline, CostCategoryInline, ReportingPeriodInline]
     actions = ["regenerate_periods"]
     fieldsets = [
-        (None, {"fields": ["name", "acronym", "funder", "start_date", "end_date"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "name",
+                    "name_fr",
+                    "acronym",
+                    "funder",
+                    "agreement_number",
+                    "start_date",
+                    "end_date",
+                ]
+            },
+        ),
         (_("Money"), {"fields": ["total_budget", "public_funding_share"]}),
         (
             _("Jobs targets"),

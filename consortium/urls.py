@@ -1,5 +1,10 @@
 """Routes of the accounts (two-step sign-in included) and team pages."""
 
-from consortium.views import accounts, second_factor, team
+from consortium.views import accounts, notifications, second_factor, team
 
-urlpatterns = [*accounts.urlpatterns, *second_factor.urlpatterns, *team.urlpatterns]
+urlpatterns = [
+    *accounts.urlpatterns,
+    *second_factor.urlpatterns,
+    *team.urlpatterns,
+    *notifications.urlpatterns,
+]

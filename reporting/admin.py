@@ -17,14 +17,20 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from consortium.adminkit import run_service, status_badge
+from consortium.adminkit import badge, run_service, status_badge
 from consortium.permissions import ReadOnlyTabularInline, ScopedModelAdmin
 from reporting import tasks
 from reporting.choices import DeliveryStatus, ReportStatus
-from reporting.models import Report, ReportDelivery, ReportDocument, ReportRecipient
-from reporting.outbox import report_resend
+from reporting.models import (
+    Report,
+    ReportDelivery,
+    ReportDocument,
+    ReportRecipient,
+    ReportSchedule,
+)
 from reporting.rendering import CHART_CID
-from reporting.services import report_generate, report_schedule
+from reporting.schedules import schedule_when
+from reporting.services import report_generate, report_release, report_schedule
 
 # Reports and deliveries share their status values: pending, (generated,) sent, failed.
 STATUS_TONES: dict[str, str] = {
@@ -54,8 +60,31 @@ class DeliveryInline(ReadOnlyTabularInline):
         return status_badge(obj, STATUS_TONES)
 
 
+class ReviewFilter(admin.SimpleListFilter):
+    """Reports waiting for a coordinator to read and send them, or sent."""
+
+    title = _("review")
+    parameter_name = "review"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("waiting", _("To review")), ("sent", _("Sent for delivery"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Report]) -> QuerySet[Report]:
+        if self.value() == "waiting":
+            return queryset.filter(released_at__isnull=True)
+        if self.value() == "sent":
+            return queryset.filter(released_at__isnull=False)
+        return queryset
+
+
 class ReportForm(forms.ModelForm):
-    """A report asked for by hand: its kind, consortium and period; the rest is the tasks' work."""
+    """A report asked for by hand: its kind, consortium and period; the rest is the tasks' work.
+    It waits in the archive for a coordinator to read and send it, unless they tick "send"."""
+
+    send_when_generated = forms.BooleanField(
+        label=_("Send it to its recipients as soon as it is generated, without review"),
+        required=False,
+    )
 
     class Meta:
         model = Report
@@ -76,7 +105,7 @@ class ReportAdmin(ScopedModelAdmin):
         "generated_at",
         "sent_at",
     ]
-    list_filter = ["kind", "status", "consortium"]
+    list_filter = [ReviewFilter, "kind", "status", "consortium"]
     date_hierarchy = "period_end"
     list_select_related = ["consortium"]
     inlines = [DeliveryInline]
@@ -85,6 +114,8 @@ class ReportAdmin(ScopedModelAdmin):
         "status_display",
         "documents_display",
         "generated_at",
+        "released_at",
+        "released_by",
         "queued_at",
         "sent_at",
         "error",
@@ -102,7 +133,9 @@ class ReportAdmin(ScopedModelAdmin):
         )
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return KEY_FIELDS if obj is None else [*KEY_FIELDS, *self.readonly_fields]
+        if obj is None:
+            return [*KEY_FIELDS, "send_when_generated"]
+        return [*KEY_FIELDS, *self.readonly_fields]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [] if obj is None else [*KEY_FIELDS, *self.readonly_fields]
@@ -113,6 +146,8 @@ class ReportAdmin(ScopedModelAdmin):
 
     @admin.display(description=_("status"), ordering="status")
     def status_display(self, obj: Report) -> str:
+        if obj.is_draft and obj.status == ReportStatus.GENERATED:
+            return badge(gettext("To review"), "amber")
         label = status_badge(obj, STATUS_TONES)
         if obj.status == ReportStatus.FAILED and obj.error:
             return format_html("{} <small>{}</small>", label, obj.error[:200])
@@ -191,41 +226,74 @@ class ReportAdmin(ScopedModelAdmin):
             period_start=obj.period_start,
             period_end=obj.period_end,
             user=request.user,
+            release=form.cleaned_data.get("send_when_generated", False),
         )
         obj.pk = report.pk
-        self._enqueue(request, [report.pk])
+        self._enqueue(request, [report.pk], sent=report.released_at is not None)
 
-    def _enqueue(self, request: HttpRequest, report_ids: list[int]) -> None:
+    def _enqueue(
+        self,
+        request: HttpRequest,
+        report_ids: list[int],
+        *,
+        sent: bool = True,
+        announce: bool = True,
+    ) -> None:
         """Hand the reports to the queue once the request's changes are committed, and say
         whether the queue took them."""
 
         def hand_over() -> None:
             # Stop at the first refusal: the dispatcher hands the others over with it later.
             if all(tasks.enqueue_report(pk) for pk in report_ids):
-                self.message_user(
-                    request,
-                    ngettext(
+                if not announce:
+                    return
+                if sent:
+                    message = ngettext(
                         "%(count)s report is on its way to its recipients.",
                         "%(count)s reports are on their way to their recipients.",
                         len(report_ids),
                     )
-                    % {"count": len(report_ids)},
-                    messages.SUCCESS,
-                )
+                else:
+                    message = ngettext(
+                        "%(count)s report is being generated: read it here, then send it.",
+                        "%(count)s reports are being generated: read them here, then send them.",
+                        len(report_ids),
+                    )
+                self.message_user(request, message % {"count": len(report_ids)}, messages.SUCCESS)
             else:
                 self.message_user(request, QUEUE_DOWN, messages.WARNING)
 
         transaction.on_commit(hand_over)
 
-    @admin.action(description=_("Send the selected reports now"))
+    @admin.action(description=_("Send the selected reports to their recipients"))
     def send_now(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
-        """Recipients without the report get it; those who have it are not mailed again."""
-        reports = list(queryset)
-        for report in reports:
-            report_resend(report=report, user=request.user)
-        self._enqueue(request, [report.pk for report in reports])
+        """A draft a coordinator has read goes to its recipients; a report sent already goes to
+        those who have not had it yet. Nobody is mailed twice."""
+        sent = []
 
-    @admin.action(description=_("Regenerate the selected reports from today's data"))
+        def send(report: Report) -> Report:
+            report_release(report=report, user=request.user)
+            sent.append(report.pk)
+            return report
+
+        run_service(
+            self,
+            request,
+            queryset,
+            send,
+            lambda n: (
+                ngettext(
+                    "%(count)s report is on its way to its recipients.",
+                    "%(count)s reports are on their way to their recipients.",
+                    n,
+                )
+                % {"count": n}
+            ),
+        )
+        if sent:
+            self._enqueue(request, sent, announce=False)
+
+    @admin.action(description=_("Regenerate the selected reports"))
     def regenerate(self, request: HttpRequest, queryset: QuerySet[Report]) -> None:
         run_service(
             self,
@@ -239,6 +307,32 @@ class ReportAdmin(ScopedModelAdmin):
         )
 
 
+@admin.register(ReportSchedule)
+class ReportScheduleAdmin(ScopedModelAdmin):
+    """Each consortium's reports: which it receives, and whether a coordinator reads each one
+    before it goes. Every consortium has one of each kind; coordinators change theirs."""
+
+    # "When" reads the installation's firings: on the change page, not once per row here.
+    list_display = ["consortium", "kind", "enabled", "review_first", "days_after_period_end"]
+    list_filter = ["consortium", "kind", "enabled", "review_first"]
+    list_select_related = ["consortium"]
+    fields = ["consortium", "kind", "enabled", "review_first", "days_after_period_end"]
+    deletable = False  # Untick "enabled" instead: every consortium has one of each kind.
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["consortium", "kind", "when_display"] if obj else ["when_display"]
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [*self.fields, "when_display"]
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # Created with the consortium, one of each kind.
+
+    @admin.display(description=_("when"))
+    def when_display(self, obj: ReportSchedule) -> str:
+        return schedule_when(obj)
+
+
 @admin.register(ReportRecipient)
 class ReportRecipientAdmin(ScopedModelAdmin):
     list_display = [
@@ -248,6 +342,7 @@ class ReportRecipientAdmin(ScopedModelAdmin):
         "language",
         "progress_report",
         "jobs_report",
+        "semester_report",
         "is_active",
     ]
     list_filter = ["consortium", "language", "is_active"]
@@ -260,6 +355,7 @@ class ReportRecipientAdmin(ScopedModelAdmin):
         "language",
         "progress_report",
         "jobs_report",
+        "semester_report",
         "is_active",
     ]
     deletable = True  # An address, not a financial row: its history keeps who removed it.

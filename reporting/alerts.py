@@ -16,7 +16,7 @@ from consortium.models import Consortium
 from reporting.choices import ReportKind, ReportStatus
 from reporting.models import Heartbeat, Report
 from reporting.schedules import scheduled_reports_due
-from reporting.services import consortia_without_report, report_period
+from reporting.services import reports_due
 
 SWEEP = "sweep"
 # The sweep runs every five minutes: three missed is a silence.
@@ -61,8 +61,7 @@ def _missed(consortia: QuerySet[Consortium], now: datetime.datetime) -> list[Ale
     for kind, fired in scheduled_reports_due(now):
         if fired > now - MISSED_AFTER:
             continue
-        start, end = report_period(kind, fired.date())
-        lacking = consortia_without_report(kind, fired.date()).filter(pk__in=consortia.values("pk"))
+        overseen = set(consortia.values_list("pk", flat=True))
         found += [
             Alert(
                 "report_missed",
@@ -72,14 +71,15 @@ def _missed(consortia: QuerySet[Consortium], now: datetime.datetime) -> list[Ale
                 )
                 % {
                     "kind": ReportKind(kind).label.lower(),
-                    "consortium": consortium.acronym,
+                    "consortium": schedule.consortium.acronym,
                     "start": formats.date_format(start, "SHORT_DATE_FORMAT"),
                     "end": formats.date_format(end, "SHORT_DATE_FORMAT"),
                     "when": _when(fired),
                 },
-                consortium.pk,
+                schedule.consortium_id,
             )
-            for consortium in lacking.order_by("pk")
+            for schedule, start, end in reports_due(kind, fired.date(), only_missing=True)
+            if schedule.consortium_id in overseen
         ]
     return found
 

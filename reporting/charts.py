@@ -3,6 +3,7 @@ where they would drop scripts or SVG, and WeasyPrint puts the same image in the 
 
 from __future__ import annotations
 
+import datetime
 import io
 from collections.abc import Sequence
 from decimal import Decimal
@@ -13,6 +14,7 @@ from django.utils.translation import gettext
 
 from reporting.selectors import TrajectoryPoint
 from workpackages.money.selectors import BudgetRow
+from workpackages.overview.selectors import ConsumedPoint
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -103,4 +105,52 @@ def budget_by_workpackage(rows: Sequence[BudgetRow], time_elapsed: Decimal) -> b
     _style(axes)
     axes.grid(axis="x", color="#e3e8ee", linewidth=0.8)
     axes.grid(axis="y", visible=False)
+    return _png(figure)
+
+
+def budget_against_time(
+    points: Sequence[ConsumedPoint], start: datetime.date, end: datetime.date
+) -> bytes:
+    """The budget consumed, as a share of the plan, at each of `points` (the ends of the ended
+    reporting periods, and today), against the time elapsed: the straight line from the
+    consortium's start (0 %) to its end (100 %)."""
+    figure, axes = _pyplot().subplots(figsize=(WIDTH_INCHES, 3.6))
+    days: list[Any] = [start, *(point.day for point in points)]
+    consumed = [0.0, *(float(point.consumption or 0) for point in points)]
+    axes.plot(
+        days, consumed, color=BLUE, linewidth=2.2, marker="o", label=gettext("Budget consumed")
+    )
+    axes.plot(
+        [start, end],
+        [0.0, 100.0],
+        color=GREY,
+        linewidth=1.2,
+        linestyle="--",
+        label=gettext("Time elapsed"),
+    )
+    if points:
+        last = points[-1]
+        axes.axvline(last.day, color=GREY, linestyle=":", linewidth=1.0)
+        axes.annotate(
+            gettext("%(consumed)s %% consumed, %(elapsed)s %% of the time elapsed")
+            % {
+                "consumed": number_format(last.consumption or 0, 1),
+                "elapsed": number_format(last.time_elapsed, 1),
+            },
+            xy=(last.day, float(last.consumption or 0)),
+            # Inside the plot: to the left of a point past mid-term, to the right before.
+            xytext=(-6, 8) if last.time_elapsed > 50 else (6, 8),
+            textcoords="offset points",
+            ha="right" if last.time_elapsed > 50 else "left",
+            fontsize=8,
+            color=RED if (last.consumption or 0) > last.time_elapsed else BLUE,
+        )
+    axes.set_title(gettext("Budget consumed against time elapsed"), loc="left")
+    axes.set_ylabel(gettext("% of the planned budget"))
+    axes.yaxis.set_major_formatter(lambda value, _position: f"{value:.0f} %")
+    axes.set_ylim(0, max([100.0, *consumed]) * 1.05)
+    axes.set_xlim(start, end)
+    _style(axes)
+    axes.legend(frameon=False, fontsize=8, loc="upper left")
+    figure.autofmt_xdate()
     return _png(figure)

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 class ReportKind(models.TextChoices):
     PROGRESS = "progress", _("Progress report")
     JOBS = "jobs", _("Jobs-created report")
+    SEMESTER = "semester", _("Semester report")
 
 
 class ReportStatus(models.TextChoices):

@@ -1,6 +1,7 @@
 """What the demo partnership gets from the reporting app: its default schedules, a funder's
-address among the recipients, its people's languages, and last week's and last month's reports
-in the archive, waiting to be sent."""
+address among the recipients, its people's languages, last week's and last month's reports in
+the archive waiting for the coordinators' review, and the last ended period's semester report,
+sent by the coordinator."""
 
 from __future__ import annotations
 
@@ -15,7 +16,13 @@ from consortium.records import save_with_history
 from reporting.choices import ReportKind
 from reporting.models import Report, ReportRecipient
 from reporting.schedules import ensure_default_schedules
-from reporting.services import report_generate, report_period, report_schedule
+from reporting.services import (
+    last_ended_period,
+    report_generate,
+    report_period,
+    report_release,
+    report_schedule,
+)
 
 FUNDER_ADDRESS = "suivi-pit@region.demo"
 # partner2 is francophone; everyone else reads the default language.
@@ -39,6 +46,7 @@ def build_reporting_demo(consortium: Consortium, coordinator: Any) -> list[Repor
     save_with_history(recipient, user=coordinator)
     today = timezone.localdate()
     reports = []
+    # Last week's and last month's reports, waiting for the coordinators to read and send them.
     for kind in (ReportKind.PROGRESS, ReportKind.JOBS):
         start, end = report_period(kind, today)
         report_schedule(
@@ -53,4 +61,18 @@ def build_reporting_demo(consortium: Consortium, coordinator: Any) -> list[Repor
                 user=coordinator,
             )
         )
+    # The semester report of the last ended reporting period, read and sent by the coordinator:
+    # the region finds it in its archive (its emails leave once a worker runs).
+    period = last_ended_period(consortium, today)
+    if period is not None:
+        key: dict[str, Any] = {
+            "kind": ReportKind.SEMESTER,
+            "consortium": consortium,
+            "period_start": period.start_date,
+            "period_end": period.end_date,
+        }
+        report_schedule(**key, user=coordinator)
+        semester = report_generate(**key, user=coordinator)
+        report_release(report=semester, user=coordinator)
+        reports.append(semester)
     return reports

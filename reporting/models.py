@@ -5,14 +5,23 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from consortium.models import Consortium, TimeStamped
-from consortium.querysets import Action, ScopedQuerySet, overseen_consortia
+from consortium.querysets import (
+    Action,
+    ScopedQuerySet,
+    coordinated_consortia,
+    observed_consortia,
+    overseen_consortia,
+)
 from reporting import choices
 
 
@@ -22,12 +31,25 @@ def default_language() -> str:
 
 class OverseenQuerySet(ScopedQuerySet):
     """Reports hold every partner's money: coordinators and observers read them, partner people
-    (who see only their own partner's money) don't."""
+    (who see only their own partner's money) don't. Rows matching `owner_private` (a report no
+    coordinator has sent yet) are the coordinators' alone."""
 
     def restrict(self, user: Any, action: Action = "view") -> Any:
         if action == "view" and user.is_authenticated and user.is_active and not user.is_superuser:
-            return self.filter(**{f"{self.consortium_path}_id__in": overseen_consortia(user)})
+            consortium_id = f"{self.consortium_path}_id"
+            if self.owner_private is None:
+                return self.filter(**{f"{consortium_id}__in": overseen_consortia(user)})
+            return self.filter(
+                Q(**{f"{consortium_id}__in": coordinated_consortia(user)})
+                | (Q(**{f"{consortium_id}__in": observed_consortia(user)}) & ~self.owner_private)
+            )
         return super().restrict(user, action)
+
+
+class ReportArchiveQuerySet(OverseenQuerySet):
+    # A report is its coordinators' draft until one of them (or a schedule set to send without
+    # review) sends it: the funder never reads a draft.
+    owner_private = Q(released_at__isnull=True)
 
 
 class Report(TimeStamped):
@@ -54,9 +76,26 @@ class Report(TimeStamped):
         help_text=_("When the task queue last took this report to generate and send it."),
     )
     sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    released_at = models.DateTimeField(
+        _("sent for delivery at"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "When a coordinator (or a schedule set to send without review) sent the report to "
+            "its recipients. Until then it is a draft that only the coordinators read."
+        ),
+    )
+    released_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("sent by"),
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     error = models.TextField(_("last error"), blank=True)
 
-    objects = OverseenQuerySet.as_manager()
+    objects = ReportArchiveQuerySet.as_manager()
     history = HistoricalRecords()
 
     class Meta:
@@ -84,6 +123,28 @@ class Report(TimeStamped):
             f"{self.get_kind_display()} {self.consortium} {self.period_start} – {self.period_end}"
         )
 
+    def clean(self) -> None:
+        super().clean()
+        if self.kind != choices.ReportKind.SEMESTER or not self.consortium_id:
+            return
+        from consortium.models import ReportingPeriod
+
+        covered = ReportingPeriod.objects.filter(
+            consortium_id=self.consortium_id,
+            start_date=self.period_start,
+            end_date=self.period_end,
+        )
+        if not covered.exists():
+            raise ValidationError(
+                _("A semester report covers one of the consortium's reporting periods, exactly."),
+                code="semester_period",
+            )
+        if self.period_end >= timezone.localdate():
+            raise ValidationError(
+                _("A semester report is made once its reporting period has ended."),
+                code="semester_not_ended",
+            )
+
     @property
     def key(self) -> dict[str, Any]:
         """What makes the report unique, as the keyword arguments of the services take it."""
@@ -94,9 +155,68 @@ class Report(TimeStamped):
             "period_end": self.period_end,
         }
 
+    @property
+    def is_draft(self) -> bool:
+        return self.released_at is None
+
 
 class ReportQuerySet(OverseenQuerySet):
     consortium_path = "report__consortium"
+    owner_private = Q(report__released_at__isnull=True)
+
+
+class ReportSchedule(TimeStamped):
+    """Which reports a consortium receives on the installation's schedule, and whether each goes
+    out as soon as it is generated or waits for a coordinator to read and send it. Its
+    coordinators own it; the times of the weekly and monthly firings are the installation's."""
+
+    consortium = models.ForeignKey(
+        Consortium,
+        verbose_name=_("consortium"),
+        on_delete=models.CASCADE,
+        related_name="report_schedules",
+    )
+    kind = models.CharField(_("report"), max_length=20, choices=choices.ReportKind.choices)
+    enabled = models.BooleanField(
+        _("enabled"), default=True, help_text=_("Untick to stop creating this report.")
+    )
+    review_first = models.BooleanField(
+        _("review before sending"),
+        default=True,
+        help_text=_(
+            "Ticked: the report waits in the archive until a coordinator has read it and sends "
+            "it. Unticked: it goes to its recipients as soon as it is generated."
+        ),
+    )
+    days_after_period_end = models.PositiveSmallIntegerField(
+        _("days after the period's end"),
+        default=45,
+        validators=[MaxValueValidator(180)],
+        help_text=_(
+            "Semester reports only: how many days after a reporting period ends its report is "
+            "generated, to let the statements come in and be reviewed."
+        ),
+    )
+
+    objects = OverseenQuerySet.as_manager()
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("report schedule")
+        verbose_name_plural = _("report schedules")
+        ordering = ["consortium", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["consortium", "kind"],
+                name="report_schedule_unique_kind",
+                violation_error_message=_(
+                    "This consortium already has a schedule for this report."
+                ),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.consortium} · {self.get_kind_display()}"
 
 
 class ReportDocument(models.Model):
@@ -146,6 +266,7 @@ class ReportRecipient(TimeStamped):
     )
     progress_report = models.BooleanField(_("progress reports"), default=True)
     jobs_report = models.BooleanField(_("jobs-created reports"), default=True)
+    semester_report = models.BooleanField(_("semester reports"), default=True)
     is_active = models.BooleanField(_("active"), default=True)
 
     objects = OverseenQuerySet.as_manager()

@@ -35,6 +35,14 @@ def _valid_address(email: str) -> bool:
     return True
 
 
+# The recipient's box that says they receive each kind of report.
+RECIPIENT_FLAGS: dict[str, str] = {
+    ReportKind.PROGRESS: "progress_report",
+    ReportKind.JOBS: "jobs_report",
+    ReportKind.SEMESTER: "semester_report",
+}
+
+
 def report_recipients(report: Report) -> list[tuple[str, str]]:
     """Who receives a report, as (address, language): the consortium's active coordinators with
     an address, then the extra addresses configured for this kind of report."""
@@ -54,7 +62,7 @@ def report_recipients(report: Report) -> list[tuple[str, str]]:
     for user in users:
         if _valid_address(user.email):
             found.setdefault(user.email.lower(), language_of(user))
-    wanted = "progress_report" if report.kind == ReportKind.PROGRESS else "jobs_report"
+    wanted = RECIPIENT_FLAGS[report.kind]
     extra = ReportRecipient.objects.filter(
         consortium_id=report.consortium_id, is_active=True, **{wanted: True}
     )
@@ -65,8 +73,11 @@ def report_recipients(report: Report) -> list[tuple[str, str]]:
 
 @transaction.atomic
 def report_deliveries_plan(*, report: Report, user: Any = None) -> list[ReportDelivery]:
-    """Add a pending delivery for each recipient who has none yet; return those still to send."""
-    report = Report.objects.select_for_update().get(pk=report.pk)
+    """Add a pending delivery for each recipient who has none yet; return those still to send.
+    A draft (not sent for delivery yet) goes to no one."""
+    report = Report.objects.select_for_update(of=("self",)).get(pk=report.pk)
+    if report.released_at is None:
+        return []
     planned = set(report.deliveries.values_list("email", flat=True))
     added = 0
     for email, language in report_recipients(report):

@@ -12,14 +12,22 @@ from typing import Any
 
 from django.conf import settings
 from django.template.loader import render_to_string
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext
 
-from consortium.models import Consortium
+from consortium.models import Consortium, ReportingPeriod
 from reporting import charts, spreadsheets
 from reporting.choices import ReportKind
 from reporting.models import Report
-from reporting.selectors import JobsReport, ProgressReport, _moment, jobs_report, progress_report
+from reporting.selectors import (
+    JobsReport,
+    ProgressReport,
+    SemesterReport,
+    _moment,
+    jobs_report,
+    progress_report,
+    semester_report,
+)
 from workpackages.jobs.choices import JobImpact
 
 CHART_CID = "chart"
@@ -92,6 +100,36 @@ def _jobs_context(data: JobsReport) -> dict[str, Any]:
     return {"report": data, "lines": lines, "breakdowns": breakdowns}
 
 
+def _semester_context(data: SemesterReport) -> dict[str, Any]:
+    direct, indirect = data.jobs_total
+    committed_direct, committed_indirect = data.committed
+    consortium = data.consortium
+    return {
+        "report": data,
+        "total": data.budget_total,
+        "direct": direct,
+        "indirect": indirect,
+        "committed_direct": committed_direct,
+        "committed_indirect": committed_indirect,
+        "name_fr": consortium.name_in("fr"),
+        "name_en": consortium.name_in("en"),
+        "period_label": f"P{data.period.number}",
+        "effort_tables": [
+            (gettext("Partner"), data.effort_by_partner),
+            (gettext("Workpackage"), data.effort_by_workpackage),
+        ],
+    }
+
+
+def _semester_period(
+    consortium: Consortium, period_start: datetime.date, period_end: datetime.date
+) -> ReportingPeriod:
+    """The reporting period a semester report covers: exactly one of the consortium's."""
+    return ReportingPeriod.objects.get(
+        consortium_id=consortium.pk, start_date=period_start, end_date=period_end
+    )
+
+
 def _render(
     kind: str,
     consortium: Consortium,
@@ -107,6 +145,15 @@ def _render(
         context = _progress_context(progress)
         workbook = spreadsheets.progress_workbook(progress)
         chart = charts.budget_by_workpackage(progress.budget_by_workpackage, progress.time_elapsed)
+    elif kind == ReportKind.SEMESTER:
+        semester = semester_report(
+            consortium, _semester_period(consortium, period_start, period_end)
+        )
+        context = _semester_context(semester)
+        workbook = spreadsheets.semester_workbook(semester)
+        chart = charts.budget_against_time(
+            semester.consumed, consortium.start_date, consortium.end_date
+        )
     else:
         jobs = jobs_report(consortium, as_of=period_end, since=since)
         context = _jobs_context(jobs)
@@ -118,6 +165,7 @@ def _render(
         period_start=period_start,
         period_end=period_end,
         chart_src=f"cid:{CHART_CID}",
+        generated_on=timezone.localdate(),
         LANGUAGE_CODE=translation.get_language(),
     )
     html = render_to_string(f"reporting/{kind}_report.html", context)

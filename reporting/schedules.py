@@ -1,7 +1,8 @@
-"""The default schedules of the reports, the reminders and the nightly clean-up, kept in
-django-celery-beat's tables so that coordinators' superusers change times in the admin. Created
-when missing on every `migrate` (and by `seed_demo`); an existing schedule, even disabled or moved
-to another time, is left as it is."""
+"""The installation's clock: when the reports are made, the reminders sent and the nightly
+clean-up run, kept in django-celery-beat's tables so that superusers change times in the admin.
+Which reports each consortium receives, and whether a coordinator reviews them first, is the
+consortium's own `ReportSchedule`. Created when missing on every `migrate` (and by `seed_demo`);
+an existing schedule, even disabled or moved to another time, is left as it is."""
 
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ DEFAULTS: list[tuple[str, str, dict[str, Any], tuple[str, str, str, str] | int]]
         ("0", "7", "*", "1"),
     ),
     (
+        gettext_noop("Daily semester reports"),
+        SCHEDULED_REPORTS,
+        {"kind": ReportKind.SEMESTER.value},
+        ("15", "7", "*", "*"),
+    ),
+    (
         gettext_noop("Daily deadline reminders"),
         "reporting.tasks.send_reminders",
         {},
@@ -53,6 +60,12 @@ DEFAULTS: list[tuple[str, str, dict[str, Any], tuple[str, str, str, str] | int]]
         "consortium.tasks.clear_expired_sign_ins",
         {},
         ("30", "3", "*", "*"),
+    ),
+    (
+        gettext_noop("Daily digest of workflow notifications"),
+        "reporting.tasks.send_notification_digests",
+        {},
+        ("0", "17", "*", "*"),
     ),
 ]
 
@@ -127,3 +140,26 @@ def scheduled_reports_due(now: datetime.datetime) -> Iterator[tuple[str, datetim
         if schedule.start_time is not None and fired < schedule.start_time:
             continue
         yield kind, fired
+
+
+def schedule_when(schedule: Any) -> str:
+    """When a consortium's schedule creates its report, in words: the installation's firing of
+    its kind (set by a superuser), and for the semester report the days after a period's end."""
+    from django.utils.translation import gettext
+    from django_celery_beat.models import PeriodicTask
+
+    task = (
+        PeriodicTask.objects.filter(
+            task=SCHEDULED_REPORTS, kwargs__contains=f'"{schedule.kind}"', enabled=True
+        )
+        .select_related("crontab")
+        .order_by("pk")
+        .first()
+    )
+    if schedule.kind == ReportKind.SEMESTER:
+        return gettext("%(days)s days after each reporting period ends") % {
+            "days": schedule.days_after_period_end
+        }
+    if task is None or task.crontab is None:
+        return gettext("not scheduled on this installation")
+    return str(task.crontab.human_readable)

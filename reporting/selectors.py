@@ -15,14 +15,34 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from consortium import dates
-from consortium.models import Consortium
+from consortium.models import Consortium, Partner, ReportingPeriod
 from workpackages.base import ZERO, percent
 from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
 from workpackages.jobs.models import JobRecord
+from workpackages.jobs.selectors import (
+    Commitment,
+    PartnerJobs,
+    PeriodJobs,
+    jobs_by_partner,
+    jobs_by_period,
+)
 from workpackages.money.choices import ExpenseStatus
 from workpackages.money.models import Effort, Expense
-from workpackages.money.selectors import BudgetRow, budget_rows
-from workpackages.overview.selectors import time_elapsed
+from workpackages.money.selectors import (
+    BudgetRow,
+    SubsidyDue,
+    budget_by_heading,
+    budget_rows,
+    subsidy_due_by_partner,
+)
+from workpackages.overview.selectors import (
+    ConsumedPoint,
+    DueLine,
+    consumed_by_period_end,
+    deliverable_lines,
+    milestone_lines,
+    time_elapsed,
+)
 from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus
 from workpackages.workplan.models import (
     Deliverable,
@@ -409,4 +429,174 @@ def progress_report(
             consortium, "workpackage_id", "workpackage__number", "workpackage__title"
         ),
         changes=None if since is None else _changes(consortium, since),
+    )
+
+
+# The semester report ------------------------------------------------------------------------
+
+
+@dataclass
+class HeadingRow:
+    """One cost heading: its budget and costs to the period's end, and its costs of the period."""
+
+    to_date: BudgetRow
+    in_period: Decimal
+
+
+@dataclass
+class SemesterReport:
+    """What the funder asks each semester, every figure as of the reporting period's end: the
+    costs of the periods up to it (whenever they were accepted), time elapsed and effort planned
+    to that day, the deliverables and milestones as they stood then."""
+
+    consortium: Consortium
+    period: ReportingPeriod
+    time_elapsed: Decimal
+    budget_by_partner: list[BudgetRow]
+    budget_by_workpackage: list[BudgetRow]
+    budget_by_heading: list[HeadingRow]
+    subsidy: SubsidyDue
+    jobs_by_partner: list[PartnerJobs]
+    jobs_by_period: list[PeriodJobs]
+    deliverables_due: list[DueLine]
+    deliverables_late: list[DueLine]
+    milestones: list[DueLine]
+    effort_by_partner: list[EffortRow]
+    effort_by_workpackage: list[EffortRow]
+    consumed: list[ConsumedPoint] = field(default_factory=list)
+
+    @property
+    def period_start(self) -> datetime.date:
+        return self.period.start_date
+
+    @property
+    def period_end(self) -> datetime.date:
+        return self.period.end_date
+
+    @property
+    def budget_total(self) -> BudgetRow:
+        total = BudgetRow(key=0, number=0, label=gettext("Total"))
+        for row in self.budget_by_partner:
+            total.planned += row.planned
+            total.granted += row.granted
+            total.consumed += row.consumed
+        return total
+
+    @property
+    def spent_in_period(self) -> Decimal:
+        return sum((row.in_period for row in self.budget_by_heading), ZERO)
+
+    @property
+    def jobs_total(self) -> tuple[Commitment, Commitment]:
+        """The partners' direct and indirect jobs added up, against the consortium's targets."""
+        totals = []
+        for impact, target in (
+            (JobImpact.DIRECT, self.consortium.direct_jobs_target),
+            (JobImpact.INDIRECT, self.consortium.indirect_jobs_target),
+        ):
+            rows = [getattr(row, impact) for row in self.jobs_by_partner]
+            totals.append(
+                Commitment(
+                    impact=impact,
+                    label=gettext("Total"),
+                    committed=target,
+                    realised=sum(row.realised for row in rows),
+                    realised_fte=sum((row.realised_fte for row in rows), ZERO),
+                    forecast=sum(row.forecast for row in rows),
+                    forecast_fte=sum((row.forecast_fte for row in rows), ZERO),
+                )
+            )
+        return totals[0], totals[1]
+
+    @property
+    def committed(self) -> tuple[int, int]:
+        """What the partners committed to, direct and indirect."""
+        return (
+            sum(row.direct.committed for row in self.jobs_by_partner),
+            sum(row.indirect.committed for row in self.jobs_by_partner),
+        )
+
+
+def _effort_to(consortium: Consortium, end: datetime.date, key: str, label: Any) -> list[EffortRow]:
+    """Person-months planned for and reported in the periods ended by `end`, by `key`."""
+    rows = (
+        Effort.objects.filter(consortium_id=consortium.pk, period__end_date__lte=end)
+        .values(key)
+        .annotate(planned=Sum("planned_person_months"), actual=Sum("actual_person_months"))
+        .order_by()
+    )
+    found = {row[key]: row for row in rows}
+    return [
+        EffortRow(
+            key=pk,
+            label=label(pk, number, name),
+            planned=found.get(pk, {}).get("planned") or ZERO,
+            actual=found.get(pk, {}).get("actual") or ZERO,
+        )
+        for pk, number, name in _effort_keys(consortium, key)
+    ]
+
+
+def _effort_keys(consortium: Consortium, key: str) -> list[tuple[int, int, str]]:
+    if key == "partner_id":
+        return list(
+            Partner.objects.filter(consortium_id=consortium.pk)
+            .order_by("number")
+            .values_list("pk", "number", "organisation__short_name")
+        )
+    return list(
+        Workpackage.objects.filter(consortium_id=consortium.pk)
+        .order_by("number")
+        .values_list("pk", "number", "title")
+    )
+
+
+def semester_report(consortium: Consortium, period: ReportingPeriod) -> SemesterReport:
+    """The semester report of `period`, as of its end. Every figure is aggregated by the
+    database; later periods' costs, later deliveries and later job records do not move it."""
+    end = period.end_date
+    before = period.start_date - datetime.timedelta(days=1)
+    by_partner, by_workpackage = budget_rows([consortium.pk], until=end)
+    to_date = budget_by_heading(consortium, until=end)
+    earlier = {row.key: row.consumed for row in budget_by_heading(consortium, until=before)}
+    deliverables = Deliverable.objects.filter(consortium_id=consortium.pk, due_date__lte=end)
+    # Due on the period's last day and not sent by then is not late yet (as in the progress
+    # report); sent on that day is sent.
+    lines = deliverable_lines(deliverables, end, as_of=True)
+    return SemesterReport(
+        consortium=consortium,
+        period=period,
+        time_elapsed=time_elapsed(consortium, end),
+        budget_by_partner=by_partner.get(consortium.pk, []),
+        budget_by_workpackage=by_workpackage.get(consortium.pk, []),
+        budget_by_heading=[
+            HeadingRow(to_date=row, in_period=row.consumed - earlier.get(row.key, ZERO))
+            for row in to_date
+        ],
+        subsidy=subsidy_due_by_partner(consortium, until=end),
+        jobs_by_partner=jobs_by_partner(consortium, until=end),
+        jobs_by_period=[
+            row
+            for row in jobs_by_period(consortium, until=end)
+            if row.period is not None and row.period.end_date <= end
+        ],
+        deliverables_due=[line for line in lines if period.start_date <= line.item.due_date <= end],
+        deliverables_late=[
+            line
+            for line in lines
+            if line.overdue
+            or (line.late and line.done_on is not None and line.done_on >= period.start_date)
+        ],
+        milestones=milestone_lines(
+            Milestone.objects.filter(consortium_id=consortium.pk, due_date__lte=end),
+            end,
+            as_of=True,
+        ),
+        effort_by_partner=_effort_to(
+            consortium, end, "partner_id", lambda pk, number, name: f"P{number} {name}"
+        ),
+        effort_by_workpackage=_effort_to(
+            consortium, end, "workpackage_id", lambda pk, number, name: f"WP{number} {name}"
+        ),
+        consumed=consumed_by_period_end(consortium, until=end),
     )

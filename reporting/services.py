@@ -12,17 +12,23 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
 from consortium import dates
-from consortium.models import Consortium
+from consortium.models import Consortium, ReportingPeriod
 from consortium.querysets import authorize
 from consortium.records import WriteRule, keeps, save_with_history, write_rule_register
 from reporting.choices import DeliveryStatus, ReportKind, ReportStatus
-from reporting.models import Report, ReportDelivery, ReportDocument, ReportRecipient
-from reporting.outbox import report_deliveries_plan
+from reporting.models import (
+    Report,
+    ReportDelivery,
+    ReportDocument,
+    ReportRecipient,
+    ReportSchedule,
+)
+from reporting.outbox import report_deliveries_plan, report_resend
 from reporting.rendering import report_file_name, report_render
 
 
@@ -34,6 +40,82 @@ def report_period(kind: str, day: datetime.date) -> tuple[datetime.date, datetim
         return start, start + datetime.timedelta(days=6)
     first = dates.add_months(day.replace(day=1), -1)
     return first, day.replace(day=1) - datetime.timedelta(days=1)
+
+
+def last_ended_period(consortium: Any, day: datetime.date) -> ReportingPeriod | None:
+    """The consortium's latest reporting period ended before `day`."""
+    return (
+        ReportingPeriod.objects.filter(consortium_id=consortium.pk, end_date__lt=day)
+        .order_by("-end_date")
+        .first()
+    )
+
+
+def semester_period_due(schedule: ReportSchedule, day: datetime.date) -> ReportingPeriod | None:
+    """The latest reporting period whose semester report is due by `day`: ended at least the
+    schedule's number of days before it."""
+    latest_end = day - datetime.timedelta(days=schedule.days_after_period_end)
+    return last_ended_period(schedule.consortium, latest_end + datetime.timedelta(days=1))
+
+
+def scheduled_period(
+    schedule: ReportSchedule, day: datetime.date
+) -> tuple[datetime.date, datetime.date] | None:
+    """The period of the report a schedule creates on `day`, if any."""
+    if schedule.kind != ReportKind.SEMESTER:
+        return report_period(schedule.kind, day)
+    period = semester_period_due(schedule, day)
+    return None if period is None else (period.start_date, period.end_date)
+
+
+def reports_due(
+    kind: str, day: datetime.date, *, only_missing: bool = False
+) -> list[tuple[ReportSchedule, datetime.date, datetime.date]]:
+    """(schedule, start, end) of each `kind` report the consortia's schedules create on `day`:
+    enabled schedules of consortia reported that day. With `only_missing`, reports already in
+    the archive are left out. A query per consortium at most: a handful of them."""
+    schedules = ReportSchedule.objects.filter(
+        kind=kind, enabled=True, consortium__in=consortia_reported(day)
+    ).select_related("consortium")
+    due = []
+    for schedule in schedules.order_by("consortium_id"):
+        period = scheduled_period(schedule, day)
+        if period is None:
+            continue
+        start, end = period
+        if (
+            only_missing
+            and Report.objects.filter(
+                kind=kind, consortium_id=schedule.consortium_id, period_start=start, period_end=end
+            ).exists()
+        ):
+            continue
+        due.append((schedule, start, end))
+    return due
+
+
+def report_schedules_ensure(consortia: Any = None) -> int:
+    """Give each consortium (or those given) a schedule of each report kind it lacks: enabled,
+    and reviewed by a coordinator before it goes. Returns how many were created."""
+    consortia = Consortium.objects.all() if consortia is None else consortia
+    existing = set(ReportSchedule.objects.values_list("consortium_id", "kind"))
+    missing = [
+        ReportSchedule(consortium_id=consortium_id, kind=kind)
+        for consortium_id in consortia.values_list("pk", flat=True)
+        for kind in ReportKind.values
+        if (consortium_id, kind) not in existing
+    ]
+    ReportSchedule.objects.bulk_create(missing, ignore_conflicts=True)
+    # Rows created with ignore_conflicts come back without their ids: read them again, and
+    # record their creation in the history as a save() would.
+    made = Q()
+    for schedule in missing:
+        made |= Q(consortium_id=schedule.consortium_id, kind=schedule.kind)
+    if missing:
+        ReportSchedule.history.bulk_history_create(
+            list(ReportSchedule.objects.filter(made).order_by("pk"))
+        )
+    return len(missing)
 
 
 def _replace(field: Any, name: str, content: bytes) -> None:
@@ -139,9 +221,12 @@ def report_schedule(
     period_start: datetime.date,
     period_end: datetime.date,
     user: Any = None,
+    release: bool = False,
 ) -> Report:
-    """The report of a period, created pending if new, with one delivery per recipient (added
-    when missing, never twice). Generating and sending are the tasks' work."""
+    """The report of a period, created pending if new: a draft for the coordinators to read and
+    send, or, with `release` (a schedule set to send without review, a coordinator who asked
+    for it), sent for delivery at once, with one delivery per recipient (added when missing,
+    never twice). Generating and sending are the tasks' work."""
     authorize(user, Report(consortium=consortium), "manage")
     # Two beats firing at once wait for each other here rather than racing for the same report.
     _consortium_locked(consortium)
@@ -152,8 +237,32 @@ def report_schedule(
         period_start=period_start,
         period_end=period_end,
     )
+    if release and report.released_at is None:
+        report.released_at, report.released_by = timezone.now(), user
+        save_with_history(report, user=user)
     report_deliveries_plan(report=report, user=user)
     return report
+
+
+@transaction.atomic
+def report_release(*, report: Report, user: Any) -> list[ReportDelivery]:
+    """A coordinator sends a report they have read to its recipients; sent again, it goes to
+    those who have not had it yet (failed deliveries get another round of attempts), never twice
+    to anyone. The history keeps who sent it and when. Returns the deliveries still to send."""
+    report = Report.objects.select_for_update(of=("self",)).get(pk=report.pk)
+    authorize(user, report, "manage")
+    if report.released_at is None:
+        if report.generated_at is None:
+            raise ValidationError(
+                gettext(
+                    "This report is still being generated: read it before sending it, in a "
+                    "minute or two."
+                ),
+                code="report_not_generated",
+            )
+        report.released_at, report.released_by = timezone.now(), user
+        save_with_history(report, user=user)
+    return report_resend(report=report, user=user)
 
 
 def report_failure_record(*, report: Report, error: str) -> None:
@@ -171,19 +280,6 @@ def consortia_reported(today: datetime.date | None = None) -> QuerySet[Consortiu
     return Consortium.objects.filter(
         start_date__lte=today, end_date__gte=today - datetime.timedelta(days=365)
     ).order_by("pk")
-
-
-def consortia_without_report(kind: str, day: datetime.date) -> QuerySet[Consortium]:
-    """Consortia reported on `day` that have no `kind` report of the last complete period before
-    it: what a lost scheduled firing left undone."""
-    start, end = report_period(kind, day)
-    return consortia_reported(day).exclude(
-        Exists(
-            Report.objects.filter(
-                consortium=OuterRef("pk"), kind=kind, period_start=start, period_end=end
-            )
-        )
-    )
 
 
 def _report_new(report: Report, *, user: Any, related: dict[str, Any]) -> Report:
@@ -205,6 +301,16 @@ def _report_kept(report: Report, *, user: Any, changes: dict[str, Any]) -> Repor
 
 
 write_rule_register(Report, WriteRule(create=_report_new, update=_report_kept))
+
+
+write_rule_register(
+    ReportSchedule,
+    WriteRule(
+        fixed=keeps(
+            ("consortium", "kind"), gettext_noop("A schedule stays with its consortium and report.")
+        )
+    ),
+)
 
 
 write_rule_register(

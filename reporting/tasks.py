@@ -29,12 +29,10 @@ from reporting.outbox import delivery_send, report_deliveries_plan
 from reporting.reminders import reminder_send, reminders_plan
 from reporting.schedules import scheduled_reports_due
 from reporting.services import (
-    consortia_reported,
-    consortia_without_report,
     report_failure_record,
     report_generate,
-    report_period,
     report_schedule,
+    reports_due,
 )
 
 logger = logging.getLogger(__name__)
@@ -51,25 +49,30 @@ def enqueue_report(report_id: int) -> bool:
 
 @shared_task(base=ReliableTask)
 def send_scheduled_reports(kind: str, day: str | None = None) -> list[int]:
-    """Beat's entry point: the report of the last complete period for every running consortium."""
+    """Beat's entry point: the `kind` report of every consortium whose schedule creates one."""
     return schedule_reports(kind, datetime.date.fromisoformat(day) if day else timezone.localdate())
 
 
 def schedule_reports(kind: str, today: datetime.date, *, only_missing: bool = False) -> list[int]:
-    """Create (or find) the report of the last complete period before `today` for every
-    consortium reported on that day, and hand each to the queue once committed. With
-    `only_missing`, consortia that have that report already are left alone."""
-    start, end = report_period(kind, today)
-    consortia = consortia_without_report(kind, today) if only_missing else consortia_reported(today)
+    """Create (or find) the `kind` report each consortium's schedule creates on `today` (the last
+    complete week or month; the semester report of the last reporting period ended long enough
+    ago), sent for delivery at once where the schedule says so, and hand each to the queue once
+    committed. With `only_missing`, reports already in the archive are left alone."""
     reports = []
-    for consortium in consortia:
+    for schedule, start, end in reports_due(kind, today, only_missing=only_missing):
         try:
             report = report_schedule(
-                kind=kind, consortium=consortium, period_start=start, period_end=end
+                kind=kind,
+                consortium=schedule.consortium,
+                period_start=start,
+                period_end=end,
+                release=not schedule.review_first,
             )
         except Exception:
             # One consortium's bad data must not keep the others' reports from going out.
-            logger.exception("The %s report of %s could not be scheduled", kind, consortium)
+            logger.exception(
+                "The %s report of %s could not be scheduled", kind, schedule.consortium
+            )
             continue
         transaction.on_commit(partial(enqueue_report, report.pk))
         reports.append(report.pk)
@@ -159,4 +162,43 @@ def dispatch_pending() -> int:
     ).values_list("pk", flat=True)
     for digest_id in list(digests):
         count += send_reminder.enqueue(digest_id)
+    count += dispatch_notification_digests(stale)
     return count
+
+
+# The daily digest of workflow notifications (reporting/notifications.py) ------------------------
+
+
+@shared_task(base=ReliableTask)
+def send_notification_digests(day: str | None = None) -> int:
+    """Beat's daily entry point (17:00): plan today's digests of notifications and send each."""
+    from reporting.notifications import notifications_plan
+
+    planned = notifications_plan(
+        day=datetime.date.fromisoformat(day) if day else timezone.localdate()
+    )
+    for digest in planned:
+        send_notification_digest.enqueue_on_commit(digest.pk)
+    return len(planned)
+
+
+@shared_task(bind=True, base=ReliableTask)
+def send_notification_digest(self: Any, digest_id: int) -> None:
+    """Email one digest of notifications, at most once, retrying on SMTP and connection errors."""
+    from reporting.notifications import notification_send
+
+    try:
+        notification_send(digest_id=digest_id, final=self.final_attempt)
+    except SEND_ERRORS as error:
+        raise self.retry_later(error) from error
+
+
+def dispatch_notification_digests(stale: datetime.datetime) -> int:
+    """The sweep's share (`dispatch_pending`): today's digests of notifications still unsent long
+    after they were planned or last tried (a task lost with its worker, Redis away)."""
+    from consortium.models import DigestStatus, NotificationDigest
+
+    digests = NotificationDigest.objects.filter(
+        status=DigestStatus.PENDING, day=timezone.localdate(), updated_at__lt=stale
+    ).values_list("pk", flat=True)
+    return sum(send_notification_digest.enqueue(digest_id) for digest_id in list(digests))

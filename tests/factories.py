@@ -26,6 +26,9 @@ from consortium.models import (
     EmailAddressChange,
     Invitation,
     Membership,
+    Notification,
+    NotificationDigest,
+    NotificationKind,
     Organisation,
     Partner,
     Profile,
@@ -46,6 +49,7 @@ from reporting.models import (
     ReportDelivery,
     ReportDocument,
     ReportRecipient,
+    ReportSchedule,
 )
 from reporting.reminders import reminders_plan
 from reporting.services import report_generate, report_schedule
@@ -537,6 +541,20 @@ class ReportRecipientFactory(ValidatedModelFactory):
         model = ReportRecipient
 
 
+class ReportScheduleFactory(ServiceMadeFactory):
+    """A consortium's schedule of one report: made with the consortium, one of each kind."""
+
+    consortium = factory.SubFactory(ConsortiumFactory)
+    kind = ReportKind.SEMESTER
+
+    class Meta:
+        model = ReportSchedule
+
+    @classmethod
+    def made(cls, *, consortium: Consortium, kind: str) -> ReportSchedule:
+        return ReportSchedule.objects.get(consortium=consortium, kind=kind)
+
+
 class ReportFactory(ServiceMadeFactory):
     """A progress report of a week of the consortium, scheduled as beat or "send now" does."""
 
@@ -550,7 +568,7 @@ class ReportFactory(ServiceMadeFactory):
 
     @classmethod
     def made(cls, **key: Any) -> Report:
-        return report_schedule(**key)
+        return report_schedule(release=True, **key)
 
 
 class ReportDeliveryFactory(ServiceMadeFactory):
@@ -618,3 +636,39 @@ class HeartbeatFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Heartbeat
+
+
+class NotificationFactory(ServiceMadeFactory):
+    """A partner person told that a coordinator rejected their partner's expense."""
+
+    expense = factory.SubFactory(ExpenseFactory)
+
+    class Meta:
+        model = Notification
+
+    @classmethod
+    def made(cls, *, expense: Expense) -> Notification:
+        from workpackages.money.services import expense_reject, expense_submit
+
+        person = member_of(expense.partner)
+        expense_submit(expense=expense, user=person)
+        expense_reject(
+            expense=expense, user=coordinator_of(expense.consortium), comment="No invoice."
+        )
+        return Notification.objects.get(user=person, kind=NotificationKind.EXPENSE_REJECTED)
+
+
+class NotificationDigestFactory(ServiceMadeFactory):
+    """Today's digest of a person with a notification waiting."""
+
+    notification = factory.SubFactory(NotificationFactory)
+
+    class Meta:
+        model = NotificationDigest
+
+    @classmethod
+    def made(cls, *, notification: Notification) -> NotificationDigest:
+        from reporting.notifications import notifications_plan
+
+        notifications_plan(day=timezone.localdate())
+        return NotificationDigest.objects.get(user_id=notification.user_id)

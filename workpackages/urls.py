@@ -3,13 +3,13 @@ subject's pages."""
 
 from workpackages.jobs import views as jobs
 from workpackages.money import views as money
-from workpackages.overview import funder
+from workpackages.overview import statements
 from workpackages.overview import views as overview
 from workpackages.workplan import views as workplan
 
 urlpatterns = [
     *overview.urlpatterns,
-    *funder.urlpatterns,
+    *statements.urlpatterns,
     *workplan.urlpatterns,
     *money.urlpatterns,
     *jobs.urlpatterns,

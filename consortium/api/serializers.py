@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import authenticate
-from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -17,6 +16,7 @@ from consortium.models import (
     Organisation,
     Partner,
     ReportingPeriod,
+    heading_name,
 )
 from consortium.second_factor import token_second_factor_check
 
@@ -118,7 +118,7 @@ class CostCategorySerializer(serializers.ModelSerializer):
 
     def get_name(self, obj: CostCategory) -> str:
         # Seeded headings are stored in English and read in the request's language.
-        return gettext(obj.name)
+        return heading_name(obj.name)
 
 
 class TokenRequestSerializer(KnownFieldsOnly, serializers.Serializer):

@@ -12,6 +12,16 @@ from consortium.models.consortia import (
     ConsortiumQuerySet,
     CostCategory,
     ReportingPeriod,
+    heading_name,
+)
+from consortium.models.notifications import (
+    COORDINATOR_KINDS,
+    PARTNER_KINDS,
+    DigestStatus,
+    Notification,
+    NotificationDigest,
+    NotificationKind,
+    NotificationState,
 )
 from consortium.models.partners import (
     EnterpriseNumberField,
@@ -38,12 +48,15 @@ from consortium.models.people import (
 )
 
 __all__ = [
+    "COORDINATOR_KINDS",
+    "PARTNER_KINDS",
     "PERCENT_VALIDATORS",
     "ApiToken",
     "Consortium",
     "ConsortiumQuerySet",
     "ConsortiumRole",
     "CostCategory",
+    "DigestStatus",
     "EmailAddressChange",
     "EnterpriseNumberField",
     "Invitation",
@@ -51,6 +64,10 @@ __all__ = [
     "InvitationStatus",
     "Membership",
     "MembershipQuerySet",
+    "Notification",
+    "NotificationDigest",
+    "NotificationKind",
+    "NotificationState",
     "Organisation",
     "OrganisationQuerySet",
     "Partner",
@@ -61,6 +78,7 @@ __all__ = [
     "SecondFactorChange",
     "TimeStamped",
     "WebsiteField",
+    "heading_name",
     "language_of",
     "password_fingerprint",
 ]

@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.utils import translation
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
@@ -38,9 +39,16 @@ class ConsortiumQuerySet(ScopedQuerySet):
 class Consortium(TimeStamped):
     """A funded partnership (e.g. the Walloon PIT in ATMP): its money, its dates and its job targets."""
 
-    name = models.CharField(_("name"), max_length=200)
+    name = models.CharField(_("name"), max_length=200, help_text=_("In English."))
+    name_fr = models.CharField(
+        _("name in French"),
+        max_length=200,
+        blank=True,
+        help_text=_("As the grant agreement writes it; the English name is used when empty."),
+    )
     acronym = models.CharField(_("acronym"), max_length=30, unique=True)
     funder = models.CharField(_("funder"), max_length=200)
+    agreement_number = models.CharField(_("grant agreement number"), max_length=60, blank=True)
     start_date = models.DateField(_("start date"))
     end_date = models.DateField(_("end date"))
     total_budget = models.DecimalField(
@@ -107,6 +115,17 @@ class Consortium(TimeStamped):
 
     def __str__(self) -> str:
         return self.acronym
+
+    def name_in(self, language: str | None) -> str:
+        """The consortium's name in `language` (French or English)."""
+        if (language or "").startswith("fr") and self.name_fr:
+            return self.name_fr
+        return self.name
+
+    @property
+    def localized_name(self) -> str:
+        """The name in the language being written."""
+        return self.name_in(translation.get_language())
 
     @property
     def duration_months(self) -> int:
@@ -190,6 +209,14 @@ class ReportingPeriod(ValidatedModel):
         return self.start_date <= day <= self.end_date
 
 
+def heading_name(name: str) -> str:
+    """A cost heading's name in the reader's language when it is one of the seeded headings,
+    whose names the catalogue translates; a name a coordinator typed, exactly as typed (gettext
+    would turn its line breaks into newlines)."""
+    translated = gettext(name)
+    return name if translated == name.replace("\r\n", "\n").replace("\r", "\n") else translated
+
+
 class CostCategory(ValidatedModel):
     """An eligible cost heading of a consortium (personnel, operating costs, overheads…)."""
 
@@ -262,7 +289,7 @@ class CostCategory(ValidatedModel):
         ]
 
     def __str__(self) -> str:
-        return gettext(self.name)
+        return heading_name(self.name)
 
     def _rule_changed(self) -> bool:
         stored = (

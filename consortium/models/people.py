@@ -21,6 +21,7 @@ from simple_history.models import HistoricalRecords
 from consortium import choices
 from consortium.models.base import TimeStamped
 from consortium.models.consortia import Consortium
+from consortium.models.notifications import validate_notification_kinds
 from consortium.models.partners import Partner
 from consortium.querysets import (
     PartnerOwnedQuerySet,
@@ -144,6 +145,13 @@ class Profile(TimeStamped):
         _("deadline reminders"),
         default=True,
         help_text=_("A daily email listing the partner's deliverables due soon or overdue."),
+    )
+    # The kinds of workflow notification the person chose not to receive (NotificationKind).
+    notifications_off = models.JSONField(
+        _("notifications switched off"),
+        default=list,
+        blank=True,
+        validators=[validate_notification_kinds],
     )
     # The secret part of the person's calendar feed URL; empty when they have none or revoked it.
     calendar_token = models.CharField(

@@ -5,6 +5,7 @@ progress report and last month's jobs report in the archive."""
 
 from __future__ import annotations
 
+import datetime
 import io
 import re
 from dataclasses import dataclass
@@ -170,8 +171,8 @@ def test_the_dry_run_writes_and_prints_each_languages_files(dry_run: DryRun) -> 
 
 
 def test_the_dry_run_archives_nothing_and_sends_nothing(dry_run: DryRun) -> None:
-    # The demo's own two reports, their documents and their planned deliveries, untouched.
-    assert len(dry_run.archive_before["reports"]) == 2
+    # The demo's own three reports, their documents and their planned deliveries, untouched.
+    assert len(dry_run.archive_before["reports"]) == 3
     assert dry_run.archive_after == dry_run.archive_before
     assert set(ReportDelivery.objects.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
     assert dry_run.media_after == dry_run.media_before
@@ -277,9 +278,10 @@ def test_the_demo_archives_last_weeks_progress_and_last_months_jobs_reports(
     demo = Consortium.objects.get(acronym=ACRONYM)
     today = timezone.localdate()
     reports = {report.kind: report for report in Report.objects.filter(consortium=demo)}
-    assert set(reports) == set(KINDS)
+    assert set(reports) == {*KINDS, ReportKind.SEMESTER}
     for kind, report in reports.items():
-        assert (report.period_start, report.period_end) == report_period(kind, today)
+        if kind in KINDS:
+            assert (report.period_start, report.period_end) == report_period(kind, today)
         assert report.status == ReportStatus.GENERATED and report.generated_at is not None
         documents = {document.language: document for document in report.documents.all()}
         assert set(documents) == {"en", "fr"}
@@ -287,10 +289,18 @@ def test_the_demo_archives_last_weeks_progress_and_last_months_jobs_reports(
             assert (dry_run.media / document.pdf.name).read_bytes().startswith(b"%PDF")
             assert (dry_run.media / document.xlsx.name).is_file()
             assert document.html and document.text
-        # Waiting to be sent: to the coordinator, and to the funder's officer in French.
-        deliveries = dict(report.deliveries.values_list("email", "language"))
-        assert deliveries[FUNDER_ADDRESS] == "fr"
-        assert set(report.deliveries.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
+    # Last week's and last month's wait for a coordinator to read and send them.
+    for kind in KINDS:
+        assert reports[kind].released_at is None
+        assert not reports[kind].deliveries.exists()
+    # The semester report of the period ended yesterday went out: waiting for the worker, to the
+    # coordinator, and to the funder's officer in French.
+    semester = reports[ReportKind.SEMESTER]
+    assert semester.period_end == today - datetime.timedelta(days=1)
+    assert semester.released_at is not None
+    deliveries = dict(semester.deliveries.values_list("email", "language"))
+    assert deliveries[FUNDER_ADDRESS] == "fr"
+    assert set(semester.deliveries.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
     archived = dry_run.media / reports[ReportKind.PROGRESS].documents.get(language="en").xlsx.name
     [_header, *rows] = _sheet(archived, "Budget by partner")
     assert (_total(rows, 1), _total(rows, 3)) == (board.planned, board.consumed)

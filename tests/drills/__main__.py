@@ -24,8 +24,9 @@ RECOVERY_CODES = 40
 def prepare(topology: Topology) -> None:
     """The demo as `seed_demo` leaves it, then what an operator would change in the admin for
     a drill: the outbox's sweep every 10 s instead of 5 minutes, the monthly jobs-created report
-    every 15 s, and none of the demo's reports waiting (the drills send their own). The
-    coordinator signs in with two-step sign-in, as production requires of staff."""
+    every 15 s, the weekly and monthly reports sent without review, and none of the demo's
+    reports waiting (the drills send their own). The coordinator signs in with two-step
+    sign-in, as production requires of staff."""
     topology.prepare_database()
     coordinator = SecondFactor(
         key=secrets.token_hex(20),
@@ -47,6 +48,12 @@ def prepare(topology: Topology) -> None:
     topology.sql("DELETE FROM reporting_reportdelivery")
     topology.sql("DELETE FROM reporting_reportdocument")
     topology.sql("DELETE FROM reporting_report")
+    # The demo's weekly and monthly reports go out without review, as a consortium that wants
+    # them straight away would set them.
+    topology.sql(
+        "UPDATE reporting_reportschedule SET review_first = false "
+        "WHERE kind IN ('progress', 'jobs')"
+    )
     for name, seconds in (
         ("Hand waiting reports and reminders to the queue", 10),
         ("Monthly jobs-created report", 15),

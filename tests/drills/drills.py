@@ -98,6 +98,8 @@ def add_report(browser: Browser, consortium: int, start: datetime.date) -> Any:
             "consortium": str(consortium),
             "period_start": start.isoformat(),
             "period_end": (start + datetime.timedelta(days=6)).isoformat(),
+            # A coordinator who adds a report to send it, not to read it first.
+            "send_when_generated": "on",
         },
     )
 

@@ -38,6 +38,7 @@ def _dashboard(user: Any) -> str:
 
 def _failed_report(consortium: Consortium) -> Report:
     report = report_schedule(
+        release=True,
         kind=ReportKind.PROGRESS,
         consortium=consortium,
         period_start=datetime.date(2026, 11, 16),
@@ -69,6 +70,7 @@ def test_a_scheduled_report_not_created_half_an_hour_after_its_minute(
         assert "23/11/2026 – 29/11/2026" in alert.message
         assert 'data-alert="report_missed"' in _dashboard(coordinator)
         report_schedule(
+            release=True,
             kind=ReportKind.PROGRESS,
             consortium=consortium,
             period_start=datetime.date(2026, 11, 23),

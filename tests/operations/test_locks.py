@@ -43,7 +43,7 @@ def _hold_consortium(
 def test_a_worker_locks_its_report_without_waiting_for_the_consortium(
     consortium: Consortium,
 ) -> None:
-    report_schedule(consortium=consortium, **PERIOD)
+    report_schedule(release=True, consortium=consortium, **PERIOD)
     report_generate(consortium=consortium, **PERIOD)
     holding, done = threading.Event(), threading.Event()
     other = threading.Thread(target=_hold_consortium, args=(consortium, holding, done))
@@ -76,7 +76,7 @@ def test_adding_reports_while_workers_render_them_never_deadlocks(consortium: Co
             connection.close()
 
     def add() -> None:
-        report_schedule(consortium=consortium, **PERIOD)
+        report_schedule(release=True, consortium=consortium, **PERIOD)
 
     def render() -> None:
         report_generate(consortium=consortium, only_if_missing=True, **PERIOD)

@@ -16,10 +16,17 @@ from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from reporting import tasks
 from reporting.choices import ReportKind
-from reporting.models import Report
+from reporting.models import Report, ReportSchedule
 from reporting.schedules import DEFAULTS, last_firing
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def sent_without_review(consortium: Any) -> None:
+    """The consortium's scheduled reports go out as soon as they are generated."""
+    ReportSchedule.objects.filter(consortium=consortium).update(review_first=False)
+
 
 BRUSSELS = zoneinfo.ZoneInfo("Europe/Brussels")
 WEEKLY_PROGRESS, MONTHLY_JOBS = DEFAULTS[0][0], DEFAULTS[1][0]

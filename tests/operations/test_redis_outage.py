@@ -92,6 +92,7 @@ def test_a_report_generated_as_redis_goes_away_is_left_to_the_sweep(
     """The worker generated the report, then could not queue its emails: the report is marked
     as never queued, so that the next sweep hands it over again at once."""
     report = report_schedule(
+        release=True,
         kind=ReportKind.PROGRESS,
         consortium=plan["open_late"].consortium,
         period_start=datetime.date(2025, 1, 1),

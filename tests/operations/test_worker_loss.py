@@ -17,8 +17,7 @@ from consortium.tasks import backoff
 from reporting import tasks
 from reporting.choices import DeliveryStatus
 from reporting.models import ReportDelivery
-from reporting.outbox import report_deliveries_plan
-from reporting.services import report_generate
+from reporting.services import report_generate, report_release
 from tests.polling import wait_for
 from tests.reporting.conftest import PERIOD, SmtpServer, WorkerProcess, queue_drained
 
@@ -60,7 +59,7 @@ def test_a_worker_killed_whole_mid_send_is_replaced_and_the_email_leaves_once(
         period_start=PERIOD[0],
         period_end=PERIOD[1],
     )
-    [delivery] = report_deliveries_plan(report=report)
+    [delivery] = report_release(report=report, user=None)
     first = WorkerProcess(celery_queue, smtp)
     first.env["CELERY_VISIBILITY_TIMEOUT"] = str(visibility)
     first.start()

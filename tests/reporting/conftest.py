@@ -128,7 +128,7 @@ def generated_report(
         "period_start": PERIOD[0],
         "period_end": PERIOD[1],
     }
-    report_schedule(**period)
+    report_schedule(release=True, **period)
     return report_generate(**period)
 
 

@@ -56,6 +56,7 @@ def test_the_list_shows_each_reports_status_and_how_many_recipients_have_it(
     assert failed.status == DeliveryStatus.FAILED and failed.last_error
     # A report still to generate, with its two recipients planned.
     report_schedule(
+        release=True,
         kind=ReportKind.JOBS,
         consortium=consortium,
         period_start=datetime.date(2025, 6, 1),

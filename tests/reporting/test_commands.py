@@ -59,7 +59,11 @@ def test_bad_arguments_are_refused_and_nothing_is_written(
     consortium: Any, coordinator: Any, mailoutbox: list[Any], args: list[str], message: str
 ) -> None:
     existing = report_schedule(
-        kind=ReportKind.JOBS, consortium=consortium, period_start=PERIOD[0], period_end=PERIOD[1]
+        release=True,
+        kind=ReportKind.JOBS,
+        consortium=consortium,
+        period_start=PERIOD[0],
+        period_end=PERIOD[1],
     )
     with pytest.raises(CommandError, match=message.replace("(", r"\(").replace(")", r"\)")):
         _run(*args)

@@ -185,12 +185,14 @@ def test_reports_documents_and_deliveries_are_read_by_coordinators_and_observers
 ) -> None:
     report = _generate(consortium)
     report_schedule(
+        release=True,
         kind=report.kind,
         consortium=consortium,
         period_start=report.period_start,
         period_end=report.period_end,
     )
     other = report_schedule(
+        release=True,
         kind=ReportKind.PROGRESS,
         consortium=other_consortium,
         period_start=PERIOD[0],
@@ -228,6 +230,7 @@ def test_since_defaults_to_the_end_of_the_previous_reports_period(
     )
     assert "Since the previous report" not in first.html
     report_schedule(
+        release=True,
         kind=ReportKind.PROGRESS,
         consortium=consortium,
         period_start=first_period[0],
@@ -247,6 +250,7 @@ def test_since_defaults_to_the_end_of_the_previous_reports_period(
     assert "1 expense accepted (EUR 1,200.00)" in second.html
     # Another kind's report is not "the previous report".
     report_schedule(
+        release=True,
         kind=ReportKind.JOBS,
         consortium=consortium,
         period_start=datetime.date(2024, 12, 1),
@@ -362,8 +366,8 @@ def test_scheduling_twice_plans_one_report_and_one_delivery_per_recipient(
         "period_start": PERIOD[0],
         "period_end": PERIOD[1],
     }
-    first = report_schedule(**schedule)
-    again = report_schedule(**schedule)
+    first = report_schedule(release=True, **schedule)
+    again = report_schedule(release=True, **schedule)
     assert again.pk == first.pk
     assert Report.objects.count() == 1
     assert (first.status, first.generated_at) == (ReportStatus.PENDING, None)
@@ -385,6 +389,7 @@ def test_a_period_ending_before_it_starts_is_refused_and_nothing_is_saved(
 ) -> None:
     with pytest.raises(ValidationError, match="cannot end before it starts"):
         report_schedule(
+            release=True,
             kind=ReportKind.PROGRESS,
             consortium=consortium,
             period_start=PERIOD[1],
@@ -400,6 +405,7 @@ def test_send_now_retries_failed_deliveries_and_never_plans_a_sent_one_again(
     add_recipient(consortium, "officer@region.example")
     add_recipient(consortium, "board@example.org")
     report = report_schedule(
+        release=True,
         kind=ReportKind.PROGRESS,
         consortium=consortium,
         period_start=PERIOD[0],

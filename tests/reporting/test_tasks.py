@@ -29,16 +29,22 @@ from config.celery_app import app as celery_app
 from consortium.models import Profile
 from reporting import tasks
 from reporting.choices import DeliveryStatus, ReportKind, ReportStatus
-from reporting.models import Report, ReportDelivery, ReportRecipient
-from reporting.outbox import report_deliveries_plan
+from reporting.models import Report, ReportDelivery, ReportRecipient, ReportSchedule
 from reporting.schedules import DEFAULTS
-from reporting.services import report_generate, report_period
+from reporting.services import report_generate, report_period, report_release
 from tests.polling import wait_for
 from tests.reporting.conftest import PERIOD, SmtpServer, WorkerProcess, queue_drained, use_broker
 from workpackages.money.choices import ExpenseStatus
 from workpackages.money.models import BudgetLine, Expense
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def sent_without_review(consortium: Any) -> None:
+    """The consortium's scheduled reports go out as soon as they are generated."""
+    ReportSchedule.objects.filter(consortium=consortium).update(review_first=False)
+
 
 REGION = "suivi@region.example"
 WEEKLY_PROGRESS = DEFAULTS[0][0]
@@ -54,13 +60,17 @@ def recipients(coordinator: Any, consortium: Any) -> list[str]:
 
 
 def _first_half_report(plan: dict[str, Any]) -> Report:
-    """The plan's progress report of the first half of 2025, generated, not planned for anyone."""
-    return report_generate(
+    """The plan's progress report of the first half of 2025, generated and sent for delivery by
+    a coordinator, not planned for anyone yet: the task plans its recipients."""
+    report = report_generate(
         kind=ReportKind.PROGRESS,
         consortium=plan["open_late"].consortium,
         period_start=PERIOD[0],
         period_end=PERIOD[1],
     )
+    Report.objects.filter(pk=report.pk).update(released_at=timezone.now())
+    report.refresh_from_db()
+    return report
 
 
 def _parts(message: Any) -> dict[str, Any]:
@@ -186,7 +196,7 @@ def test_a_worker_killed_mid_way_is_replaced_and_the_email_leaves_once(
     smtp: SmtpServer,
 ) -> None:
     report = _first_half_report(plan)
-    [delivery, _other] = report_deliveries_plan(report=report)
+    [delivery, _other] = report_release(report=report, user=None)
     smtp.mailbox.hold_recipients.set()
     tasks.send_report_delivery.delay(delivery.pk)
     # The worker's child is in the middle of the SMTP conversation when it dies.

@@ -41,6 +41,7 @@ from consortium.invitations import membership_invite
 from consortium.models import Consortium, ConsortiumRole, Membership
 from consortium.records import with_changes
 from consortium.services import consortium_role_grant, membership_grant
+from reporting import urls as reporting_urls
 from reporting.choices import DeliveryStatus, ReportKind
 from reporting.models import ReportDelivery
 from reporting.services import report_schedule
@@ -402,6 +403,7 @@ def _used_heading(w: World) -> dict[str, Any]:
 
 def _sent_report(w: World) -> dict[str, Any]:
     report = report_schedule(
+        release=True,
         kind=ReportKind.PROGRESS,
         consortium=w.consortium,
         period_start=datetime.date(2026, 11, 16),
@@ -1700,6 +1702,10 @@ def test_the_door_refuses_with_the_rule_s_message_and_changes_nothing(
 PAGES_THAT_READ = {
     "funder",
     "funder-overview",
+    "statements",
+    "funder-jobs-chart",
+    "funder-budget-chart",
+    "funder-report",
     "login",
     "logout",
     "password_change_done",
@@ -1767,7 +1773,13 @@ def page_doors() -> set[str]:
             else:
                 walk(pattern.url_patterns)
 
-    walk([*consortium_urls.urlpatterns, *workpackages_urls.urlpatterns])
+    walk(
+        [
+            *consortium_urls.urlpatterns,
+            *workpackages_urls.urlpatterns,
+            *reporting_urls.urlpatterns,
+        ]
+    )
     walk([p for p in get_resolver().url_patterns if isinstance(p, URLPattern)])
     return {
         f"page {name}" for name in names - PAGES_THAT_READ - {"media", "api-schema", "api-docs"}
@@ -1789,12 +1801,14 @@ WITHOUT_RULE: dict[str, str] = {
     "admin add consortium.costcategory": "a new heading: field validation only",
     "admin add consortium.organisation": "a new organisation: its identifiers' validation",
     "admin add consortium.partner": "a new partner: field validation only",
-    "admin add reporting.report": "schedules a period's report (report_schedule), once per key",
+    "admin add reporting.report": "drafts a period's report (report_schedule), once per key",
+    "admin change reporting.reportschedule": "which reports, reviewed or not: field validation; "
+    "its consortium and kind stay (write rule)",
     "admin add reporting.reportrecipient": "an address: field validation only",
     "admin change reporting.reportrecipient": "an address: field validation only",
     "admin delete reporting.reportrecipient": "an address, not a record: its history keeps it",
     "admin action reporting.reportrecipient delete_selected": "an address, not a record",
-    "admin action reporting.report send_now": "hands a report to the queue again, once per person",
+    "admin action reporting.report send_now": "sends a read report (report_release), once per person",
     "admin inline auth.user consortium.profile": "the person's language and reminders",
     "command seed_demo": "builds the demo through the services: tests/workpackages/test_seed_demo.py",
     "command send_report": "makes and sends a report; a sent one keeps its documents and goes on",
@@ -1808,6 +1822,15 @@ WITHOUT_RULE: dict[str, str] = {
     "page password_reset": "sends a reset link: tests/portal/test_accounts.py",
     "page password_reset_confirm": "the person's own password: tests/portal/test_accounts.py",
     "page reminders-opt-out": "the reader's own reminders: tests/reporting/test_reminders.py",
+    "page statements-period": (
+        "coordinators reopen a statement (statement_reopen): test_statement_reopen.py"
+    ),
+    "page notification-settings": (
+        "the person's own notifications: tests/consortium/test_notification_settings.py"
+    ),
+    "page notifications-opt-out": (
+        "the reader's own notifications: tests/consortium/test_notification_settings.py"
+    ),
     "page email_change": "the person's own address: tests/portal/test_email_change.py",
     "page email_change_confirm": "the person's own address: tests/portal/test_email_change.py",
     "page team-invite": "an invitation changes nothing until accepted: test_team_invitations.py",

@@ -39,6 +39,8 @@ TOTAL_BUDGET = Decimal("81000000.00")
 CONSORTIUM: dict[str, Any] = {
     "acronym": ACRONYM,
     "name": "Technological Innovation Partnership in Advanced Therapy Medicinal Products",
+    "name_fr": "Partenariat d'innovation technologique en médicaments de thérapie innovante",
+    "agreement_number": "PIT-ATMP-2024-01",
     "funder": "Service public de Wallonie – Économie, Emploi, Recherche (SPW EER)",
     "total_budget": TOTAL_BUDGET,
     "public_funding_share": Decimal(60),

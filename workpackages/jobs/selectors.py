@@ -15,15 +15,17 @@ from django.db.models import (
     CharField,
     Count,
     F,
+    OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
     Value,
     When,
 )
 from django.utils.translation import gettext
 
-from consortium.models import Partner
+from consortium.models import Consortium, Partner, ReportingPeriod
 from workpackages.base import ZERO, percent
 from workpackages.jobs.choices import JobImpact, JobStatus
 from workpackages.jobs.models import JobRecord
@@ -180,3 +182,137 @@ def partner_jobs(partner: Partner) -> JobsFigures:
             [partner.consortium_id], Partner.objects.filter(pk=partner.pk).values("pk")
         ).get(partner.consortium_id, {}),
     )
+
+
+# The funder's pages ---------------------------------------------------------------------------------
+
+
+def _as_they_stood(jobs: QuerySet[JobRecord], until: datetime.date | None) -> QuerySet[Any]:
+    """Counted job records, each with `status_then`, as `jobs_counts` counts them: today's
+    status, or with `until` the records that existed at the end of that day with their status
+    of then (`status_on`)."""
+    jobs = jobs.exclude(status=JobStatus.WITHDRAWN)
+    if until is None:
+        return jobs.annotate(status_then=F("status"))
+    recorded = Q(created_at__date__lte=until) | Q(status=JobStatus.REALISED, start_date__lte=until)
+    return jobs.filter(recorded).annotate(status_then=status_on(until))
+
+
+def _count(
+    counts: dict[tuple[str, str], tuple[int, Decimal]], impact: str, label: str, committed: int
+) -> Commitment:
+    realised = counts.get((impact, JobStatus.REALISED), (0, ZERO))
+    forecast = counts.get((impact, JobStatus.FORECAST), (0, ZERO))
+    return Commitment(
+        impact=impact,
+        label=label,
+        committed=committed,
+        realised=realised[0],
+        realised_fte=realised[1],
+        forecast=forecast[0],
+        forecast_fte=forecast[1],
+    )
+
+
+@dataclass(frozen=True)
+class PartnerJobs:
+    """One partner's direct and indirect jobs against its commitments."""
+
+    key: int
+    number: int
+    label: str
+    direct: Commitment
+    indirect: Commitment
+
+
+def jobs_by_partner(
+    consortium: Consortium, *, until: datetime.date | None = None
+) -> list[PartnerJobs]:
+    """Each partner's jobs (every partner, by number), direct and indirect, realised and
+    forecast, headcount and FTE, against its commitments (`Partner.jobs_commitment_direct` and
+    `_indirect`); with `until`, as they stood at the end of that day (`jobs_counts`). Two
+    queries, whatever the partners or the records."""
+    rows = (
+        _as_they_stood(JobRecord.objects.filter(consortium_id=consortium.pk), until)
+        .values("partner_id", "impact", "status_then")
+        .annotate(headcount=Count("pk"), fte=Sum("fte"))
+        .order_by()
+    )
+    counts: dict[int, dict[tuple[str, str], tuple[int, Decimal]]] = defaultdict(dict)
+    for row in rows:
+        counts[row["partner_id"]][(row["impact"], row["status_then"])] = (
+            row["headcount"],
+            row["fte"] or ZERO,
+        )
+    partners = (
+        Partner.objects.filter(consortium_id=consortium.pk)
+        .order_by("number")
+        .values_list(
+            "pk",
+            "number",
+            "organisation__short_name",
+            "jobs_commitment_direct",
+            "jobs_commitment_indirect",
+        )
+    )
+    return [
+        PartnerJobs(
+            key=pk,
+            number=number,
+            label=f"P{number} {name}",
+            direct=_count(counts[pk], JobImpact.DIRECT, gettext("Direct jobs"), direct),
+            indirect=_count(counts[pk], JobImpact.INDIRECT, gettext("Indirect jobs"), indirect),
+        )
+        for pk, number, name, direct, indirect in partners
+    ]
+
+
+@dataclass
+class PeriodJobs:
+    """The jobs whose start date falls in one reporting period (`period` None: in none of
+    them, before the first or after the last), by impact and status."""
+
+    period: ReportingPeriod | None
+    counts: dict[tuple[str, str], tuple[int, Decimal]] = field(default_factory=dict)
+
+    def headcount(self, impact: str, status: str = JobStatus.REALISED) -> int:
+        return self.counts.get((impact, status), (0, ZERO))[0]
+
+    def fte(self, impact: str, status: str = JobStatus.REALISED) -> Decimal:
+        return self.counts.get((impact, status), (0, ZERO))[1]
+
+    @property
+    def direct(self) -> Commitment:
+        return _count(self.counts, JobImpact.DIRECT, gettext("Direct jobs"), 0)
+
+    @property
+    def indirect(self) -> Commitment:
+        return _count(self.counts, JobImpact.INDIRECT, gettext("Indirect jobs"), 0)
+
+
+def jobs_by_period(
+    consortium: Consortium, *, until: datetime.date | None = None
+) -> list[PeriodJobs]:
+    """Jobs created per reporting period of `consortium`, by the period their start date falls
+    in (realised: started; forecast: expected to start), direct and indirect, headcount and FTE;
+    with `until`, as they stood at the end of that day (`jobs_counts`). Every period is listed,
+    in order, then a row for the jobs starting outside every period, if any. Two queries."""
+    periods = list(ReportingPeriod.objects.filter(consortium_id=consortium.pk).order_by("number"))
+    in_period = ReportingPeriod.objects.filter(
+        consortium_id=consortium.pk,
+        start_date__lte=OuterRef("start_date"),
+        end_date__gte=OuterRef("start_date"),
+    ).values("pk")[:1]
+    rows = (
+        _as_they_stood(JobRecord.objects.filter(consortium_id=consortium.pk), until)
+        .annotate(period_id=Subquery(in_period))
+        .values("period_id", "impact", "status_then")
+        .annotate(headcount=Count("pk"), fte=Sum("fte"))
+        .order_by()
+    )
+    result = {period.pk: PeriodJobs(period=period) for period in periods}
+    outside = PeriodJobs(period=None)
+    for row in rows:
+        target = result.get(row["period_id"], outside)
+        target.counts[(row["impact"], row["status_then"])] = (row["headcount"], row["fte"] or ZERO)
+    return [*result.values(), *([outside] if outside.counts else [])]

@@ -338,9 +338,10 @@ class Expense(ConsortiumOwned):
             self.status == choices.ExpenseStatus.DRAFT
             and self._has("partner")
             and self._has("period")
-            and Statement.objects.filter(
-                partner_id=self.partner_id, period_id=self.period_id
-            ).exists()
+            # A statement the coordinators reopened takes lines again until it is submitted anew.
+            and Statement.objects.filter(partner_id=self.partner_id, period_id=self.period_id)
+            .submitted()
+            .exists()
         ):
             errors["period"] = ValidationError(
                 _(
@@ -354,10 +355,24 @@ class Expense(ConsortiumOwned):
             raise ValidationError(errors)
 
 
+# A statement as the partner sent it: not reopened by the coordinators since.
+SUBMITTED_STATEMENT = Q(reopened_at__isnull=True)
+
+
+class StatementQuerySet(PartnerOwnedQuerySet):
+    def submitted(self) -> StatementQuerySet:
+        """The statements that lock their period (`SUBMITTED_STATEMENT`): reopened ones aside."""
+        return self.filter(SUBMITTED_STATEMENT)
+
+
 class Statement(ConsortiumOwned):
     """A partner's expense statement for one reporting period: submitting it sends the period's
     draft lines to the coordinators and locks the period against new ones. `lines` and `total`
-    are what it declares: the period's lines, withdrawn ones aside."""
+    are what it declares: the period's lines, withdrawn ones aside.
+
+    The coordinators may reopen a submitted statement, with the reason the partner reads: until
+    the partner submits it again (the same row, the history keeping every step), the period takes
+    lines again and the statement counts as not submitted."""
 
     partner = models.ForeignKey(
         Partner, verbose_name=_("partner"), on_delete=models.PROTECT, related_name="statements"
@@ -377,8 +392,18 @@ class Statement(ConsortiumOwned):
     )
     lines = models.PositiveIntegerField(_("lines"), default=0)
     total = models.DecimalField(_("total (EUR)"), max_digits=14, decimal_places=2, default=0)
+    reopened_at = models.DateTimeField(_("reopened at"), null=True, blank=True)
+    reopened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reopened by"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    reopen_reason = models.TextField(_("reason for reopening"), blank=True)
 
-    objects = PartnerOwnedQuerySet.as_manager()
+    objects = StatementQuerySet.as_manager()
     history = HistoricalRecords()
 
     consortium_source = "partner"
@@ -396,6 +421,12 @@ class Statement(ConsortiumOwned):
                     "This partner has already submitted its statement for this period."
                 ),
             ),
+            models.CheckConstraint(
+                condition=Q(reopened_at__isnull=True, reopen_reason="")
+                | (Q(reopened_at__isnull=False) & ~Q(reopen_reason="")),
+                name="statement_reopened_with_reason",
+                violation_error_message=_("A reopened statement has the reason it was reopened."),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -403,6 +434,11 @@ class Statement(ConsortiumOwned):
             "partner": self.partner,
             "period": self.period,
         }
+
+    @property
+    def is_reopened(self) -> bool:
+        """Whether the coordinators have reopened it since it was last submitted."""
+        return self.reopened_at is not None
 
 
 class Effort(ConsortiumOwned):

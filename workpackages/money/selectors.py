@@ -26,8 +26,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Round
 
 from consortium.choices import CostCategoryKind
-from consortium.models import Partner, ReportingPeriod
-from workpackages.base import ZERO, percent
+from consortium.models import Consortium, CostCategory, Partner, ReportingPeriod, heading_name
+from workpackages.base import ZERO, cents, percent
 from workpackages.money.choices import BudgetLineStatus, ExpenseStatus
 from workpackages.money.models import BudgetLine, Expense
 from workpackages.workplan.models import (
@@ -230,3 +230,130 @@ def visible_file(user: Any, path: str) -> Any:
     """An expense's evidence at `path`, if `user` may see the expense (`PROTECTED_FILES`)."""
     expense = Expense.objects.restrict(user, "view").filter(evidence=path).first()
     return expense.evidence if expense is not None else None
+
+
+# The funder's pages and the semester report ------------------------------------------------------
+
+
+def budget_by_heading(
+    consortium: Consortium, *, until: datetime.date | None = None
+) -> list[BudgetRow]:
+    """Planned, granted and consumed money per cost heading of `consortium` (in the headings'
+    order, every heading listed, with zeros when it has no line), from the active budget lines
+    as `budget_lines_with_consumption` counts them; `until` counts the costs of the periods
+    ended by that day only. Two queries, whatever the lines."""
+    rows: dict[int, BudgetRow] = {}
+    lines = budget_lines_with_consumption(
+        BudgetLine.objects.filter(consortium_id=consortium.pk, status=BudgetLineStatus.ACTIVE),
+        until,
+    ).values_list(
+        "category_id",
+        "category__position",
+        "category__name",
+        "planned_amount",
+        "granted_amount",
+        "consumed",
+    )
+    for key, position, name, planned, granted, consumed in lines:
+        add_budget_line(rows, key, position, heading_name(name), planned, granted, consumed)
+    headings = CostCategory.objects.filter(consortium_id=consortium.pk)
+    for key, position, name in headings.values_list("pk", "position", "name"):
+        rows.setdefault(key, BudgetRow(key=key, number=position, label=heading_name(name)))
+    return sorted(rows.values(), key=lambda row: (row.number, row.label))
+
+
+@dataclass(frozen=True)
+class SubsidyRow:
+    """What the funder owes one partner: its accepted costs and the subsidy on them."""
+
+    key: int
+    number: int
+    label: str
+    accepted: Decimal
+    subsidy: Decimal
+
+
+@dataclass(frozen=True)
+class SubsidyDue:
+    """The subsidy due to each partner of a consortium, and in all."""
+
+    rows: list[SubsidyRow]
+
+    @property
+    def accepted(self) -> Decimal:
+        return sum((row.accepted for row in self.rows), ZERO)
+
+    @property
+    def total(self) -> Decimal:
+        """The consortium's total: the sum of the partners' amounts, each rounded already."""
+        return sum((row.subsidy for row in self.rows), ZERO)
+
+
+def subsidy_due_by_partner(
+    consortium: Consortium, *, until: datetime.date | None = None
+) -> SubsidyDue:
+    """The subsidy due to each partner of `consortium` (every partner, by number, zeros
+    included) and the consortium's total, computed by the database in one query.
+
+    The rule, as the funder pays it:
+
+    - the costs are those `budget_lines_with_consumption` counts as `consumed` on each active
+      budget line: the accepted amounts of accepted expenses (never a draft, a submitted or a
+      rejected one), and on a flat-rate line (overheads) its rate × the accepted costs of its
+      base heading, rounded to the cent per line;
+    - each line's costs are multiplied by its funding rate, else (no rate on the line) by the
+      partner's default funding rate, both in per cent;
+    - the products are summed per partner and the sum is rounded to the cent once per partner
+      (PostgreSQL's `ROUND` on numeric: half away from zero, 0.005 → 0.01), never line by line;
+    - the consortium's total is the sum of the partners' rounded amounts, so that it is what
+      the partners' claims add up to.
+
+    With `until`, only the costs of the reporting periods ended by that day count, whenever
+    they were accepted (as in `budget_rows`). Amounts are `Decimal`, to the cent.
+    """
+    lines = (
+        budget_lines_with_consumption(
+            BudgetLine.objects.filter(partner_id=OuterRef("pk"), status=BudgetLineStatus.ACTIVE),
+            until,
+        )
+        .order_by()
+        .values("partner_id")
+    )
+    rate = Coalesce(F("funding_rate"), OuterRef("default_funding_rate"))
+    accepted = lines.annotate(total=Sum("consumed")).values("total")
+    subsidy = lines.annotate(
+        total=Round(
+            Sum(
+                ExpressionWrapper(
+                    F("consumed") * rate / Value(Decimal(100)), output_field=MONEY_FIELD
+                )
+            ),
+            2,
+            output_field=MONEY_FIELD,
+        )
+    ).values("total")
+    partners = (
+        Partner.objects.filter(consortium_id=consortium.pk)
+        .annotate(
+            accepted=Coalesce(
+                Subquery(accepted, output_field=MONEY_FIELD), Value(ZERO), output_field=MONEY_FIELD
+            ),
+            subsidy=Coalesce(
+                Subquery(subsidy, output_field=MONEY_FIELD), Value(ZERO), output_field=MONEY_FIELD
+            ),
+        )
+        .order_by("number")
+        .values_list("pk", "number", "organisation__short_name", "accepted", "subsidy")
+    )
+    return SubsidyDue(
+        rows=[
+            SubsidyRow(
+                key=pk,
+                number=number,
+                label=f"P{number} {name}",
+                accepted=cents(accepted_costs),
+                subsidy=cents(due),
+            )
+            for pk, number, name, accepted_costs, due in partners
+        ]
+    )

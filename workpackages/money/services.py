@@ -21,6 +21,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from consortium.models import Partner, ReportingPeriod
+from consortium.notifications import (
+    notify_expense_partly_accepted,
+    notify_expense_rejected,
+    notify_statement_reopened,
+    notify_statement_submitted,
+)
 from consortium.querysets import authorize, authorize_all, coordinates
 from consortium.records import (
     WriteRule,
@@ -95,6 +101,7 @@ def _check_effort_statement(
         periods.add(effort.period_id)
     locked = (
         Statement.objects.filter(partner_id=partner.pk, period_id__in=periods)
+        .submitted()
         .select_related("period")
         .order_by("period__number")
         .first()
@@ -144,7 +151,11 @@ def statement_submit(
 ) -> Statement:
     """Submit a partner's expense statement for an ended period: every draft line of the period
     goes to the coordinators, and the period takes no new lines from the partner. The statement
-    records the lines it declares: all the period's lines but the withdrawn ones."""
+    records the lines it declares: all the period's lines but the withdrawn ones.
+
+    A statement the coordinators reopened (`statement_reopen`) is submitted again on the same
+    row: its moment, author, lines and total are those of this submission, the reopening is
+    cleared, and the history keeps every earlier state."""
     now = now or timezone.now()
     partner = locked(Partner, partner.pk)
     authorize(user, partner, "change")
@@ -152,7 +163,12 @@ def statement_submit(
         raise ValidationError(
             {"period": _("This period belongs to another consortium.")}, code="other_consortium"
         )
-    if Statement.objects.filter(partner=partner, period=period).exists():
+    statement = (
+        Statement.objects.select_for_update(of=("self",))
+        .filter(partner=partner, period=period)
+        .first()
+    )
+    if statement is not None and not statement.is_reopened:
         raise ValidationError(
             _("The statement for %(period)s has already been submitted.") % {"period": period},
             code="statement_submitted",
@@ -175,6 +191,25 @@ def statement_submit(
         expense.submitted_at = now
     save_all_with_history(drafts, user=user, update_fields=["status", "submitted_at"])
     lines, total = Expense.objects.filter(partner=partner, period=period).declared_totals()
+    if statement is not None:
+        statement.submitted_at, statement.submitted_by = now, user
+        statement.lines, statement.total = lines, total
+        statement.reopened_at, statement.reopened_by, statement.reopen_reason = None, None, ""
+        save_with_history(
+            statement,
+            user=user,
+            update_fields=[
+                "submitted_at",
+                "submitted_by",
+                "lines",
+                "total",
+                "reopened_at",
+                "reopened_by",
+                "reopen_reason",
+            ],
+        )
+        notify_statement_submitted(statement=statement, user=user)
+        return statement
     statement = Statement(
         partner=partner,
         period=period,
@@ -184,6 +219,40 @@ def statement_submit(
         total=total,
     )
     save_with_history(statement, user=user)
+    notify_statement_submitted(statement=statement, user=user)
+    return statement
+
+
+@transaction.atomic
+def statement_reopen(
+    *, statement: Statement, reason: str, user: Any, now: datetime.datetime | None = None
+) -> Statement:
+    """Reopen a partner's submitted statement, with the reason its partner reads (coordinators
+    only): the period takes the partner's lines again (a rejected line declared anew, say) until
+    the partner submits the statement again (`statement_submit`). The lines already sent stay
+    with the coordinators. Takes the partner's row first, as `statement_submit` does."""
+    locked(Partner, statement.partner_id)
+    statement = locked(Statement, statement.pk)
+    authorize(user, statement, "manage")
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(
+            {"reason": _("Give the reason for reopening the statement: its partner reads it.")},
+            code="reason_required",
+        )
+    if statement.is_reopened:
+        raise ValidationError(
+            _("%(statement)s is already reopened: its partner has not submitted it again yet.")
+            % {"statement": statement},
+            code="statement_reopened",
+        )
+    statement.reopened_at = now or timezone.now()
+    statement.reopened_by = user
+    statement.reopen_reason = reason
+    save_with_history(
+        statement, user=user, update_fields=["reopened_at", "reopened_by", "reopen_reason"]
+    )
+    notify_statement_reopened(statement=statement, reason=reason, user=user)
     return statement
 
 
@@ -227,6 +296,7 @@ def expense_accept(
         user=user,
         update_fields=["status", "accepted_amount", "reviewed_by", "reviewed_at", "review_comment"],
     )
+    notify_expense_partly_accepted(expense=expense, user=user)
     return expense
 
 
@@ -281,6 +351,7 @@ def expense_reject(
     save_with_history(
         expense, user=user, update_fields=["status", "reviewed_by", "reviewed_at", "review_comment"]
     )
+    notify_expense_rejected(expense=expense, user=user)
     return expense
 
 

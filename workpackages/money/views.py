@@ -10,7 +10,7 @@ from typing import Any, cast
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q, QuerySet, Sum, Value
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -139,10 +139,13 @@ def index(request: HttpRequest) -> HttpResponse:
         consortium=scope.consortium
     )
     drafts = Q(expenses__partner=scope.partner, expenses__status=ExpenseStatus.DRAFT)
+    own_statement = Statement.objects.filter(partner=scope.partner, period=OuterRef("pk"))
+    # A statement the coordinators reopened is to submit again.
     open_periods = (
         periods.filter(end_date__lt=today)
-        .exclude(statements__partner=scope.partner)
+        .exclude(Exists(own_statement.submitted()))
         .annotate(
+            reopened=Exists(own_statement),
             drafts=Count("expenses", filter=drafts),
             draft_total=Coalesce(
                 Sum("expenses__amount", filter=drafts), Value(Decimal(0)), output_field=MONEY_FIELD
@@ -153,7 +156,7 @@ def index(request: HttpRequest) -> HttpResponse:
     statements = (
         Statement.objects.restrict(request.user, "view")
         .filter(partner=scope.partner)
-        .select_related("period", "submitted_by")
+        .select_related("period", "submitted_by", "reopened_by")
         .order_by("period__number")
     )
     context = {
@@ -282,9 +285,11 @@ def statement(request: HttpRequest, period_pk: int) -> HttpResponse:
     existing = (
         Statement.objects.restrict(request.user, "view")
         .filter(partner=scope.partner, period=period)
-        .select_related("submitted_by")
+        .select_related("submitted_by", "reopened_by")
         .first()
     )
+    # A reopened statement is submitted again like one never sent: the form shows again.
+    sent = existing is not None and not existing.is_reopened
     # The lines the statement declares (or will): the period's, withdrawn ones aside. Before it,
     # the drafts among them are what submitting sends.
     lines = (
@@ -301,8 +306,9 @@ def statement(request: HttpRequest, period_pk: int) -> HttpResponse:
         "section": "expenses",
         "period": period,
         "statement": existing,
+        "submitted": sent,
         "ended": today > period.end_date,
-        "overdue": existing is None and today > period.statement_due_date,
+        "overdue": not sent and today > period.statement_due_date,
         "page_obj": page_obj,
         "query": "",
         "totals": totals_of(lines),

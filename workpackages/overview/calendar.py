@@ -145,6 +145,7 @@ def _statement_items(user: Any, memberships: list[Membership], host: str) -> lis
     by_consortium = {membership.partner.consortium_id: membership for membership in memberships}
     submitted = (
         Statement.objects.restrict(user, "view")
+        .submitted()  # a reopened statement is due again
         .filter(period=OuterRef("pk"), partner__in=[m.partner for m in memberships])
         .values("submitted_at")[:1]
     )

@@ -25,12 +25,13 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from consortium.models import Consortium, Partner, ReportingPeriod
-from workpackages.base import ZERO, percent
+from consortium.models import Consortium, Partner, ReportingPeriod, heading_name
+from workpackages.base import ZERO, cents, percent
 from workpackages.jobs.selectors import JobsFigures, jobs_counts, partner_jobs
 from workpackages.money.choices import BudgetLineStatus
 from workpackages.money.models import BudgetLine, Statement
 from workpackages.money.selectors import (
+    MONEY_FIELD,
     BudgetRow,
     StatementDue,
     add_budget_line,
@@ -39,6 +40,7 @@ from workpackages.money.selectors import (
 )
 from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus
 from workpackages.workplan.models import (
+    OPEN_DELIVERABLE,
     Deliverable,
     Milestone,
     due_soon_deliverable,
@@ -300,7 +302,7 @@ def partner_dashboard(
     for wid, wnum, wtitle, cid, cpos, cname, planned, granted, consumed in lines:
         for rows, key, number, label in (
             (workpackages, wid, wnum, f"WP{wnum} {wtitle}"),
-            (categories, cid, cpos, gettext(cname)),
+            (categories, cid, cpos, heading_name(cname)),
         ):
             add_budget_line(rows, key, number, label, planned, granted, consumed)
     jobs = partner_jobs(partner)
@@ -308,9 +310,10 @@ def partner_dashboard(
         ReportingPeriod.objects.filter(consortium_id=partner.consortium_id)
         .annotate(
             submitted_at=Subquery(
-                Statement.objects.filter(partner=partner, period=OuterRef("pk")).values(
-                    "submitted_at"
-                )[:1]
+                # A reopened statement is due again.
+                Statement.objects.submitted()
+                .filter(partner=partner, period=OuterRef("pk"))
+                .values("submitted_at")[:1]
             )
         )
         .order_by("number")
@@ -333,3 +336,174 @@ def partner_dashboard(
         current_period=current,
         statements=statements,
     )
+
+
+# The funder's pages ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsumedPoint:
+    """The money consumed as of one day, against the plan and the time elapsed by then."""
+
+    day: datetime.date
+    consumed: Decimal
+    planned: Decimal
+    time_elapsed: Decimal
+
+    @property
+    def consumption(self) -> Decimal | None:
+        return percent(self.consumed, self.planned)
+
+
+def consumed_by_period_end(
+    consortium: Consortium, *, until: datetime.date | None = None
+) -> list[ConsumedPoint]:
+    """The money consumed as of the end of each reporting period ended by `until` (by today
+    without it), as `budget_rows(..., until=<that end>)` counts it; without `until`, then as of
+    today (every accepted cost, as the dashboard's today figures); each with the consortium's
+    planned budget and the time elapsed at that day. Two queries, whatever the periods, lines
+    or expenses."""
+    today = timezone.localdate()
+    active = BudgetLine.objects.filter(consortium_id=consortium.pk, status=BudgetLineStatus.ACTIVE)
+    # Each period's own end, two queries out: period → budget lines → expenses.
+    each_end: Any = OuterRef(OuterRef("end_date"))
+    at_end = (
+        budget_lines_with_consumption(active, each_end)
+        .order_by()
+        .values("consortium_id")
+        .annotate(total=Sum("consumed"))
+        .values("total")
+    )
+    periods = ReportingPeriod.objects.filter(consortium_id=consortium.pk, end_date__lt=today)
+    if until is not None:
+        periods = periods.filter(end_date__lte=until)
+    ends = (
+        periods.annotate(consumed=Subquery(at_end, output_field=MONEY_FIELD))
+        .order_by("end_date")
+        .values_list("end_date", "consumed")
+    )
+    sums = (
+        budget_lines_with_consumption(active)
+        .order_by()
+        .values("consortium_id")
+        .annotate(planned=Sum("planned_amount"), consumed=Sum("consumed"))
+        .values("planned", "consumed")
+    )
+    totals = next(iter(sums), {"planned": ZERO, "consumed": ZERO})
+    points = [(end, cents(consumed)) for end, consumed in ends]
+    if until is None:
+        points.append((today, cents(totals["consumed"])))
+    planned = cents(totals["planned"])
+    return [
+        ConsumedPoint(
+            day=day,
+            consumed=consumed,
+            planned=planned,
+            time_elapsed=time_elapsed(consortium, day),
+        )
+        for day, consumed in points
+    ]
+
+
+@dataclass(frozen=True)
+class DueLine:
+    """A deliverable or a milestone as it stood on a day: its state then, whether it was late
+    and by how many days (`days_late`: until it was sent or achieved, else until that day)."""
+
+    item: Any
+    state: str
+    tone: str
+    done_on: datetime.date | None
+    days_late: int
+    overdue: bool
+
+    @property
+    def late(self) -> bool:
+        return self.days_late > 0
+
+
+DELIVERABLE_TONES: dict[str, str] = {
+    DeliverableStatus.APPROVED: "green",
+    DeliverableStatus.SUBMITTED: "blue",
+    DeliverableStatus.CHANGES_REQUESTED: "amber",
+}
+
+
+def deliverable_lines(
+    deliverables: QuerySet[Deliverable], day: datetime.date, *, as_of: bool = False
+) -> list[DueLine]:
+    """The deliverables of `deliverables` (scoped by the caller), by workpackage and number, in
+    one query, each with its state and lateness on `day`. Today (`as_of` False): its status,
+    late as `Deliverable.days_late` counts it. As of the end of a past day (`as_of`): from the
+    dates of its first version and approval, as `deliverable_counts(..., as_of=True)` counts
+    them (late when due before that day and not sent by then, or sent after its due date)."""
+    rows = deliverables.select_related("workpackage", "lead_partner__organisation").order_by(
+        "workpackage__number", "number"
+    )
+    lines = []
+    for deliverable in rows:
+        sent = (
+            timezone.localdate(deliverable.first_submitted_at)
+            if deliverable.first_submitted_at
+            else None
+        )
+        approved = timezone.localdate(deliverable.approved_at) if deliverable.approved_at else None
+        if as_of:
+            sent = sent if sent is not None and sent <= day else None
+            if approved is not None and approved <= day:
+                state, tone = str(DeliverableStatus.APPROVED.label), "green"
+            elif sent is not None:
+                state, tone = str(DeliverableStatus.SUBMITTED.label), "blue"
+            else:
+                state, tone = gettext("Not sent"), "grey"
+            days_late = max(((sent or day) - deliverable.due_date).days, 0)
+            overdue = sent is None and deliverable.due_date < day
+        else:
+            state = deliverable.get_status_display()
+            tone = DELIVERABLE_TONES.get(deliverable.status, "grey")
+            days_late = deliverable.days_late(day)
+            overdue = deliverable.status in OPEN_DELIVERABLE and deliverable.due_date < day
+        lines.append(
+            DueLine(
+                item=deliverable,
+                state=state,
+                tone="red" if overdue else tone,
+                done_on=sent,
+                days_late=days_late,
+                overdue=overdue,
+            )
+        )
+    return lines
+
+
+MILESTONE_TONES: dict[str, str] = {MilestoneStatus.ACHIEVED: "green", MilestoneStatus.MISSED: "red"}
+
+
+def milestone_lines(
+    milestones: QuerySet[Milestone], day: datetime.date, *, as_of: bool = False
+) -> list[DueLine]:
+    """The milestones of `milestones` (scoped by the caller), by number, in one query, each with
+    its state and lateness on `day`: achieved (by then, with `as_of`) or not; late by the days
+    from its due date to its achievement, or to `day` while not achieved (overdue, as
+    `consortium_summary` counts it)."""
+    lines = []
+    for milestone in milestones.select_related("lead_partner__organisation").order_by("number"):
+        achieved = milestone.achieved_on
+        if as_of and achieved is not None and achieved > day:
+            achieved = None
+        if as_of:
+            status = MilestoneStatus.ACHIEVED if achieved else MilestoneStatus.PENDING
+        else:
+            status = MilestoneStatus(milestone.status)
+        overdue = achieved is None and milestone.due_date < day
+        lines.append(
+            DueLine(
+                item=milestone,
+                state=str(status.label),
+                tone="red" if overdue else MILESTONE_TONES.get(status, "grey"),
+                done_on=achieved,
+                days_late=max(((achieved or day) - milestone.due_date).days, 0),
+                overdue=overdue,
+            )
+        )
+    return lines

@@ -22,6 +22,10 @@ from django.utils.translation import gettext_noop, ngettext
 
 from consortium.choices import ConsortiumRoleKind
 from consortium.models import Consortium, ConsortiumRole
+from consortium.notifications import (
+    notify_deliverable_changes_requested,
+    notify_deliverable_submitted,
+)
 from consortium.querysets import authorize
 from consortium.records import (
     WriteRule,
@@ -174,6 +178,7 @@ def deliverable_submit(
         user=user,
         update_fields=["status", "late_justification", "first_submitted_at"],
     )
+    notify_deliverable_submitted(submission=submission, user=user)
     return submission
 
 
@@ -271,7 +276,7 @@ def deliverable_request_changes(
             {"comment": _("Say what must change before sending the deliverable back.")},
             code="comment_required",
         )
-    return _deliverable_review(
+    review = _deliverable_review(
         deliverable=deliverable,
         user=user,
         decision=ReviewDecision.CHANGES_REQUESTED,
@@ -279,6 +284,8 @@ def deliverable_request_changes(
         refusal=_("Cannot request changes on %(object)s: it is %(status)s."),
         now=now,
     )
+    notify_deliverable_changes_requested(review=review, user=user)
+    return review
 
 
 @transaction.atomic

@@ -62,10 +62,17 @@ class Command(TranslatedHelpCommand):
             consortium = Consortium.objects.get(acronym=ACRONYM)
             reports = build_reporting_demo(consortium, coordinator_user())
         self.report(summary)
+        drafts = [str(report) for report in reports if report.released_at is None]
+        sent = [str(report) for report in reports if report.released_at is not None]
         self.stdout.write(
-            _("  Reports: %(reports)s in the archive, waiting to be sent")
-            % {"reports": ", ".join(str(report) for report in reports)}
+            _("  Reports: %(reports)s in the archive, waiting for a coordinator to send them")
+            % {"reports": ", ".join(drafts)}
         )
+        if sent:
+            self.stdout.write(
+                _("  Sent by the coordinator: %(reports)s (its emails leave with the worker)")
+                % {"reports": ", ".join(sent)}
+            )
 
     def report(self, summary: DemoSummary) -> None:
         write = self.stdout.write

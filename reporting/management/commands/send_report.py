@@ -1,5 +1,5 @@
-"""`manage.py send_report progress|jobs [--consortium ACRONYM] [--period START:END] [--dry-run]`:
-a report made and sent now, without waiting for its schedule or needing a Celery worker."""
+"""`manage.py send_report progress|jobs|semester [--consortium ACRONYM] [--period START:END]
+[--dry-run]`: a report made and sent now, without waiting for its schedule or needing a Celery worker."""
 
 from __future__ import annotations
 
@@ -21,7 +21,13 @@ from reporting.management.translated import TranslatedHelpCommand
 from reporting.models import Report
 from reporting.outbox import delivery_send, report_resend
 from reporting.rendering import report_file_name, report_render
-from reporting.services import consortia_reported, report_generate, report_period, report_schedule
+from reporting.services import (
+    consortia_reported,
+    last_ended_period,
+    report_generate,
+    report_period,
+    report_schedule,
+)
 
 
 def parse_period(value: str) -> tuple[datetime.date, datetime.date]:
@@ -72,10 +78,7 @@ class Command(TranslatedHelpCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         kind = options["kind"]
-        if options["period"]:
-            start, end = parse_period(options["period"])
-        else:
-            start, end = report_period(kind, timezone.localdate())
+        period = parse_period(options["period"]) if options["period"] else None
         if options["consortium"]:
             consortia = list(Consortium.objects.filter(acronym=options["consortium"]))
             if not consortia:
@@ -86,6 +89,15 @@ class Command(TranslatedHelpCommand):
         else:
             consortia = list(consortia_reported())
         for consortium in consortia:
+            if period is not None:
+                start, end = period
+            elif kind == ReportKind.SEMESTER:
+                latest = last_ended_period(consortium, timezone.localdate())
+                if latest is None:
+                    continue  # No reporting period has ended yet.
+                start, end = latest.start_date, latest.end_date
+            else:
+                start, end = report_period(kind, timezone.localdate())
             if options["dry_run"]:
                 self.dry_run(kind, consortium, start, end, options["output"])
             else:
@@ -124,8 +136,9 @@ class Command(TranslatedHelpCommand):
     def send(
         self, kind: str, consortium: Consortium, start: datetime.date, end: datetime.date
     ) -> None:
+        # Sent by an operator who asked for it: no coordinator's review to wait for.
         report = report_schedule(
-            kind=kind, consortium=consortium, period_start=start, period_end=end
+            kind=kind, consortium=consortium, period_start=start, period_end=end, release=True
         )
         try:
             report = report_generate(
