@@ -61,7 +61,6 @@ def _missed(consortia: QuerySet[Consortium], now: datetime.datetime) -> list[Ale
     for kind, fired in scheduled_reports_due(now):
         if fired > now - MISSED_AFTER:
             continue
-        overseen = set(consortia.values_list("pk", flat=True))
         found += [
             Alert(
                 "report_missed",
@@ -78,8 +77,9 @@ def _missed(consortia: QuerySet[Consortium], now: datetime.datetime) -> list[Ale
                 },
                 schedule.consortium_id,
             )
-            for schedule, start, end in reports_due(kind, fired.date(), only_missing=True)
-            if schedule.consortium_id in overseen
+            for schedule, start, end in reports_due(
+                kind, fired.date(), only_missing=True, consortia=consortia
+            )
         ]
     return found
 

@@ -74,5 +74,6 @@ def build_reporting_demo(consortium: Consortium, coordinator: Any) -> list[Repor
         report_schedule(**key, user=coordinator)
         semester = report_generate(**key, user=coordinator)
         report_release(report=semester, user=coordinator)
+        semester.refresh_from_db()
         reports.append(semester)
     return reports

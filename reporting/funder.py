@@ -152,8 +152,9 @@ def _reports(request: HttpRequest, consortium: Consortium) -> Any:
     first, each report with its documents (without their bodies) and the one in the page's
     language, or else its first, as `shown`."""
     reports = (
+        # What the funder reads: the reports sent, also when a coordinator looks at the page.
         Report.objects.restrict(request.user, "view")
-        .filter(consortium_id=consortium.pk)
+        .filter(consortium_id=consortium.pk, released_at__isnull=False)
         .order_by("-period_end", "-period_start", "kind", "-pk")
         .prefetch_related(
             Prefetch(

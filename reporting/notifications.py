@@ -16,7 +16,11 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from consortium.choices import ConsortiumRoleKind, PartnerStatus
 from consortium.models import (
+    COORDINATOR_KINDS,
+    ConsortiumRole,
+    Membership,
     Notification,
     NotificationDigest,
     NotificationState,
@@ -74,8 +78,9 @@ def notifications_plan(*, day: datetime.date | None = None) -> list[Notification
     )
     by_user: dict[int, list[Notification]] = defaultdict(list)
     skipped: list[Notification] = []
+    reaches = _still_concerned(waiting)
     for event in waiting:
-        if event.created_at < too_old:
+        if event.created_at < too_old or not reaches(event):
             skipped.append(event)
         elif event.user_id not in served:
             by_user[event.user_id].append(event)
@@ -114,6 +119,30 @@ def notifications_plan(*, day: datetime.date | None = None) -> list[Notification
         changed.append(event)
     Notification.objects.bulk_update(changed, ["state", "digest", "updated_at"])
     return created
+
+
+def _still_concerned(events: list[Notification]) -> Any:
+    """Whether each event's reader still has the access that made them its reader: a partner's
+    event, an active membership of that (active) partner; a coordinators' event, an active
+    coordinator's role in its consortium. Someone who left since reads none of it. Two queries."""
+    users = {event.user_id for event in events}
+    members = set(
+        Membership.objects.filter(
+            user_id__in=users, is_active=True, partner__status=PartnerStatus.ACTIVE
+        ).values_list("user_id", "partner_id")
+    )
+    coordinators = set(
+        ConsortiumRole.objects.filter(
+            user_id__in=users, kind=ConsortiumRoleKind.COORDINATOR, is_active=True
+        ).values_list("user_id", "consortium_id")
+    )
+
+    def reaches(event: Notification) -> bool:
+        if event.kind in COORDINATOR_KINDS:
+            return (event.user_id, event.consortium_id) in coordinators
+        return (event.user_id, event.partner_id) in members
+
+    return reaches
 
 
 def _wanted_items(digest: NotificationDigest) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from consortium.choices import PartnerStatus
@@ -31,8 +31,8 @@ from consortium.records import save_with_history
 from reporting import emails
 from reporting.models import ReminderDigest
 from reporting.outbox import deliver_once
-from workpackages.money.choices import BudgetLineStatus
-from workpackages.money.models import BudgetLine, Statement
+from workpackages.money.models import Statement
+from workpackages.money.selectors import owes_statements
 from workpackages.workplan.choices import MilestoneStatus
 from workpackages.workplan.models import (
     Deliverable,
@@ -125,11 +125,7 @@ def _statements_due(
     consortia = {period.consortium_id for period in periods}
     partners = list(
         Partner.objects.filter(consortium_id__in=consortia, status=PartnerStatus.ACTIVE)
-        .filter(
-            Exists(
-                BudgetLine.objects.filter(partner=OuterRef("pk"), status=BudgetLineStatus.ACTIVE)
-            )
-        )
+        .filter(owes_statements())
         .order_by("consortium_id", "number")
         .values_list("pk", "consortium_id", "joined_on")
     )

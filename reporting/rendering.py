@@ -38,7 +38,10 @@ def _previous_end(
 ) -> datetime.datetime | None:
     """The end of the previous report's period: "since the previous report" starts there."""
     previous = (
-        Report.objects.filter(kind=kind, consortium=consortium, period_end__lt=start)
+        # A draft nobody sent is no previous report: its recipients never read it.
+        Report.objects.filter(
+            kind=kind, consortium=consortium, period_end__lt=start, released_at__isnull=False
+        )
         .order_by("-period_end")
         .values_list("period_end", flat=True)
         .first()

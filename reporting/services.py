@@ -55,7 +55,9 @@ def semester_period_due(schedule: ReportSchedule, day: datetime.date) -> Reporti
     """The latest reporting period whose semester report is due by `day`: ended at least the
     schedule's number of days before it."""
     latest_end = day - datetime.timedelta(days=schedule.days_after_period_end)
-    return last_ended_period(schedule.consortium, latest_end + datetime.timedelta(days=1))
+    # Ended before `day` in any case, even made the day after (0 days).
+    before = min(latest_end + datetime.timedelta(days=1), day)
+    return last_ended_period(schedule.consortium, before)
 
 
 def scheduled_period(
@@ -69,7 +71,7 @@ def scheduled_period(
 
 
 def reports_due(
-    kind: str, day: datetime.date, *, only_missing: bool = False
+    kind: str, day: datetime.date, *, only_missing: bool = False, consortia: Any = None
 ) -> list[tuple[ReportSchedule, datetime.date, datetime.date]]:
     """(schedule, start, end) of each `kind` report the consortia's schedules create on `day`:
     enabled schedules of consortia reported that day. With `only_missing`, reports already in
@@ -77,6 +79,8 @@ def reports_due(
     schedules = ReportSchedule.objects.filter(
         kind=kind, enabled=True, consortium__in=consortia_reported(day)
     ).select_related("consortium")
+    if consortia is not None:
+        schedules = schedules.filter(consortium__in=consortia)
     due = []
     for schedule in schedules.order_by("consortium_id"):
         period = scheduled_period(schedule, day)
@@ -94,6 +98,7 @@ def reports_due(
     return due
 
 
+@transaction.atomic
 def report_schedules_ensure(consortia: Any = None) -> int:
     """Give each consortium (or those given) a schedule of each report kind it lacks: enabled,
     and reviewed by a coordinator before it goes. Returns how many were created."""
@@ -105,16 +110,21 @@ def report_schedules_ensure(consortia: Any = None) -> int:
         for kind in ReportKind.values
         if (consortium_id, kind) not in existing
     ]
+    if not missing:
+        return 0
     ReportSchedule.objects.bulk_create(missing, ignore_conflicts=True)
-    # Rows created with ignore_conflicts come back without their ids: read them again, and
-    # record their creation in the history as a save() would.
+    # Rows created with ignore_conflicts come back without their ids: read those that have no
+    # history yet (another process may have made some of them), and record their creation as a
+    # save() would.
     made = Q()
     for schedule in missing:
         made |= Q(consortium_id=schedule.consortium_id, kind=schedule.kind)
-    if missing:
-        ReportSchedule.history.bulk_history_create(
-            list(ReportSchedule.objects.filter(made).order_by("pk"))
-        )
+    created = (
+        ReportSchedule.objects.filter(made)
+        .exclude(pk__in=ReportSchedule.history.values("id"))
+        .order_by("pk")
+    )
+    ReportSchedule.history.bulk_history_create(list(created))
     return len(missing)
 
 

@@ -371,12 +371,15 @@ def semester_workbook(report: SemesterReport) -> bytes:
                 line.item.title,
                 line.item.means_of_verification,
                 line.item.due_date,
-                line.item.get_status_display() if line.item.status == "missed" else line.state,
+                missed.get_status_display() if missed else line.state,
                 line.done_on,
                 line.days_late,
-                line.item.evidence,
+                # Achieved by the period's end, its evidence; missed, the reason; else nothing
+                # of what was written after that day.
+                line.item.evidence if line.done_on or missed else "",
             )
             for line in report.milestones
+            for missed in [line.item if not line.done_on and line.item.status == "missed" else None]
         ],
     )
     _sheet(

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from consortium.tasks import ReliableTask
 from reporting.alerts import SWEEP, beat_record
-from reporting.choices import DeliveryStatus, ReportStatus
+from reporting.choices import DeliveryStatus, ReportKind, ReportStatus
 from reporting.emails import SEND_ERRORS
 from reporting.models import ReminderDigest, Report
 from reporting.outbox import delivery_send, report_deliveries_plan
@@ -59,6 +59,9 @@ def schedule_reports(kind: str, today: datetime.date, *, only_missing: bool = Fa
     ago), sent for delivery at once where the schedule says so, and hand each to the queue once
     committed. With `only_missing`, reports already in the archive are left alone."""
     reports = []
+    # A semester report is due every day for months after its period: it is made once, and a
+    # coordinator's "send" is what adds recipients to it afterwards.
+    only_missing = only_missing or kind == ReportKind.SEMESTER
     for schedule, start, end in reports_due(kind, today, only_missing=only_missing):
         try:
             report = report_schedule(

@@ -215,7 +215,7 @@ def _plan(rows: dict[str, Any]) -> dict[str, Any]:
     m3 = factories.MilestoneFactory(
         lead_partner=partner_a, due_month=30, workpackages=[workpackage]
     )
-    milestone_miss(milestone=m3, user=coordinator)
+    milestone_miss(milestone=m3, user=coordinator, reason="The trial site closed.")
     m4 = factories.MilestoneFactory(
         lead_partner=partner_a,
         due_month=36,

@@ -143,7 +143,7 @@ def test_the_reopen_button_is_the_coordinators_alone(
 
 
 def test_the_page_opens_on_the_latest_ended_period_and_the_chooser_picks_another(
-    consortium: Any, partner_a: Any, observer: Any
+    consortium: Any, partner_a: Any, budget_line: Any, observer: Any
 ) -> None:
     client = client_for(observer)
     page = client.get(_url(consortium))
@@ -160,16 +160,28 @@ def test_the_page_opens_on_the_latest_ended_period_and_the_chooser_picks_another
     assert {row.state for row in running.context["board"].rows} == {"running"}
 
 
-def test_a_partner_that_joined_after_the_period_is_not_listed(
-    consortium: Any, period: Any, partner_a: Any, partner_b: Any, observer: Any
+def test_only_partners_that_owe_the_period_a_statement_are_listed(
+    consortium: Any,
+    period: Any,
+    workpackage: Any,
+    budget_line: Any,
+    budget_line_b: Any,
+    observer: Any,
 ) -> None:
-    factories.PartnerFactory(consortium=consortium, joined_on=period.end_date.replace(day=30))
+    on_the_last_day = factories.PartnerFactory(
+        consortium=consortium, joined_on=period.end_date.replace(day=30)
+    )
     late_joiner = factories.PartnerFactory(
         consortium=consortium, joined_on=consortium.periods.get(number=3).start_date
     )
+    for partner in (on_the_last_day, late_joiner):
+        factories.BudgetLineFactory(partner=partner, workpackage=workpackage)
+    # Without a budget line a partner declares no cost: it owes no statement, is never late.
+    without_budget = factories.PartnerFactory(consortium=consortium, joined_on=period.start_date)
     board = client_for(observer).get(_url(consortium, period)).context["board"]
     numbers = [row.partner.number for row in board.rows]
-    assert late_joiner.number not in numbers and numbers == [1, 2, 3]
+    assert numbers == [1, 2, on_the_last_day.number]
+    assert late_joiner.number not in numbers and without_budget.number not in numbers
 
 
 # Who reads it --------------------------------------------------------------------------------

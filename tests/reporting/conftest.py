@@ -91,7 +91,7 @@ def plan(
     missed = factories.MilestoneFactory(
         lead_partner=partner_a, due_month=16, workpackages=[workpackage]
     )
-    milestone_miss(milestone=missed, user=coordinator)
+    milestone_miss(milestone=missed, user=coordinator, reason="The GMP batch failed release.")
     expense_accept(expense=submitted_expense, user=coordinator)
     factories.EffortFactory(
         partner=partner_a, workpackage=workpackage, actual_person_months=Decimal("4.50")

@@ -33,7 +33,16 @@ def _run(*args: str) -> tuple[str, str]:
 
 
 def _send(*extra: str) -> tuple[str, str]:
-    return _run("progress", "--consortium", "PIT-TEST", "--period", PERIOD_ARGUMENT, *extra)
+    """The progress report of PIT-TEST's first half of 2025, sent by an operator who means it."""
+    return _run(
+        "progress",
+        "--consortium",
+        "PIT-TEST",
+        "--period",
+        PERIOD_ARGUMENT,
+        *([] if "--dry-run" in extra else ["--without-review"]),
+        *extra,
+    )
 
 
 @pytest.fixture
@@ -154,7 +163,11 @@ def test_an_smtp_outage_leaves_the_deliveries_for_the_task_queue(
 @pytest.mark.parametrize(
     ("command", "english", "french"),
     [
-        ("send_report", "Generate a progress or jobs-created report now", "Produit maintenant"),
+        (
+            "send_report",
+            "Generate a progress, jobs-created or semester report",
+            "Produit maintenant",
+        ),
         ("seed_demo", "Create the PIT-ATMP demo partnership", "Crée le partenariat"),
     ],
 )
@@ -165,3 +178,25 @@ def test_help_is_printed_in_the_active_language(command: str, english: str, fren
             app = get_commands()[command]
             parser = load_command_class(app, command).create_parser("manage.py", command)
             assert expected in parser.format_help()
+
+
+def test_a_consortium_that_reviews_its_reports_gets_a_draft_unless_told_otherwise(
+    plan: dict[str, Any], officer: ReportRecipient, smtp: SmtpServer
+) -> None:
+    out, _err = _run("progress", "--consortium", "PIT-TEST", "--period", PERIOD_ARGUMENT)
+    report = Report.objects.get()
+    assert "waiting for a coordinator to read and send it" in out
+    assert report.released_at is None and report.generated_at is not None
+    assert not ReportDelivery.objects.exists()
+    assert smtp.messages == []
+
+
+@pytest.mark.parametrize(
+    "period", ["2026-01-01:2026-05-31", "2026-07-01:2026-12-31"], ids=["not-a-period", "running"]
+)
+def test_a_semester_report_of_no_ended_reporting_period_is_refused(
+    consortium: Any, period: str
+) -> None:
+    with pytest.raises(CommandError, match="semester report"):
+        _run("semester", "--consortium", "PIT-TEST", "--period", period, "--without-review")
+    assert not Report.objects.exists()

@@ -18,6 +18,8 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from consortium.models import (
+    ConsortiumRole,
+    Membership,
     Notification,
     NotificationDigest,
     NotificationKind,
@@ -326,6 +328,20 @@ def test_people_who_left_or_have_no_address_get_no_digest(
     notifications_plan(day=busy_day)
     assert "colleague-a" not in _digests(busy_day)
     assert not Notification.objects.filter(user=team, state=NotificationState.PENDING).exists()
+
+
+def test_people_who_lost_the_access_since_the_event_read_none_of_it(
+    busy_day: datetime.date, team: Any, coordinator: Any
+) -> None:
+    """Taken off partner A's team and the coordinator's role ended after the events: neither
+    reads partner A's comments and amounts, nor the consortium's news."""
+    Membership.objects.filter(user=team).update(is_active=False)
+    ConsortiumRole.objects.filter(user=coordinator).update(is_active=False)
+    notifications_plan(day=busy_day)
+    assert set(_digests(busy_day)) == {"member-a"}
+    assert set(
+        Notification.objects.filter(user__in=[team, coordinator]).values_list("state", flat=True)
+    ) == {NotificationState.SKIPPED}
 
 
 def test_the_digest_email_lists_the_events_with_its_links_and_goes_once(

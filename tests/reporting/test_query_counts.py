@@ -77,7 +77,7 @@ def _milestone(partner: Any, workpackage: Any, index: int) -> None:
             evidence="Batch record signed.",
         )
     elif state == 1:
-        milestone_miss(milestone=milestone, user=None)
+        milestone_miss(milestone=milestone, user=None, reason="The batch failed.")
 
 
 def _budget(partner: Any, workpackage: Any, index: int) -> None:

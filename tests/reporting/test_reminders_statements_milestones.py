@@ -173,7 +173,7 @@ def test_achieved_and_missed_milestones_are_not_reminded(
         achieved_on=datetime.date(2025, 6, 1),
         evidence="Batch record signed.",
     )
-    milestone_miss(milestone=missed, user=coordinator)
+    milestone_miss(milestone=missed, user=coordinator, reason="The batch failed.")
     day = MS1_DUE - datetime.timedelta(days=7)
     reminders_plan(day=day)
     assert _digests(day) == {"member-a": [("milestone", pending.code, 7)]}

@@ -18,6 +18,7 @@ from consortium.models import Profile
 from reporting import tasks
 from reporting.choices import ReportKind, ReportStatus
 from reporting.models import Report, ReportDelivery, ReportDocument, ReportSchedule
+from reporting.rendering import _previous_end
 from reporting.services import report_generate, report_period, report_release, report_schedule
 from tests import factories
 from tests.polling import wait_for
@@ -189,3 +190,46 @@ def test_coordinators_change_their_own_consortiums_schedules_only(
     mine.refresh_from_db()
     assert (mine.review_first, mine.days_after_period_end) == (False, 30)
     assert mine.history.first().history_user == coordinator
+
+
+@pytest.mark.django_db
+def test_a_semester_report_is_made_once_and_later_recipients_come_with_a_send(
+    consortium: Any, coordinator: Any, recipients: list[str]
+) -> None:
+    """Due every day for months after its period, the semester report is made on the first of
+    them; someone added to the recipients afterwards gets it when a coordinator sends it, not
+    from the next daily firing."""
+    ReportSchedule.objects.filter(consortium=consortium, kind=ReportKind.SEMESTER).update(
+        review_first=False
+    )
+    today = timezone.localdate()
+    [report_id] = tasks.schedule_reports(ReportKind.SEMESTER, today)
+    report = Report.objects.get(pk=report_id)
+    assert (report.period_start, report.period_end) == (
+        datetime.date(2026, 1, 1),
+        datetime.date(2026, 6, 30),
+    )
+    assert report.released_at is not None
+    assert sorted(report.deliveries.values_list("email", flat=True)) == sorted(recipients)
+    add_recipient(consortium, "board@biowin.example", language="en")
+    assert tasks.schedule_reports(ReportKind.SEMESTER, today + datetime.timedelta(days=1)) == []
+    assert not ReportDelivery.objects.filter(email="board@biowin.example").exists()
+    report_release(report=report, user=coordinator)
+    assert ReportDelivery.objects.filter(email="board@biowin.example").exists()
+
+
+@pytest.mark.django_db
+def test_since_the_previous_report_counts_from_the_last_one_sent(consortium: Any) -> None:
+    """A week's draft nobody sent is no previous report: the next one tells its readers what
+    changed since the last report they received."""
+    weeks = [datetime.date(2026, 11, 2), datetime.date(2026, 11, 9)]
+    for start, release in zip(weeks, (True, False), strict=True):
+        report_schedule(
+            kind=ReportKind.PROGRESS,
+            consortium=consortium,
+            period_start=start,
+            period_end=start + datetime.timedelta(days=6),
+            release=release,
+        )
+    since = _previous_end(ReportKind.PROGRESS, consortium, datetime.date(2026, 11, 16))
+    assert since is not None and timezone.localdate(since) == datetime.date(2026, 11, 8)

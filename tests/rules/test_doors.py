@@ -500,6 +500,9 @@ RULES: dict[str, Rule] = {
     "a milestone's evidence is described": Rule(
         _milestone, lambda w, s: "Describe the evidence that the milestone is reached."
     ),
+    "a missed milestone says why": Rule(
+        _milestone, lambda w, s: "Say why the milestone was missed: the funder reads it."
+    ),
     "only a pending milestone is missed": Rule(
         _decided_milestone,
         lambda w, s: f"Cannot mark {s['milestone']} as missed: it is achieved.",
@@ -1276,7 +1279,16 @@ def _(w: World, s: dict[str, Any]) -> Any:
 
 @case("only a pending milestone is missed", "admin action workpackages.milestone miss")
 def _(w: World, s: dict[str, Any]) -> Any:
-    return admin_action(w.coordinator, s["milestone"], "miss", [s["milestone"]])
+    milestone = s["milestone"]
+    return admin_action(
+        w.coordinator, milestone, "miss", [milestone], apply="1", reason="The site closed."
+    )
+
+
+@case("a missed milestone says why", "admin action workpackages.milestone miss")
+def _(w: World, s: dict[str, Any]) -> Any:
+    milestone = s["milestone"]
+    return admin_action(w.coordinator, milestone, "miss", [milestone], apply="1", reason=" ")
 
 
 @case("a decided milestone is kept", "admin change workpackages.milestone")

@@ -339,15 +339,26 @@ def test_milestone_achieved_twice_is_refused(milestone, coordinator):
     assert snapshot(milestone) == before
 
 
+def test_a_milestone_is_missed_with_its_reason_only(milestone, coordinator):
+    before = snapshot(milestone)
+    for reason in ("", "   "):
+        error = refusal(milestone_miss, milestone=milestone, user=coordinator, reason=reason)
+        assert error.message_dict == {
+            "reason": ["Say why the milestone was missed: the funder reads it."]
+        }
+        assert snapshot(milestone) == before
+
+
 def test_missed_milestone_can_still_be_achieved(milestone, coordinator):
-    milestone_miss(milestone=milestone, user=coordinator)
+    milestone_miss(milestone=milestone, user=coordinator, reason=" The site closed. ")
     milestone.refresh_from_db()
     assert milestone.status == MilestoneStatus.MISSED
     assert milestone.achieved_on is None
+    assert milestone.evidence == "The site closed."
     latest, changes = last_change(milestone)
     assert latest.history_user == coordinator
-    assert changes == {"status": ("pending", "missed")}
-    error = refusal(milestone_miss, milestone=milestone, user=coordinator)
+    assert changes == {"status": ("pending", "missed"), "evidence": ("", "The site closed.")}
+    error = refusal(milestone_miss, milestone=milestone, user=coordinator, reason="Again.")
     assert error.messages == [f"Cannot mark {milestone} as missed: it is missed."]
     milestone_achieve(
         milestone=milestone, user=coordinator, achieved_on=D(2025, 8, 1), evidence="Late batch."

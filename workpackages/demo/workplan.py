@@ -335,7 +335,11 @@ def record_milestone_progress(ctx: Context, milestones: list[Milestone]) -> None
     missed = rng.sample(past[-8:], min(2, len(past[-8:])))
     for milestone in past:
         if milestone in missed:
-            milestone_miss(milestone=milestone, user=ctx.coordinator)
+            milestone_miss(
+                milestone=milestone,
+                user=ctx.coordinator,
+                reason="La libération du lot GMP a été reportée au semestre suivant.",
+            )
             continue
         offset = rng.randint(-20, 2) if rng.random() < 0.85 else rng.randint(3, 30)
         achieved_on = min(

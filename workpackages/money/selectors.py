@@ -14,6 +14,7 @@ from typing import Any
 from django.db.models import (
     Case,
     DecimalField,
+    Exists,
     ExpressionWrapper,
     F,
     OuterRef,
@@ -205,6 +206,15 @@ def budget_rows(
     return (
         {cid: ordered(rows) for cid, rows in partners.items()},
         {cid: ordered(rows) for cid, rows in workpackages.items()},
+    )
+
+
+def owes_statements() -> Exists:
+    """Whether a partner (the outer row) owes an expense statement for each reporting period:
+    it has an active budget line. Without one it declares no cost: the reminders don't chase it,
+    and the statements page doesn't count it late."""
+    return Exists(
+        BudgetLine.objects.filter(partner_id=OuterRef("pk"), status=BudgetLineStatus.ACTIVE)
     )
 
 

@@ -397,7 +397,8 @@ def _statement_follows(expense: Expense, *, user: Any) -> None:
         .filter(partner_id=expense.partner_id, period_id=expense.period_id)
         .first()
     )
-    if statement is None:
+    if statement is None or statement.is_reopened:
+        # Reopened, it declares what it declared until the partner submits it again.
         return
     lines, total = Expense.objects.filter(
         partner_id=expense.partner_id, period_id=expense.period_id

@@ -40,6 +40,7 @@ from consortium.querysets import coordinates
 from workpackages.base import cents
 from workpackages.money.choices import ExpenseStatus
 from workpackages.money.models import Expense, Statement
+from workpackages.money.selectors import owes_statements
 from workpackages.money.services import statement_reopen
 
 # The lines a partner has sent to the coordinators: what a statement declares, drafts aside
@@ -150,8 +151,10 @@ def period_statements(
     partners = (
         Partner.objects.filter(consortium=consortium)
         .filter(
+            # Those who owe the period a statement (`owes_statements`), and any that sent one.
             Q(joined_on__lte=period.end_date)
             & (Q(left_on__isnull=True) | Q(left_on__gte=period.start_date))
+            & Q(owes_statements())
             | Q(pk__in=list(statements) + list(figures))
         )
         .select_related("organisation")

@@ -24,7 +24,7 @@ from consortium.permissions import (
     ScopedTabularInline,
 )
 from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus
-from workpackages.workplan.forms import MilestoneAchieveForm
+from workpackages.workplan.forms import MilestoneAchieveForm, MilestoneMissForm
 from workpackages.workplan.models import (
     DELIVERED,
     Deliverable,
@@ -325,7 +325,9 @@ class MilestoneAdmin(ScopedModelAdmin):
     miss = service_action(
         milestone_miss,
         row="milestone",
-        description=_("Mark the selected milestones as missed"),
+        description=_("Mark the selected milestones as missed…"),
+        form_class=MilestoneMissForm,
+        title=_("Mark as missed"),
         done=ngettext_lazy(
             "%(count)s milestone marked as missed.",
             "%(count)s milestones marked as missed.",

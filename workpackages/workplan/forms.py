@@ -176,6 +176,15 @@ class DeliverableSubmitForm(forms.Form):
         }
 
 
+class MilestoneMissForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why was it missed?"),
+        required=False,  # `milestone_miss` says why an empty reason is refused
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text=_("The funder reads it in the semester report."),
+    )
+
+
 class MilestoneAchieveForm(forms.Form):
     achieved_on = forms.DateField(
         label=_("Achieved on"),

@@ -386,7 +386,11 @@ class Milestone(DueItem):
         db_index=True,
     )
     achieved_on = models.DateField(_("achieved on"), null=True, blank=True)
-    evidence = models.TextField(_("evidence"), blank=True)
+    evidence = models.TextField(
+        _("evidence, or why it was missed"),
+        blank=True,
+        help_text=_("How the means of verification were met, or the reason it was missed."),
+    )
 
     objects = ScopedQuerySet.as_manager()
     history = HistoricalRecords(m2m_fields=[workpackages])

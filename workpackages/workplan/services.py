@@ -318,8 +318,9 @@ def milestone_achieve(
 
 
 @transaction.atomic
-def milestone_miss(*, milestone: Milestone, user: Any) -> Milestone:
-    """Record that a pending milestone was not reached by its due date."""
+def milestone_miss(*, milestone: Milestone, user: Any, reason: str) -> Milestone:
+    """Record that a pending milestone was not reached by its due date, and why: the funder
+    reads the reason in the semester report."""
     milestone = locked(Milestone, milestone.pk)
     authorize(user, milestone, "manage")
     check_state(
@@ -327,8 +328,14 @@ def milestone_miss(*, milestone: Milestone, user: Any) -> Milestone:
         {MilestoneStatus.PENDING},
         _("Cannot mark %(object)s as missed: it is %(status)s."),
     )
+    if not reason.strip():
+        raise ValidationError(
+            {"reason": _("Say why the milestone was missed: the funder reads it.")},
+            code="reason_required",
+        )
     milestone.status = MilestoneStatus.MISSED
-    save_with_history(milestone, user=user, update_fields=["status"])
+    milestone.evidence = reason.strip()
+    save_with_history(milestone, user=user, update_fields=["status", "evidence"])
     return milestone
 
 

@@ -18,7 +18,7 @@ from consortium.models import Consortium
 from reporting.choices import ReportKind
 from reporting.emails import SEND_ERRORS
 from reporting.management.translated import TranslatedHelpCommand
-from reporting.models import Report
+from reporting.models import Report, ReportSchedule
 from reporting.outbox import delivery_send, report_resend
 from reporting.rendering import report_file_name, report_render
 from reporting.services import (
@@ -46,8 +46,10 @@ class Command(TranslatedHelpCommand):
     help = cast(
         str,
         gettext_lazy(
-            "Generate a progress or jobs-created report now and email it to its recipients. "
-            "With --dry-run, write its HTML, XLSX and PDF to a folder and send nothing."
+            "Generate a progress, jobs-created or semester report now and email it to its "
+            "recipients, or leave it for the coordinators to read and send where the "
+            "consortium's schedule asks for review (unless --without-review). With --dry-run, "
+            "write its HTML, XLSX and PDF to a folder and send nothing."
         ),
     )
 
@@ -63,6 +65,14 @@ class Command(TranslatedHelpCommand):
             metavar="START:END",
             help=_(
                 "The period, e.g. 2026-10-01:2026-10-31 (default: the last complete week or month)."
+            ),
+        )
+        parser.add_argument(
+            "--without-review",
+            action="store_true",
+            help=_(
+                "Send it even where the consortium's coordinators review its reports before "
+                "they go."
             ),
         )
         parser.add_argument(
@@ -98,10 +108,23 @@ class Command(TranslatedHelpCommand):
                 start, end = latest.start_date, latest.end_date
             else:
                 start, end = report_period(kind, timezone.localdate())
+            schedule = ReportSchedule.objects.filter(consortium=consortium, kind=kind).first()
+            if not options["consortium"] and schedule is not None and not schedule.enabled:
+                continue  # This consortium doesn't receive this report.
+            try:
+                Report(kind=kind, consortium=consortium, period_start=start, period_end=end).clean()
+            except ValidationError as refused:
+                raise CommandError(" ".join(refused.messages)) from refused
             if options["dry_run"]:
                 self.dry_run(kind, consortium, start, end, options["output"])
-            else:
-                self.send(kind, consortium, start, end)
+                continue
+            reviewed = schedule is None or schedule.review_first
+            try:
+                self.send(
+                    kind, consortium, start, end, release=options["without_review"] or not reviewed
+                )
+            except ValidationError as refused:
+                raise CommandError(" ".join(refused.messages)) from refused
 
     def dry_run(
         self,
@@ -134,11 +157,16 @@ class Command(TranslatedHelpCommand):
         )
 
     def send(
-        self, kind: str, consortium: Consortium, start: datetime.date, end: datetime.date
+        self,
+        kind: str,
+        consortium: Consortium,
+        start: datetime.date,
+        end: datetime.date,
+        *,
+        release: bool,
     ) -> None:
-        # Sent by an operator who asked for it: no coordinator's review to wait for.
         report = report_schedule(
-            kind=kind, consortium=consortium, period_start=start, period_end=end, release=True
+            kind=kind, consortium=consortium, period_start=start, period_end=end, release=release
         )
         try:
             report = report_generate(
@@ -147,6 +175,17 @@ class Command(TranslatedHelpCommand):
         except ValidationError as kept:
             # Gone to some recipients already: the others get the documents as they were sent.
             self.stdout.write(" ".join(kept.messages))
+        if report.released_at is None:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    _(
+                        "%(report)s: generated, waiting for a coordinator to read and send it "
+                        "(--without-review sends it now)."
+                    )
+                    % {"report": report}
+                )
+            )
+            return
         for delivery in report_resend(report=report, user=None):
             try:
                 sent = delivery_send(delivery_id=delivery.pk, final=False)
