@@ -59,6 +59,7 @@ class ConsortiumRoleInline(ScopedTabularInline):
     fields = ["user", "kind", "is_active"]
     autocomplete_fields = ["user"]
     show_change_link = False
+    rows_select_related = ("user", "consortium")
 
 
 class ReportingPeriodInline(ReadOnlyTabularInline):
@@ -69,7 +70,15 @@ class ReportingPeriodInline(ReadOnlyTabularInline):
 
 class CostCategoryInline(ScopedTabularInline):
     model = CostCategory
-    fields = ["position", "code", "name", "kind", "flat_rate", "flat_rate_base"]
+    fields = [
+        "position",
+        "code",
+        "name",
+        "kind",
+        "flat_rate",
+        "flat_rate_base",
+        "evidence_required",
+    ]
     show_change_link = False
 
 
@@ -205,6 +214,7 @@ class MembershipInline(ScopedTabularInline):
     fields = ["user", "role", "is_active"]
     autocomplete_fields = ["user"]
     show_change_link = False
+    rows_select_related = ("user", "partner__organisation")
 
 
 # The rows other subjects keep per partner, shown on the partner's page (the money adds its budget
@@ -305,6 +315,7 @@ class PersonRoleInline(ScopedTabularInline):
     fk_name = "user"
     fields = ["consortium", "kind", "is_active"]
     show_change_link = False
+    rows_select_related = ("user", "consortium")
 
 
 class PersonMembershipInline(ScopedTabularInline):
@@ -313,6 +324,7 @@ class PersonMembershipInline(ScopedTabularInline):
     fields = ["partner", "role", "is_active"]
     autocomplete_fields = ["partner"]
     show_change_link = False
+    rows_select_related = ("user", "partner__organisation")
 
 
 class PersonProfileInline(ScopedInlineMixin, admin.StackedInline):

@@ -13,6 +13,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import get_fields_from_path, unquote
+from django.contrib.admin.widgets import RelatedFieldWidgetWrapper
 from django.contrib.auth import get_user_model
 from django.core.exceptions import NON_FIELD_ERRORS, PermissionDenied, ValidationError
 from django.db import models
@@ -24,6 +25,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from simple_history.models import DeletedObject
 from simple_history.template_utils import HistoricalRecordContextHelper
 
+from consortium.adminchoices import InlineAutocompleteSelect, shared_choices
 from consortium.formtools import add_service_error, flash_service_error
 from consortium.querysets import coordinated_consortia, manageable_people
 from consortium.records import (
@@ -406,9 +408,12 @@ class ScopedInlineMixin(CoordinatorPermissions):
 
     extra = 0
     show_change_link = True
+    # The relations each row's title (its `__str__`) reads, in the query of the rows.
+    rows_select_related: tuple[str, ...] = ()
 
     def get_formset(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
-        formset = super().get_formset(request, obj, **kwargs)  # type: ignore[misc]
+        # The rows' choices are read once for the inline, not once per row.
+        formset = shared_choices(super().get_formset(request, obj, **kwargs))  # type: ignore[misc]
         formset.form = service_checked(formset.form, request.user)
         return formset
 
@@ -416,11 +421,30 @@ class ScopedInlineMixin(CoordinatorPermissions):
         queryset = super().get_queryset(request)  # type: ignore[misc]
         if hasattr(queryset, "restrict"):
             queryset = queryset.restrict(request.user, "manage")
+        if self.rows_select_related:
+            queryset = queryset.select_related(*self.rows_select_related)
         return queryset
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         scope_choices(db_field, request, kwargs)
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):  # type: ignore[attr-defined]
+            kwargs["widget"] = InlineAutocompleteSelect(
+                db_field,
+                self.admin_site,  # type: ignore[attr-defined]
+                using=kwargs.get("using"),
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)  # type: ignore[misc]
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        formfield = super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
+        widget = getattr(formfield, "widget", None)
+        if isinstance(widget, RelatedFieldWidgetWrapper):
+            # A row's relation offers no links to add, change or view the related row: repeated
+            # on every row they widened the inline past the page and slowed it down; the related
+            # rows have their own pages.
+            widget.can_add_related = widget.can_change_related = False
+            widget.can_delete_related = widget.can_view_related = False
+        return formfield
 
 
 class ScopedTabularInline(ScopedInlineMixin, admin.TabularInline):

@@ -144,7 +144,7 @@ def partner1_files(page: Page, walk: Walk, screenshots: Path) -> None:
     expect(page.locator(".timeline")).to_contain_text("Version 1 envoyée")
     expect(page.locator(".timeline")).to_contain_text("rapport-final-WP1.pdf")
 
-    # ...adds two expenses to the period, the first with its invoice...
+    # ...adds two expenses to the period, each with its invoice...
     for number, (amount, another) in enumerate((("1250.40", True), ("380.00", False)), start=1):
         page.goto("/expenses/add/")
         page.fill("#id_incurred_on", walk.incurred_on)
@@ -153,11 +153,13 @@ def partner1_files(page: Page, walk: Walk, screenshots: Path) -> None:
         page.fill("#id_amount", amount)
         page.fill("#id_description", f"Réactifs de culture cellulaire, lot {number}")
         page.fill("#id_invoice_reference", f"FAC-NAV-{number:03d}")
-        if number == 1:
-            page.set_input_files(
-                "#id_evidence",
-                files=[{"name": "facture-001.pdf", "mimeType": "application/pdf", "buffer": PDF}],
-            )
+        # Each with its invoice: the demo requires evidence for operating costs.
+        page.set_input_files(
+            "#id_evidence",
+            files=[
+                {"name": f"facture-{number:03d}.pdf", "mimeType": "application/pdf", "buffer": PDF}
+            ],
+        )
         button = "button[name=another]" if another else "form.stacked button[type=submit]"
         page.locator(button).first.click()
         succeeded(page)
@@ -177,6 +179,9 @@ def coordinator_approves(page: Page, walk: Walk) -> None:
     page.check(f"input[name=_selected_action][value='{walk.deliverable}']")
     page.select_option("select[name=action]", "approve")
     page.locator("button[name=index]").click()
+    # The approval takes an optional comment for the partner.
+    page.fill("#id_comment", "Merci, rapport complet.")
+    page.locator("input[name=apply]").click()
     expect(page.locator(".messagelist .success")).to_be_visible()
     expect(page.locator(".messagelist .error")).to_have_count(0)
 
@@ -271,7 +276,7 @@ def check_outcome(facts: dict[str, Any], outcome: dict[str, Any]) -> None:
     assert author == "partner1"
     assert [tuple(line) for line in outcome["sent"]] == [
         (ExpenseStatus.SUBMITTED, "1250.40", True),
-        (ExpenseStatus.SUBMITTED, "380.00", False),
+        (ExpenseStatus.SUBMITTED, "380.00", True),
     ]
     assert outcome["drafts"] == 0
 

@@ -114,7 +114,16 @@ class CostCategorySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CostCategory
-        fields = ["id", "consortium", "code", "name", "kind", "flat_rate", "flat_rate_base"]
+        fields = [
+            "id",
+            "consortium",
+            "code",
+            "name",
+            "kind",
+            "flat_rate",
+            "flat_rate_base",
+            "evidence_required",
+        ]
 
     def get_name(self, obj: CostCategory) -> str:
         # Seeded headings are stored in English and read in the request's language.

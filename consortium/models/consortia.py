@@ -252,6 +252,14 @@ class CostCategory(ValidatedModel):
         related_name="+",
     )
     position = models.PositiveSmallIntegerField(_("position"), default=0)
+    evidence_required = models.BooleanField(
+        _("evidence required"),
+        default=False,
+        help_text=_(
+            "Expenses of this heading are submitted with their evidence file (invoice, receipt) "
+            "attached."
+        ),
+    )
 
     objects = ScopedQuerySet.as_manager()
     history = HistoricalRecords()

@@ -138,6 +138,13 @@ def admin_action(user: Any, model: Any, action: str, rows: list[Any], **extra: A
     )
 
 
+def admin_decision(user: Any, obj: Any, decision: str, **fields: Any) -> Any:
+    """A decision's button on `obj`'s change page (DecisionsMixin), pressed with `fields`."""
+    return client_for(user).post(
+        admin_url(obj, "decide", obj.pk, decision), posted(fields), follow=True
+    )
+
+
 def api(user: Any, method: str, path: str, body: Any = None, **kwargs: Any) -> Any:
     client = api_client(user)
     return getattr(client, method.lower())(path, body, format=kwargs.pop("format", "json"))
@@ -368,6 +375,15 @@ def _milestone(w: World) -> dict[str, Any]:
     return {"milestone": w.milestone, "rows": [w.milestone]}
 
 
+def _overdue_items(w: World) -> dict[str, Any]:
+    """The open deliverable and the pending milestone, both past their due dates."""
+    return {
+        "deliverable": w.deliverable,
+        "milestone": w.milestone,
+        "rows": [w.deliverable, w.milestone],
+    }
+
+
 def _decided_milestone(w: World) -> dict[str, Any]:
     milestone_achieve(
         milestone=w.milestone,
@@ -412,6 +428,18 @@ def _sent_report(w: World) -> dict[str, Any]:
     )
     ReportDelivery.objects.filter(report=report).update(status=DeliveryStatus.SENT)
     return {"report": report, "rows": [report]}
+
+
+def _bare_operating_expense(w: World) -> dict[str, Any]:
+    """A draft operating cost of partner A without its file, the heading requiring one."""
+    heading = w.operating
+    heading.evidence_required = True
+    heading.save(update_fields=["evidence_required"])
+    line = factories.BudgetLineFactory(
+        partner=w.partner_a, workpackage=w.workpackage, heading="operating"
+    )
+    expense = factories.ExpenseFactory(line=line, description="Cryovials")
+    return {"expense": expense, "rows": [expense, heading]}
 
 
 RULES: dict[str, Rule] = {
@@ -521,6 +549,12 @@ RULES: dict[str, Rule] = {
     "a late deliverable is justified": Rule(
         _open_deliverable,
         lambda w, s: "This deliverable was due on 2024-12-31: explain the delay before submitting.",
+    ),
+    "a delay note expects a later date": Rule(
+        _overdue_items, lambda w, s: "The new expected date is after today."
+    ),
+    "a delay note says why": Rule(
+        _overdue_items, lambda w, s: "Say why it is late: the coordinators and the funder read it."
     ),
     "a file keeps the name it was sent with": Rule(
         _open_deliverable,
@@ -641,6 +675,14 @@ RULES: dict[str, Rule] = {
         lambda w, s: (
             "Only the person themself, confirming from the new address, or a superuser changes "
             "an email address."
+        ),
+    ),
+    "a heading that requires evidence gets it": Rule(
+        _bare_operating_expense,
+        lambda w, s: (
+            f"The expense “{s['expense'].description}” ({s['expense']}) has no evidence file: "
+            "expenses of the heading “Operating costs” are sent with their invoice or receipt. "
+            "Attach it first."
         ),
     ),
     "a person works for one partner per consortium": Rule(
@@ -910,7 +952,13 @@ def _(w: World, s: dict[str, Any]) -> Any:
 
 @case("who sent a version doesn't approve it", "admin action workpackages.deliverable approve")
 def _(w: World, s: dict[str, Any]) -> Any:
-    return admin_action(w.coordinator, s["deliverable"], "approve", [s["deliverable"]])
+    deliverable = s["deliverable"]
+    return admin_action(w.coordinator, deliverable, "approve", [deliverable], apply="1", comment="")
+
+
+@case("who sent a version doesn't approve it", "admin decision workpackages.deliverable approve")
+def _(w: World, s: dict[str, Any]) -> Any:
+    return admin_decision(w.coordinator, s["deliverable"], "approve")
 
 
 @case("who sent a version doesn't approve it", "API POST /api/v1/deliverables/{id}/approve/")
@@ -920,7 +968,13 @@ def _(w: World, s: dict[str, Any]) -> Any:
 
 @case("only a submitted deliverable is reviewed", "admin action workpackages.deliverable approve")
 def _(w: World, s: dict[str, Any]) -> Any:
-    return admin_action(w.coordinator, s["deliverable"], "approve", [s["deliverable"]])
+    deliverable = s["deliverable"]
+    return admin_action(w.coordinator, deliverable, "approve", [deliverable], apply="1", comment="")
+
+
+@case("only a submitted deliverable is reviewed", "admin decision workpackages.deliverable approve")
+def _(w: World, s: dict[str, Any]) -> Any:
+    return admin_decision(w.coordinator, s["deliverable"], "approve", **{"approve-comment": "OK."})
 
 
 @case("only a submitted deliverable is reviewed", "API POST /api/v1/deliverables/{id}/approve/")
@@ -1334,6 +1388,40 @@ def _(w: World, s: dict[str, Any]) -> Any:
     return _send_version(w, w.partner_member, path, "report.pdf")
 
 
+DELAY_DOORS = {
+    "admin action workpackages.deliverable delay_note": "deliverable",
+    "admin action workpackages.milestone delay_note": "milestone",
+    "page deliverable-delay": "deliverable",
+    "page milestone-delay": "milestone",
+}
+
+
+def _delay_note(door: str, expected_on: Any, reason: str) -> Attempt:
+    def attempt(w: World, s: dict[str, Any]) -> Any:
+        item = s[DELAY_DOORS[door]]
+        if door.startswith("admin"):
+            return admin_action(
+                w.coordinator,
+                item,
+                "delay_note",
+                [item],
+                apply="1",
+                expected_on=expected_on,
+                reason=reason,
+            )
+        path = reverse(door.removeprefix("page "), args=[item.pk])
+        return page(w.partner_member, path, {"expected_on": expected_on, "reason": reason})
+
+    return attempt
+
+
+for _door in DELAY_DOORS:
+    case("a delay note expects a later date", _door)(
+        _delay_note(_door, datetime.date(2026, 11, 25), "The cell line failed QC.")
+    )
+    case("a delay note says why", _door)(_delay_note(_door, FUTURE, "  "))
+
+
 @case("a late deliverable is justified", "API POST /api/v1/deliverables/{id}/submit/")
 def _(w: World, s: dict[str, Any]) -> Any:
     path = f"/api/v1/deliverables/{s['deliverable'].pk}/submit/"
@@ -1515,6 +1603,96 @@ def _(w: World, s: dict[str, Any]) -> Any:
 @case("a decided expense is not withdrawn", "page expense-withdraw")
 def _(w: World, s: dict[str, Any]) -> Any:
     return page(w.partner_member, reverse("expense-withdraw", args=[s["expense"].pk]), {})
+
+
+# The decisions of a row's change page (DecisionsMixin): the services of the list's actions.
+@case(
+    "sending a deliverable back says what must change",
+    "admin decision workpackages.deliverable request_changes",
+)
+def _(w: World, s: dict[str, Any]) -> Any:
+    return admin_decision(
+        w.coordinator, s["deliverable"], "request_changes", **{"request_changes-comment": " "}
+    )
+
+
+@case("only a submitted expense is accepted", "admin decision workpackages.expense accept")
+def _(w: World, s: dict[str, Any]) -> Any:
+    return admin_decision(w.coordinator, s["expense"], "accept")
+
+
+@case(
+    "only a submitted expense is accepted", "admin decision workpackages.expense accept_partially"
+)
+def _(w: World, s: dict[str, Any]) -> Any:
+    prefix = f"expense-{s['expense'].pk}"
+    return admin_decision(
+        w.coordinator,
+        s["expense"],
+        "accept_partially",
+        **{f"{prefix}-accepted_amount": "100.00", f"{prefix}-comment": "Capped."},
+    )
+
+
+@case("only a submitted expense is rejected", "admin decision workpackages.expense reject")
+def _(w: World, s: dict[str, Any]) -> Any:
+    return admin_decision(w.coordinator, s["expense"], "reject", **{"reject-comment": "No."})
+
+
+@case("a rejection gives its reason", "admin decision workpackages.expense reject")
+def _(w: World, s: dict[str, Any]) -> Any:
+    return admin_decision(w.coordinator, s["expense"], "reject", **{"reject-comment": " "})
+
+
+@case("a milestone is achieved by today", "admin decision workpackages.milestone achieve")
+def _(w: World, s: dict[str, Any]) -> Any:
+    return admin_decision(
+        w.coordinator,
+        s["milestone"],
+        "achieve",
+        **{"achieve-achieved_on": FUTURE, "achieve-evidence": "Batch released."},
+    )
+
+
+@case("a milestone's evidence is described", "admin decision workpackages.milestone achieve")
+def _(w: World, s: dict[str, Any]) -> Any:
+    return admin_decision(
+        w.coordinator,
+        s["milestone"],
+        "achieve",
+        **{"achieve-achieved_on": datetime.date(2025, 6, 1), "achieve-evidence": " "},
+    )
+
+
+@case("only a pending milestone is missed", "admin decision workpackages.milestone miss")
+def _(w: World, s: dict[str, Any]) -> Any:
+    return admin_decision(w.coordinator, s["milestone"], "miss", **{"miss-reason": "Closed."})
+
+
+@case("a missed milestone says why", "admin decision workpackages.milestone miss")
+def _(w: World, s: dict[str, Any]) -> Any:
+    return admin_decision(w.coordinator, s["milestone"], "miss", **{"miss-reason": " "})
+
+
+@case("a job is realised once it has started", "admin decision workpackages.jobrecord realise")
+def _(w: World, s: dict[str, Any]) -> Any:
+    return admin_decision(w.coordinator, s["job"], "realise")
+
+
+@case("only a live job is withdrawn", "admin decision workpackages.jobrecord withdraw")
+def _(w: World, s: dict[str, Any]) -> Any:
+    return admin_decision(w.coordinator, s["job"], "withdraw")
+
+
+# Evidence a heading requires: every door that sends a line to the coordinators.
+@case("a heading that requires evidence gets it", "API POST /api/v1/expenses/{id}/submit/")
+def _(w: World, s: dict[str, Any]) -> Any:
+    return api(w.partner_member, "POST", f"/api/v1/expenses/{s['expense'].pk}/submit/")
+
+
+@case("a heading that requires evidence gets it", "page expense-statement")
+def _(w: World, s: dict[str, Any]) -> Any:
+    return page(w.partner_member, reverse("expense-statement", args=[w.period.pk]), {})
 
 
 # The consortium's set-up.
@@ -1771,6 +1949,8 @@ def admin_doors(coordinator: Any) -> set[str]:
                 doors.add(f"admin inline {label} {inline.model._meta.label_lower}")
         for name in model_admin.get_actions(request):
             doors.add(f"admin action {label} {name}")
+        for decision in getattr(model_admin, "decisions", ()):
+            doors.add(f"admin decision {label} {decision.name}")
     return doors
 
 

@@ -137,13 +137,13 @@ def test_approving_a_deliverable_twice_is_refused_with_a_message(
         now=before_due,
     )
     client = _client(coordinator)
-    first = _action(client, "deliverable", "approve", [deliverable.pk])
+    first = _action(client, "deliverable", "approve", [deliverable.pk], apply="1", comment="")
     assert "1 deliverable approved." in first.content.decode()
     deliverable.refresh_from_db()
     assert deliverable.status == DeliverableStatus.APPROVED
     history_rows = deliverable.history.count()
 
-    second = _action(client, "deliverable", "approve", [deliverable.pk])
+    second = _action(client, "deliverable", "approve", [deliverable.pk], apply="1", comment="")
     assert "it is approved." in second.content.decode()
     assert DeliverableReview.objects.filter(deliverable=deliverable).count() == 1
     assert deliverable.history.count() == history_rows

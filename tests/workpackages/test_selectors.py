@@ -170,6 +170,8 @@ def test_deliverable_deadlines_are_counted_once_each(
     # Sent late, sent back and now past due, never sent and past due.
     assert dashboard.deliverables_late == 3
     assert dashboard.deliverables_due_soon == 1
+    # Sent on time, late and not yet due part them.
+    assert dashboard.deliverables_not_yet_due == 2
     assert dashboard.deliverables_by_status == {
         "Planned": 3,
         "In progress": 0,
@@ -177,8 +179,14 @@ def test_deliverable_deadlines_are_counted_once_each(
         "Changes requested": 1,
         "Approved": 1,
     }
-    # The list to chase holds the open ones only: the late submission is with the coordinator.
-    assert [d.pk for d in dashboard.late_deliverables] == [sent_back.pk, open_past_due.pk]
+    # The list under the counter holds the same late ones, the open ones to chase first.
+    lines = dashboard.late_deliverables
+    assert [line.item.pk for line in lines] == [sent_back.pk, open_past_due.pk, sent_late.pk]
+    # Sent back after a version sent on time: not counted late from its first due date.
+    assert (lines[0].state, lines[0].days_late) == ("Changes requested", None)
+    assert lines[0].sent_back_after_on_time and lines[0].days_since_request is not None
+    assert lines[1].days_late == (TODAY - open_past_due.due_date).days
+    assert lines[2].state == "Sent late" and (lines[2].days_late or 0) > 0
 
 
 def test_budget_per_partner_and_workpackage(
@@ -298,7 +306,7 @@ def _dashboard_queries(consortium: Any) -> int:
         [dashboard] = consortium_dashboards([consortium], today=TODAY)
         # Reading what the dashboard template reads must not query either.
         for late in dashboard.late_deliverables:
-            assert late.code and late.lead_partner.organisation.short_name
+            assert late.item.code and late.item.lead_partner.organisation.short_name
         assert dashboard.jobs is not None and dashboard.jobs.direct_realised >= 0
     return len(queries)
 

@@ -631,6 +631,11 @@ REJECTION_REASONS = (
 PARTIAL_ACCEPTANCE = "VAT recovered by the partner is not eligible: accepted excluding VAT."
 
 
+# The headings whose expenses are sent with their evidence file: the consortium adopted the rule
+# in the running period, so the lines of the ended periods stay as they were sent.
+EVIDENCE_REQUIRED = ("operating", "subcontracting")
+
+
 LATE_JUSTIFICATIONS = (
     "A failed batch had to be repeated before the report could be completed.",
     "We were waiting for the external laboratory's results.",

@@ -11,6 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
 
+from django.core.files.base import ContentFile
 from simple_history.utils import bulk_create_with_history
 
 from consortium import dates
@@ -18,6 +19,7 @@ from consortium.choices import (
     CostCategoryKind,
 )
 from consortium.models import Partner, ReportingPeriod
+from consortium.records import record_update
 from workpackages.base import CENT
 from workpackages.demo.context import (
     Context,
@@ -30,6 +32,7 @@ from workpackages.demo.context import (
     validate_new,
 )
 from workpackages.demo.data import (
+    EVIDENCE_REQUIRED,
     EXPENSE_TEXTS,
     OVERSPEND,
     OVERSPENT_LINE,
@@ -128,6 +131,7 @@ def build_expenses(ctx: Context) -> None:
             latest = period == ended[-1]
             file_statement(ctx, partner, period, expenses, submitted, latest=latest)
             decide(ctx, expenses, overspent, reviewed, latest=latest)
+    require_evidence(ctx)
     if current is not None:
         draft_current_period(ctx, lines, current, counter)
 
@@ -289,10 +293,29 @@ def review_moments(
     )
 
 
+def require_evidence(ctx: Context) -> None:
+    """The coordinators make evidence mandatory for operating costs and subcontracting from the
+    running period on: the lines already sent stay as they were."""
+    for code in EVIDENCE_REQUIRED:
+        record_update(instance=ctx.categories[code], user=ctx.coordinator, evidence_required=True)
+
+
+def evidence_file(expense: Expense) -> ContentFile:
+    """A small PDF-looking invoice standing in for the expense's evidence."""
+    content = (
+        "%PDF-1.4\n"
+        f"% Invoice {expense.invoice_reference}: {expense.amount} EUR\n"
+        "1 0 obj << /Type /Catalog >> endobj\n"
+        "%%EOF\n"
+    )
+    return ContentFile(content.encode(), name=f"{expense.invoice_reference}.pdf")
+
+
 def draft_current_period(
     ctx: Context, lines: Sequence[BudgetLine], current: ReportingPeriod, counter: Iterator[int]
 ) -> None:
-    """A few operating-cost drafts in the running period, and a handful already submitted."""
+    """A few operating-cost drafts in the running period, with their invoices attached, and a
+    handful already submitted."""
     first, last = period_months(ctx, current)
     candidates = [
         line
@@ -304,6 +327,7 @@ def draft_current_period(
     for index, line in enumerate(ctx.rng.sample(candidates, min(20, len(candidates)))):
         amount = (line.planned_amount * ctx.rng.randint(15, 45) / 1000).quantize(CENT)
         expense = draft_expense(ctx, line, current, amount, next(counter), last_day=yesterday)
+        expense.evidence = evidence_file(expense)
         save_new(expense, user=ctx.author(line.partner))
         if index % 4 == 0:
             expense_submit(expense=expense, user=ctx.author(line.partner))

@@ -12,14 +12,25 @@ from typing import Any
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
+from django.db.models.fields.files import FieldFile
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from consortium.admin import PARTNER_INLINES
-from consortium.adminkit import CommentForm, badge, money, service_action, status_badge
+from consortium.adminkit import (
+    CommentForm,
+    Decision,
+    DecisionsMixin,
+    badge,
+    money,
+    service_action,
+    status_badge,
+)
 from consortium.formtools import add_service_error
 from consortium.permissions import (
     ScopedModelAdmin,
@@ -28,8 +39,12 @@ from consortium.permissions import (
 from workpackages.base import percent
 from workpackages.money.choices import BudgetLineStatus, ExpenseStatus
 from workpackages.money.forms import PARTIAL_ACCEPT_MAX_ROWS, PartialAcceptForm
-from workpackages.money.models import BudgetLine, Effort, Expense
-from workpackages.money.selectors import budget_lines_with_consumption, expenses_with_line_balance
+from workpackages.money.models import BudgetLine, Effort, Expense, Statement
+from workpackages.money.selectors import (
+    budget_lines_with_consumption,
+    expenses_with_line_balance,
+    with_consumption_percent,
+)
 from workpackages.money.services import (
     budget_line_cancel,
     expense_accept,
@@ -70,19 +85,40 @@ def _accept_each(decisions: list[PartialAcceptForm], *, user: Any) -> bool:
 
 
 class ConsumptionMixin:
-    """List columns for money annotated with `consumed` by the selectors."""
+    """List columns for money annotated with `consumed` by the selectors (and, to sort by the
+    percentage in SQL, `consumption_percent` by `with_consumption_percent`)."""
 
     @admin.display(description=_("consumed (EUR)"), ordering="consumed")
     def consumed_amount(self, obj: Any) -> str:
         return money(obj.consumed)
 
-    @admin.display(description=_("consumption"), ordering="consumed")
+    @admin.display(description=_("consumption"), ordering="consumption_percent")
     def consumption(self, obj: Any) -> str:
         value = percent(obj.consumed, obj.planned_amount)
         if value is None:
             return "–"
         tone = "red" if value > 100 else "amber" if value > 90 else "green"
-        return badge(f"{value} %", tone)
+        # The euros consumed, which the list no longer has a column for, on hovering the badge.
+        return format_html(
+            '<span title="{}">{}</span>',
+            gettext("%(amount)s EUR consumed") % {"amount": money(obj.consumed)},
+            badge(f"{value} %", tone),
+        )
+
+
+class OverspentFilter(admin.SimpleListFilter):
+    """The dashboard's overspent lines: active lines whose consumption exceeds the plan."""
+
+    title = _("consumption")
+    parameter_name = "consumption"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("overspent", gettext("Overspent (active lines)"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "overspent":
+            return queryset.filter(status=BudgetLineStatus.ACTIVE, consumed__gt=F("planned_amount"))
+        return queryset
 
 
 class BudgetLineInline(ScopedTabularInline):
@@ -98,6 +134,7 @@ class BudgetLineInline(ScopedTabularInline):
     readonly_fields = ["status"]
     autocomplete_fields = ["workpackage"]
     fk_name = "partner"
+    rows_select_related = ("partner__organisation", "workpackage", "category")
 
 
 @admin.register(BudgetLine)
@@ -111,18 +148,10 @@ class BudgetLineAdmin(ConsumptionMixin, ScopedModelAdmin):
         "granted_amount",
         "status",
     ]
-    list_display = [
-        "partner",
-        "workpackage_code",
-        "category",
-        "planned",
-        "funding_rate",
-        "granted",
-        "consumed_amount",
-        "consumption",
-        "status_badge",
-    ]
-    list_filter = ["status", "category", "workpackage", "partner", "consortium"]
+    # What a coordinator decides on, to fit 1440 px with the side navigation open (in French
+    # too): the rate, the granted and consumed euros are on the line's page, the status a filter.
+    list_display = ["partner", "workpackage_code", "category", "planned", "consumption"]
+    list_filter = [OverspentFilter, "status", "category", "workpackage", "partner", "consortium"]
     search_fields = ["partner__organisation__short_name", "workpackage__title"]
     autocomplete_fields = ["partner", "workpackage"]
     list_select_related = ["partner__organisation", "workpackage", "category"]
@@ -130,7 +159,8 @@ class BudgetLineAdmin(ConsumptionMixin, ScopedModelAdmin):
     actions = ["cancel"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[BudgetLine]:
-        return budget_lines_with_consumption(super().get_queryset(request))
+        lines = budget_lines_with_consumption(super().get_queryset(request))
+        return with_consumption_percent(lines)
 
     @admin.display(description=_("WP"), ordering="workpackage__number")
     def workpackage_code(self, obj: BudgetLine) -> str:
@@ -160,18 +190,22 @@ class BudgetLineAdmin(ConsumptionMixin, ScopedModelAdmin):
     )
 
 
+def _submitted(expense: Expense) -> bool:
+    return expense.status == ExpenseStatus.SUBMITTED
+
+
 @admin.register(Expense)
-class ExpenseAdmin(ScopedModelAdmin):
+class ExpenseAdmin(DecisionsMixin, ScopedModelAdmin):
+    # What a coordinator decides on, to fit 1440 px with the side navigation open (in French
+    # too): the date, WP and invoice are on the expense's page, behind the date hierarchy, the
+    # WP filter and the search.
     list_display = [
-        "incurred_on",
         "partner",
-        "workpackage_code",
-        "category",
         "period",
+        "category",
         "amount_display",
         "accepted_display",
         "status_badge",
-        "invoice_reference",
     ]
     list_filter = ["status", "period", "category", "workpackage", "partner", "consortium"]
     search_fields = ["description", "invoice_reference", "partner__organisation__short_name"]
@@ -300,6 +334,44 @@ class ExpenseAdmin(ScopedModelAdmin):
             "count",
         ),
     )
+
+    # The same decisions on the expense's own page, next to its evidence and its line's balance.
+    decisions = [
+        Decision.of("accept", accept, label=_("Accept in full"), applies=_submitted),
+        Decision(
+            name="accept_partially",
+            label=_("Accept for a lower amount"),
+            service=expense_accept,
+            row="expense",
+            done=ngettext_lazy(
+                "%(count)s expense accepted.", "%(count)s expenses accepted.", "count"
+            ),
+            applies=_submitted,
+            form_factory=lambda data, expense: PartialAcceptForm(data, expense=expense),
+        ),
+        Decision.of("reject", reject, label=_("Reject"), applies=_submitted, tone="danger"),
+    ]
+    review_template = "admin/workpackages/expense_review.html"
+
+    def review_context(self, request: HttpRequest, obj: Expense) -> dict[str, Any]:
+        """The evidence, the budget line's planned, accepted and remaining money (as the
+        partial acceptance's page reads them), and the partner's statement of the period."""
+        balance = expenses_with_line_balance(Expense.objects.filter(pk=obj.pk)).get()
+        statement = (
+            Statement.objects.filter(partner_id=obj.partner_id, period_id=obj.period_id)
+            .select_related("submitted_by", "reopened_by")
+            .first()
+        )
+        return {
+            "line_balance": balance,
+            "evidence_url": obj.evidence.url if obj.evidence else "",
+            "evidence_name": PartialAcceptForm(expense=obj).evidence_name,
+            "statement": statement,
+            "statement_url": reverse("statements-period", args=[obj.consortium_id, obj.period_id]),
+        }
+
+    def preview_file(self, obj: Expense) -> FieldFile | None:
+        return obj.evidence or None
 
 
 @admin.register(Effort)

@@ -24,7 +24,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Round
+from django.db.models.functions import Coalesce, NullIf, Round
 
 from consortium.choices import CostCategoryKind
 from consortium.models import Consortium, CostCategory, Partner, ReportingPeriod, heading_name
@@ -79,6 +79,25 @@ def budget_lines_with_consumption(
             ),
             default=own,
             output_field=MONEY_FIELD,
+        )
+    )
+
+
+PERCENT_FIELD: DecimalField = DecimalField(max_digits=12, decimal_places=1)
+
+
+def with_consumption_percent(lines: QuerySet[Any]) -> QuerySet[Any]:
+    """Annotate `consumption_percent`: `consumed` (from `budget_lines_with_consumption`) as a
+    percentage of the planned amount, rounded to a tenth as `percent()` shows it; None for a line
+    planned at zero. Lists sort by it, in SQL."""
+    return lines.annotate(
+        consumption_percent=Round(
+            ExpressionWrapper(
+                F("consumed") * Value(Decimal(100)) / NullIf(F("planned_amount"), Value(ZERO)),
+                output_field=PERCENT_FIELD,
+            ),
+            1,
+            output_field=PERCENT_FIELD,
         )
     )
 

@@ -133,12 +133,25 @@ def _period_follows_date(expense: Expense, changes: dict[str, Any]) -> dict[str,
     return changes
 
 
+def _missing_evidence(expense: Expense) -> str | None:
+    """Why `expense` may not be sent without its evidence file: its heading requires one."""
+    if expense.evidence or not expense.category.evidence_required:
+        return None
+    return _(
+        "The expense “%(description)s” (%(expense)s) has no evidence file: expenses of the "
+        "heading “%(heading)s” are sent with their invoice or receipt. Attach it first."
+    ) % {"description": expense.description, "expense": expense, "heading": expense.category}
+
+
 @transaction.atomic
 def expense_submit(*, expense: Expense, user: Any, now: datetime.datetime | None = None) -> Expense:
-    """Send a draft expense to the coordinator; it can no longer be edited."""
+    """Send a draft expense to the coordinator; it can no longer be edited. An expense of a
+    heading that requires evidence goes with its evidence file."""
     expense = locked(Expense, expense.pk)
     authorize(user, expense, "change")
     check_state(expense, {ExpenseStatus.DRAFT}, _("Cannot submit %(object)s: it is %(status)s."))
+    if refusal := _missing_evidence(expense):
+        raise ValidationError({"evidence": refusal}, code="evidence_required")
     expense.status = ExpenseStatus.SUBMITTED
     expense.submitted_at = now or timezone.now()
     save_with_history(expense, user=user, update_fields=["status", "submitted_at"])
@@ -184,8 +197,12 @@ def statement_submit(
     drafts = list(
         Expense.objects.select_for_update(of=("self",))
         .filter(partner=partner, period=period, status=ExpenseStatus.DRAFT)
+        .select_related("category")
         .order_by("pk")
     )
+    # A draft of a heading that requires evidence goes with its file: one without sends nothing.
+    if missing := [refusal for expense in drafts if (refusal := _missing_evidence(expense))]:
+        raise ValidationError(missing, code="evidence_required")
     for expense in drafts:
         expense.status = ExpenseStatus.SUBMITTED
         expense.submitted_at = now

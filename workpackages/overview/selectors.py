@@ -14,12 +14,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import (
+    Case,
     Count,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
+    When,
 )
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -38,15 +40,87 @@ from workpackages.money.selectors import (
     budget_lines_with_consumption,
     budget_rows,
 )
-from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus
+from workpackages.overview.statements import _latest_ended, period_statements
+from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus, ReviewDecision
 from workpackages.workplan.models import (
     OPEN_DELIVERABLE,
     Deliverable,
+    DeliverableReview,
     Milestone,
     due_soon_deliverable,
+    late_deliverable,
+    open_deliverable,
     overdue_deliverable,
+    overdue_milestone,
 )
 from workpackages.workplan.selectors import deliverable_counts
+
+
+@dataclass(frozen=True)
+class LateDeliverable:
+    """A late deliverable of the dashboard's list (`late_deliverable`), said as it is: never
+    sent, sent back for changes (after a version sent on time, counted from the request, not
+    from its due date), or sent after its due date."""
+
+    item: Deliverable
+    today: datetime.date
+    changes_requested_at: datetime.datetime | None = None
+
+    @property
+    def first_sent_on(self) -> datetime.date | None:
+        sent = self.item.first_submitted_at
+        return timezone.localdate(sent) if sent is not None else None
+
+    @property
+    def is_open(self) -> bool:
+        return self.item.status in OPEN_DELIVERABLE
+
+    @property
+    def sent_back(self) -> bool:
+        return self.item.status == DeliverableStatus.CHANGES_REQUESTED
+
+    @property
+    def sent_back_after_on_time(self) -> bool:
+        """Sent back for changes after a first version sent by its due date."""
+        first = self.first_sent_on
+        return self.sent_back and first is not None and first <= self.item.due_date
+
+    @property
+    def state(self) -> str:
+        if self.sent_back:
+            return str(DeliverableStatus.CHANGES_REQUESTED.label)
+        if self.is_open:
+            return gettext("Not sent")
+        return gettext("Sent late")
+
+    @property
+    def days_late(self) -> int | None:
+        """Days past the due date: until today while open, until the first version once sent;
+        none for a version sent back after an on-time submission (see `days_since_request`)."""
+        if self.sent_back_after_on_time:
+            return None
+        if self.is_open or self.first_sent_on is None:
+            return max((self.today - self.item.due_date).days, 0)
+        return max((self.first_sent_on - self.item.due_date).days, 0)
+
+    @property
+    def days_since_request(self) -> int | None:
+        if not self.sent_back or self.changes_requested_at is None:
+            return None
+        return (self.today - timezone.localdate(self.changes_requested_at)).days
+
+
+@dataclass
+class MilestoneFigures:
+    """The consortium's milestones: achieved, missed, overdue, due in 30 days, and the next."""
+
+    achieved: int = 0
+    missed: int = 0
+    overdue: int = 0
+    due_soon: int = 0
+    total: int = 0
+    next: Milestone | None = None
+    overdue_list: list[Milestone] = field(default_factory=list)
 
 
 @dataclass
@@ -59,9 +133,14 @@ class ConsortiumDashboard:
     deliverables_total: int = 0
     deliverables_on_time: int = 0
     deliverables_late: int = 0
+    deliverables_not_yet_due: int = 0
     deliverables_due_soon: int = 0
     deliverables_by_status: dict[Any, int] = field(default_factory=dict)
-    late_deliverables: list[Deliverable] = field(default_factory=list)
+    # (status, label, count): the same counts, with the status the admin's filter takes.
+    deliverables_statuses: list[tuple[str, Any, int]] = field(default_factory=list)
+    late_deliverables: list[LateDeliverable] = field(default_factory=list)
+    milestones: MilestoneFigures = field(default_factory=MilestoneFigures)
+    statements: Any = None  # the latest ended period's `PeriodStatements`, with a `user`
     by_partner: list[BudgetRow] = field(default_factory=list)
     by_workpackage: list[BudgetRow] = field(default_factory=list)
     jobs: JobsFigures | None = None
@@ -91,6 +170,14 @@ class ConsortiumDashboard:
         ]
 
     @property
+    def admin_budget_tables(self) -> list[tuple[Any, list[BudgetRow], str]]:
+        """`budget_tables` with the budget lines' filter a row's key selects in the admin."""
+        return [
+            (_("Budget by partner"), self.by_partner, "partner__id__exact"),
+            (_("Budget by workpackage"), self.by_workpackage, "workpackage__id__exact"),
+        ]
+
+    @property
     def overspent_lines(self) -> int:
         return sum(row.overspent_lines for row in self.by_partner)
 
@@ -108,18 +195,31 @@ def consortium_dashboards(
     late_limit: int = 10,
     partners_only: QuerySet[Any] | None = None,
     until: datetime.date | None = None,
+    user: Any = None,
 ) -> list[ConsortiumDashboard]:
     """The dashboard of each consortium, in a number of queries that depends on nothing but
     the number of consortia (one for each consortium's late-deliverables list, none without
     one). With `partners_only` (partner ids), the money and the jobs are those partners' only.
     With `until` (a reporting period's last day), the figures as they stood at its end: the
-    costs of the periods ended by then, jobs and deliverables by their dates, time elapsed."""
+    costs of the periods ended by then, jobs and deliverables by their dates, time elapsed.
+    With `user` (the coordinators' dashboard, today's), the milestones and the expense
+    statements of each consortium's latest ended period as `user` sees them too (two queries,
+    then three per consortium)."""
     today = until or today or timezone.localdate()
     consortia = list(consortia)
     ids = [c.pk for c in consortia]
     if not ids:
         return []
     deliverables = deliverable_counts(ids, today, as_of=until is not None)
+    milestones = milestone_figures(ids, today) if user is not None else {}
+    statements = latest_statements(consortia, user, today) if user is not None else {}
+    requested = (
+        DeliverableReview.objects.filter(
+            deliverable=OuterRef("pk"), decision=ReviewDecision.CHANGES_REQUESTED
+        )
+        .order_by("-reviewed_at")
+        .values("reviewed_at")[:1]
+    )
     by_partner, by_workpackage = budget_rows(ids, partners_only, until)
     jobs = jobs_counts(ids, partners_only, until)
     counts = {
@@ -134,11 +234,18 @@ def consortium_dashboards(
     dashboards = []
     for consortium in consortia:
         d = deliverables.get(consortium.pk, {})
+        # The list under the "late" counter: the same rule, open ones first.
         late = (
             Deliverable.objects.filter(consortium=consortium)
-            .overdue(today)
+            .filter(late_deliverable(today))
             .select_related("workpackage", "lead_partner__organisation")
-            .order_by("due_date")[:late_limit]
+            .annotate(changes_requested_at=Subquery(requested))
+            .order_by(
+                Case(When(open_deliverable(), then=0), default=1),
+                "due_date",
+                "workpackage__number",
+                "number",
+            )[:late_limit]
         )
         dashboards.append(
             ConsortiumDashboard(
@@ -148,11 +255,22 @@ def consortium_dashboards(
                 deliverables_total=d.get("total", 0),
                 deliverables_on_time=d.get("on_time", 0),
                 deliverables_late=d.get("late", 0),
+                deliverables_not_yet_due=d.get("not_yet_due", 0),
                 deliverables_due_soon=d.get("due_soon", 0),
                 deliverables_by_status={
                     label: d.get(f"status_{value}", 0) for value, label in DeliverableStatus.choices
                 },
-                late_deliverables=list(late) if late_limit else [],
+                deliverables_statuses=[
+                    (value, label, d.get(f"status_{value}", 0))
+                    for value, label in DeliverableStatus.choices
+                ],
+                late_deliverables=[
+                    LateDeliverable(item, today, item.changes_requested_at) for item in late
+                ]
+                if late_limit
+                else [],
+                milestones=milestones.get(consortium.pk, MilestoneFigures()),
+                statements=statements.get(consortium.pk),
                 by_partner=by_partner.get(consortium.pk, []),
                 by_workpackage=by_workpackage.get(consortium.pk, []),
                 jobs=JobsFigures(
@@ -164,6 +282,66 @@ def consortium_dashboards(
             )
         )
     return dashboards
+
+
+def milestone_figures(ids: list[int], today: datetime.date) -> dict[int, MilestoneFigures]:
+    """Milestones per consortium in two queries: the counts (achieved, missed, overdue as
+    `overdue_milestone` says, pending and due in 30 days), then the overdue and the next
+    pending ones (the next: the first due from today)."""
+    pending = Q(status=MilestoneStatus.PENDING)
+    soon = pending & Q(due_date__gte=today, due_date__lte=today + datetime.timedelta(days=30))
+    figures = {
+        row["consortium_id"]: MilestoneFigures(
+            achieved=row["achieved"],
+            missed=row["missed"],
+            overdue=row["overdue"],
+            due_soon=row["due_soon"],
+            total=row["total"],
+        )
+        for row in Milestone.objects.filter(consortium_id__in=ids)
+        .values("consortium_id")
+        .annotate(
+            total=Count("pk"),
+            achieved=Count("pk", filter=Q(status=MilestoneStatus.ACHIEVED)),
+            missed=Count("pk", filter=Q(status=MilestoneStatus.MISSED)),
+            overdue=Count("pk", filter=overdue_milestone(today)),
+            due_soon=Count("pk", filter=soon),
+        )
+        .order_by()
+    }
+    rows = (
+        Milestone.objects.filter(consortium_id__in=ids)
+        .filter(pending)
+        .select_related("lead_partner__organisation")
+        .order_by("consortium_id", "due_date", "number")
+    )
+    for milestone in rows:
+        board = figures.setdefault(milestone.consortium_id, MilestoneFigures())
+        if milestone.due_date < today:
+            board.overdue_list.append(milestone)
+        elif board.next is None:
+            board.next = milestone
+    return figures
+
+
+def latest_statements(
+    consortia: list[Consortium], user: Any, today: datetime.date
+) -> dict[int, Any]:
+    """Each consortium's expense statements of its latest ended period, as the statements page
+    counts them (`period_statements`): one query for the periods, three per consortium."""
+    periods: dict[int, list[ReportingPeriod]] = {}
+    for period in ReportingPeriod.objects.filter(
+        consortium_id__in=[c.pk for c in consortia]
+    ).order_by("consortium_id", "number"):
+        periods.setdefault(period.consortium_id, []).append(period)
+    found = {}
+    for consortium in consortia:
+        period = _latest_ended(periods.get(consortium.pk, []), today)
+        if period is not None:
+            found[consortium.pk] = period_statements(
+                user=user, consortium=consortium, period=period, today=today
+            )
+    return found
 
 
 @dataclass

@@ -7,24 +7,37 @@ services, one object at a time, and report per object what was done or why it wa
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Callable
+from pathlib import PurePosixPath
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
+from django.db.models.fields.files import FieldFile
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from consortium.adminkit import CommentForm, badge, service_action, status_badge
+from consortium.adminkit import (
+    CommentForm,
+    Decision,
+    DecisionsMixin,
+    badge,
+    service_action,
+    status_badge,
+)
 from consortium.permissions import (
     ReadOnlyTabularInline,
     ScopedModelAdmin,
     ScopedTabularInline,
 )
 from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus
-from workpackages.workplan.forms import MilestoneAchieveForm, MilestoneMissForm
+from workpackages.workplan.forms import DelayNoteForm, MilestoneAchieveForm, MilestoneMissForm
 from workpackages.workplan.models import (
     DELIVERED,
     Deliverable,
@@ -33,9 +46,15 @@ from workpackages.workplan.models import (
     Milestone,
     Workpackage,
     WorkpackageParticipant,
+    due_soon_deliverable,
+    late_deliverable,
+    not_yet_due_deliverable,
     overdue_deliverable,
+    overdue_milestone,
+    sent_on_time_deliverable,
 )
 from workpackages.workplan.services import (
+    delay_note_set,
     deliverable_approve,
     deliverable_request_changes,
     deliverable_start,
@@ -60,6 +79,7 @@ class ParticipantInline(ScopedTabularInline):
     fields = ["partner", "planned_person_months"]
     autocomplete_fields = ["partner"]
     show_change_link = False
+    rows_select_related = ("partner__organisation", "workpackage")
 
 
 class DeliverableInline(ScopedTabularInline):
@@ -67,22 +87,7 @@ class DeliverableInline(ScopedTabularInline):
     fields = ["number", "title", "lead_partner", "type", "dissemination", "due_month", "status"]
     readonly_fields = ["status"]
     autocomplete_fields = ["lead_partner"]
-
-
-class MilestoneLinkInline(ReadOnlyTabularInline):
-    """The WP's milestones, for reading: links are edited on the milestone, where they are
-    recorded in its history."""
-
-    model = Milestone.workpackages.through
-    verbose_name = _("milestone")
-    verbose_name_plural = _("milestones")
-    fields = ["milestone"]
-    readonly_fields = ["milestone"]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
-        return Milestone.workpackages.through.objects.filter(
-            milestone__in=Milestone.objects.restrict(request.user, "manage")
-        ).select_related("milestone")
+    rows_select_related = ("workpackage",)
 
 
 class OverdueFilter(admin.SimpleListFilter):
@@ -98,6 +103,52 @@ class OverdueFilter(admin.SimpleListFilter):
             return queryset.overdue(today)  # type: ignore[attr-defined]
         if self.value() == "soon":
             return queryset.due_soon(today)  # type: ignore[attr-defined]
+        return queryset
+
+
+class TimelinessFilter(admin.SimpleListFilter):
+    """The dashboard's deliverable counters, each the very rule it counts by."""
+
+    title = _("timeliness")
+    parameter_name = "timeliness"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("sent_on_time", gettext("Sent on time")),
+            ("late", gettext("Late")),
+            ("not_yet_due", gettext("Not yet due")),
+            ("due_soon", gettext("Due in 30 days")),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        today = timezone.localdate()
+        rules: dict[str, Callable[[datetime.date], Q]] = {
+            "sent_on_time": sent_on_time_deliverable,
+            "late": late_deliverable,
+            "not_yet_due": not_yet_due_deliverable,
+            "due_soon": due_soon_deliverable,
+        }
+        rule = rules.get(self.value() or "")
+        return queryset.filter(rule(today)) if rule else queryset
+
+
+class MilestoneDeadlineFilter(admin.SimpleListFilter):
+    title = _("deadline")
+    parameter_name = "deadline"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("overdue", gettext("Overdue")), ("soon", gettext("Due in the next 30 days"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        today = timezone.localdate()
+        if self.value() == "overdue":
+            return queryset.filter(overdue_milestone(today))
+        if self.value() == "soon":
+            return queryset.filter(
+                status=MilestoneStatus.PENDING,
+                due_date__gte=today,
+                due_date__lte=today + datetime.timedelta(days=30),
+            )
         return queryset
 
 
@@ -118,7 +169,7 @@ class WorkpackageAdmin(ScopedModelAdmin):
     search_fields = ["title", "objectives"]
     autocomplete_fields = ["lead_partner"]
     list_select_related = ["lead_partner__organisation"]
-    inlines = [ParticipantInline, DeliverableInline, MilestoneLinkInline]
+    inlines = [ParticipantInline, DeliverableInline]
     fields = [
         "consortium",
         "number",
@@ -127,7 +178,34 @@ class WorkpackageAdmin(ScopedModelAdmin):
         "lead_partner",
         "start_month",
         "end_month",
+        "milestone_list",
     ]
+    readonly_fields = ["milestone_list"]
+
+    @admin.display(description=_("milestones"))
+    def milestone_list(self, obj: Workpackage | None) -> str:
+        """The WP's milestones, for reading: which WPs a milestone belongs to is changed on the
+        milestone's page, where its history records it."""
+        if obj is None or obj.pk is None:
+            return "–"
+        milestones = Milestone.objects.filter(workpackages=obj).order_by("number")
+        rows = format_html_join(
+            "",
+            '<li><a href="{}">{} {}</a> <span class="cm-when">· {}</span> {}</li>',
+            (
+                (
+                    reverse("admin:workpackages_milestone_change", args=[milestone.pk]),
+                    milestone.code,
+                    milestone.title,
+                    date_format(milestone.due_date, "SHORT_DATE_FORMAT"),
+                    status_badge(milestone, STATUS_TONES),
+                )
+                for milestone in milestones
+            ),
+        )
+        if not rows:
+            return gettext("No milestone yet.")
+        return format_html('<ul class="cm-milestones">{}</ul>', rows)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Workpackage]:
         today = timezone.localdate()
@@ -168,6 +246,7 @@ class SubmissionInline(ReadOnlyTabularInline):
     fields = ("version", "file", "note", "submitted_by", "submitted_at")
     readonly_fields = fields
     show_change_link = False
+    rows_select_related = ("deliverable__workpackage", "submitted_by")
 
 
 class ReviewInline(ReadOnlyTabularInline):
@@ -175,26 +254,50 @@ class ReviewInline(ReadOnlyTabularInline):
     fields = ("decision", "comment", "reviewer", "reviewed_at")
     readonly_fields = fields
     show_change_link = False
+    rows_select_related = ("deliverable__workpackage", "reviewer")
+
+
+def _submitted(deliverable: Deliverable) -> bool:
+    return deliverable.status == DeliverableStatus.SUBMITTED
+
+
+def _latest_submission(deliverable: Deliverable) -> DeliverableSubmission | None:
+    return deliverable.submissions.select_related("submitted_by").order_by("-version").first()
 
 
 @admin.register(Deliverable)
-class DeliverableAdmin(ScopedModelAdmin):
+class DeliverableAdmin(DecisionsMixin, ScopedModelAdmin):
+    # What a coordinator decides on, to fit 1440 px with the side navigation open (in French
+    # too): the type and dissemination level are on the deliverable's page and behind filters.
     list_display = [
         "code",
         "title",
         "lead_partner",
-        "type_code",
-        "dissemination_code",
-        "due_date",
+        "due_on",
         "status_badge",
         "days_late",
     ]
     list_display_links = ["code", "title"]
-    list_filter = [OverdueFilter, "status", "type", "dissemination", "workpackage", "consortium"]
+    list_filter = [
+        TimelinessFilter,
+        OverdueFilter,
+        "status",
+        "type",
+        "dissemination",
+        "workpackage",
+        "consortium",
+    ]
     search_fields = ["title", "description", "lead_partner__organisation__short_name"]
     autocomplete_fields = ["workpackage", "lead_partner"]
     list_select_related = ["workpackage", "lead_partner__organisation"]
-    readonly_fields = ["status", "due_date", "first_submitted_at", "approved_at"]
+    readonly_fields = [
+        "status",
+        "due_date",
+        "first_submitted_at",
+        "approved_at",
+        "expected_on",
+        "delay_reason",
+    ]
     fields = [
         "workpackage",
         "number",
@@ -209,9 +312,11 @@ class DeliverableAdmin(ScopedModelAdmin):
         "first_submitted_at",
         "approved_at",
         "late_justification",
+        "expected_on",
+        "delay_reason",
     ]
     inlines = [SubmissionInline, ReviewInline]
-    actions = ["approve", "request_changes", "start"]
+    actions = ["approve", "request_changes", "start", "delay_note"]
     deletable = True
     ordering = ["workpackage__number", "number"]
 
@@ -219,15 +324,10 @@ class DeliverableAdmin(ScopedModelAdmin):
     def code(self, obj: Deliverable) -> str:
         return obj.code
 
-    @admin.display(description=_("type"), ordering="type")
-    def type_code(self, obj: Deliverable) -> str:
-        return format_html('<abbr title="{}">{}</abbr>', obj.get_type_display(), obj.type)
-
-    @admin.display(description=_("dissemination"), ordering="dissemination")
-    def dissemination_code(self, obj: Deliverable) -> str:
-        return format_html(
-            '<abbr title="{}">{}</abbr>', obj.get_dissemination_display(), obj.dissemination
-        )
+    @admin.display(description=_("due date"), ordering="due_date")
+    def due_on(self, obj: Deliverable) -> str:
+        # 31/12/2026 rather than "31 décembre 2026": the short form keeps the column narrow.
+        return date_format(obj.due_date, "SHORT_DATE_FORMAT")
 
     @admin.display(description=_("status"), ordering="status")
     def status_badge(self, obj: Deliverable) -> str:
@@ -244,7 +344,9 @@ class DeliverableAdmin(ScopedModelAdmin):
     approve = service_action(
         deliverable_approve,
         row="deliverable",
-        description=_("Approve the selected deliverables"),
+        description=_("Approve the selected deliverables…"),
+        form_class=CommentForm,
+        title=_("Approve deliverables"),
         done=ngettext_lazy(
             "%(count)s deliverable approved.",
             "%(count)s deliverables approved.",
@@ -265,6 +367,19 @@ class DeliverableAdmin(ScopedModelAdmin):
         ),
     )
 
+    delay_note = service_action(
+        delay_note_set,
+        row="item",
+        description=_("Set a delay note on the selected deliverables…"),
+        form_class=DelayNoteForm,
+        title=_("Delay note: new expected date and reason"),
+        done=ngettext_lazy(
+            "Delay note set on %(count)s deliverable.",
+            "Delay note set on %(count)s deliverables.",
+            "count",
+        ),
+    )
+
     start = service_action(
         deliverable_start,
         row="deliverable",
@@ -276,9 +391,29 @@ class DeliverableAdmin(ScopedModelAdmin):
         ),
     )
 
+    # Reviewing the submitted version from the deliverable's own page.
+    decisions = [
+        Decision.of("approve", approve, label=_("Approve"), applies=_submitted),
+        Decision.of(
+            "request_changes", request_changes, label=_("Request changes"), applies=_submitted
+        ),
+    ]
+    review_template = "admin/workpackages/deliverable_review.html"
+
+    def review_context(self, request: HttpRequest, obj: Deliverable) -> dict[str, Any]:
+        submission = _latest_submission(obj)
+        return {
+            "latest_submission": submission,
+            "submission_name": PurePosixPath(submission.file.name).name if submission else "",
+        }
+
+    def preview_file(self, obj: Deliverable) -> FieldFile | None:
+        submission = _latest_submission(obj)
+        return submission.file if submission is not None and submission.file else None
+
 
 @admin.register(Milestone)
-class MilestoneAdmin(ScopedModelAdmin):
+class MilestoneAdmin(DecisionsMixin, ScopedModelAdmin):
     fields = [
         "number",
         "title",
@@ -290,15 +425,24 @@ class MilestoneAdmin(ScopedModelAdmin):
         "status",
         "achieved_on",
         "evidence",
+        "expected_on",
+        "delay_reason",
     ]
     list_display = ["code", "title", "lead_partner", "due_date", "status_badge", "achieved_on"]
     list_display_links = ["code", "title"]
-    list_filter = ["status", "workpackages", "consortium"]
+    list_filter = [MilestoneDeadlineFilter, "status", "workpackages", "consortium"]
     search_fields = ["title", "means_of_verification"]
     autocomplete_fields = ["lead_partner", "workpackages"]
     list_select_related = ["lead_partner__organisation"]
-    readonly_fields = ["due_date", "status", "achieved_on", "evidence"]
-    actions = ["achieve", "miss"]
+    readonly_fields = [
+        "due_date",
+        "status",
+        "achieved_on",
+        "evidence",
+        "expected_on",
+        "delay_reason",
+    ]
+    actions = ["achieve", "miss", "delay_note"]
     deletable = True
 
     @admin.display(description=_("code"), ordering="number")
@@ -322,6 +466,19 @@ class MilestoneAdmin(ScopedModelAdmin):
         ),
     )
 
+    delay_note = service_action(
+        delay_note_set,
+        row="item",
+        description=_("Set a delay note on the selected milestones…"),
+        form_class=DelayNoteForm,
+        title=_("Delay note: new expected date and reason"),
+        done=ngettext_lazy(
+            "Delay note set on %(count)s milestone.",
+            "Delay note set on %(count)s milestones.",
+            "count",
+        ),
+    )
+
     miss = service_action(
         milestone_miss,
         row="milestone",
@@ -334,3 +491,22 @@ class MilestoneAdmin(ScopedModelAdmin):
             "count",
         ),
     )
+
+    # The same decisions on the milestone's own page.
+    decisions = [
+        Decision.of(
+            "achieve",
+            achieve,
+            label=_("Mark as achieved"),
+            applies=lambda milestone: (
+                milestone.status in {MilestoneStatus.PENDING, MilestoneStatus.MISSED}
+            ),
+        ),
+        Decision.of(
+            "miss",
+            miss,
+            label=_("Mark as missed"),
+            applies=lambda milestone: milestone.status == MilestoneStatus.PENDING,
+            tone="danger",
+        ),
+    ]

@@ -197,3 +197,20 @@ class MilestoneAchieveForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
         help_text=_("How the means of verification were met (report, data set, minutes…)."),
     )
+
+
+class DelayNoteForm(forms.Form):
+    """When an overdue deliverable or milestone is now expected, and why; whether the note may be
+    set is `delay_note_set`'s to say."""
+
+    expected_on = forms.DateField(
+        label=_("Now expected on"),
+        required=False,  # `delay_note_set` says why a missing date is refused
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    reason = forms.CharField(
+        label=_("Reason for the delay"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_("The coordinators and the funder read it in the reports."),
+    )

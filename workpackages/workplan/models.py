@@ -149,6 +149,10 @@ class DueItem(ConsortiumOwned):
 
     due_month = models.PositiveSmallIntegerField(_("due month"), validators=[MinValueValidator(1)])
     due_date = models.DateField(_("due date"), editable=False, db_index=True)
+    # The delay note of an open item past its due date (`delay_note_set`): when it is now
+    # expected, and why it is late; the reports show it beside the lateness.
+    expected_on = models.DateField(_("now expected on"), null=True, blank=True)
+    delay_reason = models.TextField(_("reason for the delay"), blank=True)
 
     class Meta:
         abstract = True
@@ -174,6 +178,34 @@ def open_deliverable(prefix: str = "") -> Q:
 def overdue_deliverable(today: datetime.date, prefix: str = "") -> Q:
     """Open deliverables whose due date has passed."""
     return open_deliverable(prefix) & Q(**{f"{prefix}due_date__lt": today})
+
+
+def late_deliverable(today: datetime.date, prefix: str = "") -> Q:
+    """Late, as the dashboard, the progress report and the funder's pages count it: open past
+    its due date (sent back for changes included), or first sent after its due date."""
+    return overdue_deliverable(today, prefix) | Q(
+        **{f"{prefix}first_submitted_at__date__gt": F(f"{prefix}due_date")}
+    )
+
+
+def sent_on_time_deliverable(today: datetime.date, prefix: str = "") -> Q:
+    """Submitted or approved, first sent by its due date."""
+    return ~open_deliverable(prefix) & ~late_deliverable(today, prefix)
+
+
+def not_yet_due_deliverable(today: datetime.date, prefix: str = "") -> Q:
+    """Open and not due yet (a version sent back for changes before its date included)."""
+    return (
+        open_deliverable(prefix)
+        & Q(**{f"{prefix}due_date__gte": today})
+        & ~late_deliverable(today, prefix)
+    )
+
+
+def overdue_milestone(today: datetime.date, prefix: str = "") -> Q:
+    """Pending milestones whose due date has passed."""
+    pending = choices.MilestoneStatus.PENDING
+    return Q(**{f"{prefix}status": pending, f"{prefix}due_date__lt": today})
 
 
 def due_soon_deliverable(today: datetime.date, days: int = 30, prefix: str = "") -> Q:

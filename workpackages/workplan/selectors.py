@@ -16,7 +16,9 @@ from workpackages.workplan.models import (
     Deliverable,
     DeliverableSubmission,
     due_soon_deliverable,
-    overdue_deliverable,
+    late_deliverable,
+    not_yet_due_deliverable,
+    sent_on_time_deliverable,
 )
 
 
@@ -28,16 +30,17 @@ def deliverable_counts(
     version, whatever happened since; the statuses are today's."""
     if as_of:
         return _deliverable_counts_on(ids, today)
-    # Late and on time exclude each other: a deliverable sent on time, then sent back and still
-    # open past its date, is late now.
-    late = overdue_deliverable(today) | Q(first_submitted_at__date__gt=F("due_date"))
+    # Sent on time, late and not yet due part the deliverables (`late_deliverable`, the rule of
+    # the progress report and the funder's pages): a deliverable sent on time, then sent back
+    # and still open past its date, is late now; sent back before its date, it is not yet due.
     rows = (
         Deliverable.objects.filter(consortium_id__in=ids)
         .values("consortium_id")
         .annotate(
             total=Count("pk"),
-            late=Count("pk", filter=late),
-            on_time=Count("pk", filter=Q(first_submitted_at__isnull=False) & ~late),
+            late=Count("pk", filter=late_deliverable(today)),
+            on_time=Count("pk", filter=sent_on_time_deliverable(today)),
+            not_yet_due=Count("pk", filter=not_yet_due_deliverable(today)),
             due_soon=Count("pk", filter=due_soon_deliverable(today)),
             **{
                 f"status_{value}": Count("pk", filter=Q(status=value))
@@ -59,6 +62,7 @@ def _deliverable_counts_on(ids: list[int], day: datetime.date) -> dict[int, dict
             total=Count("pk"),
             late=Count("pk", filter=late),
             on_time=Count("pk", filter=sent & ~late),
+            not_yet_due=Count("pk", filter=Q(due_date__gte=day) & ~sent),
             due_soon=Count("pk", filter=soon),
             **{
                 f"status_{value}": Count("pk", filter=Q(status=value))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files import File
 from django.db import transaction
 from django.db.models import Max
@@ -26,7 +26,7 @@ from consortium.notifications import (
     notify_deliverable_changes_requested,
     notify_deliverable_submitted,
 )
-from consortium.querysets import authorize
+from consortium.querysets import authorize, coordinates, member_partners
 from consortium.records import (
     WriteRule,
     check_state,
@@ -337,6 +337,70 @@ def milestone_miss(*, milestone: Milestone, user: Any, reason: str) -> Milestone
     milestone.evidence = reason.strip()
     save_with_history(milestone, user=user, update_fields=["status", "evidence"])
     return milestone
+
+
+def _may_note_delay(user: Any, item: Deliverable | Milestone) -> bool:
+    """The item's lead partner's people, or its consortium's coordinators."""
+    if user is None:
+        return True
+    if coordinates(user, item.consortium_id):
+        return True
+    return member_partners(user).filter(partner_id=item.lead_partner_id).exists()
+
+
+DELAY_REASON_MAX_LENGTH = 2000
+
+
+@transaction.atomic
+def delay_note_set(
+    *,
+    item: Deliverable | Milestone,
+    expected_on: datetime.date | None,
+    reason: str,
+    user: Any,
+) -> Deliverable | Milestone:
+    """Say when an open item past its due date is now expected, and why it is late: its lead
+    partner's people or a coordinator, in the history; the reports show it. The date is after
+    today, the reason is written."""
+    model = type(item)
+    item = locked(model, item.pk)
+    authorize(user, item, "view")
+    if not _may_note_delay(user, item):
+        raise PermissionDenied(_("You may not do this here."))
+    today = timezone.localdate()
+    if isinstance(item, Deliverable):
+        is_open = item.status in OPEN_DELIVERABLE
+    else:
+        is_open = item.status == MilestoneStatus.PENDING
+    if not is_open or item.due_date >= today:
+        raise ValidationError(
+            _("%(object)s is not overdue: a delay note is for an open item past its due date.")
+            % {"object": item},
+            code="not_overdue",
+        )
+    if expected_on is None or expected_on <= today:
+        raise ValidationError(
+            {"expected_on": _("The new expected date is after today.")},
+            code="expected_in_past",
+        )
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError(
+            {"reason": _("Say why it is late: the coordinators and the funder read it.")},
+            code="reason_required",
+        )
+    if len(reason) > DELAY_REASON_MAX_LENGTH:
+        raise ValidationError(
+            {
+                "reason": _("Keep the reason under %(max)s characters.")
+                % {"max": DELAY_REASON_MAX_LENGTH}
+            },
+            code="reason_too_long",
+        )
+    item.expected_on = expected_on
+    item.delay_reason = reason
+    save_with_history(item, user=user, update_fields=["expected_on", "delay_reason"])
+    return item
 
 
 def consortium_schedule_conflicts(*, consortium: Consortium) -> list[str]:

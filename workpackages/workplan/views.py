@@ -18,7 +18,7 @@ from django.core.paginator import Paginator
 from django.db.models import BooleanField, Count, Exists, ExpressionWrapper, OuterRef, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
@@ -27,6 +27,7 @@ from consortium.formtools import add_service_error, flash_service_error
 from consortium.portal import consortium_rows, partner_view, querystring_without_page
 from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus, ReviewDecision
 from workpackages.workplan.forms import (
+    DelayNoteForm,
     DeliverableSubmitForm,
     PartnerDeliverableFilterSet,
     PartnerMilestoneFilterSet,
@@ -43,7 +44,7 @@ from workpackages.workplan.models import (
     open_deliverable,
     overdue_deliverable,
 )
-from workpackages.workplan.services import deliverable_submit
+from workpackages.workplan.services import delay_note_set, deliverable_submit
 
 PAGE_SIZE = 50
 
@@ -239,9 +240,64 @@ def deliverable_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _delay_note(request: HttpRequest, item: Deliverable | Milestone, back: str) -> HttpResponse:
+    """The delay note of an overdue deliverable or milestone: when it is now expected and why,
+    set by its lead partner's people through `delay_note_set`, which says what is refused."""
+    scope = request.scope  # type: ignore[attr-defined]
+    if item.lead_partner_id != scope.partner.pk:
+        # They see the item (the page answers them): noting its delay is its lead's.
+        raise PermissionDenied
+    posted = request.method == "POST"
+    form = DelayNoteForm(
+        request.POST if posted else None,
+        initial={"expected_on": item.expected_on, "reason": item.delay_reason},
+    )
+    if posted and form.is_valid():
+        try:
+            delay_note_set(item=item, user=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(
+                request,
+                _("The delay note of %(code)s is saved: now expected on %(day)s.")
+                % {"code": item.code, "day": form.cleaned_data["expected_on"].isoformat()},
+            )
+            return redirect(back)
+    return render(
+        request,
+        "portal/workplan/delay_note.html",
+        {
+            "section": "workplan",
+            "item": item,
+            "today": timezone.localdate(),
+            "form": form,
+            "back": back,
+        },
+    )
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@partner_view
+def deliverable_delay(request: HttpRequest, pk: int) -> HttpResponse:
+    deliverable = get_object_or_404(
+        consortium_rows(request, Deliverable).select_related("workpackage"), pk=pk
+    )
+    return _delay_note(request, deliverable, reverse("deliverable-detail", args=[pk]))
+
+
+@require_http_methods(["GET", "HEAD", "POST"])
+@partner_view
+def milestone_delay(request: HttpRequest, pk: int) -> HttpResponse:
+    milestone = get_object_or_404(consortium_rows(request, Milestone), pk=pk)
+    return _delay_note(request, milestone, reverse("workplan-milestones"))
+
+
 urlpatterns = [
     path("workplan/", index, name="workplan"),
     path("workplan/deliverables/", deliverable_list, name="workplan-deliverables"),
     path("workplan/milestones/", milestone_list, name="workplan-milestones"),
     path("deliverables/<int:pk>/", deliverable_detail, name="deliverable-detail"),
+    path("deliverables/<int:pk>/delay/", deliverable_delay, name="deliverable-delay"),
+    path("workplan/milestones/<int:pk>/delay/", milestone_delay, name="milestone-delay"),
 ]
