@@ -27,6 +27,9 @@ from workpackages.workplan.choices import DeliverableStatus
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+# Assertions wait as long as actions do: on a loaded machine (two test workers, a build beside
+# them) a form's answer can take longer than Playwright's 5 s default.
+expect.set_options(timeout=15_000)
 PASSWORD = "demo"  # noqa: S105  (the demo's published password)
 DESKTOP = {"width": 1280, "height": 1000}
 TABLET = {"width": 768, "height": 1024}

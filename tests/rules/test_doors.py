@@ -1169,6 +1169,14 @@ def _(w: World, s: dict[str, Any]) -> Any:
     return api(w.partner_member, "PUT", f"/api/v1/effort/{effort.pk}/", body)
 
 
+@case("a submitted statement locks its period's effort", "page effort-period")
+def _(w: World, s: dict[str, Any]) -> Any:
+    effort = s["effort"]
+    path = reverse("effort-period", args=[effort.period_id])
+    field = f"p{effort.period_id}-wp_{effort.workpackage_id}"
+    return page(w.partner_member, path, {field: "9.00"})
+
+
 @case("a line with expenses stays", "admin action workpackages.budgetline cancel")
 def _(w: World, s: dict[str, Any]) -> Any:
     return admin_action(w.coordinator, s["line"], "cancel", [s["line"]])
@@ -1915,6 +1923,7 @@ PAGES_THAT_READ = {
     "calendar",
     "calendar-feed",
     "invitation",
+    "effort",
 }
 
 

@@ -12,6 +12,7 @@ from consortium.adminkit import Decision, DecisionsMixin, service_action, status
 from consortium.permissions import (
     ScopedModelAdmin,
 )
+from workpackages.admin_exports import JobRecordExport
 from workpackages.jobs.choices import JobStatus
 from workpackages.jobs.models import JobRecord
 from workpackages.jobs.services import job_realise, job_withdraw
@@ -20,7 +21,7 @@ STATUS_TONES = {JobStatus.FORECAST: "blue", JobStatus.REALISED: "green"}
 
 
 @admin.register(JobRecord)
-class JobRecordAdmin(DecisionsMixin, ScopedModelAdmin):
+class JobRecordAdmin(JobRecordExport, DecisionsMixin, ScopedModelAdmin):
     # What a coordinator decides on, to fit 1440 px with the side navigation open (in French
     # too), after the position that names the row: the workpackage, category, contract and dates
     # are on the record's page and behind the filters.

@@ -14,9 +14,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.db.models.fields.files import FieldFile
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext, ngettext_lazy
 from django.utils.translation import gettext_lazy as _
@@ -32,16 +33,20 @@ from consortium.adminkit import (
     status_badge,
 )
 from consortium.formtools import add_service_error
+from consortium.models import Consortium, ReportingPeriod
 from consortium.permissions import (
     ScopedModelAdmin,
     ScopedTabularInline,
 )
+from consortium.querysets import coordinates
+from workpackages.admin_exports import ExpenseExport
 from workpackages.base import percent
 from workpackages.money.choices import BudgetLineStatus, ExpenseStatus
 from workpackages.money.forms import PARTIAL_ACCEPT_MAX_ROWS, PartialAcceptForm
 from workpackages.money.models import BudgetLine, Effort, Expense, Statement
 from workpackages.money.selectors import (
     budget_lines_with_consumption,
+    effort_matrix,
     expenses_with_line_balance,
     with_consumption_percent,
 )
@@ -195,7 +200,7 @@ def _submitted(expense: Expense) -> bool:
 
 
 @admin.register(Expense)
-class ExpenseAdmin(DecisionsMixin, ScopedModelAdmin):
+class ExpenseAdmin(ExpenseExport, DecisionsMixin, ScopedModelAdmin):
     # What a coordinator decides on, to fit 1440 px with the side navigation open (in French
     # too): the date, WP and invoice are on the expense's page, behind the date hierarchy, the
     # WP filter and the search.
@@ -387,6 +392,48 @@ class EffortAdmin(ScopedModelAdmin):
     search_fields = ["partner__organisation__short_name"]
     autocomplete_fields = ["partner", "workpackage"]
     list_select_related = ["partner__organisation", "workpackage", "period"]
+
+    def get_urls(self) -> list[Any]:
+        return [
+            path(
+                "matrix/<int:consortium_id>/",
+                self.admin_site.admin_view(self.matrix_view),
+                name="workpackages_effort_matrix",
+            ),
+            *super().get_urls(),
+        ]
+
+    def matrix_view(self, request: HttpRequest, consortium_id: int) -> HttpResponse:
+        """Planned and actual person-months as a partner x workpackage matrix, for the period
+        chosen (GET `period`; the running one, else the latest begun) and cumulated to its end,
+        with the plan of the periods ended by today. Only for the consortium's coordinators."""
+        consortium = Consortium.objects.filter(pk=consortium_id).first()
+        if consortium is None or not coordinates(request.user, consortium.pk):
+            raise Http404
+        today = timezone.localdate()
+        periods = list(
+            ReportingPeriod.objects.filter(consortium_id=consortium.pk).order_by("number")
+        )
+        chosen = request.GET.get("period")
+        if chosen:
+            period = next((p for p in periods if str(p.pk) == chosen), None)
+            if period is None:
+                raise Http404
+        else:
+            begun = [p for p in periods if p.start_date <= today]
+            period = begun[-1] if begun else periods[0] if periods else None
+            if period is None:
+                raise Http404
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Effort of %(consortium)s") % {"consortium": consortium.acronym},
+            "opts": self.model._meta,
+            "consortium": consortium,
+            "periods": periods,
+            "matrix": effort_matrix(consortium, period, today),
+            "today": today,
+        }
+        return TemplateResponse(request, "admin/workpackages/effort_matrix.html", context)
 
 
 PARTNER_INLINES.append(BudgetLineInline)

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import PurePosixPath
 from typing import Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.db.models import Exists, OuterRef
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from consortium.choices import CostCategoryKind
 from consortium.models import CostCategory, Partner, ReportingPeriod
 from consortium.records import implied_changes
+from workpackages.money.choices import BudgetLineStatus
 from workpackages.money.filtersets import ExpenseFilterSet
-from workpackages.money.models import Expense
+from workpackages.money.models import BudgetLine, Expense, Statement
 from workpackages.uploads import validate_sent_name
 from workpackages.validators import DOCUMENT_EXTENSIONS, MAX_UPLOAD_BYTES
-from workpackages.workplan.models import Workpackage
+from workpackages.workplan.models import Workpackage, WorkpackageParticipant
 
 # Filters a partner page has no use for: the partner and the consortium are the page's own, and
 # the "changed since" moment is for integrations synchronising through the API.
@@ -26,6 +29,32 @@ HIDDEN_FILTERS = ("partner", "consortium", "updated_since")
 
 def _choices(model: Any, user: Any, partner: Partner) -> Any:
     return model.objects.restrict(user, "view").filter(consortium_id=partner.consortium_id)
+
+
+def partner_workpackages(user: Any, partner: Partner) -> Any:
+    """The workpackages the partner takes part in or has an active budget line in: the only ones
+    its expenses may be declared on."""
+    takes_part = WorkpackageParticipant.objects.filter(workpackage=OuterRef("pk"), partner=partner)
+    has_line = BudgetLine.objects.filter(
+        workpackage=OuterRef("pk"), partner=partner, status=BudgetLineStatus.ACTIVE
+    )
+    return _choices(Workpackage, user, partner).filter(Exists(takes_part) | Exists(has_line))
+
+
+def open_periods(user: Any, partner: Partner) -> Any:
+    """The periods that still take new lines from the partner: those whose statement it has not
+    submitted (a statement the coordinators reopened takes lines again)."""
+    submitted = Statement.objects.filter(partner=partner, period=OuterRef("pk")).submitted()
+    return _choices(ReportingPeriod, user, partner).exclude(Exists(submitted))
+
+
+def _offer_only(field: Any, offered: Any) -> None:
+    """The field's list offers only the `offered` rows, while the field still reads any row of its
+    own queryset: a choice sent anyway (an old page, a forged request) meets the service's refusal
+    and its message, which says why, rather than a bare "Select a valid choice"."""
+    narrowed = copy.deepcopy(field)
+    narrowed.queryset = offered
+    field.widget.choices = narrowed.choices
 
 
 def actual_cost_headings(user: Any, partner: Partner) -> Any:
@@ -89,6 +118,9 @@ class ExpenseForm(forms.ModelForm):
         fields["workpackage"].queryset = _choices(Workpackage, user, partner)  # type: ignore[attr-defined]
         fields["category"].queryset = actual_cost_headings(user, partner)  # type: ignore[attr-defined]
         fields["period"].queryset = _choices(ReportingPeriod, user, partner)  # type: ignore[attr-defined]
+        # Only the choices that can be right are offered; the service still judges what is sent.
+        _offer_only(fields["workpackage"], partner_workpackages(user, partner))
+        _offer_only(fields["period"], open_periods(user, partner))
         fields["period"].required = False
         fields["incurred_on"].label = _("Date")
         # Formatted here, in the reader's language, not once when the module is imported.
@@ -173,3 +205,48 @@ class PartialAcceptForm(forms.Form):
     def evidence_name(self) -> str:
         """The evidence file's own name, without the folders it is stored in."""
         return PurePosixPath(self.expense.evidence.name).name if self.expense.evidence else ""
+
+
+class EffortForm(forms.Form):
+    """A partner's actual person-months of one period: one field per workpackage it takes part
+    in. Whether the period still takes them is the service's to say (`effort_actuals_report`)."""
+
+    def __init__(
+        self,
+        *args: Any,
+        workpackages: list[Workpackage],
+        actuals: dict[int, Any],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.workpackages = workpackages
+        for workpackage in workpackages:
+            self.fields[self.field_name(workpackage)] = forms.DecimalField(
+                label=workpackage.code,
+                required=False,
+                min_value=0,
+                max_value=10000,
+                max_digits=7,
+                decimal_places=2,
+                initial=actuals.get(workpackage.pk),
+                widget=forms.NumberInput(
+                    attrs={
+                        "step": "0.01",
+                        "aria-label": gettext("Actual person-months in %(workpackage)s")
+                        % {"workpackage": workpackage.code},
+                    }
+                ),
+            )
+
+    @staticmethod
+    def field_name(workpackage: Workpackage) -> str:
+        return f"wp_{workpackage.pk}"
+
+    def actuals(self) -> list[tuple[Workpackage, Any]]:
+        """The values posted, per workpackage; a field left out of the post changes nothing
+        (an empty one clears the actuals)."""
+        return [
+            (wp, self.cleaned_data[self.field_name(wp)])
+            for wp in self.workpackages
+            if self.add_prefix(self.field_name(wp)) in self.data
+        ]

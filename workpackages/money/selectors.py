@@ -18,6 +18,7 @@ from django.db.models import (
     ExpressionWrapper,
     F,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Sum,
@@ -30,7 +31,7 @@ from consortium.choices import CostCategoryKind
 from consortium.models import Consortium, CostCategory, Partner, ReportingPeriod, heading_name
 from workpackages.base import ZERO, cents, percent
 from workpackages.money.choices import BudgetLineStatus, ExpenseStatus
-from workpackages.money.models import BudgetLine, Expense
+from workpackages.money.models import BudgetLine, Effort, Expense
 from workpackages.workplan.models import (
     Workpackage,
 )
@@ -385,4 +386,102 @@ def subsidy_due_by_partner(
             )
             for pk, number, name, accepted_costs, due in partners
         ]
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Effort: planned and actual person-months, partner x workpackage.
+# --------------------------------------------------------------------------------------------
+
+PERSON_MONTHS_FIELD: DecimalField = DecimalField(max_digits=12, decimal_places=2)
+
+
+@dataclass(frozen=True)
+class EffortFigures:
+    """Person-months of one cell, row, column or of the whole matrix."""
+
+    planned: Decimal = ZERO
+    actual: Decimal = ZERO
+    planned_cumulated: Decimal = ZERO
+    actual_cumulated: Decimal = ZERO
+    planned_to_date: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class EffortMatrixRow:
+    partner: Partner
+    cells: list[EffortFigures]
+    total: EffortFigures
+
+
+@dataclass(frozen=True)
+class EffortMatrix:
+    """A consortium's effort for one period: per period, cumulated to its end, and the plan of
+    the periods ended by `today`; each figure per partner x workpackage, with their totals."""
+
+    period: ReportingPeriod
+    workpackages: list[Workpackage]
+    rows: list[EffortMatrixRow]
+    columns: list[EffortFigures]
+    total: EffortFigures
+
+
+def _effort_sums(period: ReportingPeriod, today: datetime.date) -> dict[str, Any]:
+    def total(field: str, condition: Q) -> Coalesce:
+        return Coalesce(Sum(field, filter=condition), Value(ZERO), output_field=PERSON_MONTHS_FIELD)
+
+    this_period = Q(period_id=period.pk)
+    to_period = Q(period__number__lte=period.number)
+    return {
+        "planned": total("planned_person_months", this_period),
+        "actual": total("actual_person_months", this_period),
+        "planned_cumulated": total("planned_person_months", to_period),
+        "actual_cumulated": total("actual_person_months", to_period),
+        "planned_to_date": total("planned_person_months", Q(period__end_date__lt=today)),
+    }
+
+
+def _figures(values: dict[str, Any]) -> EffortFigures:
+    return EffortFigures(**{name: values[name] for name in EffortFigures.__dataclass_fields__})
+
+
+def effort_matrix(
+    consortium: Consortium, period: ReportingPeriod, today: datetime.date
+) -> EffortMatrix:
+    """The consortium's partners x workpackages with their effort figures of `period`: the cells,
+    the totals per partner, per workpackage and in all are each one SQL aggregation (six
+    queries, however many partners, workpackages and periods)."""
+    partners = list(
+        Partner.objects.filter(consortium_id=consortium.pk)
+        .select_related("organisation")
+        .order_by("number")
+    )
+    workpackages = list(Workpackage.objects.filter(consortium_id=consortium.pk).order_by("number"))
+    effort = Effort.objects.filter(consortium_id=consortium.pk).order_by()
+    sums = _effort_sums(period, today)
+    cells = {
+        (row["partner_id"], row["workpackage_id"]): _figures(row)
+        for row in effort.values("partner_id", "workpackage_id").annotate(**sums)
+    }
+    by_partner = {
+        row["partner_id"]: _figures(row) for row in effort.values("partner_id").annotate(**sums)
+    }
+    by_workpackage = {
+        row["workpackage_id"]: _figures(row)
+        for row in effort.values("workpackage_id").annotate(**sums)
+    }
+    empty = EffortFigures()
+    return EffortMatrix(
+        period=period,
+        workpackages=workpackages,
+        rows=[
+            EffortMatrixRow(
+                partner=partner,
+                cells=[cells.get((partner.pk, wp.pk), empty) for wp in workpackages],
+                total=by_partner.get(partner.pk, empty),
+            )
+            for partner in partners
+        ],
+        columns=[by_workpackage.get(wp.pk, empty) for wp in workpackages],
+        total=_figures(effort.aggregate(**sums)),
     )

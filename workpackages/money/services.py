@@ -33,6 +33,8 @@ from consortium.records import (
     check_state,
     keeps,
     locked,
+    record_create,
+    record_update,
     save_all_with_history,
     save_with_history,
     write_rule_register,
@@ -486,3 +488,52 @@ write_rule_register(
         lock=lock_partner_for_statements,
     ),
 )
+
+
+@transaction.atomic
+def effort_actuals_report(
+    *,
+    partner: Partner,
+    period: ReportingPeriod,
+    actuals: list[tuple[Any, Decimal | None]],
+    user: Any,
+) -> list[Effort]:
+    """A partner's actual person-months of one period, per workpackage: each row created or
+    changed through the effort's write rule, as the API does (`record_create`,
+    `record_update`), so its checks (the plan is the coordinators', a submitted statement locks
+    its period, the partner's workpackages) apply. All or nothing: any refusal, reported per
+    workpackage, leaves every row as it was."""
+    stored = {
+        row.workpackage_id: row
+        for row in Effort.objects.filter(partner_id=partner.pk, period_id=period.pk)
+    }
+    saved: list[Effort] = []
+    refusals: list[str] = []
+    for workpackage, actual in actuals:
+        row = stored.get(workpackage.pk)
+        try:
+            with transaction.atomic():
+                if row is not None:
+                    saved.append(
+                        record_update(instance=row, user=user, actual_person_months=actual)
+                    )
+                elif actual is not None:
+                    saved.append(
+                        record_create(
+                            model=Effort,
+                            user=user,
+                            partner=partner,
+                            workpackage=workpackage,
+                            period=period,
+                            actual_person_months=actual,
+                        )
+                    )
+        except ValidationError as error:
+            refusals.extend(
+                _("%(workpackage)s: %(reason)s")
+                % {"workpackage": workpackage.code, "reason": message}
+                for message in error.messages
+            )
+    if refusals:
+        raise ValidationError(refusals, code="effort_refused")
+    return saved

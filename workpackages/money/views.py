@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from consortium.formtools import add_service_error, flash_service_error
-from consortium.models import ReportingPeriod
+from consortium.models import Partner, ReportingPeriod
 from consortium.portal import (
     choice_labels,
     export_rows,
@@ -41,14 +41,20 @@ from workpackages.imports import (
 )
 from workpackages.money.choices import ExpenseStatus
 from workpackages.money.forms import (
+    EffortForm,
     ExpenseForm,
     ExpenseImportForm,
     PartnerExpenseFilterSet,
     actual_cost_headings,
 )
-from workpackages.money.models import DECLARED, Expense, ExpenseQuerySet, Statement
+from workpackages.money.models import DECLARED, Effort, Expense, ExpenseQuerySet, Statement
 from workpackages.money.selectors import MONEY_FIELD
-from workpackages.money.services import expense_withdraw, statement_submit
+from workpackages.money.services import (
+    effort_actuals_report,
+    expense_withdraw,
+    statement_submit,
+)
+from workpackages.workplan.models import Workpackage, WorkpackageParticipant
 
 PAGE_SIZE = 50
 BADGES = {
@@ -164,6 +170,8 @@ def index(request: HttpRequest) -> HttpResponse:
         "filterset": filterset,
         "page_obj": page_obj,
         "query": querystring_without_page(request),
+        # The downloads hold the rows the filters list, every page of them.
+        "export_query": querystring_without_page(request).rstrip("&"),
         "totals": totals_of(rows),
         "open_periods": open_periods,
         "current_period": periods.filter(start_date__lte=today, end_date__gte=today).first(),
@@ -471,6 +479,112 @@ def expense_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHt
     )
 
 
+def _effort_page(
+    request: HttpRequest, posted: tuple[int, EffortForm] | None = None
+) -> HttpResponse:
+    """The partner's periods begun by today, newest first, each with the workpackages the partner
+    takes part in, their planned and actual person-months; a form for each period whose statement
+    is not submitted, the others read-only. Four queries, however many periods."""
+    scope = request.scope  # type: ignore[attr-defined]
+    partner = scope.partner
+    today = timezone.localdate()
+    periods = list(
+        ReportingPeriod.objects.restrict(request.user, "view")
+        .filter(consortium_id=partner.consortium_id, start_date__lte=today)
+        .annotate(
+            locked=Exists(
+                Statement.objects.filter(partner_id=partner.pk, period=OuterRef("pk")).submitted()
+            )
+        )
+        .order_by("-number")
+    )
+    workpackages = list(
+        Workpackage.objects.restrict(request.user, "view")
+        .filter(
+            consortium_id=partner.consortium_id,
+            pk__in=WorkpackageParticipant.objects.filter(partner_id=partner.pk).values(
+                "workpackage_id"
+            ),
+        )
+        .order_by("number")
+    )
+    efforts = {
+        (row.period_id, row.workpackage_id): row
+        for row in partner_rows(request, Effort).filter(period__in=[p.pk for p in periods])
+    }
+    may_write = Partner.objects.restrict(request.user, "change").filter(pk=partner.pk).exists()
+    sections = []
+    for period in periods:
+        rows = []
+        for workpackage in workpackages:
+            effort = efforts.get((period.pk, workpackage.pk))
+            rows.append(
+                {
+                    "workpackage": workpackage,
+                    "planned": effort.planned_person_months if effort else None,
+                    "actual": effort.actual_person_months if effort else None,
+                }
+            )
+        form = None
+        if posted is not None and posted[0] == period.pk:
+            form = posted[1]  # With its errors, in a locked period too.
+        elif may_write and not period.locked:
+            form = EffortForm(
+                workpackages=workpackages,
+                actuals={wp.pk: row["actual"] for wp, row in zip(workpackages, rows, strict=True)},
+                prefix=f"p{period.pk}",
+            )
+        if form is not None:
+            for row in rows:
+                row["field"] = form[EffortForm.field_name(row["workpackage"])]
+        sections.append({"period": period, "rows": rows, "form": form})
+    context = {"section": "effort", "sections": sections, "workpackages": workpackages}
+    return render(request, "portal/effort/index.html", context)
+
+
+@partner_view
+def effort(request: HttpRequest) -> HttpResponse:
+    return _effort_page(request)
+
+
+@partner_view
+@require_POST
+def effort_period(request: HttpRequest, period_pk: int) -> HttpResponse:
+    """The partner's actual person-months of one period, through `effort_actuals_report`: a
+    refused value (a submitted statement, a bad number) changes nothing and shows why."""
+    partner = writing_partner(request)
+    period = get_object_or_404(
+        ReportingPeriod.objects.restrict(request.user, "view").filter(
+            consortium_id=partner.consortium_id, start_date__lte=timezone.localdate()
+        ),
+        pk=period_pk,
+    )
+    workpackages = list(
+        Workpackage.objects.restrict(request.user, "view")
+        .filter(
+            consortium_id=partner.consortium_id,
+            pk__in=WorkpackageParticipant.objects.filter(partner_id=partner.pk).values(
+                "workpackage_id"
+            ),
+        )
+        .order_by("number")
+    )
+    form = EffortForm(request.POST, workpackages=workpackages, actuals={}, prefix=f"p{period.pk}")
+    if form.is_valid():
+        try:
+            effort_actuals_report(
+                partner=partner, period=period, actuals=form.actuals(), user=request.user
+            )
+        except ValidationError as error:
+            add_service_error(form, error)
+        else:
+            messages.success(
+                request, _("Actual person-months of %(period)s saved.") % {"period": period}
+            )
+            return redirect("effort")
+    return _effort_page(request, posted=(period.pk, form))
+
+
 urlpatterns = [
     path("expenses/", index, name="expense-list"),
     path("expenses/add/", add, name="expense-add"),
@@ -480,4 +594,6 @@ urlpatterns = [
     path("expenses/import/", import_file, name="expense-import"),
     path("expenses/import/template.csv", import_template, name="expense-import-template"),
     path("expenses/export.<str:fmt>", expense_export, name="expense-export"),
+    path("effort/", effort, name="effort"),
+    path("effort/<int:period_pk>/", effort_period, name="effort-period"),
 ]

@@ -94,6 +94,8 @@ class PartnerWorkpackageFilterSet(PortalFilters, WorkpackageFilterSet):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.narrow_to_consortium()
+        # The API calls it "lead_partner" ("partner"); the page says which partner it filters on.
+        self.filters["lead_partner"].label = _("Lead partner")
 
 
 class PartnerDeliverableFilterSet(PortalFilters, DeliverableFilterSet):
