@@ -98,7 +98,7 @@ fuzz: install-dev ## Fuzz every API operation deeper: random, 100 examples each,
 	FUZZ=deep DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 		$(BIN)/pytest -n 2 --dist load tests/api/test_schema_fuzz.py
 
-screenshots: install-dev browser ## Photograph the partner dashboard, the funder's overview and a semester report's cover into docs/
+screenshots: install-dev browser ## Photograph the partner and coordinator dashboards, an expense review, the funder's overview and a semester report's cover into docs/
 	PORTAL_SCREENSHOTS_DIR=$(CURDIR)/docs DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} \
 		DJANGO_ALLOW_ASYNC_UNSAFE=true \
 		$(BIN)/pytest tests/demo/test_walkthrough.py tests/reporting/test_funder_walk.py

@@ -92,12 +92,17 @@ def funder_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     @login_required
     @wraps(view)
     def page(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if chosen_language(request) is not None:
-            return view(request, *args, **kwargs)
-        with translation.override(FUNDER_LANGUAGE):
-            request.LANGUAGE_CODE = FUNDER_LANGUAGE
+        # A chart embedded in another page (the coordinators' dashboard) speaks that page's
+        # language, which the page names in the chart's address.
+        embedded = request.GET.get("language")
+        if embedded not in {code for code, _name in settings.LANGUAGES}:
+            if chosen_language(request) is not None:
+                return view(request, *args, **kwargs)
+            embedded = FUNDER_LANGUAGE
+        with translation.override(embedded):
+            request.LANGUAGE_CODE = embedded
             response = view(request, *args, **kwargs)
-        response.headers.setdefault("Content-Language", FUNDER_LANGUAGE)
+        response.headers.setdefault("Content-Language", embedded)
         return response
 
     return page

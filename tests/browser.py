@@ -4,8 +4,9 @@ two tests take through it (`tests/demo/test_walkthrough.py` on the test's Postgr
 
 partner1 (the finance officer of UMosane) signs in, switches to French, sends a deliverable's PDF,
 adds two expenses and submits the period's statement; the coordinator approves the deliverable in
-the admin; partner1 signs in again and finds it approved, in French. The dashboard is photographed
-in English and in French on the way: `make screenshots` writes those pictures to `docs/`.
+the admin; partner1 signs in again and finds it approved, in French. The partner's dashboard is
+photographed in English and in French on the way, and the coordinators' dashboard and an expense's
+review page at 1440 px: `make screenshots` writes those pictures to `docs/`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ expect.set_options(timeout=15_000)
 PASSWORD = "demo"  # noqa: S105  (the demo's published password)
 DESKTOP = {"width": 1280, "height": 1000}
 TABLET = {"width": 768, "height": 1024}
+COCKPIT = {"width": 1440, "height": 900}  # a coordinator's screen
 # Set by `make screenshots` to write the README's pictures; a plain run keeps them in tmp_path.
 SCREENSHOTS_DIR = "PORTAL_SCREENSHOTS_DIR"
 
@@ -160,7 +162,11 @@ def partner1_files(page: Page, walk: Walk, screenshots: Path) -> None:
         page.set_input_files(
             "#id_evidence",
             files=[
-                {"name": f"facture-{number:03d}.pdf", "mimeType": "application/pdf", "buffer": PDF}
+                {
+                    "name": f"facture-{number:03d}.pdf",
+                    "mimeType": "application/pdf",
+                    "buffer": invoice(number, amount, walk.incurred_on),
+                }
             ],
         )
         button = "button[name=another]" if another else "form.stacked button[type=submit]"
@@ -175,9 +181,54 @@ def partner1_files(page: Page, walk: Walk, screenshots: Path) -> None:
     expect(page.locator(".message.success")).to_contain_text("lignes")
 
 
-def coordinator_approves(page: Page, walk: Walk) -> None:
-    """The coordinator approves the deliverable with the admin's list action."""
+def invoice(number: int, amount: str, day: str) -> bytes:
+    """A supplier's invoice as a one-page PDF, for the coordinator's review page to show."""
+    from weasyprint import HTML
+
+    html = f"""<html lang="fr"><body style="font-family: sans-serif; margin: 2cm">
+    <h1>Laboratoires Meuse Réactifs SA</h1><p>Rue de la Science 12, 4000 Liège · BE 0456.789.123</p>
+    <h2>Facture FAC-NAV-{number:03d}</h2><p>Date : {day} · Client : UMosane</p>
+    <table style="width: 100%; border-collapse: collapse" border="1" cellpadding="6">
+    <tr><th>Description</th><th>Montant HTVA (EUR)</th></tr>
+    <tr><td>Réactifs de culture cellulaire, lot {number}</td><td>{amount}</td></tr></table>
+    </body></html>"""
+    return HTML(string=html).write_pdf()
+
+
+def coordinator_approves(page: Page, walk: Walk, screenshots: Path) -> None:
+    """The coordinator reads the dashboard and an expense's review page, both photographed at
+    1440 px, then approves the deliverable with the admin's list action."""
+    page.set_viewport_size(COCKPIT)
     sign_in(page, "coordinator", path="/admin/login/?next=/admin/")
+    expect(page.locator(".cm-dashboard")).to_be_visible()
+    # The dashboard fits the coordinator's screen, and its charts load as they come into view.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    for chart in page.locator(".cm-dashboard figure img").all():
+        chart.scroll_into_view_if_needed()
+        expect(chart).to_have_js_property("complete", True)
+        assert chart.evaluate("image => image.naturalWidth") > 0
+    page.evaluate("window.scrollTo(0, 0)")
+    page.screenshot(
+        path=screenshots / "admin-dashboard.png",
+        full_page=True,
+        clip={"x": 0, "y": 0, "width": COCKPIT["width"], "height": 1800},
+    )
+    # One of the expenses partner1 has just submitted, with its invoice open within the page.
+    page.goto("/admin/workpackages/expense/?q=FAC-NAV-001")
+    page.locator("#result_list tbody tr a").first.click()
+    expect(page.locator("form#decision-accept_partially")).to_be_visible()
+    page.click("details.cm-preview-box summary")
+    expect(page.locator("iframe.cm-preview")).to_have_attribute("src", re.compile("/preview/$"))
+    # The picture waits, a few seconds at most, for Chromium's PDF viewer to draw the invoice.
+    for _ in range(50):
+        if any(frame.url.startswith("chrome-extension:") for frame in page.frames):
+            break
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(1000)
+    expect(page.locator(".cm-line-remaining")).to_be_visible()
+    page.screenshot(path=screenshots / "admin-expense-review.png")
+    page.set_viewport_size(DESKTOP)
+
     page.goto(f"/admin/workpackages/deliverable/?status__exact={DeliverableStatus.SUBMITTED}")
     page.check(f"input[name=_selected_action][value='{walk.deliverable}']")
     page.select_option("select[name=action]", "approve")
@@ -201,14 +252,19 @@ def partner1_finds_it_approved(page: Page, walk: Walk) -> None:
 def walk_through(browser: Browser, base_url: str, walk: Walk, screenshots: Path) -> None:
     for step in (
         lambda page: partner1_files(page, walk, screenshots),
-        lambda page: coordinator_approves(page, walk),
+        lambda page: coordinator_approves(page, walk, screenshots),
         lambda page: partner1_finds_it_approved(page, walk),
     ):
         context, page = new_page(browser, base_url)
         step(page)
         context.close()
-    for language in ("en", "fr"):
-        picture = (screenshots / f"portal-dashboard-{language}.png").read_bytes()
+    for name in (
+        "portal-dashboard-en",
+        "portal-dashboard-fr",
+        "admin-dashboard",
+        "admin-expense-review",
+    ):
+        picture = (screenshots / f"{name}.png").read_bytes()
         assert picture.startswith(b"\x89PNG\r\n\x1a\n")
         assert len(picture) > 20_000
 

@@ -89,11 +89,15 @@ class SqliteApp:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
+        # The server's log goes to a file: a pipe nobody reads fills up, and the server stops
+        # at its next log line.
+        log_path = Path(self.env["VAR_DIR"]) / "runserver.log"
+        log = log_path.open("wb")
         server = subprocess.Popen(  # noqa: S603  (this interpreter and the project's own manage.py)
             [sys.executable, str(MANAGE), "runserver", f"127.0.0.1:{port}", "--noreload"],
             env=self.env,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            stderr=log,
         )
         url = f"http://127.0.0.1:{port}"
         try:
@@ -103,13 +107,14 @@ class SqliteApp:
                     with urllib.request.urlopen(f"{url}/accounts/login/", timeout=5):  # noqa: S310  (loopback)
                         break
                 except OSError:
-                    assert server.poll() is None, server.stderr.read().decode()[-4000:]  # type: ignore[union-attr]
+                    assert server.poll() is None, log_path.read_text()[-4000:]
                     assert time.monotonic() < deadline, "runserver did not answer in 2 minutes"
                     time.sleep(0.5)
             yield url
         finally:
             server.terminate()
             server.wait(timeout=30)
+            log.close()
 
 
 def test_the_same_walkthrough_on_the_sqlite_database_make_run_uses(

@@ -4,12 +4,16 @@ the API's own filters, scoped to the person's consortium, in a fixed number of q
 from __future__ import annotations
 
 import datetime
+import re
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
+from django.utils.translation import gettext
 
 from consortium.choices import MembershipRole
 from consortium.services import membership_grant
@@ -306,3 +310,20 @@ def test_milestone_overdue_follows_the_filter_rule(
     rows = {row.pk: row for row in response.context["page_obj"]}
     assert not rows[achieved.pk].is_overdue
     assert "Achieved" in response.content.decode()
+
+
+@pytest.mark.parametrize("page", ["workplan", "workplan-deliverables", "workplan-milestones"])
+def test_the_partner_filter_says_it_filters_on_the_lead_partner(
+    partner_member: Any, plan: dict[str, Any], page: str
+) -> None:
+    client = client_for(partner_member)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "fr"
+    response = client.get(reverse(page))
+    assert response.status_code == 200
+    field = "lead_partner" if page == "workplan" else "partner"
+    label = re.search(rf'<label for="id_{field}"[^>]*>([^<]*)</label>', response.content.decode())
+    assert label is not None
+    with translation.override("fr"):
+        expected = gettext("Lead partner")
+    assert label.group(1).replace("\xa0", " ").strip().rstrip(":").strip() == expected
+    assert expected == "Partenaire responsable"

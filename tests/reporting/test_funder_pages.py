@@ -652,6 +652,26 @@ def test_the_charts_are_png_images_for_the_overseer(
     assert "0 direct jobs realised of a target of 470" in page
 
 
+def test_a_chart_on_the_coordinators_dashboard_speaks_the_dashboards_language(
+    money_world: dict[str, Any], consortium: Any, coordinator: Any
+) -> None:
+    client = client_for(coordinator)
+    for language in ("en", "fr"):
+        dashboard = client.get(reverse("admin:index"), HTTP_ACCEPT_LANGUAGE=language)
+        assert dashboard.status_code == 200
+        for name in ("funder-jobs-chart", "funder-budget-chart"):
+            url = f"{reverse(name, args=[consortium.pk])}?language={language}"
+            assert f'<img src="{url}"' in dashboard.content.decode()
+            # The chart answers in the dashboard's language, not in the funder pages' French.
+            chart = client.get(url, HTTP_ACCEPT_LANGUAGE=language)
+            assert chart.status_code == 200
+            assert chart["Content-Language"] == language
+    # Without it, the funder's own pages speak French to a reader who chose no language.
+    url = reverse("funder-jobs-chart", args=[consortium.pk])
+    assert client.get(url, HTTP_ACCEPT_LANGUAGE="en")["Content-Language"] == "fr"
+    assert client.get(url, {"language": "xx"})["Content-Language"] == "fr"
+
+
 def test_the_budget_chart_points_are_the_pages_figures(
     money_world: dict[str, Any], consortium: Any
 ) -> None:

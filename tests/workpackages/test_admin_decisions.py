@@ -104,7 +104,7 @@ def test_the_deliverable_page_shows_its_version_and_its_review_buttons(
     assert "qc-protocol.pdf" in page
     assert "First full draft." in page
     preview = reverse("admin:workpackages_deliverable_preview", args=[submitted_deliverable.pk])
-    assert f'<iframe class="cm-preview" src="{preview}"' in page
+    assert f'<iframe class="cm-preview" data-src="{preview}"' in page
 
 
 def test_approving_from_the_page_records_the_comment_the_partner_reads(
@@ -264,7 +264,7 @@ def test_the_expense_page_shows_its_evidence_its_line_balance_and_its_statement(
     assert response.status_code == 200
     page = text(response)
     preview = reverse("admin:workpackages_expense_preview", args=[evidenced_expense.pk])
-    assert f'<iframe class="cm-preview" src="{preview}"' in page
+    assert f'<iframe class="cm-preview" data-src="{preview}"' in page
     assert f'href="{evidenced_expense.evidence.url}"' in page
     # The line's figures, computed here from the rows themselves.
     accepted = Expense.objects.filter(

@@ -5,6 +5,7 @@ the same page; the partner then reads both, in French, on the partner pages."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -66,14 +67,13 @@ def sign_in(page: Page, username: str, path: str) -> None:
 
 
 def decide(page: Page, name: str) -> None:
-    """Press a decision's button from the keyboard, as a reviewer tabbing through the page does:
-    Chromium's PDF viewer, framed above on the same page, may take a pointer's click that
-    scrolls the page under it."""
-    button = page.locator(f"form#decision-{name} [type=submit]")
-    button.scroll_into_view_if_needed()
-    button.focus()
-    with page.expect_navigation():
-        page.keyboard.press("Enter")
+    """Click a decision's button and wait for the decision's answer (a redirect to the page)."""
+    with page.expect_response(
+        lambda response: response.request.method == "POST" and f"/decide/{name}/" in response.url
+    ) as answer:
+        page.click(f"form#decision-{name} [type=submit]")
+    assert answer.value.status == 302
+    page.wait_for_load_state()
 
 
 def test_the_coordinator_decides_where_the_evidence_is_and_the_partner_reads_it_in_french(
@@ -107,7 +107,12 @@ def test_the_coordinator_decides_where_the_evidence_is_and_the_partner_reads_it_
     # The expense's page: its invoice within the page, its line's balance, its statement.
     page.goto(reverse("admin:workpackages_expense_change", args=[expense.pk]))
     preview = reverse("admin:workpackages_expense_preview", args=[expense.pk])
+    # The invoice loads within the page when the reviewer opens it, not before: the PDF viewer
+    # would otherwise take the focus from the amount being typed.
+    expect(page.locator("iframe.cm-preview")).not_to_have_attribute("src", re.compile("."))
+    page.click("details.cm-preview-box summary")
     expect(page.locator("iframe.cm-preview")).to_have_attribute("src", preview)
+    expect(page.locator("iframe.cm-preview")).to_be_visible()
     framed = context.request.get(live_server.url + preview)
     assert framed.status == 200
     assert framed.headers["content-type"] == "application/pdf"
@@ -121,6 +126,7 @@ def test_the_coordinator_decides_where_the_evidence_is_and_the_partner_reads_it_
         f"{line.planned_amount - accepted:,.2f}"
     )
     expect(page.locator(".cm-review-statement")).to_contain_text("has not submitted")
+    page.reload()
     prefix = f"#id_expense-{expense.pk}"
     page.fill(f"{prefix}-accepted_amount", "600.00")
     page.fill(f"{prefix}-comment", REASON)

@@ -28,9 +28,10 @@ from workpackages.workplan.models import Deliverable, Milestone, Workpackage, ov
 
 
 def partner_filter(field_name: str = "partner") -> filters.ModelChoiceFilter:
-    return filters.ModelChoiceFilter(
-        queryset=visible(Partner), field_name=field_name, label=_("partner")
-    )
+    """The partner a row belongs to, or, on the work plan's lists, the row's lead partner (and
+    the filter's label says so)."""
+    label = _("lead partner") if field_name == "lead_partner" else _("partner")
+    return filters.ModelChoiceFilter(queryset=visible(Partner), field_name=field_name, label=label)
 
 
 def workpackage_filter(field_name: str = "workpackage") -> filters.ModelChoiceFilter:
