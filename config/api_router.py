@@ -24,6 +24,7 @@ router.register("budget-lines", money.BudgetLineViewSet, basename="budget-line")
 router.register("expenses", money.ExpenseViewSet, basename="expense")
 router.register("effort", money.EffortViewSet, basename="effort")
 router.register("jobs", jobs.JobRecordViewSet, basename="job")
+router.register("auth/tokens", consortium.IntegrationTokenViewSet, basename="integration-token")
 
 app_name = "api"
 urlpatterns = [

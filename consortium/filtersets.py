@@ -13,8 +13,12 @@ from typing import Any
 import django_filters as filters
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 
 from consortium import choices
 from consortium.models import (
@@ -45,14 +49,27 @@ class StrictBooleanField(forms.NullBooleanField):
         pass
 
 
+@extend_schema_field(OpenApiTypes.BOOL)
 class StrictBooleanFilter(filters.BooleanFilter):
     field_class = StrictBooleanField
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 moment, read in UTC; an offset the database can't hold is an invalid input."""
+    """An ISO 8601 moment with its offset (`Z` or `+01:00`), read in UTC. A moment without one
+    is an invalid input rather than a guess at the server's time zone, which would move an
+    integration's synchronisation by an hour or two; so is an offset the database can't hold."""
 
     def to_python(self, value: Any) -> datetime.datetime | None:
+        if isinstance(value, str) and value.strip():
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None
+            if parsed is not None and timezone.is_naive(parsed):
+                raise ValidationError(
+                    _("Give the moment with its offset from UTC: end it with Z or, say, +01:00."),
+                    code="naive",
+                )
         moment = super().to_python(value)
         if moment is None:
             return None

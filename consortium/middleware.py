@@ -9,6 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware import common
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
@@ -108,3 +109,17 @@ class SecondFactorMiddleware:
         # Read as DRF's authentication reads it: the header's first word names the scheme.
         words = request.META.get("HTTP_AUTHORIZATION", "").encode("iso-8859-1", "replace").split()
         return bool(words) and words[0].lower() == self.token_keyword
+
+
+API_PREFIX = "/api/"
+
+
+class CommonMiddleware(common.CommonMiddleware):
+    """Django's, except that an API address without its trailing slash is not redirected: a
+    redirect would lose a POST's body (Django refuses it with a server error while debugging),
+    and a client is better told the address it should use (`consortium.api.views.not_found`)."""
+
+    def should_redirect_with_slash(self, request: HttpRequest) -> bool:
+        if request.path_info.startswith(API_PREFIX):
+            return False
+        return super().should_redirect_with_slash(request)

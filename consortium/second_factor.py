@@ -34,6 +34,7 @@ from consortium.choices import SecondFactorEvent, SecondFactorState
 from consortium.emails import email_later
 from consortium.models import ApiToken, SecondFactorChange, language_of
 from consortium.querysets import people_managed_alone
+from consortium.services import integration_tokens_end
 from consortium.teams import person_name
 
 # How many recovery codes a person receives at once; each works once.
@@ -333,6 +334,7 @@ def second_factor_reset(*, person: Any, user: Any) -> SecondFactorChange:
     _devices_delete(locked)
     # Tokens were issued with the factor just removed: whoever has the phone keeps no access.
     ApiToken.objects.filter(user_id=locked.pk).delete()
+    integration_tokens_end(user=locked, by=user)
     return _record(locked, SecondFactorEvent.RESET, old, by=user)
 
 

@@ -12,10 +12,13 @@ import secrets
 from decimal import Decimal
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
-from django.utils.translation import gettext, gettext_noop
+from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, ngettext
 from simple_history.utils import bulk_create_with_history
 
 from consortium import choices, dates
@@ -23,12 +26,15 @@ from consortium.models import (
     Consortium,
     ConsortiumRole,
     CostCategory,
+    IntegrationToken,
     Membership,
     Organisation,
     Partner,
     Profile,
     ReportingPeriod,
+    password_fingerprint,
 )
+from consortium.models.people import INTEGRATION_TOKEN_PREFIX_LENGTH
 from consortium.querysets import (
     authorize,
     coordinated_consortia,
@@ -477,3 +483,135 @@ write_rule_register(
 
 
 write_rule_register(ConsortiumRole, WriteRule(create=_role_new, update=_role_change))
+
+
+# Integration tokens ---------------------------------------------------------------------------
+
+# The lifetimes a person picks from, in days; those over INTEGRATION_TOKEN_MAX_DAYS are not offered.
+INTEGRATION_TOKEN_LIFETIMES = (30, 90, 180, 365)
+
+
+def integration_token_lifetimes() -> list[int]:
+    """The lifetimes offered, in days: a token of an integration nobody looks after any more
+    stops by itself within INTEGRATION_TOKEN_MAX_DAYS (365 unless the site sets fewer)."""
+    longest = getattr(settings, "INTEGRATION_TOKEN_MAX_DAYS", 365)
+    return [days for days in INTEGRATION_TOKEN_LIFETIMES if days <= longest] or [longest]
+
+
+def integration_tokens_allowed() -> int:
+    """How many live tokens a person may hold at once (INTEGRATION_TOKENS_PER_PERSON, 20)."""
+    return int(getattr(settings, "INTEGRATION_TOKENS_PER_PERSON", 20))
+
+
+@transaction.atomic
+def integration_token_issue(
+    *, user: Any, name: str, expires_in_days: int, read_only: bool
+) -> tuple[IntegrationToken, str]:
+    """A new token for one of the person's integrations, and its secret, which is shown this
+    once: only its digest is kept. Its name tells the person's tokens apart, so a live one of the
+    same name is refused; one that has expired or was ended by a password change gives its name
+    up (it is recorded as revoked). Bound to the person's current password."""
+    # The person's row, locked: two requests at once cannot both take a name or the last place.
+    locked = get_user_model()._default_manager.select_for_update().get(pk=user.pk)
+    if not locked.is_active:
+        raise PermissionDenied(gettext("This account is inactive."))
+    name = " ".join(str(name or "").split())
+    errors: dict[str, str] = {}
+    if not name:
+        errors["name"] = gettext("Give the token a name: what it is for, such as “ERP sync”.")
+    elif len(name) > IntegrationToken._meta.get_field("name").max_length:  # type: ignore[operator]
+        errors["name"] = gettext("A token's name has at most 100 characters.")
+    lifetimes = integration_token_lifetimes()
+    if expires_in_days not in lifetimes:
+        errors["expires_in_days"] = gettext(
+            "Choose how long the token lasts among the durations offered: %(days)s days."
+        ) % {"days": ", ".join(str(days) for days in lifetimes)}
+    if errors:
+        raise ValidationError(errors, code="invalid")
+    now = timezone.now()
+    live = IntegrationToken.objects.select_related("user").live().filter(user_id=locked.pk)
+    same_name = live.filter(name__iexact=name).first()
+    if same_name is not None:
+        if same_name.matches_password(locked) and not same_name.is_expired:
+            raise ValidationError(
+                {
+                    "name": gettext(
+                        "You already have a token named “%(name)s”: revoke it first, or choose "
+                        "another name."
+                    )
+                    % {"name": same_name.name}
+                },
+                code="name_taken",
+            )
+        _integration_token_end(same_name, by=locked, at=now)
+    allowed = integration_tokens_allowed()
+    working = [
+        token
+        for token in live.filter(expires_at__gt=now)
+        if not token.is_revoked and token.matches_password(locked)
+    ]
+    if len(working) >= allowed:
+        raise ValidationError(
+            ngettext(
+                "You hold %(count)s token already, the most a person may: revoke one you no "
+                "longer use first.",
+                "You hold %(count)s tokens already, the most a person may: revoke one you no "
+                "longer use first.",
+                allowed,
+            )
+            % {"count": allowed},
+            code="too_many",
+        )
+    secret = IntegrationToken.new_secret()
+    token = IntegrationToken(
+        user=locked,
+        name=name,
+        prefix=secret[:INTEGRATION_TOKEN_PREFIX_LENGTH],
+        secret_digest=IntegrationToken.digest(secret),
+        read_only=bool(read_only),
+        created_at=now,
+        expires_at=now + datetime.timedelta(days=expires_in_days),
+        password_fingerprint=password_fingerprint(locked),
+    )
+    token.full_clean()
+    token._history_user = locked  # type: ignore[attr-defined]
+    token.save()
+    return token, secret
+
+
+@transaction.atomic
+def integration_token_revoke(*, token: IntegrationToken, by: Any) -> IntegrationToken:
+    """Revoke one of the person's tokens: requests sending it are refused from now on, and their
+    other tokens go on working. Only its owner revokes it."""
+    if by is None or token.user_id != by.pk:
+        raise PermissionDenied(gettext("Only the person who created a token revokes it."))
+    locked = IntegrationToken.objects.select_for_update().select_related("user").get(pk=token.pk)
+    if locked.is_revoked:
+        raise ValidationError(
+            gettext("The token “%(name)s” is already revoked.") % {"name": locked.name},
+            code="already_revoked",
+        )
+    _integration_token_end(locked, by=by, at=timezone.now())
+    return locked
+
+
+@transaction.atomic
+def integration_tokens_end(*, user: Any, by: Any) -> int:
+    """End every working token of `user`, each in the history (a second factor reset after a lost
+    phone: whoever holds the phone holds no token either). How many were ended."""
+    now = timezone.now()
+    working = IntegrationToken.objects.select_for_update().filter(
+        user_id=user.pk, revoked_at__isnull=True
+    )
+    ended = 0
+    for token in working:
+        _integration_token_end(token, by=by, at=now)
+        ended += 1
+    return ended
+
+
+def _integration_token_end(token: IntegrationToken, *, by: Any, at: Any) -> None:
+    token.revoked_at = at
+    token.revoked_by = by
+    token._history_user = by  # type: ignore[attr-defined]
+    token.save(update_fields=["revoked_at", "revoked_by"])

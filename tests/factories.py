@@ -24,6 +24,7 @@ from consortium.models import (
     ConsortiumRole,
     CostCategory,
     EmailAddressChange,
+    IntegrationToken,
     Invitation,
     Membership,
     Notification,
@@ -38,6 +39,7 @@ from consortium.models import (
 from consortium.services import (
     consortium_role_grant,
     cost_categories_seed,
+    integration_token_issue,
     membership_grant,
     reporting_periods_generate,
 )
@@ -467,6 +469,27 @@ class ApiTokenFactory(ServiceMadeFactory):
     @classmethod
     def made(cls, *, user: Any) -> ApiToken:
         return api_token_issue(user=user)
+
+
+class IntegrationTokenFactory(ServiceMadeFactory):
+    """A token a person created for one of their integrations (its secret is not kept)."""
+
+    user = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"Integration {n}")
+    expires_in_days = 90
+    read_only = False
+
+    class Meta:
+        model = IntegrationToken
+
+    @classmethod
+    def made(
+        cls, *, user: Any, name: str, expires_in_days: int, read_only: bool
+    ) -> IntegrationToken:
+        token, _secret = integration_token_issue(
+            user=user, name=name, expires_in_days=expires_in_days, read_only=read_only
+        )
+        return token
 
 
 # A PDF the upload checks accept.

@@ -67,7 +67,8 @@ MIDDLEWARE = [
     "workpackages.uploads.RequestSizeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
-    "django.middleware.common.CommonMiddleware",
+    # Django's, without the trailing-slash redirect for the API (a JSON 404 says the address).
+    "consortium.middleware.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Which second factor, if any, the session has passed (`request.user.is_verified()`).
@@ -289,6 +290,9 @@ EMAIL_RETRY_BACKOFF = env.int("EMAIL_RETRY_BACKOFF", default=60)
 DISPATCH_STALE_MINUTES = env.int("DISPATCH_STALE_MINUTES", default=10)
 # The address of the app in links sent by email (the opt-out of reminders, the report archive).
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# The domain of the calendar feed's event UIDs, set once and kept when the site moves
+# (workpackages/overview/calendar.py); an installation names its own to be unique the world over.
+CALENDAR_UID_DOMAIN = env.str("CALENDAR_UID_DOMAIN", default="consortium-manager.invalid")
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST
@@ -315,12 +319,9 @@ REST_FRAMEWORK: dict[str, Any] = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    # DRF's media types, read whole or refused with a 400 (consortium/api/parsers.py).
-    "DEFAULT_PARSER_CLASSES": [
-        "consortium.api.parsers.JSONParser",
-        "consortium.api.parsers.FormParser",
-        "consortium.api.parsers.MultiPartParser",
-    ],
+    # JSON, read whole or refused with a 400 (consortium/api/parsers.py); the operations that
+    # upload a file read a multipart form instead, and the token endpoint a form too (scripts).
+    "DEFAULT_PARSER_CLASSES": ["consortium.api.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.SearchFilter",

@@ -24,11 +24,13 @@ from django.core.exceptions import (
     TooManyFilesSent,
 )
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.defaultfilters import filesizeformat
+from django.urls import Resolver404, get_script_prefix, resolve
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import force_instance
 from rest_framework import exceptions, filters, mixins, permissions, serializers, viewsets
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
@@ -258,6 +260,39 @@ class DocumentedErrorsSchema(AutoSchema):
             schema["additionalProperties"] = False
         return schema
 
+    def _map_serializer_field(
+        self, field: Any, direction: Any, bypass_extensions: bool = False
+    ) -> Any:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if isinstance(field, serializers.DecimalField) and schema.get("type") == "string":
+            # Money and quantities travel as strings; their bounds are said all the same (for
+            # people and the generators that read them), and a field that can't be negative has
+            # no minus sign in its pattern.
+            if field.min_value is not None:
+                schema["minimum"] = float(field.min_value)
+                if field.min_value >= 0 and schema.get("pattern", "").startswith("^-?"):
+                    schema["pattern"] = "^" + schema["pattern"][3:]
+            if field.max_value is not None:
+                schema["maximum"] = float(field.max_value)
+        return schema
+
+    def map_parsers(self) -> list[Any]:
+        """One media type per operation, as generated clients need: multipart for the operations
+        that upload a file (an expense's evidence, a deliverable's version), JSON everywhere else.
+        The server still reads the other media types its parsers know (a form from a script)."""
+        media_types = super().map_parsers()
+        if "multipart/form-data" in media_types and self._uploads_a_file():
+            return ["multipart/form-data"]
+        return ["application/json"] if "application/json" in media_types else media_types[:1]
+
+    def _uploads_a_file(self) -> bool:
+        serializer = force_instance(self.get_request_serializer())
+        fields = serializer.fields if isinstance(serializer, serializers.Serializer) else {}
+        return any(
+            isinstance(field, serializers.FileField) and not field.read_only
+            for field in fields.values()
+        )
+
     def _get_response_bodies(self, direction: Any = "response") -> Any:
         responses = super()._get_response_bodies(direction)
         if direction != "response":
@@ -287,4 +322,23 @@ class DocumentedErrorsSchema(AutoSchema):
         return responses
 
 
-FILE_PARSERS = [JSONParser, MultiPartParser, FormParser]
+def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Any address under `/api/` that is none of the API's: a 404 in the API's error shape (not
+    the site's page), and, for an address missing its trailing slash, the one to use. Served by
+    the last route of `/api/` rather than by the site's 404 handler, so that it answers in JSON
+    whether or not the site runs with DEBUG."""
+    detail = str(_("No such address in the API."))
+    with_slash = f"{request.path_info}/"
+    if not request.path_info.endswith("/") and _resolves(with_slash):
+        detail = _(
+            "No such address in the API: API addresses end with a slash, as in %(path)s."
+        ) % {"path": get_script_prefix().rstrip("/") + with_slash}
+    return JsonResponse({"detail": detail}, status=404)
+
+
+def _resolves(path: str) -> bool:
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return False
+    return match.func is not not_found

@@ -5,8 +5,9 @@ Python recurses is a server error; a multipart body cut short is read up to wher
 cut short would be kept, shorter); a form's bytes that are not text become "�"; and their
 refusals quote Python's exception in English. These read the same media types and refuse, before
 any view sees the body, whatever they cannot read whole, with a 400 `{"detail": …}` in the
-request's language. `REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]` names them; `READERS` maps DRF's
-classes to these for the views that name DRF's to narrow what they accept.
+request's language. `REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]` names the JSON one, the body of
+every operation without a file; `READERS` maps DRF's classes to these for the views that name
+DRF's (the uploads' multipart, the token exchange's forms).
 
 Kept apart from `base` for the reason `policies` is: DRF imports these while it loads its views.
 """

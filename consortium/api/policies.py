@@ -37,6 +37,24 @@ class StableOrderingFilter(filters.OrderingFilter):
             return [*ordering, "pk"]
         return ordering
 
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """`ordering` documented as what it reads: a comma-separated list of the view's fields,
+        each ascending or, with `-`, descending."""
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        fields = [
+            name for name in getattr(view, "ordering_fields", None) or [] if name != "__all__"
+        ]
+        for parameter in parameters:
+            if parameter["name"] == self.ordering_param and fields:
+                choices = [variant for name in fields for variant in (name, f"-{name}")]
+                parameter["schema"] = {
+                    "type": "array",
+                    "items": {"type": "string", "enum": choices},
+                }
+                parameter["style"] = "form"
+                parameter["explode"] = False
+        return parameters
+
 
 class _LiveRates:
     """Throttle rates read from the settings at each request (DRF binds them at import).

@@ -12,6 +12,8 @@ from consortium.api.fields import KnownFieldsOnly
 from consortium.models import (
     Consortium,
     CostCategory,
+    IntegrationToken,
+    IntegrationTokenState,
     Membership,
     Organisation,
     Partner,
@@ -169,4 +171,64 @@ class TokenSerializer(serializers.Serializer):
             "When the token stops working (API_TOKEN_DAYS after it was issued); a new password "
             "ends it at once. Ask for a new one with the same request."
         ),
+    )
+
+
+class IntegrationTokenSerializer(serializers.ModelSerializer):
+    state = serializers.ChoiceField(
+        choices=IntegrationTokenState.choices,
+        read_only=True,
+        help_text=_("Whether the token works, and if not, why."),
+    )
+
+    class Meta:
+        model = IntegrationToken
+        fields = [
+            "id",
+            "name",
+            "prefix",
+            "read_only",
+            "created_at",
+            "expires_at",
+            "last_used_at",
+            "revoked_at",
+            "state",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "prefix": {"help_text": _("The secret's first characters, to tell tokens apart.")},
+            "last_used_at": {"help_text": _("Updated at most once a minute.")},
+        }
+
+
+class IntegrationTokenCreatedSerializer(IntegrationTokenSerializer):
+    token = serializers.CharField(
+        source="secret",
+        read_only=True,
+        help_text=_(
+            "The secret, shown this once: only its digest is kept. Send it as "
+            "`Authorization: Token <token>`."
+        ),
+    )
+
+    class Meta(IntegrationTokenSerializer.Meta):
+        fields = [*IntegrationTokenSerializer.Meta.fields, "token"]
+        read_only_fields = fields
+
+
+class IntegrationTokenRequestSerializer(KnownFieldsOnly, serializers.Serializer):
+    name = serializers.CharField(
+        max_length=100,
+        help_text=_("What the token is for, unique among your tokens: “ERP sync”, “Power BI”."),
+    )
+    expires_in_days = serializers.IntegerField(
+        help_text=_(
+            "How long the token lasts, in days: 30, 90, 180 or 365 (at most "
+            "INTEGRATION_TOKEN_MAX_DAYS)."
+        ),
+    )
+    # DRF takes declared fields off the class: this one doesn't shadow `Field.read_only`.
+    read_only = serializers.BooleanField(  # type: ignore[assignment]
+        default=False,
+        help_text=_("A read-only token is refused (403) for any request that changes something."),
     )

@@ -1,29 +1,34 @@
-"""Endpoints of the consortium's set-up (read-only: coordinators set it up in the admin) and of
-API tokens."""
+"""Endpoints of the consortium's set-up (read-only: coordinators set it up in the admin), of the
+person's API token and of their integration tokens."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import django_filters
 from axes.utils import reset as reset_login_failures
 from django.conf import settings
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, permissions, status
+from rest_framework import exceptions, mixins, permissions, status
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from consortium import accounts, filtersets
+from consortium import accounts, filtersets, services
 from consortium.api import serializers
-from consortium.api.base import ReadOnlyViewSet
-from consortium.api.fields import unknown_input
+from consortium.api.base import ReadOnlyViewSet, ScopedViewSet
+from consortium.api.fields import NoInputSerializer, unknown_input
+from consortium.api.parsers import FormParser, JSONParser, MultiPartParser
 from consortium.api.policies import TokenThrottle, UserThrottle
 from consortium.backends import address_paused, attempted_username, client_address
 from consortium.models import (
     Consortium,
     CostCategory,
+    IntegrationToken,
     Membership,
     Organisation,
     Partner,
@@ -101,13 +106,31 @@ def locked_out_answer(request: Request, credentials: dict[str, Any]) -> Response
     )
 
 
+class PersonalCredentials(permissions.BasePermission):
+    """Tokens are managed by the person, signed in or with their personal API token: an
+    integration's token neither creates, lists nor revokes tokens, so a leaked one cannot outlive
+    its own date by minting others."""
+
+    message = gettext_lazy(
+        "An integration token does not manage tokens: sign in on the site, or use your personal "
+        "API token."
+    )
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        return not isinstance(request.auth, IntegrationToken)
+
+
 class TokenView(APIView):
     """Exchange a username and password for the user's API token, or revoke it."""
+
+    # Scripts send their credentials as a form (`curl -d`) as well as JSON; the schema documents
+    # JSON, the one body every other operation without a file takes.
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     def get_permissions(self) -> list[Any]:
         if self.request.method == "POST":
             return [permissions.AllowAny()]
-        return [permissions.IsAuthenticated()]
+        return [permissions.IsAuthenticated(), PersonalCredentials()]
 
     def get_throttles(self) -> list[Any]:
         if self.request.method == "POST":
@@ -152,3 +175,50 @@ class TokenView(APIView):
         """Revoke your API token: requests sending it are refused from now on."""
         accounts.api_token_revoke(user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class IntegrationTokenFilterSet(django_filters.FilterSet):
+    read_only = filtersets.StrictBooleanFilter(label=gettext_lazy("read-only"))
+
+    class Meta:
+        model = IntegrationToken
+        fields = ["read_only"]
+
+
+class IntegrationTokenViewSet(mixins.ListModelMixin, ScopedViewSet):
+    """The named tokens of your integrations: yours only (another person's is a 404)."""
+
+    queryset = IntegrationToken.objects.all()
+    serializer_class = serializers.IntegrationTokenSerializer
+    filterset_class = IntegrationTokenFilterSet
+    permission_classes = [permissions.IsAuthenticated, PersonalCredentials]
+    # The state reads the owner's password.
+    select_related = ("user",)
+    ordering_fields = ["name", "created_at", "expires_at", "last_used_at"]
+
+    @extend_schema(
+        operation_id="auth_tokens_create",
+        request=serializers.IntegrationTokenRequestSerializer,
+        responses={201: serializers.IntegrationTokenCreatedSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        """Create a token for one of your integrations; its secret (`token`) is in this answer
+        only. It ends on its date, when revoked, or when your password changes."""
+        form = serializers.IntegrationTokenRequestSerializer(
+            data=request.data, context=self.get_serializer_context()
+        )
+        form.is_valid(raise_exception=True)
+        token, secret = services.integration_token_issue(user=request.user, **form.validated_data)
+        token.secret = secret  # type: ignore[attr-defined]
+        answer = serializers.IntegrationTokenCreatedSerializer(token)
+        return Response(answer.data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None)
+    @action(detail=True, methods=["post"], needs="change")
+    def revoke(self, request: Request, pk: Any = None) -> Response:
+        """Revoke this token: requests sending it are refused from now on; your other tokens go
+        on working."""
+        return self.decision(
+            NoInputSerializer,
+            lambda obj, data: services.integration_token_revoke(token=obj, by=request.user),
+        )

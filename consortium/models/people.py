@@ -1,10 +1,11 @@
-"""People: their memberships, profiles, consortium roles, invitations, address changes and API
-tokens."""
+"""People: their memberships, profiles, consortium roles, invitations, address changes, API
+tokens and integration tokens."""
 
 from __future__ import annotations
 
 import datetime
 import hashlib
+import secrets
 from typing import Any
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from rest_framework.authtoken.models import Token
 from simple_history.models import HistoricalRecords
 
 from consortium import choices
+from consortium.constraints import ValidatedModel
 from consortium.models.base import TimeStamped
 from consortium.models.consortia import Consortium
 from consortium.models.notifications import validate_notification_kinds
@@ -440,7 +442,158 @@ class ApiToken(Token):
     def matches_password(self, user: Any) -> bool:
         """Whether `user` still has the password this token was issued under (the site's
         previous secret keys included, as Django does for sessions)."""
-        return any(
-            constant_time_compare(self.password_fingerprint, password_fingerprint(user, secret))
-            for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
-        )
+        return password_unchanged(self.password_fingerprint, user)
+
+
+def password_unchanged(fingerprint: str, user: Any) -> bool:
+    """Whether `user` still has the password `fingerprint` was taken of (the site's previous
+    secret keys included, as Django does for sessions)."""
+    return any(
+        constant_time_compare(fingerprint, password_fingerprint(user, secret))
+        for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    )
+
+
+# What starts the secret of every integration token: the authentication tells it from a personal
+# API token by it, and a secret found in a log or a repository is recognised as one of ours.
+INTEGRATION_TOKEN_MARKER = "cmi_"  # noqa: S105  (a public marker, not a secret)
+# The characters after the marker that are shown to tell a person's tokens apart.
+INTEGRATION_TOKEN_PREFIX_LENGTH = len(INTEGRATION_TOKEN_MARKER) + 8
+
+
+class IntegrationTokenState(models.TextChoices):
+    """Whether an integration token still opens the API, and if not, why."""
+
+    ACTIVE = "active", _("Active")
+    EXPIRED = "expired", _("Expired")
+    REVOKED = "revoked", _("Revoked")
+    PASSWORD_CHANGED = "password_changed", _("Ended by a password change")
+
+
+class IntegrationTokenQuerySet(models.QuerySet):
+    def restrict(self, user: Any, action: str = "view") -> IntegrationTokenQuerySet:
+        """A person's own tokens, and nobody else's: not even a superuser acts with another
+        person's integration."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        return self.filter(user_id=user.pk)
+
+    def live(self) -> IntegrationTokenQuerySet:
+        """Not revoked (an expired token is not revoked: its name may be taken again)."""
+        return self.filter(revoked_at__isnull=True)
+
+    def for_secret(self, secret: str) -> IntegrationToken | None:
+        """The token whose secret is `secret`: found by its public prefix, then compared by
+        digest in constant time (only the digest is stored)."""
+        if not secret.startswith(INTEGRATION_TOKEN_MARKER):
+            return None
+        prefix = secret[:INTEGRATION_TOKEN_PREFIX_LENGTH]
+        digest = IntegrationToken.digest(secret)
+        candidates = self.select_related("user").filter(prefix=prefix)
+        for token in candidates:
+            if constant_time_compare(token.secret_digest, digest):
+                return token
+        return None
+
+
+class IntegrationToken(ValidatedModel):
+    """A named token a person creates for one of their integrations ("ERP sync", "Power BI"),
+    read-only or read-write, until the date they chose. Several live side by side, and revoking
+    one leaves the others working. Only the SHA-256 of its secret is stored: the secret is shown
+    once, when it is issued. Like the personal API token, it is bound to the password it was
+    issued under, so a password change by any means ends every one of them. Issuing and revoking
+    are kept in the history (who, when)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("person"),
+        on_delete=models.CASCADE,
+        related_name="integration_tokens",
+    )
+    name = models.CharField(
+        _("name"),
+        max_length=100,
+        help_text=_("What the token is for, for example “ERP sync” or “Power BI”."),
+    )
+    # The first characters of the secret, shown to tell the person's tokens apart.
+    prefix = models.CharField(_("starts with"), max_length=16, db_index=True, editable=False)
+    secret_digest = models.CharField(max_length=64, unique=True, editable=False)
+    read_only = models.BooleanField(
+        _("read-only"),
+        default=False,
+        help_text=_("A read-only token reads through the API and changes nothing."),
+    )
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(_("expires at"))
+    # Written at most once a minute per token: not a write per request.
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("revoked by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    password_fingerprint = models.CharField(max_length=64, editable=False)
+
+    objects = IntegrationTokenQuerySet.as_manager()
+    # Neither the digest nor the password's fingerprint is history: who issued and revoked is.
+    history = HistoricalRecords(
+        excluded_fields=["secret_digest", "password_fingerprint", "last_used_at"]
+    )
+
+    class Meta:
+        verbose_name = _("integration token")
+        verbose_name_plural = _("integration tokens")
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                F("user"),
+                Lower("name"),
+                condition=Q(revoked_at__isnull=True),
+                name="integration_token_unique_live_name",
+                violation_error_message=_("You already have a token of this name."),
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=F("created_at")),
+                name="integration_token_expires_after_created",
+                violation_error_message=_("A token expires after it is created."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def digest(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @staticmethod
+    def new_secret() -> str:
+        return f"{INTEGRATION_TOKEN_MARKER}{secrets.token_urlsafe(32)}"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def matches_password(self, user: Any) -> bool:
+        """Whether `user` still has the password this token was issued under."""
+        return password_unchanged(self.password_fingerprint, user)
+
+    @property
+    def state(self) -> IntegrationTokenState:
+        """Why the token no longer works, if it doesn't: revoked first, then a password change,
+        then its date."""
+        if self.is_revoked:
+            return IntegrationTokenState.REVOKED
+        if not self.matches_password(self.user):
+            return IntegrationTokenState.PASSWORD_CHANGED
+        if self.is_expired:
+            return IntegrationTokenState.EXPIRED
+        return IntegrationTokenState.ACTIVE

@@ -91,6 +91,58 @@ def test_a_record_stays_in_its_consortium(
     assert job.history.count() == 1
 
 
+@pytest.mark.parametrize("moment", ["2026-01-01T10:00:00", "2026-01-01", "2026-01-01 10:00"])
+def test_a_moment_without_its_offset_is_a_bad_filter(coordinator: Any, moment: str) -> None:
+    """Read in the server's time zone, it would move a synchronisation by an hour or two."""
+    answer = api_client(coordinator).get("/api/v1/expenses/", {"updated_since": moment})
+    assert answer.status_code == 400, answer.content
+    assert answer.json() == {
+        "updated_since": [
+            "Give the moment with its offset from UTC: end it with Z or, say, +01:00."
+        ]
+    }
+    for good in ("2026-01-01T10:00:00Z", "2026-01-01T10:00:00+01:00"):
+        read = api_client(coordinator).get("/api/v1/expenses/", {"updated_since": good})
+        assert read.status_code == 200, read.content
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "detail"),
+    [
+        ("get", "/api/v1/nothing/", "No such address in the API."),
+        ("get", "/api/v2/expenses/", "No such address in the API."),
+        (
+            "post",
+            "/api/v1/expenses",
+            "No such address in the API: API addresses end with a slash, as in /api/v1/expenses/.",
+        ),
+        (
+            "get",
+            "/api/v1/expenses/1/submit",
+            "No such address in the API: API addresses end with a slash, as in "
+            "/api/v1/expenses/1/submit/.",
+        ),
+    ],
+)
+def test_an_address_that_is_not_the_apis_is_a_json_404(
+    coordinator: Any, method: str, path: str, detail: str, settings: Any
+) -> None:
+    """Not the site's HTML page, nor a server error for a POST missing its slash (Django can't
+    redirect a POST), whether or not the site runs with DEBUG."""
+    for debug in (False, True):
+        settings.DEBUG = debug
+        answer = getattr(api_client(coordinator), method)(path, {}, format="json")
+        assert answer.status_code == 404, answer.content
+        assert answer["Content-Type"] == "application/json"
+        assert answer.json() == {"detail": detail}
+    # A malformed id within a real address is the API's own 404, in JSON too.
+    answer = api_client(coordinator).get("/api/v1/expenses/abc/")
+    assert answer.status_code == 404
+    assert list(answer.json()) == ["detail"]
+    # The rest of the site keeps its page, and its redirect to the address with its slash.
+    assert api_client(coordinator).get("/admin").status_code == 301
+
+
 @pytest.mark.parametrize("moment", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
 def test_a_moment_the_database_cannot_hold_is_a_bad_filter(coordinator: Any, moment: str) -> None:
     answer = api_client(coordinator).get("/api/v1/expenses/", {"updated_since": moment})
@@ -98,18 +150,27 @@ def test_a_moment_the_database_cannot_hold_is_a_bad_filter(coordinator: Any, mom
     assert list(answer.json()) == ["updated_since"]
 
 
-def test_a_file_name_too_long_for_the_disk_is_refused(expense: Any, partner_member: Any) -> None:
-    media = Path(settings.MEDIA_ROOT)
-    answer = api_client(partner_member).patch(
-        f"/api/v1/expenses/{expense.pk}/",
-        {"evidence": SimpleUploadedFile("é" * 200 + ".pdf", PDF)},
+def _put_evidence(client: Any, expense: Any, name: str, content: bytes) -> Any:
+    """A draft's evidence, sent alone as a multipart form with its one `evidence` part."""
+    return client.put(
+        f"/api/v1/expenses/{expense.pk}/evidence/",
+        {"evidence": SimpleUploadedFile(name, content)},
         format="multipart",
     )
+
+
+def test_a_file_name_too_long_for_the_disk_is_refused(expense: Any, partner_member: Any) -> None:
+    media = Path(settings.MEDIA_ROOT)
+    history = expense.history.count()
+    answer = _put_evidence(api_client(partner_member), expense, "é" * 200 + ".pdf", PDF)
     assert answer.status_code == 400, answer.content
     assert answer.json() == {
         "evidence": ["This file name is too long: rename the file and try again."]
     }
     assert not media.exists() or not any(p.is_file() for p in media.rglob("*"))
+    expense.refresh_from_db()
+    assert not expense.evidence
+    assert expense.history.count() == history
 
 
 def test_a_new_budget_line_reads_with_its_consumption(
@@ -136,11 +197,7 @@ def test_file_links_open_with_the_api_token_of_who_may_see_them(
     expense: Any, partner_member: Any, other_partner_member: Any
 ) -> None:
     owner = api_client(partner_member)
-    stored = owner.patch(
-        f"/api/v1/expenses/{expense.pk}/",
-        {"evidence": SimpleUploadedFile("invoice.pdf", PDF)},
-        format="multipart",
-    )
+    stored = _put_evidence(owner, expense, "invoice.pdf", PDF)
     assert stored.status_code == 200, stored.content
     link = stored.json()["evidence"].removeprefix("http://testserver")
 
@@ -236,11 +293,7 @@ def test_a_draft_whose_evidence_went_missing_can_still_be_edited(
     expense: Any, partner_member: Any
 ) -> None:
     client = api_client(partner_member)
-    stored = client.patch(
-        f"/api/v1/expenses/{expense.pk}/",
-        {"evidence": SimpleUploadedFile("invoice.pdf", PDF)},
-        format="multipart",
-    )
+    stored = _put_evidence(client, expense, "invoice.pdf", PDF)
     assert stored.status_code == 200, stored.content
     expense.refresh_from_db()
     Path(expense.evidence.path).unlink()

@@ -22,7 +22,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from rest_framework.authtoken.models import Token
 
 from consortium.choices import ConsortiumRoleKind
-from consortium.models import Consortium, Membership, Organisation
+from consortium.models import Consortium, IntegrationToken, Membership, Organisation
 from consortium.services import consortium_role_grant
 from tests import factories
 from tests.api.conftest import PDF, api_client
@@ -66,6 +66,10 @@ EXPECTED: dict[Operation, tuple[int, int, int, int, int, int]] = {
     #                                                       anon  A    B   coord other observer
     ("POST",   "/api/v1/auth/token/"):                         (400, 200, 200, 200, 200, 200),
     ("DELETE", "/api/v1/auth/token/"):                         (401, 204, 204, 204, 204, 204),
+    # Each person's own integration tokens; the one revoked is the coordinator's.
+    ("GET",    "/api/v1/auth/tokens/"):                        (401, 200, 200, 200, 200, 200),
+    ("POST",   "/api/v1/auth/tokens/"):                        (401, 201, 201, 201, 201, 201),
+    ("POST",   "/api/v1/auth/tokens/{id}/revoke/"):            (401, 404, 404, 200, 404, 404),
     ("GET",    "/api/v1/consortia/"):                          (401, 200, 200, 200, 200, 200),
     ("GET",    "/api/v1/consortia/{id}/"):                     (401, 200, 200, 200, 404, 200),
     ("GET",    "/api/v1/consortia/{id}/summary/"):             (401, 200, 200, 200, 404, 200),
@@ -100,6 +104,7 @@ EXPECTED: dict[Operation, tuple[int, int, int, int, int, int]] = {
     ("GET",    "/api/v1/expenses/{id}/"):                      (401, 200, 404, 200, 404, 404),
     ("PUT",    "/api/v1/expenses/{id}/"):                      (401, 200, 404, 200, 404, 404),
     ("PATCH",  "/api/v1/expenses/{id}/"):                      (401, 200, 404, 200, 404, 404),
+    ("PUT",    "/api/v1/expenses/{id}/evidence/"):             (401, 200, 404, 200, 404, 404),
     ("POST",   "/api/v1/expenses/{id}/submit/"):               (401, 200, 404, 200, 404, 404),
     ("POST",   "/api/v1/expenses/{id}/accept/"):               (401, 403, 404, 200, 404, 403),
     ("POST",   "/api/v1/expenses/{id}/reject/"):               (401, 403, 404, 200, 404, 403),
@@ -278,6 +283,10 @@ def _job_put(w: World) -> dict[str, Any]:
     }
 
 
+def _evidence_body(w: World) -> dict[str, Any]:
+    return {"evidence": SimpleUploadedFile("invoice-7.pdf", PDF, content_type="application/pdf")}
+
+
 def _deliverable_submit_body(w: World) -> dict[str, Any]:
     return {
         "file": SimpleUploadedFile("d1-1.pdf", PDF, content_type="application/pdf"),
@@ -285,6 +294,10 @@ def _deliverable_submit_body(w: World) -> dict[str, Any]:
         # D1.1 was due on 31 December 2024: a submission needs a reason for the delay.
         "late_justification": "The supplier delivered the reagents late.",
     }
+
+
+def _coordinator_token(w: World) -> Any:
+    return factories.IntegrationTokenFactory(user=w.coordinator, name="Power BI")
 
 
 def _const(body: dict[str, Any]) -> Build:
@@ -298,6 +311,15 @@ def _get(name: str) -> Build:
 SPECS: dict[Operation, Spec] = {
     ("POST", "/api/v1/auth/token/"): Spec(),
     ("DELETE", "/api/v1/auth/token/"): Spec(),
+    ("GET", "/api/v1/auth/tokens/"): Spec(target=_coordinator_token),
+    ("POST", "/api/v1/auth/tokens/"): Spec(
+        body=_const({"name": "ERP sync", "expires_in_days": 90, "read_only": False}),
+        creates=IntegrationToken,
+        done={"name": "ERP sync", "read_only": False, "state": "active"},
+    ),
+    ("POST", "/api/v1/auth/tokens/{id}/revoke/"): Spec(
+        target=_coordinator_token, body=_const({}), done={"state": "revoked"}
+    ),
     ("GET", "/api/v1/consortia/"): Spec(target=_get("consortium")),
     ("GET", "/api/v1/consortia/{id}/"): Spec(target=_get("consortium")),
     ("GET", "/api/v1/consortia/{id}/summary/"): Spec(target=_get("consortium")),
@@ -368,6 +390,9 @@ SPECS: dict[Operation, Spec] = {
     ),
     ("PATCH", "/api/v1/expenses/{id}/"): Spec(
         target=_get("expense"), body=_const({"amount": "999.99"}), done={"amount": "999.99"}
+    ),
+    ("PUT", "/api/v1/expenses/{id}/evidence/"): Spec(
+        target=_get("expense"), body=_evidence_body, multipart=True, done={"status": "draft"}
     ),
     ("POST", "/api/v1/expenses/{id}/submit/"): Spec(
         target=_get("expense"), body=_const({}), done={"status": "submitted"}
@@ -474,6 +499,9 @@ def test_each_caller_gets_the_answer_of_the_matrix(
 
     if template == "/api/v1/auth/token/":
         _check_token(client, method, user, world, expected)
+        return
+    if template.startswith("/api/v1/auth/tokens/"):
+        _check_integration_tokens(client, method, template, user, world, expected)
         return
 
     target: Any = spec.target(world) if spec.target else None
@@ -584,6 +612,35 @@ def _check_token(client: Any, method: str, user: Any, world: World, expected: in
         return
     assert not Token.objects.filter(user=user).exists()
     assert client.get("/api/v1/consortia/").status_code == 401
+
+
+def _check_integration_tokens(
+    client: Any, method: str, template: str, user: Any, world: World, expected: int
+) -> None:
+    """A person lists, creates and revokes their own integration tokens, and no one else's."""
+    spec = SPECS[(method, template)]
+    target: Any = spec.target(world) if spec.target else None
+    path = template.replace("{id}", str(target.pk)) if target is not None else template
+    before = _snapshot(target, IntegrationToken)
+    if method == "GET":
+        answer = client.get(path)
+    else:
+        answer = client.post(path, spec.body(world) if spec.body else None, format="json")
+    assert answer.status_code == expected, answer.content
+    if expected >= 400:
+        assert _snapshot(target, IntegrationToken) == before
+        return
+    data = answer.json()
+    if method == "GET":
+        ids = {row["id"] for row in data["results"]}
+        assert (target.pk in ids) is (user == world.coordinator), ids
+        assert ids <= set(IntegrationToken.objects.filter(user=user).values_list("pk", flat=True))
+        return
+    created = IntegrationToken.objects.get(pk=data["id"])
+    assert created.user == user
+    assert created.history.latest("history_id").history_user == user
+    for name, value in spec.done.items():
+        assert data[name] == value, (name, data)
 
 
 @pytest.mark.django_db

@@ -18,7 +18,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from consortium.choices import ConsortiumRoleKind, MembershipRole
-from consortium.services import consortium_role_grant, membership_grant
+from consortium.services import (
+    consortium_role_grant,
+    integration_token_issue,
+    integration_token_revoke,
+    membership_grant,
+)
 from tests import factories
 from tests.api.conftest import PDF, api_client
 from tests.api.openapi import published_schema
@@ -176,6 +181,11 @@ def populated(
         factories.JobRecordFactory(partner=partner_a, workpackage=wp)
     factories.EffortFactory(partner=partner_b, workpackage=wps[1])
     factories.JobRecordFactory(partner=partner_b, impact=JobImpact.INDIRECT)
+    # Each person's integration tokens, one of them revoked.
+    for user in (coordinator, partner_member):
+        for name in ("ERP sync", "Power BI", "Spreadsheet"):
+            integration_token_issue(user=user, name=name, expires_in_days=90, read_only=True)
+        integration_token_revoke(token=user.integration_tokens.get(name="Spreadsheet"), by=user)
     return {"coordinator": coordinator, "partner_member": partner_member}
 
 

@@ -100,7 +100,7 @@ def test_schema_is_served_anonymously_as_a_valid_openapi_3_document() -> None:
     assert str(document["openapi"]).startswith("3.")
     assert document["info"]["title"] == "Consortium Manager API"
     validate_schema(document)
-    assert len(_operations(document)) == 52
+    assert len(_operations(document)) == 56
     assert all(path.startswith("/api/v1/") for path in document["paths"])
 
 
@@ -219,14 +219,7 @@ def test_request_bodies_hold_their_fields_and_no_others() -> None:
             name = content["schema"]["$ref"].split("/")[-1]
             if components[name].get("additionalProperties") is not False:
                 open_bodies.append(f"{method.upper()} {path} {media_type}")
-    assert open_bodies == [
-        f"POST /api/v1/auth/token/ {media_type}"
-        for media_type in (
-            "application/json",
-            "application/x-www-form-urlencoded",
-            "multipart/form-data",
-        )
-    ]
+    assert open_bodies == ["POST /api/v1/auth/token/ application/json"]
     expense = components["PatchedExpenseRequest"]["properties"]
     assert not {"id", "status", "consortium", "accepted_amount"} & set(expense)
     assert set(components["ExpenseAcceptRequest"]["properties"]) == {
@@ -234,3 +227,50 @@ def test_request_bodies_hold_their_fields_and_no_others() -> None:
         "in_full",
         "comment",
     }
+
+
+def test_each_operation_takes_one_media_type_multipart_only_to_upload_a_file() -> None:
+    """Generated clients need one body per operation: JSON, except the two that send a file (an
+    expense's evidence, a deliverable's version), which are multipart."""
+    document = _served_schema()
+    bodies = {
+        f"{method.upper()} {path}": list(operation["requestBody"]["content"])
+        for method, path, operation in _operations(document)
+        if "requestBody" in operation
+    }
+    assert all(len(media_types) == 1 for media_types in bodies.values()), bodies
+    multipart = sorted(key for key, types in bodies.items() if types == ["multipart/form-data"])
+    assert multipart == [
+        "POST /api/v1/deliverables/{id}/submit/",
+        "PUT /api/v1/expenses/{id}/evidence/",
+    ]
+    assert {types[0] for types in bodies.values()} == {"application/json", "multipart/form-data"}
+
+
+def test_the_schema_says_what_the_server_enforces() -> None:
+    """Bounds, booleans and orderings as the server reads them."""
+    document = _served_schema()
+    components = document["components"]["schemas"]
+    amount = components["ExpenseRequest"]["properties"]["amount"]
+    assert (amount["minimum"], amount["pattern"][:2]) == (0.01, "^\\")
+    fte = components["JobRecordRequest"]["properties"]["fte"]
+    assert (fte["minimum"], fte["maximum"]) == (0.01, 1.0)
+    effort = components["EffortRequest"]["properties"]
+    for name in ("planned_person_months", "actual_person_months"):
+        assert (effort[name]["minimum"], effort[name]["maximum"]) == (0.0, 10000.0)
+    assert "evidence" not in components["ExpenseRequest"]["properties"]
+    assert (
+        "flat-rate overheads"
+        in components["BudgetSummary"]["properties"]["consumed"]["description"]
+    )
+    parameters = {
+        parameter["name"]: parameter
+        for parameter in document["paths"]["/api/v1/deliverables/"]["get"]["parameters"]
+    }
+    assert parameters["overdue"]["schema"] == {"type": "boolean"}
+    ordering = parameters["ordering"]
+    assert ordering["schema"]["items"]["enum"] == [
+        "due_date", "-due_date", "status", "-status", "number", "-number", "updated_at",
+        "-updated_at",
+    ]  # fmt: skip
+    assert (ordering["style"], ordering["explode"]) == ("form", False)

@@ -185,11 +185,12 @@ def test_delete_still_revokes_the_token(partner_member: Any) -> None:
 def test_a_revoked_token_no_longer_opens_files_either(partner_member: Any, expense: Any) -> None:
     """Files are served to the same token as the API, after the same checks."""
     owner = api_client(partner_member)
-    stored = owner.patch(
-        f"/api/v1/expenses/{expense.pk}/",
+    stored = owner.put(
+        f"/api/v1/expenses/{expense.pk}/evidence/",
         {"evidence": SimpleUploadedFile("invoice.pdf", PDF)},
         format="multipart",
     )
+    assert stored.status_code == 200, stored.content
     link = stored.json()["evidence"].removeprefix("http://testserver")
     assert owner.get(link).status_code == 200
     partner_member.set_password(NEW_PASSWORD)

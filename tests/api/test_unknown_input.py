@@ -208,12 +208,12 @@ def test_a_very_long_unknown_name_is_shortened_in_its_message(
 def test_read_only_fields_sent_back_are_ignored(
     expense: Any, coordinator: Any, other_consortium: Any
 ) -> None:
-    """A client may PUT back the object it read: `id`, `status`, `consortium`, the timestamps and
-    the decision's fields are the server's and change through the actions, never by a write."""
+    """A client may PUT back the object it read: `id`, `status`, `consortium`, the timestamps,
+    the decision's fields and the evidence file's link are the server's and change through the
+    actions (the file through `…/evidence/`), never by a write."""
     client = api_client(coordinator)
     url = f"/api/v1/expenses/{expense.pk}/"
     read = client.get(url).json()
-    read.pop("evidence")  # a link to the file, not a file: an upload is sent as multipart
     history = expense.history.count()
 
     sent_back = client.put(url, {**read, "amount": "1100.00"}, format="json")
@@ -240,13 +240,22 @@ def test_read_only_fields_sent_back_are_ignored(
     assert expense.history.count() == history + 2
 
 
-def test_a_form_posted_from_the_browsable_api_keeps_its_csrf_token(
+def test_a_form_sent_to_an_operation_that_reads_json_changes_nothing(
     submitted_expense: Any, coordinator: Any
 ) -> None:
-    answer = api_client(coordinator).post(
-        f"/api/v1/expenses/{submitted_expense.pk}/reject/",
-        {"comment": "Not an eligible cost.", "csrfmiddlewaretoken": "sent-by-the-html-form"},
-        format="multipart",
-    )
-    assert answer.status_code == 200, answer.content
-    assert answer.json()["status"] == "rejected"
+    """Each operation reads the one body its schema documents: a form where JSON is read is a
+    415, whichever fields it carries."""
+    for fmt in ("multipart", None):
+        client = api_client(coordinator)
+        path = f"/api/v1/expenses/{submitted_expense.pk}/reject/"
+        body = {"comment": "Not an eligible cost.", "csrfmiddlewaretoken": "sent-by-a-form"}
+        if fmt:
+            answer = client.post(path, body, format=fmt)
+        else:
+            answer = client.post(
+                path, "comment=Not+eligible", content_type="application/x-www-form-urlencoded"
+            )
+        assert answer.status_code == 415, answer.content
+        assert list(answer.json()) == ["detail"]
+    submitted_expense.refresh_from_db()
+    assert submitted_expense.status == "submitted"

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from django.conf import settings
@@ -68,6 +69,15 @@ def _refused(answer: Any, field: str) -> list[str]:
     messages = body[field]
     assert isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages)
     return messages
+
+
+def _unsupported(answer: Any) -> None:
+    """A body the operation does not read: a 415 answered in JSON, saying why in its `detail`."""
+    assert answer.status_code == 415, answer.content
+    assert answer["Content-Type"] == "application/json", answer["Content-Type"]
+    body = answer.json()
+    assert list(body) == ["detail"], body
+    assert isinstance(body["detail"], str) and body["detail"], body
 
 
 # Expenses ------------------------------------------------------------------------------------
@@ -168,49 +178,119 @@ def test_a_missing_id_and_another_consortiums_id_read_the_same(
     ]
 
 
-def _upload(client: Any, data: dict[str, Any], name: str, content: bytes) -> Any:
-    return client.post(
-        "/api/v1/expenses/",
-        {**data, "evidence": SimpleUploadedFile(name, content)},
+def _draft(client: Any, data: dict[str, Any]) -> int:
+    """A new draft, written as JSON: it carries no evidence yet."""
+    answer = client.post("/api/v1/expenses/", data, format="json")
+    assert answer.status_code == 201, answer.content
+    assert answer.json()["evidence"] is None, answer.json()
+    return int(answer.json()["id"])
+
+
+def _evidence_url(pk: int) -> str:
+    return f"/api/v1/expenses/{pk}/evidence/"
+
+
+def _upload(client: Any, pk: int, name: str, content: bytes, **extra: Any) -> Any:
+    """The draft's evidence, sent alone as a multipart form with its one `evidence` part."""
+    return client.put(
+        _evidence_url(pk),
+        {"evidence": SimpleUploadedFile(name, content)},
         format="multipart",
+        **extra,
     )
+
+
+def _without_evidence(pk: int) -> bool:
+    return not Expense.objects.get(pk=pk).evidence
 
 
 def test_an_executable_named_pdf_is_refused(
     new_expense: dict[str, Any], partner_member: Any
 ) -> None:
+    client = api_client(partner_member)
+    pk = _draft(client, new_expense)
     before = _snapshot()
-    _refused(_upload(api_client(partner_member), new_expense, "invoice.pdf", EXE), "evidence")
+    _refused(_upload(client, pk, "invoice.pdf", EXE), "evidence")
     assert _snapshot() == before
+    assert _without_evidence(pk)
 
 
 def test_an_executable_is_refused_by_its_name(
     new_expense: dict[str, Any], partner_member: Any
 ) -> None:
+    client = api_client(partner_member)
+    pk = _draft(client, new_expense)
     before = _snapshot()
-    _refused(_upload(api_client(partner_member), new_expense, "invoice.exe", EXE), "evidence")
+    _refused(_upload(client, pk, "invoice.exe", EXE), "evidence")
     assert _snapshot() == before
+    assert _without_evidence(pk)
 
 
 def test_a_file_over_50_mb_is_refused(new_expense: dict[str, Any], partner_member: Any) -> None:
     assert MAX_UPLOAD_BYTES == 50 * 1024 * 1024
     big = PDF + b"\n%" + b"0" * (MAX_UPLOAD_BYTES - len(PDF))
     assert len(big) > MAX_UPLOAD_BYTES
+    client = api_client(partner_member)
+    pk = _draft(client, new_expense)
     before = _snapshot()
-    messages = _refused(
-        _upload(api_client(partner_member), new_expense, "scan.pdf", big), "evidence"
-    )
+    messages = _refused(_upload(client, pk, "scan.pdf", big), "evidence")
     assert any("50" in m for m in messages), messages
     assert _snapshot() == before
+    assert _without_evidence(pk)
 
 
 def test_a_valid_pdf_is_stored_under_media_root(
     new_expense: dict[str, Any], partner_member: Any
 ) -> None:
-    answer = _upload(api_client(partner_member), new_expense, "invoice.pdf", PDF)
-    assert answer.status_code == 201, answer.content
-    stored = Expense.objects.get(pk=answer.json()["id"]).evidence
+    client = api_client(partner_member)
+    pk = _draft(client, new_expense)
+    answer = _upload(client, pk, "invoice.pdf", PDF)
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["id"] == pk
+    assert answer.json()["evidence"], answer.json()
+    stored = Expense.objects.get(pk=pk).evidence
     assert Path(stored.path).read_bytes() == PDF
+    assert Path(stored.path).resolve().is_relative_to(Path(settings.MEDIA_ROOT).resolve())
+
+
+def test_evidence_sent_with_the_json_expense_is_not_stored(
+    new_expense: dict[str, Any], partner_member: Any
+) -> None:
+    """The expense is written as JSON; its evidence is read-only there, sent on its own."""
+    client = api_client(partner_member)
+    pk = _draft(client, {**new_expense, "evidence": "invoice.pdf"})
+    assert _without_evidence(pk)
+    before = _snapshot()
+    answer = client.patch(
+        f"/api/v1/expenses/{pk}/", {"evidence": "../../escape.pdf"}, format="json"
+    )
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["evidence"] is None
+    assert _without_evidence(pk)
+    assert _snapshot()["files"] == before["files"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        pytest.param(MULTIPART, id="multipart"),
+        pytest.param("application/x-www-form-urlencoded", id="form"),
+    ],
+)
+def test_an_expense_sent_as_a_form_is_not_read(
+    new_expense: dict[str, Any], partner_member: Any, content_type: str
+) -> None:
+    """The expense itself is read as JSON only: a form, with or without a file, is a 415 that
+    saves nothing. A form carries the evidence alone, to its own operation."""
+    client = api_client(partner_member)
+    if content_type == MULTIPART:
+        body = multipart(new_expense, "evidence", "invoice.pdf", PDF)
+    else:
+        body = urlencode(new_expense).encode()
+    before = _snapshot()
+    answer = client.generic("POST", "/api/v1/expenses/", body, content_type=content_type)
+    _unsupported(answer)
+    assert _snapshot() == before
 
 
 @pytest.mark.parametrize(
@@ -219,15 +299,18 @@ def test_a_valid_pdf_is_stored_under_media_root(
 def test_a_name_climbing_out_stays_inside_media_root(
     new_expense: dict[str, Any], partner_member: Any, name: str
 ) -> None:
+    client = api_client(partner_member)
+    pk = _draft(client, new_expense)
     before = _snapshot()
-    answer = _upload(api_client(partner_member), new_expense, name, PDF)
+    answer = _upload(client, pk, name, PDF)
     root = Path(settings.MEDIA_ROOT).resolve()
     if answer.status_code == 400:
         _refused(answer, "evidence")
         assert _snapshot() == before
+        assert _without_evidence(pk)
     else:
-        assert answer.status_code == 201, answer.content
-        stored = Expense.objects.get(pk=answer.json()["id"]).evidence
+        assert answer.status_code == 200, answer.content
+        stored = Expense.objects.get(pk=pk).evidence
         assert ".." not in stored.name
         assert Path(stored.path).resolve().is_relative_to(root)
     assert all(p.resolve().is_relative_to(root) for p in _files())
@@ -244,6 +327,18 @@ def test_a_submitted_expense_cannot_be_patched(submitted_expense: Any, partner_m
     assert _snapshot() == before
     submitted_expense.refresh_from_db()
     assert submitted_expense.amount == Decimal("1200.00")
+
+
+def test_a_submitted_expense_keeps_its_evidence(
+    submitted_expense: Any, partner_member: Any
+) -> None:
+    before = _snapshot()
+    answer = _upload(api_client(partner_member), submitted_expense.pk, "invoice.pdf", PDF)
+    messages = _refused(answer, "non_field_errors")
+    assert any("submitted" in m for m in messages), messages
+    assert _snapshot() == before
+    submitted_expense.refresh_from_db()
+    assert not submitted_expense.evidence
 
 
 def test_an_expense_keeps_its_partner(expense: Any, partner_b: Any, coordinator: Any) -> None:
@@ -317,15 +412,18 @@ def test_a_deliverable_upload_refuses_a_folder_in_its_name_or_a_picture(
 def test_an_evidence_name_with_a_folder_is_refused_not_tidied(
     new_expense: dict[str, Any], partner_member: Any, name: str
 ) -> None:
+    client = api_client(partner_member)
+    pk = _draft(client, new_expense)
     before = _snapshot()
-    answer = api_client(partner_member).post(
-        "/api/v1/expenses/",
-        data=multipart(new_expense, "evidence", name, PDF),
+    answer = client.put(
+        _evidence_url(pk),
+        data=multipart({}, "evidence", name, PDF),
         content_type=MULTIPART,
     )
     messages = _refused(answer, "evidence")
     assert any("rename the file" in m for m in messages), messages
     assert _snapshot() == before
+    assert _without_evidence(pk)
 
 
 @pytest.fixture
@@ -400,12 +498,6 @@ BOTH_SAID = "Send an accepted_amount or in_full, not both."
             BOTH_SAID,
             id="both",
         ),
-        pytest.param(
-            b"accepted_amount=1200.00&in_full=true",
-            "application/x-www-form-urlencoded",
-            BOTH_SAID,
-            id="both in a form",
-        ),
     ],
 )
 def test_an_acceptance_says_how_much_or_is_refused(
@@ -431,7 +523,7 @@ def test_an_acceptance_says_how_much_or_is_refused(
 
 
 def test_json_sent_as_a_form_accepts_nothing(submitted_expense: Any, coordinator: Any) -> None:
-    """A form whose only field is a JSON text says neither an amount nor "in full"."""
+    """A JSON text sent as a form is not read at all: a 415, and the expense stays submitted."""
     before = _snapshot()
     answer = api_client(coordinator).generic(
         "POST",
@@ -439,34 +531,26 @@ def test_json_sent_as_a_form_accepts_nothing(submitted_expense: Any, coordinator
         b'{"accepted_amount": "100.00", "comment": "Only the reagents are eligible."}',
         content_type="application/x-www-form-urlencoded",
     )
-    assert answer.status_code == 400, answer.content
-    assert {"accepted_amount", "in_full"} <= set(answer.json()), answer.json()
+    _unsupported(answer)
     assert _snapshot() == before
     submitted_expense.refresh_from_db()
     assert (submitted_expense.status, submitted_expense.accepted_amount) == ("submitted", None)
+    assert submitted_expense.review_comment == ""
 
 
 @pytest.mark.parametrize(
-    ("body", "fmt", "accepted", "comment"),
+    ("body", "accepted", "comment"),
     [
-        ({"in_full": True}, "json", "1200.00", ""),
-        ({"in_full": "true", "comment": "Checked."}, "json", "1200.00", "Checked."),
-        ({"accepted_amount": "1200.00"}, "json", "1200.00", ""),
+        ({"in_full": True}, "1200.00", ""),
+        ({"in_full": "true", "comment": "Checked."}, "1200.00", "Checked."),
+        ({"accepted_amount": "1200.00"}, "1200.00", ""),
         (
             {"accepted_amount": "100.00", "comment": "Only the reagents are eligible."},
-            "json",
-            "100.00",
-            "Only the reagents are eligible.",
-        ),
-        (
-            {"accepted_amount": "100.00", "comment": "Only the reagents are eligible."},
-            "multipart",
             "100.00",
             "Only the reagents are eligible.",
         ),
         (
             {"accepted_amount": "0.00", "comment": "Nothing is eligible."},
-            "json",
             "0.00",
             "Nothing is eligible.",
         ),
@@ -476,12 +560,11 @@ def test_an_acceptance_in_full_or_for_an_amount(
     submitted_expense: Any,
     coordinator: Any,
     body: dict[str, Any],
-    fmt: str,
     accepted: str,
     comment: str,
 ) -> None:
     answer = api_client(coordinator).post(
-        f"/api/v1/expenses/{submitted_expense.pk}/accept/", body, format=fmt
+        f"/api/v1/expenses/{submitted_expense.pk}/accept/", body, format="json"
     )
     assert answer.status_code == 200, answer.content
     assert (answer.json()["status"], answer.json()["accepted_amount"]) == ("accepted", accepted)
@@ -490,15 +573,43 @@ def test_an_acceptance_in_full_or_for_an_amount(
     assert submitted_expense.review_comment == comment
 
 
-def test_an_acceptance_form_reads_in_full(submitted_expense: Any, coordinator: Any) -> None:
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        pytest.param(b"in_full=true", "application/x-www-form-urlencoded", id="in full in a form"),
+        pytest.param(
+            b"accepted_amount=1200.00&in_full=true",
+            "application/x-www-form-urlencoded",
+            id="both in a form",
+        ),
+        pytest.param(
+            multipart(
+                {"accepted_amount": "100.00", "comment": "Only the reagents are eligible."},
+                "attachment",
+                "note.pdf",
+                PDF,
+            ),
+            MULTIPART,
+            id="an amount in a multipart form",
+        ),
+    ],
+)
+def test_an_acceptance_sent_as_a_form_is_not_read(
+    submitted_expense: Any, coordinator: Any, body: bytes, content_type: str
+) -> None:
+    """The decision is JSON: a form, however complete, is a 415 and accepts nothing."""
+    before = _snapshot()
     answer = api_client(coordinator).generic(
         "POST",
         f"/api/v1/expenses/{submitted_expense.pk}/accept/",
-        b"in_full=true",
-        content_type="application/x-www-form-urlencoded",
+        body,
+        content_type=content_type,
     )
-    assert answer.status_code == 200, answer.content
-    assert answer.json()["accepted_amount"] == "1200.00"
+    _unsupported(answer)
+    assert _snapshot() == before
+    submitted_expense.refresh_from_db()
+    assert (submitted_expense.status, submitted_expense.accepted_amount) == ("submitted", None)
+    assert submitted_expense.review_comment == ""
 
 
 @pytest.mark.parametrize(
@@ -735,6 +846,7 @@ def test_our_own_api_refusals_are_translated(
     partner_member: Any,
 ) -> None:
     client = api_client(partner_member)
+    draft = _draft(client, new_expense)
     effort = {
         "partner": partner_a.pk,
         "workpackage": workpackage.pk,
@@ -758,12 +870,7 @@ def test_our_own_api_refusals_are_translated(
             "non_field_errors",
         ),
         "file content": _both_languages(
-            lambda lang: client.post(
-                "/api/v1/expenses/",
-                {**new_expense, "evidence": SimpleUploadedFile("x.pdf", EXE)},
-                format="multipart",
-                HTTP_ACCEPT_LANGUAGE=lang,
-            ),
+            lambda lang: _upload(client, draft, "x.pdf", EXE, HTTP_ACCEPT_LANGUAGE=lang),
             "evidence",
         ),
     }

@@ -89,7 +89,9 @@ def bucket(settings: Any, s3_endpoint: str) -> Any:
 
 
 def _upload(user: Any, partner: Any, workpackage: Any, personnel: Any, period: Any) -> Any:
-    answer = api_client(user).post(
+    """A draft expense sent as JSON, then its invoice as the multipart upload of the API."""
+    client = api_client(user)
+    created = client.post(
         "/api/v1/expenses/",
         {
             "partner": partner.pk,
@@ -100,12 +102,18 @@ def _upload(user: Any, partner: Any, workpackage: Any, personnel: Any, period: A
             "amount": "250.00",
             "description": "Cell-culture media, March",
             "invoice_reference": "INV-2024-0315",
-            "evidence": SimpleUploadedFile("invoice.pdf", PDF),
         },
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    pk = created.json()["id"]
+    answer = client.put(
+        f"/api/v1/expenses/{pk}/evidence/",
+        {"evidence": SimpleUploadedFile("invoice.pdf", PDF)},
         format="multipart",
     )
-    assert answer.status_code == 201, answer.content
-    return Expense.objects.get(pk=answer.json()["id"])
+    assert answer.status_code == 200, answer.content
+    return Expense.objects.get(pk=pk)
 
 
 def test_evidence_goes_to_the_bucket_and_comes_back_to_its_readers_only(

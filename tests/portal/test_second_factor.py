@@ -26,6 +26,7 @@ from consortium import second_factor
 from consortium.accounts import api_token_issue
 from consortium.choices import SecondFactorEvent, SecondFactorState
 from consortium.models import ApiToken, SecondFactorChange
+from consortium.services import integration_token_issue
 from consortium.views import second_factor as second_factor_pages
 from tests import factories
 from tests.conftest import FROZEN_AT
@@ -353,8 +354,17 @@ def test_tokens_from_before_the_second_factor_end(
     _device, _codes = turn_on(coordinator, clock)
     issued = api_token_issue(user=coordinator)
     assert APIClient().get(API, HTTP_AUTHORIZATION=f"Token {issued.key}").status_code == 200
+    erp, erp_secret = integration_token_issue(
+        user=coordinator, name="ERP sync", expires_in_days=90, read_only=False
+    )
+    assert APIClient().get(API, HTTP_AUTHORIZATION=f"Token {erp_secret}").status_code == 200
     second_factor.second_factor_reset(person=coordinator, user=None)
     assert not ApiToken.objects.filter(user=coordinator).exists()
+    # The integrations' tokens end too, each in the history.
+    erp.refresh_from_db()
+    assert erp.revoked_at is not None
+    assert erp.history.latest("history_id").revoked_at == erp.revoked_at
+    assert APIClient().get(API, HTTP_AUTHORIZATION=f"Token {erp_secret}").status_code == 401
 
 
 # A lost phone ---------------------------------------------------------------------------------

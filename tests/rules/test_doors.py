@@ -353,6 +353,11 @@ def _open_deliverable(w: World) -> dict[str, Any]:
     return {"deliverable": w.deliverable, "rows": [w.deliverable]}
 
 
+def _open_deliverable_and_draft(w: World) -> dict[str, Any]:
+    """A deliverable to send a version of, and a draft expense to attach an invoice to."""
+    return {"deliverable": w.deliverable, "expense": w.expense, "rows": [w.deliverable, w.expense]}
+
+
 def _nothing(w: World) -> dict[str, Any]:
     return {"rows": []}
 
@@ -557,7 +562,7 @@ RULES: dict[str, Rule] = {
         _overdue_items, lambda w, s: "Say why it is late: the coordinators and the funder read it."
     ),
     "a file keeps the name it was sent with": Rule(
-        _open_deliverable,
+        _open_deliverable_and_draft,
         lambda w, s: (
             "The file name contains a folder or a path separator (a slash or a backslash): "
             "rename the file, for example report.pdf, and send it again."
@@ -1462,11 +1467,11 @@ def _(w: World, s: dict[str, Any]) -> Any:
     )
 
 
-@case("a file keeps the name it was sent with", "API POST /api/v1/expenses/")
+@case("a file keeps the name it was sent with", "API PUT /api/v1/expenses/{id}/evidence/")
 def _(w: World, s: dict[str, Any]) -> Any:
-    fields = {**_expense_fields(w), "partner": str(w.partner_a.pk)}
-    body = multipart(fields, "evidence", "../invoice.pdf", PDF)
-    return api_client(w.partner_member).post("/api/v1/expenses/", body, content_type=MULTIPART)
+    body = multipart({}, "evidence", "../invoice.pdf", PDF)
+    path = f"/api/v1/expenses/{s['expense'].pk}/evidence/"
+    return api_client(w.partner_member).put(path, body, content_type=MULTIPART)
 
 
 @case("a file keeps the name it was sent with", "admin add workpackages.expense")
@@ -1997,6 +2002,12 @@ def command_doors() -> set[str]:
 WITHOUT_RULE: dict[str, str] = {
     "API POST /api/v1/auth/token/": "signs in: tests/api/test_tokens.py, test_login_throttling.py",
     "API DELETE /api/v1/auth/token/": "revokes the caller's own tokens: tests/api/test_tokens.py",
+    "API POST /api/v1/auth/tokens/": (
+        "the person's own integration tokens: tests/api/test_integration_tokens.py"
+    ),
+    "API POST /api/v1/auth/tokens/{id}/revoke/": (
+        "the person's own integration tokens: tests/api/test_integration_tokens.py"
+    ),
     "admin add auth.user": "a new person joins one of the coordinator's partners (membership_grant)",
     "admin add consortium.consortiumrole": "grants a role (consortium_role_grant); one per person",
     "admin add consortium.costcategory": "a new heading: field validation only",
@@ -2015,6 +2026,7 @@ WITHOUT_RULE: dict[str, str] = {
     "command send_report": "makes and sends a report; a sent one keeps its documents and goes on",
     "command backup": "reads the database and the media: tests/operations/test_backup.py",
     "command restore": "an operator puts a whole archive back: tests/operations/test_backup.py",
+    "page api-not-found": "an address the API does not have: a JSON 404 to every method",
     "page calendar-renew": "the person's own calendar feed",
     "page calendar-revoke": "the person's own calendar feed",
     "page language": "the person's own language",
@@ -2041,6 +2053,12 @@ WITHOUT_RULE: dict[str, str] = {
     "page team-resend": "an invitation email again, nothing changes: tests/portal/test_team.py",
     "page second-factor": "the person's own two-step sign-in: tests/portal/test_second_factor.py",
     "page second-factor-verify": "the sign-in's code step: tests/portal/test_second_factor.py",
+    "page integration-tokens": (
+        "the person's own integration tokens: tests/portal/test_integration_tokens_page.py"
+    ),
+    "page integration-token-revoke": (
+        "the person's own integration tokens: tests/portal/test_integration_tokens_page.py"
+    ),
     "admin action auth.user second_factor_reset": (
         "who resets whom (may_reset): tests/portal/test_second_factor.py"
     ),

@@ -9,10 +9,11 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from consortium.api.base import FILE_PARSERS, WritableViewSet
+from consortium.api.base import WritableViewSet
 from consortium.api.fields import NoInputSerializer, RequiredCommentSerializer
 from workpackages.money.filtersets import BudgetLineFilterSet, EffortFilterSet, ExpenseFilterSet
 from workpackages.money.models import BudgetLine, Effort, Expense
@@ -21,6 +22,7 @@ from workpackages.money.serializers import (
     BudgetLineSerializer,
     EffortSerializer,
     ExpenseAcceptSerializer,
+    ExpenseEvidenceSerializer,
     ExpenseSerializer,
 )
 from workpackages.money.services import (
@@ -64,10 +66,23 @@ class ExpenseViewSet(WritableViewSet):
     queryset = Expense.objects.all()
     serializer_class = ExpenseSerializer
     filterset_class = ExpenseFilterSet
-    parser_classes = FILE_PARSERS
     select_related = ("reviewed_by",)
     search_fields = ["description", "invoice_reference"]
     ordering_fields = ["incurred_on", "amount", "status", "submitted_at", "updated_at"]
+
+    @extend_schema(request=ExpenseEvidenceSerializer, responses=ExpenseSerializer)
+    @action(detail=True, methods=["put"], needs="change", parser_classes=[MultiPartParser])
+    def evidence(self, request: Request, pk: Any = None) -> Response:
+        """Attach or replace a draft's evidence file (the invoice or receipt), as a multipart
+        form with one `evidence` part; the same checks as every upload (type, content, size)."""
+        expense = self.get_object()
+        form = ExpenseEvidenceSerializer(
+            expense, data=request.data, context=self.get_serializer_context()
+        )
+        form.is_valid(raise_exception=True)
+        form.save()
+        fresh = self.get_queryset().get(pk=expense.pk)
+        return Response(self.get_serializer(fresh).data)
 
     @extend_schema(request=None)
     @action(detail=True, methods=["post"], needs="change")

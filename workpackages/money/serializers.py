@@ -5,6 +5,7 @@ through the actions (submit, accept, reject…), which call the services.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
@@ -80,8 +81,10 @@ class ExpenseSerializer(RecordSerializer):
             "created_at",
             "updated_at",
         ]
+        # The evidence file is sent on its own, as multipart (`ExpenseEvidenceSerializer`).
         read_only_fields = [
             "consortium",
+            "evidence",
             "accepted_amount",
             "status",
             "submitted_at",
@@ -89,6 +92,24 @@ class ExpenseSerializer(RecordSerializer):
             "review_comment",
         ]
         owner_fields = ["partner"]
+        # The model's rule (`Expense.clean`), said in the schema too, with the model's message.
+        extra_kwargs = {
+            "amount": {
+                "min_value": Decimal("0.01"),
+                "error_messages": {"min_value": _("An expense amount must be greater than zero.")},
+            }
+        }
+
+
+class ExpenseEvidenceSerializer(RecordSerializer):
+    """An expense's evidence file, sent alone as a multipart form (`PUT …/evidence/`): the
+    expense itself is written as JSON, which carries no file. Saved by `record_update`, like any
+    change of the expense, so a submitted or decided expense keeps its file."""
+
+    class Meta:
+        model = Expense
+        fields = ["evidence"]
+        extra_kwargs = {"evidence": {"required": True, "allow_null": False}}
 
     def validate_evidence(self, file: Any) -> Any:
         validate_sent_name(file)

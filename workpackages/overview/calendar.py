@@ -5,7 +5,19 @@ secret address and poll it; they sign in with nothing else, so the address's key
 credential. The feed holds, for each partner the person works for (active membership of an active
 partner): the deliverables and milestones the partner leads, on their due dates, and the due
 dates of the consortium's expense statements. Each is an all-day event whose UID stays the same
-from one poll to the next, so calendars update events instead of duplicating them.
+from one poll to the next, so calendars update events instead of duplicating them. A finished item
+says so in its title (an approved deliverable, an achieved or missed milestone, a submitted
+statement) instead of reading as due.
+
+A UID is the item's kind and primary key at a fixed domain, `UID_DOMAIN`, never the site's host:
+RFC 5545 asks UIDs to be unique the world over, not to resolve, and a host taken from `SITE_URL`
+would give every event a new UID, and every subscribed calendar a duplicate of it, the day the
+site moves to another address. The domain sits under `.invalid` (RFC 2606), which nobody can
+own, so no one else's UIDs end with it; an installation that wants its own sets
+`CALENDAR_UID_DOMAIN`, once.
+
+The feed's address handed out on the calendar page is on the host the page was served from; an
+address written where there is no request (an email) is on `SITE_URL`.
 """
 
 from __future__ import annotations
@@ -14,12 +26,13 @@ import datetime
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db.models import OuterRef, Subquery
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from icalendar import Calendar, Event, vDuration
 from icalendar.enums import TRANSP
@@ -27,6 +40,7 @@ from icalendar.enums import TRANSP
 from consortium.models import Membership, Profile, ReportingPeriod, language_of
 from consortium.portal import memberships_of
 from workpackages.money.models import Statement
+from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus
 from workpackages.workplan.models import Deliverable, Milestone
 
 # What `calendar_feed_renew` hands out: URL-safe base64, within the column's 64 characters.
@@ -34,6 +48,8 @@ TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 PRODID = "-//Consortium Manager//Partner deadlines//EN"
 # Calendar programs that honour it poll twice a day; the deadlines don't move faster than that.
 REFRESH = datetime.timedelta(hours=12)
+# The domain part of every UID unless `CALENDAR_UID_DOMAIN` names another (see above).
+UID_DOMAIN = "consortium-manager.invalid"
 
 
 @dataclass(frozen=True)
@@ -53,13 +69,15 @@ def site_url(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-def site_host() -> str:
-    """The host that makes event UIDs unique the world over (RFC 5545)."""
-    return urlsplit(settings.SITE_URL).hostname or "localhost"
+def uid_domain() -> str:
+    """The domain that makes UIDs unique the world over (RFC 5545), whatever the site's host."""
+    return str(getattr(settings, "CALENDAR_UID_DOMAIN", "") or UID_DOMAIN)
 
 
-def feed_url(token: str) -> str:
-    return site_url(reverse("calendar-feed", kwargs={"token": token}))
+def feed_url(token: str, request: HttpRequest | None = None) -> str:
+    """The feed's address: on the host `request` was served from, else on `SITE_URL`."""
+    path = reverse("calendar-feed", kwargs={"token": token})
+    return request.build_absolute_uri(path) if request is not None else site_url(path)
 
 
 def feed_owner(token: str) -> Any:
@@ -75,7 +93,7 @@ def feed_owner(token: str) -> Any:
     return profile.user if profile is not None else None
 
 
-def _deliverable_items(user: Any, memberships: list[Membership], host: str) -> list[FeedItem]:
+def _deliverable_items(user: Any, memberships: list[Membership], domain: str) -> list[FeedItem]:
     partners = [membership.partner for membership in memberships]
     rows = (
         Deliverable.objects.restrict(user, "view")
@@ -88,9 +106,13 @@ def _deliverable_items(user: Any, memberships: list[Membership], host: str) -> l
         workpackage = deliverable.workpackage
         items.append(
             FeedItem(
-                uid=f"deliverable-{deliverable.pk}@{host}",
+                uid=f"deliverable-{deliverable.pk}@{domain}",
                 day=deliverable.due_date,
-                summary=_("%(code)s %(title)s (due)")
+                summary=(
+                    _("%(code)s %(title)s (approved)")
+                    if deliverable.status == DeliverableStatus.APPROVED
+                    else _("%(code)s %(title)s (due)")
+                )
                 % {"code": deliverable.code, "title": deliverable.title},
                 description="\n".join(
                     [
@@ -106,7 +128,7 @@ def _deliverable_items(user: Any, memberships: list[Membership], host: str) -> l
     return items
 
 
-def _milestone_items(user: Any, memberships: list[Membership], host: str) -> list[FeedItem]:
+def _milestone_items(user: Any, memberships: list[Membership], domain: str) -> list[FeedItem]:
     partners = [membership.partner for membership in memberships]
     rows = (
         Milestone.objects.restrict(user, "view")
@@ -118,12 +140,21 @@ def _milestone_items(user: Any, memberships: list[Membership], host: str) -> lis
     items = []
     for milestone in rows:
         codes = ", ".join(workpackage.code for workpackage in milestone.workpackages.all())
+        names = {"code": milestone.code, "title": milestone.title}
+        if milestone.status == MilestoneStatus.ACHIEVED and milestone.achieved_on:
+            summary = _("%(code)s %(title)s (milestone achieved on %(day)s)") % {
+                **names,
+                "day": date_format(milestone.achieved_on, "DATE_FORMAT"),
+            }
+        elif milestone.status == MilestoneStatus.MISSED:
+            summary = _("%(code)s %(title)s (milestone missed)") % names
+        else:
+            summary = _("%(code)s %(title)s (milestone due)") % names
         items.append(
             FeedItem(
-                uid=f"milestone-{milestone.pk}@{host}",
+                uid=f"milestone-{milestone.pk}@{domain}",
                 day=milestone.due_date,
-                summary=_("%(code)s %(title)s (milestone due)")
-                % {"code": milestone.code, "title": milestone.title},
+                summary=summary,
                 description="\n".join(
                     [
                         _("Milestone of %(workpackages)s, led by %(partner)s.")
@@ -140,7 +171,7 @@ def _milestone_items(user: Any, memberships: list[Membership], host: str) -> lis
     return items
 
 
-def _statement_items(user: Any, memberships: list[Membership], host: str) -> list[FeedItem]:
+def _statement_items(user: Any, memberships: list[Membership], domain: str) -> list[FeedItem]:
     # A person works for one partner per consortium: a period's statement is that partner's.
     by_consortium = {membership.partner.consortium_id: membership for membership in memberships}
     submitted = (
@@ -166,9 +197,13 @@ def _statement_items(user: Any, memberships: list[Membership], host: str) -> lis
             state = _("Not submitted yet.")
         items.append(
             FeedItem(
-                uid=f"statement-{period.pk}-{partner.pk}@{host}",
+                uid=f"statement-{period.pk}-{partner.pk}@{domain}",
                 day=period.statement_due_date,
-                summary=_("Expense statement P%(number)s due (%(consortium)s)")
+                summary=(
+                    _("Expense statement P%(number)s submitted (%(consortium)s)")
+                    if period.submitted_at
+                    else _("Expense statement P%(number)s due (%(consortium)s)")
+                )
                 % {"number": period.number, "consortium": partner.consortium.acronym},
                 description="\n".join(
                     [
@@ -189,11 +224,11 @@ def feed_items(user: Any, memberships: list[Membership] | None = None) -> list[F
     memberships = memberships_of(user) if memberships is None else memberships
     if not memberships:
         return []
-    host = site_host()
+    domain = uid_domain()
     items = (
-        _deliverable_items(user, memberships, host)
-        + _milestone_items(user, memberships, host)
-        + _statement_items(user, memberships, host)
+        _deliverable_items(user, memberships, domain)
+        + _milestone_items(user, memberships, domain)
+        + _statement_items(user, memberships, domain)
     )
     return sorted(items, key=lambda item: (item.day, item.kind, item.summary))
 
@@ -204,7 +239,7 @@ def feed_calendar(user: Any, items: list[FeedItem], now: datetime.datetime) -> C
         prodid=PRODID,
         name=_("Deadlines – Consortium Manager"),
         description=_("Deliverables, milestones and expense statements of your organisation."),
-        uid=f"calendar-{user.pk}@{site_host()}",
+        uid=f"calendar-{user.pk}@{uid_domain()}",
         refresh_interval=REFRESH,
     )
     calendar.add("X-PUBLISHED-TTL", vDuration(REFRESH))

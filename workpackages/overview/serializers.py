@@ -15,6 +15,11 @@ from workpackages.jobs.choices import JobImpact, JobStatus
 from workpackages.overview.selectors import ConsortiumSummary
 from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus
 
+CONSUMED_HELP = _(
+    "Accepted expenses, plus the flat-rate overheads they carry (each flat-rate heading's rate on "
+    "its base heading's accepted costs), in EUR."
+)
+
 
 class BudgetRowSerializer(serializers.Serializer):
     id = serializers.IntegerField(source="key")
@@ -22,7 +27,7 @@ class BudgetRowSerializer(serializers.Serializer):
     name = serializers.CharField(source="label")
     planned = serializers.DecimalField(**MONEY)
     granted = serializers.DecimalField(**MONEY)
-    consumed = serializers.DecimalField(**MONEY)
+    consumed = serializers.DecimalField(**MONEY, help_text=CONSUMED_HELP)
     consumption_percent = serializers.DecimalField(
         source="consumption", max_digits=7, decimal_places=1, allow_null=True
     )
@@ -45,7 +50,7 @@ MilestoneStatusCounts = _counts("MilestoneStatusCounts", MilestoneStatus.values)
 class BudgetSummarySerializer(serializers.Serializer):
     planned = serializers.DecimalField(**MONEY)
     granted = serializers.DecimalField(**MONEY)
-    consumed = serializers.DecimalField(**MONEY)
+    consumed = serializers.DecimalField(**MONEY, help_text=CONSUMED_HELP)
     consumption_percent = serializers.DecimalField(max_digits=7, decimal_places=1, allow_null=True)
     overspent_lines = serializers.IntegerField()
     by_partner = BudgetRowSerializer(many=True)

@@ -39,7 +39,8 @@ def index(request: HttpRequest) -> HttpResponse:
         for item in feed_items(request.user, list(request.scope.memberships))  # type: ignore[attr-defined]
         if item.day >= today
     ]
-    url = feed_url(token) if token else ""
+    # On the host the page came from: the one the person reaches the site by.
+    url = feed_url(token, request) if token else ""
     return render(
         request,
         "portal/calendar/index.html",
