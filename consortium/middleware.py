@@ -8,8 +8,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.middleware import common
+from django.middleware.http import ConditionalGetMiddleware
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
@@ -123,3 +124,17 @@ class CommonMiddleware(common.CommonMiddleware):
         if request.path_info.startswith(API_PREFIX):
             return False
         return super().should_redirect_with_slash(request)
+
+
+class ApiConditionalGetMiddleware(ConditionalGetMiddleware):
+    """Django's conditional GET for the API's answers only: each read carries an `ETag` of its
+    body, and a client that sends it back in `If-None-Match` gets `304 Not Modified` and no body
+    when nothing changed, which spares an integration's polling the transfer of unchanged pages.
+    The site's pages are left alone (they are never cached, and carry per-request tokens)."""
+
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
+        if not request.path_info.startswith(API_PREFIX):
+            return response
+        return super().process_response(request, response)

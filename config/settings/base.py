@@ -63,6 +63,9 @@ MIDDLEWARE = [
     # Permissions-Policy, and no cache of anyone's own pages, API answers or files.
     "csp.middleware.CSPMiddleware",
     "config.security.SecurityHeadersMiddleware",
+    # An API answer's ETag is of its final body: `304 Not Modified` to an `If-None-Match` that
+    # matches (sync by polling).
+    "consortium.middleware.ApiConditionalGetMiddleware",
     # A body declared past any form's limit is refused before it is read.
     "workpackages.uploads.RequestSizeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

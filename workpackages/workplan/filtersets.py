@@ -24,7 +24,13 @@ from workpackages.workplan.choices import (
     Dissemination,
     MilestoneStatus,
 )
-from workpackages.workplan.models import Deliverable, Milestone, Workpackage, overdue_deliverable
+from workpackages.workplan.models import (
+    Deliverable,
+    Milestone,
+    Workpackage,
+    late_deliverable,
+    overdue_deliverable,
+)
 
 
 def partner_filter(field_name: str = "partner") -> filters.ModelChoiceFilter:
@@ -78,6 +84,10 @@ class DeliverableFilterSet(DueFilterSet):
     dissemination = filters.ChoiceFilter(
         choices=Dissemination.choices, label=_("dissemination level")
     )
+    late = StrictBooleanFilter(
+        method="filter_late",
+        label=_("late (open past the due date, or first sent after it)"),
+    )
 
     class Meta:
         model = Deliverable
@@ -85,6 +95,13 @@ class DeliverableFilterSet(DueFilterSet):
 
     def overdue_condition(self, today: Any) -> Any:
         return overdue_deliverable(today)
+
+    def filter_late(self, queryset: Any, name: str, value: bool | None) -> Any:
+        """Late as the summary, the dashboard and the reports count it (`late_deliverable`)."""
+        if value is None:
+            return queryset
+        condition = late_deliverable(timezone.localdate())
+        return queryset.filter(condition) if value else queryset.exclude(condition)
 
 
 class MilestoneFilterSet(DueFilterSet):
