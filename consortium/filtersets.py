@@ -161,7 +161,7 @@ class MembershipFilterSet(IncrementalFilterSet):
         fields: list[str] = []
 
 
-class ReportingPeriodFilterSet(ScopedFilterSet):
+class ReportingPeriodFilterSet(IncrementalFilterSet):
     contains = IsoDateFilter(method="filter_contains", label=_("contains the date"))
 
     class Meta:
@@ -172,7 +172,7 @@ class ReportingPeriodFilterSet(ScopedFilterSet):
         return queryset.filter(start_date__lte=value, end_date__gte=value)
 
 
-class CostCategoryFilterSet(ScopedFilterSet):
+class CostCategoryFilterSet(IncrementalFilterSet):
     kind = filters.ChoiceFilter(choices=choices.CostCategoryKind.choices, label=_("kind"))
 
     class Meta:

@@ -150,7 +150,9 @@ def reporting_periods_generate(
         if period.pk is not None:
             if user is not None:
                 period._history_user = user
-            period.save(update_fields=["start_date", "end_date", "statement_due_date"])
+            period.save(
+                update_fields=["start_date", "end_date", "statement_due_date", "updated_at"]
+            )
         periods.append(period)
     # New periods in one insert, with their history rows in another.
     if new:

@@ -108,7 +108,15 @@ class MembershipSerializer(serializers.ModelSerializer):
 class ReportingPeriodSerializer(serializers.ModelSerializer):
     class Meta:
         model = ReportingPeriod
-        fields = ["id", "consortium", "number", "start_date", "end_date", "statement_due_date"]
+        fields = [
+            "id",
+            "consortium",
+            "number",
+            "start_date",
+            "end_date",
+            "statement_due_date",
+            "updated_at",
+        ]
 
 
 class CostCategorySerializer(serializers.ModelSerializer):
@@ -125,6 +133,7 @@ class CostCategorySerializer(serializers.ModelSerializer):
             "flat_rate",
             "flat_rate_base",
             "evidence_required",
+            "updated_at",
         ]
 
     def get_name(self, obj: CostCategory) -> str:

@@ -156,7 +156,7 @@ class Consortium(TimeStamped):
             )
 
 
-class ReportingPeriod(ValidatedModel):
+class ReportingPeriod(TimeStamped):
     """A reporting period (6 months by default) after which partners file their expense statements."""
 
     consortium = models.ForeignKey(
@@ -217,7 +217,7 @@ def heading_name(name: str) -> str:
     return name if translated == name.replace("\r\n", "\n").replace("\r", "\n") else translated
 
 
-class CostCategory(ValidatedModel):
+class CostCategory(TimeStamped):
     """An eligible cost heading of a consortium (personnel, operating costs, overheads…)."""
 
     consortium = models.ForeignKey(

@@ -228,6 +228,17 @@ def test_an_advertised_search_narrows_the_list(
 # Changed since --------------------------------------------------------------------------------
 
 
+def test_every_list_of_the_plan_and_the_money_takes_updated_since() -> None:
+    """Reporting periods and cost headings included: a sync misses none of them. The person's
+    own integration tokens are not data to synchronise."""
+    without = sorted(
+        path
+        for path, view in LISTS.items()
+        if "updated_since" not in view.filterset_class.base_filters
+    )
+    assert without == ["/api/v1/auth/tokens/"]
+
+
 @pytest.mark.parametrize(
     "path",
     [
