@@ -73,6 +73,8 @@ EXPECTED: dict[Operation, tuple[int, int, int, int, int, int]] = {
     ("GET",    "/api/v1/consortia/"):                          (401, 200, 200, 200, 200, 200),
     ("GET",    "/api/v1/consortia/{id}/"):                     (401, 200, 200, 200, 404, 200),
     ("GET",    "/api/v1/consortia/{id}/summary/"):             (401, 200, 200, 200, 404, 200),
+    ("GET",    "/api/v1/consortia/{id}/budget-breakdown/"):    (401, 200, 200, 200, 404, 200),
+    ("GET",    "/api/v1/consortia/{id}/jobs-breakdown/"):      (401, 200, 200, 200, 404, 200),
     ("GET",    "/api/v1/organisations/"):                      (401, 200, 200, 200, 200, 200),
     ("GET",    "/api/v1/organisations/{id}/"):                 (401, 200, 200, 200, 404, 200),
     ("GET",    "/api/v1/partners/"):                           (401, 200, 200, 200, 200, 200),
@@ -323,6 +325,8 @@ SPECS: dict[Operation, Spec] = {
     ("GET", "/api/v1/consortia/"): Spec(target=_get("consortium")),
     ("GET", "/api/v1/consortia/{id}/"): Spec(target=_get("consortium")),
     ("GET", "/api/v1/consortia/{id}/summary/"): Spec(target=_get("consortium")),
+    ("GET", "/api/v1/consortia/{id}/budget-breakdown/"): Spec(target=_get("consortium")),
+    ("GET", "/api/v1/consortia/{id}/jobs-breakdown/"): Spec(target=_get("consortium")),
     ("GET", "/api/v1/organisations/"): Spec(target=lambda w: w.partner_a.organisation),
     ("GET", "/api/v1/organisations/{id}/"): Spec(target=lambda w: w.partner_a.organisation),
     ("GET", "/api/v1/partners/"): Spec(target=_get("partner_a")),
@@ -531,9 +535,14 @@ def test_each_caller_gets_the_answer_of_the_matrix(
     data = answer.json()
     if method == "GET" and "{id}" not in template:
         _check_list(data["results"], role, target, sibling, pit_test)
-    elif method == "GET" and template.endswith("/summary/"):
+    elif method == "GET" and template.endswith(("/summary/", "-breakdown/")):
         assert data["consortium"]["id"] == target.pk
         assert data["scope"] == ("partner" if role.startswith("partner") else "consortium")
+        # A partner's people read their own partner's rows, never another's.
+        partners = {row["partner"] for row in data.get("rows", [])}
+        if role.startswith("partner"):
+            own = world.partner_a if role == "partner_a" else world.partner_b
+            assert partners <= {own.pk}, (template, role, partners)
     elif method == "GET":
         assert data["id"] == target.pk
     elif spec.creates is not None:

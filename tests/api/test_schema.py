@@ -100,7 +100,7 @@ def test_schema_is_served_anonymously_as_a_valid_openapi_3_document() -> None:
     assert str(document["openapi"]).startswith("3.")
     assert document["info"]["title"] == "Consortium Manager API"
     validate_schema(document)
-    assert len(_operations(document)) == 56
+    assert len(_operations(document)) == 58
     assert all(path.startswith("/api/v1/") for path in document["paths"])
 
 

@@ -229,6 +229,29 @@ def budget_rows(
     )
 
 
+def budget_breakdown(
+    consortium_id: int, partners_only: QuerySet[Any] | None = None
+) -> list[dict[str, Any]]:
+    """The active budget lines of a consortium, each a partner × workpackage × heading, with
+    planned, granted and consumed (the summary's figures, line by line); `partners_only` leaves
+    out every other partner's. One query."""
+    lines = BudgetLine.objects.filter(consortium_id=consortium_id, status=BudgetLineStatus.ACTIVE)
+    if partners_only is not None:
+        lines = lines.filter(partner_id__in=partners_only)
+    return list(
+        budget_lines_with_consumption(lines)
+        .order_by("partner__number", "workpackage__number", "category__position", "pk")
+        .values(
+            "partner_id",
+            "workpackage_id",
+            "category_id",
+            "planned_amount",
+            "granted_amount",
+            "consumed",
+        )
+    )
+
+
 def owes_statements() -> Exists:
     """Whether a partner (the outer row) owes an expense statement for each reporting period:
     it has an active budget line. Without one it declares no cost: the reminders don't chase it,

@@ -164,3 +164,51 @@ def summary_data(summary: ConsortiumSummary) -> dict[str, Any]:
             "indirect": impact(JobImpact.INDIRECT, jobs.indirect_target),
         },
     }
+
+
+class BudgetBreakdownRowSerializer(serializers.Serializer):
+    partner = serializers.IntegerField(source="partner_id")
+    workpackage = serializers.IntegerField(source="workpackage_id")
+    category = serializers.IntegerField(source="category_id", help_text=_("The cost heading."))
+    planned = serializers.DecimalField(source="planned_amount", **MONEY)
+    granted = serializers.DecimalField(source="granted_amount", **MONEY)
+    consumed = serializers.DecimalField(
+        **MONEY,
+        help_text=_(
+            "Accepted expenses of the line; on a flat-rate heading, its rate on the base "
+            "heading's accepted costs, rounded to the cent per line."
+        ),
+    )
+
+
+class BudgetBreakdownSerializer(serializers.Serializer):
+    """The budget by partner × workpackage × cost heading (one row per active budget line), as
+    the user may see it: a partner's people get their own partner's lines."""
+
+    consortium = ConsortiumReferenceSerializer()
+    as_of = serializers.DateTimeField(help_text=_("When the figures were read."))
+    scope = serializers.ChoiceField(choices=["consortium", "partner"])
+    rows = BudgetBreakdownRowSerializer(many=True)
+
+
+class JobsBreakdownRowSerializer(serializers.Serializer):
+    partner = serializers.IntegerField(source="partner_id")
+    period = serializers.IntegerField(
+        source="period_id",
+        allow_null=True,
+        help_text=_("The reporting period the jobs' start date falls in; null: in none."),
+    )
+    impact = serializers.ChoiceField(choices=JobImpact.choices)
+    status = serializers.ChoiceField(choices=JobStatus.choices)
+    headcount = serializers.IntegerField()
+    fte = serializers.DecimalField(max_digits=9, decimal_places=2)
+
+
+class JobsBreakdownSerializer(serializers.Serializer):
+    """Jobs by partner × direct/indirect × status × reporting period, headcount and FTE, as the
+    user may see them: a partner's people get their own partner's jobs."""
+
+    consortium = ConsortiumReferenceSerializer()
+    as_of = serializers.DateTimeField(help_text=_("When the figures were read."))
+    scope = serializers.ChoiceField(choices=["consortium", "partner"])
+    rows = JobsBreakdownRowSerializer(many=True)
