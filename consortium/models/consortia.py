@@ -16,7 +16,6 @@ from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
 from consortium import choices, dates
-from consortium.constraints import ValidatedModel
 from consortium.models.base import PERCENT_VALIDATORS, TimeStamped
 from consortium.querysets import (
     ScopedQuerySet,
