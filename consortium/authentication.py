@@ -52,7 +52,9 @@ class ApiTokenAuthentication(TokenAuthentication):
                         "writes."
                     )
                 )
-            _note_use(token)
+            # Recorded once the answer is made, outside the request's transaction: an error
+            # answer rolls that back, and the row's lock would hold the token's other requests.
+            request._request.integration_token_used = token  # type: ignore[attr-defined]
         return user, token
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
@@ -137,9 +139,11 @@ def _integration_credentials(secret: str) -> tuple[Any, IntegrationToken]:
     return user, token
 
 
-def _note_use(token: IntegrationToken) -> None:
+def note_use(token: IntegrationToken) -> None:
     """Record when the token was last used, at most once a minute: the conditional update
-    makes the requests of the same minute, concurrent ones included, write nothing."""
+    makes the requests of the same minute, concurrent ones included, write nothing. Called by
+    `consortium.middleware.IntegrationTokenUseMiddleware` once the answer is made, whatever it is,
+    in a statement of its own."""
     now = timezone.now()
     if token.last_used_at is not None and now - token.last_used_at < LAST_USED_EVERY:
         return

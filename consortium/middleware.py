@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
-from consortium.authentication import ApiTokenAuthentication
+from consortium.authentication import ApiTokenAuthentication, note_use
 from consortium.models import Profile
 from consortium.second_factor import second_factor_due, second_factor_enrolment_due
 
@@ -135,6 +135,22 @@ class ApiConditionalGetMiddleware(ConditionalGetMiddleware):
     def process_response(
         self, request: HttpRequest, response: HttpResponseBase
     ) -> HttpResponseBase:
-        if not request.path_info.startswith(API_PREFIX):
-            return response
+        if not request.path_info.startswith(API_PREFIX) or not 200 <= response.status_code < 300:
+            return response  # a refusal or an error has nothing to keep
         return super().process_response(request, response)
+
+
+class IntegrationTokenUseMiddleware:
+    """Records an integration token's last use (`authentication.note_use`) after the request,
+    outside its transaction: a refusal rolls the request's writes back but the token was used
+    all the same, and the token's other requests never wait on the row's lock."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        token = getattr(request, "integration_token_used", None)
+        if token is not None:
+            note_use(token)
+        return response

@@ -496,13 +496,13 @@ INTEGRATION_TOKEN_LIFETIMES = (30, 90, 180, 365)
 def integration_token_lifetimes() -> list[int]:
     """The lifetimes offered, in days: a token of an integration nobody looks after any more
     stops by itself within INTEGRATION_TOKEN_MAX_DAYS (365 unless the site sets fewer)."""
-    longest = getattr(settings, "INTEGRATION_TOKEN_MAX_DAYS", 365)
+    longest = settings.INTEGRATION_TOKEN_MAX_DAYS
     return [days for days in INTEGRATION_TOKEN_LIFETIMES if days <= longest] or [longest]
 
 
 def integration_tokens_allowed() -> int:
     """How many live tokens a person may hold at once (INTEGRATION_TOKENS_PER_PERSON, 20)."""
-    return int(getattr(settings, "INTEGRATION_TOKENS_PER_PERSON", 20))
+    return int(settings.INTEGRATION_TOKENS_PER_PERSON)
 
 
 @transaction.atomic
@@ -599,11 +599,12 @@ def integration_token_revoke(*, token: IntegrationToken, by: Any) -> Integration
 
 @transaction.atomic
 def integration_tokens_end(*, user: Any, by: Any) -> int:
-    """End every working token of `user`, each in the history (a second factor reset after a lost
-    phone: whoever holds the phone holds no token either). How many were ended."""
+    """End every token of `user` not yet revoked nor expired, each in the history (a second
+    factor reset after a lost phone: whoever holds the phone holds no token either); the others
+    keep the state they ended in. How many were ended."""
     now = timezone.now()
     working = IntegrationToken.objects.select_for_update().filter(
-        user_id=user.pk, revoked_at__isnull=True
+        user_id=user.pk, revoked_at__isnull=True, expires_at__gt=now
     )
     ended = 0
     for token in working:

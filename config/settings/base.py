@@ -66,6 +66,8 @@ MIDDLEWARE = [
     # An API answer's ETag is of its final body: `304 Not Modified` to an `If-None-Match` that
     # matches (sync by polling).
     "consortium.middleware.ApiConditionalGetMiddleware",
+    # After the answer, outside the request's transaction: an integration token's last use.
+    "consortium.middleware.IntegrationTokenUseMiddleware",
     # A body declared past any form's limit is refused before it is read.
     "workpackages.uploads.RequestSizeMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -296,6 +298,10 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # The domain of the calendar feed's event UIDs, set once and kept when the site moves
 # (workpackages/overview/calendar.py); an installation names its own to be unique the world over.
 CALENDAR_UID_DOMAIN = env.str("CALENDAR_UID_DOMAIN", default="consortium-manager.invalid")
+# Integration tokens (consortium/services.py): the longest lifetime offered, in days, and how
+# many working tokens a person may hold at once.
+INTEGRATION_TOKEN_MAX_DAYS = env.int("INTEGRATION_TOKEN_MAX_DAYS", default=365)
+INTEGRATION_TOKENS_PER_PERSON = env.int("INTEGRATION_TOKENS_PER_PERSON", default=20)
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST

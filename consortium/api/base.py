@@ -28,6 +28,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.defaultfilters import filesizeformat
 from django.urls import Resolver404, get_script_prefix, resolve
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import force_instance
 from rest_framework import exceptions, filters, mixins, permissions, serializers, viewsets
@@ -322,6 +323,7 @@ class DocumentedErrorsSchema(AutoSchema):
         return responses
 
 
+@csrf_exempt  # reads no body and changes nothing: every method gets its JSON 404
 def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
     """Any address under `/api/` that is none of the API's: a 404 in the API's error shape (not
     the site's page), and, for an address missing its trailing slash, the one to use. Served by

@@ -42,6 +42,10 @@ def test_only_reads_of_the_api_carry_an_etag(expense: Any, coordinator: Any) -> 
     client = api_client(coordinator)
     refused = client.get("/api/v1/expenses/", {"status": "nonsense"})
     assert refused.status_code == 400
+    assert not refused.has_header("ETag")
+    missing = client.get("/api/v1/expenses/999999/")
+    assert missing.status_code == 404
+    assert not missing.has_header("ETag")
     written = client.patch(
         f"/api/v1/expenses/{expense.pk}/", {"description": "Edited"}, format="json"
     )

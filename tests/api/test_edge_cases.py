@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection, connections
+from rest_framework.test import APIClient
 
 from consortium.choices import MembershipRole
 from consortium.services import membership_grant
@@ -135,6 +136,12 @@ def test_an_address_that_is_not_the_apis_is_a_json_404(
         assert answer.status_code == 404, answer.content
         assert answer["Content-Type"] == "application/json"
         assert answer.json() == {"detail": detail}
+    # A script's client that enforces CSRF, as a browser's session would: the same JSON 404.
+    enforcing = APIClient(enforce_csrf_checks=True)
+    enforcing.force_login(coordinator)
+    answer = getattr(enforcing, method)(path, {}, format="json")
+    assert (answer.status_code, answer["Content-Type"]) == (404, "application/json")
+    assert not answer.has_header("ETag")
     # A malformed id within a real address is the API's own 404, in JSON too.
     answer = api_client(coordinator).get("/api/v1/expenses/abc/")
     assert answer.status_code == 404

@@ -156,6 +156,16 @@ def test_last_used_moves_at_most_once_a_minute(partner_member: Any, time_machine
     assert token.last_used_at is not None and token.last_used_at > first
 
 
+def test_a_refused_request_still_counts_as_a_use(partner_member: Any) -> None:
+    """The refusal rolls the request's writes back; the token's use is recorded all the same."""
+    token, secret = _issue(partner_member, "ERP sync", read_only=False)
+    refused = _client(secret).post("/api/v1/expenses/", {"amount": "-1"}, format="json")
+    assert refused.status_code == 400
+    assert not refused.has_header("ETag")
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+
+
 def test_issuing_and_revoking_are_in_the_history(partner_member: Any) -> None:
     token, _secret = _issue(partner_member, "ERP sync")
     integration_token_revoke(token=token, by=partner_member)

@@ -12,9 +12,9 @@ statement) instead of reading as due.
 A UID is the item's kind and primary key at a fixed domain, `UID_DOMAIN`, never the site's host:
 RFC 5545 asks UIDs to be unique the world over, not to resolve, and a host taken from `SITE_URL`
 would give every event a new UID, and every subscribed calendar a duplicate of it, the day the
-site moves to another address. The domain sits under `.invalid` (RFC 2606), which nobody can
-own, so no one else's UIDs end with it; an installation that wants its own sets
-`CALENDAR_UID_DOMAIN`, once.
+site moves to another address. The default domain sits under `.invalid` (RFC 2606), which
+nobody can own; installations that keep it share it, so one whose people also subscribe to
+another installation's feed sets its own `CALENDAR_UID_DOMAIN` (one of its domains), once.
 
 The feed's address handed out on the calendar page is on the host the page was served from; an
 address written where there is no request (an email) is on `SITE_URL`.
