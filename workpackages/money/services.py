@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
@@ -315,8 +315,23 @@ def expense_accept(
         user=user,
         update_fields=["status", "accepted_amount", "reviewed_by", "reviewed_at", "review_comment"],
     )
+    _consumption_moved([expense], expense.reviewed_at)
     notify_expense_partly_accepted(expense=expense, user=user)
     return expense
+
+
+def _consumption_moved(expenses: list[Expense], at: datetime.datetime) -> None:
+    """The budget lines whose consumed amount the acceptance of `expenses` changed (each
+    expense's line, and the flat-rate lines computed on its heading) are changed at `at`: an
+    integration syncing by `updated_since` reads their new figure. Not a change of the line
+    itself, so not a row of its history."""
+    moved = Q()
+    for expense in expenses:
+        moved |= Q(partner_id=expense.partner_id, workpackage_id=expense.workpackage_id) & (
+            Q(category_id=expense.category_id) | Q(category__flat_rate_base_id=expense.category_id)
+        )
+    if expenses:
+        BudgetLine.objects.filter(moved).update(updated_at=at)
 
 
 @transaction.atomic
@@ -346,6 +361,7 @@ def expenses_accept(
         user=user,
         update_fields=["status", "accepted_amount", "reviewed_by", "reviewed_at", "review_comment"],
     )
+    _consumption_moved(rows, moment)
     return rows
 
 
