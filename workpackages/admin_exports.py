@@ -22,12 +22,11 @@ from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.text import capfirst
-from django.utils.translation import gettext as _
 
 from consortium.exports import write_csv, write_xlsx
-from consortium.portal import CHUNK_SIZE, CONTENT_TYPES, choice_labels
-from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
-from workpackages.money.choices import ExpenseStatus
+from consortium.portal import CHUNK_SIZE, CONTENT_TYPES
+from workpackages.jobs.views import JOB_COLUMNS, JOB_FIELDS, job_export_row
+from workpackages.money.views import EXPENSE_COLUMNS, EXPENSE_FIELDS, expense_export_row
 
 
 class ChangelistExport:
@@ -100,152 +99,31 @@ class ChangelistExport:
         return response
 
 
-def _partner(number: int, short_name: str) -> str:
-    return f"P{number} {short_name}"
+# The coordinators' files are the partners' own, each row led by its consortium and partner.
+PREFIX_FIELDS = ("consortium", "partner")
+PREFIX_COLUMNS = ("consortium__acronym", "partner__number", "partner__organisation__short_name")
+
+
+def _with_partner(row: Callable[..., tuple[Any, ...]]) -> Callable[..., tuple[Any, ...]]:
+    def prefixed(consortium: str, number: int, short_name: str, *rest: Any) -> tuple[Any, ...]:
+        return (consortium, f"P{number} {short_name}", *row(*rest))
+
+    return prefixed
 
 
 class ExpenseExport(ChangelistExport):
     export_subject = "expenses"
-    export_fields = (
-        "consortium",
-        "partner",
-        "incurred_on",
-        "period",
-        "workpackage",
-        "category",
-        "description",
-        "invoice_reference",
-        "amount",
-        "accepted_amount",
-        "status",
-    )
-    export_columns = (
-        "consortium__acronym",
-        "partner__number",
-        "partner__organisation__short_name",
-        "incurred_on",
-        "period__number",
-        "period__start_date",
-        "period__end_date",
-        "workpackage__number",
-        "category__name",
-        "description",
-        "invoice_reference",
-        "amount",
-        "accepted_amount",
-        "status",
-    )
+    export_fields = (*PREFIX_FIELDS, *EXPENSE_FIELDS)
+    export_columns = (*PREFIX_COLUMNS, *EXPENSE_COLUMNS)
 
     def export_row(self) -> Callable[..., tuple[Any, ...]]:
-        statuses = choice_labels(ExpenseStatus)
-        period_label = _("P%(number)s (%(start)s – %(end)s)")
-
-        def row(
-            consortium: str,
-            partner: int,
-            short_name: str,
-            incurred_on: Any,
-            period: int,
-            start: Any,
-            end: Any,
-            workpackage: int,
-            category: str,
-            description: str,
-            reference: str,
-            amount: Any,
-            accepted: Any,
-            status: str,
-        ) -> tuple[Any, ...]:
-            return (
-                consortium,
-                _partner(partner, short_name),
-                incurred_on,
-                period_label
-                % {
-                    "number": period,
-                    "start": start.strftime("%m/%Y"),
-                    "end": end.strftime("%m/%Y"),
-                },
-                f"WP{workpackage}",
-                category,
-                description,
-                reference,
-                amount,
-                accepted,
-                statuses.get(status, status),
-            )
-
-        return row
+        return _with_partner(expense_export_row())
 
 
 class JobRecordExport(ChangelistExport):
     export_subject = "jobs"
-    export_fields = (
-        "consortium",
-        "partner",
-        "position_title",
-        "category",
-        "contract_type",
-        "fte",
-        "start_date",
-        "end_date",
-        "impact",
-        "status",
-        "workpackage",
-        "evidence_note",
-    )
-    export_columns = (
-        "consortium__acronym",
-        "partner__number",
-        "partner__organisation__short_name",
-        "position_title",
-        "category",
-        "contract_type",
-        "fte",
-        "start_date",
-        "end_date",
-        "impact",
-        "status",
-        "workpackage__number",
-        "evidence_note",
-    )
+    export_fields = (*PREFIX_FIELDS, *JOB_FIELDS)
+    export_columns = (*PREFIX_COLUMNS, *JOB_COLUMNS)
 
     def export_row(self) -> Callable[..., tuple[Any, ...]]:
-        category, contract, impact, status = (
-            choice_labels(JobCategory),
-            choice_labels(ContractType),
-            choice_labels(JobImpact),
-            choice_labels(JobStatus),
-        )
-
-        def row(
-            consortium: str,
-            partner: int,
-            short_name: str,
-            title: str,
-            job_category: str,
-            job_contract: str,
-            fte: Any,
-            start_date: Any,
-            end_date: Any,
-            job_impact: str,
-            job_status: str,
-            workpackage: int | None,
-            evidence: str,
-        ) -> tuple[Any, ...]:
-            return (
-                consortium,
-                _partner(partner, short_name),
-                title,
-                category.get(job_category, job_category),
-                contract.get(job_contract, job_contract),
-                fte,
-                start_date,
-                end_date,
-                impact.get(job_impact, job_impact),
-                status.get(job_status, job_status),
-                f"WP{workpackage}" if workpackage is not None else "",
-                evidence,
-            )
-
-        return row
+        return _with_partner(job_export_row())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -173,10 +174,12 @@ JOB_FIELDS = (
 )
 
 
-@partner_view
-def job_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
-    scope = request.scope  # type: ignore[attr-defined]
-    jobs = JobRecord.objects.restrict(request.user, "view").filter(partner=scope.partner)
+JOB_COLUMNS = (*JOB_FIELDS[:-2], "workpackage__number", "evidence_note")
+
+
+def job_export_row() -> Callable[..., tuple[Any, ...]]:
+    """An exported job record's cells from `JOB_COLUMNS`, in the request's language: the
+    partner's own export and the coordinators' (which adds the consortium and the partner)."""
     category, contract, impact, status = (
         choice_labels(JobCategory),
         choice_labels(ContractType),
@@ -209,6 +212,13 @@ def job_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpRe
             evidence,
         )
 
+    return row
+
+
+@partner_view
+def job_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
+    scope = request.scope  # type: ignore[attr-defined]
+    jobs = JobRecord.objects.restrict(request.user, "view").filter(partner=scope.partner)
     return export_rows(
         request,
         fmt,
@@ -216,8 +226,8 @@ def job_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpRe
         list_name="job-list",
         subject="jobs",
         fields=JOB_FIELDS,
-        columns=(*JOB_FIELDS[:-2], "workpackage__number", "evidence_note"),
-        row=row,
+        columns=JOB_COLUMNS,
+        row=job_export_row(),
     )
 
 

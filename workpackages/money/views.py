@@ -4,6 +4,7 @@ of a spreadsheet. Every write goes through the money's services or the expense i
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, cast
 
@@ -416,10 +417,24 @@ EXPENSE_FIELDS = (
 )
 
 
-@partner_view
-def expense_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
-    scope = request.scope  # type: ignore[attr-defined]
-    expenses = Expense.objects.restrict(request.user, "view").filter(partner=scope.partner)
+EXPENSE_COLUMNS = (
+    "incurred_on",
+    "period__number",
+    "period__start_date",
+    "period__end_date",
+    "workpackage__number",
+    "category__name",
+    "description",
+    "invoice_reference",
+    "amount",
+    "accepted_amount",
+    "status",
+)
+
+
+def expense_export_row() -> Callable[..., tuple[Any, ...]]:
+    """An exported expense's cells from `EXPENSE_COLUMNS`, in the request's language: the
+    partner's own export and the coordinators' (which adds the consortium and the partner)."""
     statuses = choice_labels(ExpenseStatus)
     period_label = _("P%(number)s (%(start)s – %(end)s)")
 
@@ -453,6 +468,13 @@ def expense_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHt
             statuses.get(status, status),
         )
 
+    return row
+
+
+@partner_view
+def expense_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHttpResponse:
+    scope = request.scope  # type: ignore[attr-defined]
+    expenses = Expense.objects.restrict(request.user, "view").filter(partner=scope.partner)
     return export_rows(
         request,
         fmt,
@@ -462,20 +484,8 @@ def expense_export(request: HttpRequest, fmt: str) -> HttpResponse | StreamingHt
         list_name="expense-list",
         subject="expenses",
         fields=EXPENSE_FIELDS,
-        columns=(
-            "incurred_on",
-            "period__number",
-            "period__start_date",
-            "period__end_date",
-            "workpackage__number",
-            "category__name",
-            "description",
-            "invoice_reference",
-            "amount",
-            "accepted_amount",
-            "status",
-        ),
-        row=row,
+        columns=EXPENSE_COLUMNS,
+        row=expense_export_row(),
     )
 
 
