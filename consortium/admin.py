@@ -21,6 +21,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext_lazy
 
+import consortium.admin_webhooks as webhook_pages  # noqa: F401  (they register themselves)
 from consortium import accounts, choices, second_factor, services
 from consortium.adminkit import service_action
 from consortium.models import (

@@ -1,5 +1,5 @@
-"""Handing work to Celery, the base class of every task, and the one email task of the accounts
-and team pages.
+"""Handing work to Celery, the base class of every task, the one email task of the accounts
+and team pages, and the delivery of webhooks.
 
 Pages never send email themselves: they queue it once their transaction has committed, and a
 worker sends it, retrying on SMTP and connection errors with a growing delay. Every task is a
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Iterable
 from functools import partial
 from typing import Any
 
@@ -22,7 +23,10 @@ from django.core.management import call_command
 from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from kombu.exceptions import KombuError, OperationalError
+
+from consortium.webhook_delivery import webhook_attempt, webhook_deliveries_lost
 
 logger = logging.getLogger(__name__)
 
@@ -107,3 +111,67 @@ def clear_expired_sign_ins() -> int:
     now = HttpRequest()
     now.axes_attempt_time = timezone.now()  # type: ignore[attr-defined]
     return int(AxesProxyHandler.get_implementation().clean_expired_user_attempts(now, None))
+
+
+# Webhooks (consortium/webhooks.py, consortium/webhook_delivery.py) ------------------------------
+
+# The sweep's schedule, created on `migrate` when missing (`ensure_webhook_sweep_schedule`); a
+# superuser may change or disable it in the admin, and it is then left as it is.
+WEBHOOK_SWEEP = gettext_noop("Hand waiting webhook deliveries to the queue")
+
+
+def enqueue_all(task: Any, calls: Iterable[tuple[Any, ...]]) -> int:
+    """Hand a task to the broker once for each argument tuple of `calls`, through one
+    connection; stop at the first refusal (the sweeps hand over the rest later). Returns how
+    many the broker took."""
+    calls = list(calls)
+    if not calls:
+        return 0
+    taken = 0
+    try:
+        with task.app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=0)
+            for args in calls:
+                task.apply_async(args=args, connection=connection, retry=False)
+                taken += 1
+    except (OperationalError, KombuError, OSError) as error:
+        logger.warning(
+            "The task queue is unreachable, %s of %s %s wait: %s",
+            len(calls) - taken,
+            len(calls),
+            task.name,
+            error,
+        )
+    return taken
+
+
+@shared_task(bind=True, base=ReliableTask)
+def deliver_webhook(self: Any, delivery_id: int, key: str) -> None:
+    """Post one webhook delivery, the attempt the message `key` names (see `webhook_attempt`);
+    after a failure, the next attempt follows with a growing delay."""
+    retry = webhook_attempt(delivery_id=delivery_id, key=key)
+    if retry is not None:
+        raise self.retry(args=(delivery_id, retry.key), countdown=retry.delay)
+
+
+@shared_task(base=ReliableTask)
+def sweep_webhook_deliveries() -> int:
+    """Every minute: the waiting deliveries whose message was lost (Redis away when it was to be
+    queued, a task that died without its retry) go back to the queue. Returns how many."""
+    return enqueue_all(deliver_webhook, webhook_deliveries_lost())
+
+
+def ensure_webhook_sweep_schedule(**_signal: Any) -> bool:
+    """Create the webhook sweep's schedule (every minute) unless it exists; whether it was
+    created. Runs after every `migrate`, as the reports' default schedules do."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    if PeriodicTask.objects.filter(name=WEBHOOK_SWEEP).exists():
+        return False
+    interval, _new = IntervalSchedule.objects.get_or_create(
+        every=1, period=IntervalSchedule.MINUTES
+    )
+    PeriodicTask.objects.create(
+        name=WEBHOOK_SWEEP, task="consortium.tasks.sweep_webhook_deliveries", interval=interval
+    )
+    return True

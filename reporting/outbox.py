@@ -16,9 +16,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from consortium.choices import ConsortiumRoleKind
-from consortium.models import language_of
+from consortium.models import WebhookEventType, language_of
 from consortium.querysets import authorize
 from consortium.records import save_with_history
+from consortium.webhooks import emit
 from reporting import emails
 from reporting.choices import DeliveryStatus, ReportKind, ReportStatus
 from reporting.models import ReminderDigest, Report, ReportDelivery, ReportRecipient
@@ -119,8 +120,11 @@ def _settle(report_id: int) -> None:
         report.error = f"{failed.email}: {failed.last_error}" if failed else ""
     elif statuses == {DeliveryStatus.SENT}:
         report.status = ReportStatus.SENT
+        first_sending = report.sent_at is None
         report.sent_at = report.sent_at or timezone.now()
         report.error = ""
+        if first_sending:
+            emit(WebhookEventType.REPORT_SENT, report)
     if (report.status, report.error) != before:
         save_with_history(report, user=None)
 

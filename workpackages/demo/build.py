@@ -21,8 +21,9 @@ from django.db import transaction
 from django.db.models import Count, F, OuterRef, Subquery, Sum
 from django.utils import timezone
 
-from consortium.models import Consortium
+from consortium.models import Consortium, WebhookEventType
 from consortium.services import consortium_create
+from consortium.webhooks import webhook_subscribe
 from workpackages.base import CENT
 from workpackages.demo.context import Context
 from workpackages.demo.data import (
@@ -118,6 +119,15 @@ def build_demo(*, seed: int = DEMO_SEED) -> DemoSummary:
         )
         build_partners(ctx)
         build_roles(ctx, users)
+        # The finance office's ERP hears of every decision; its address is made up, so the
+        # deliveries' log shows what a receiver that cannot be reached looks like.
+        webhook_subscribe(
+            consortium=consortium,
+            url="https://erp.pit-atmp.invalid/hooks/consortium",
+            events=list(WebhookEventType.values),
+            description="Finance office ERP (demo)",
+            user=coordinator,
+        )
         plans = plan_budget(ctx)
         build_workpackages(ctx, plans)
         deliverables = build_deliverables(ctx)

@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from consortium.models import Consortium
+from consortium.models import Consortium, WebhookEventType
 from consortium.querysets import authorize
 from consortium.records import (
     WriteRule,
@@ -27,6 +27,7 @@ from consortium.records import (
     write_rule_extend,
     write_rule_register,
 )
+from consortium.webhooks import emit
 from workpackages.jobs.choices import JobStatus
 from workpackages.jobs.models import JobRecord
 
@@ -83,6 +84,7 @@ def job_realise(*, job: JobRecord, user: Any) -> JobRecord:
         )
     job.status = JobStatus.REALISED
     save_with_history(job, user=user, update_fields=["status"])
+    emit(WebhookEventType.JOB_REALISED, job)
     return job
 
 
@@ -114,3 +116,12 @@ write_rule_register(
     ),
 )
 write_rule_extend(Consortium, checks=(_jobs_follow,))
+
+
+def _job_declared_realised(job: JobRecord, *, user: Any, creating: bool) -> None:
+    """A job declared already filled is realised as it is recorded."""
+    if creating and job.status == JobStatus.REALISED:
+        emit(WebhookEventType.JOB_REALISED, job)
+
+
+write_rule_extend(JobRecord, after=(_job_declared_realised,))

@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
-from consortium.models import Partner, ReportingPeriod
+from consortium.models import Partner, ReportingPeriod, WebhookEventType
 from consortium.notifications import (
     notify_expense_partly_accepted,
     notify_expense_rejected,
@@ -39,6 +39,7 @@ from consortium.records import (
     save_with_history,
     write_rule_register,
 )
+from consortium.webhooks import emit
 from workpackages.money.choices import BudgetLineStatus, ExpenseStatus
 from workpackages.money.models import BudgetLine, Effort, Expense, Statement
 
@@ -157,6 +158,7 @@ def expense_submit(*, expense: Expense, user: Any, now: datetime.datetime | None
     expense.status = ExpenseStatus.SUBMITTED
     expense.submitted_at = now or timezone.now()
     save_with_history(expense, user=user, update_fields=["status", "submitted_at"])
+    emit(WebhookEventType.EXPENSE_SUBMITTED, expense)
     return expense
 
 
@@ -209,6 +211,7 @@ def statement_submit(
         expense.status = ExpenseStatus.SUBMITTED
         expense.submitted_at = now
     save_all_with_history(drafts, user=user, update_fields=["status", "submitted_at"])
+    emit(WebhookEventType.EXPENSE_SUBMITTED, *drafts)
     lines, total = Expense.objects.filter(partner=partner, period=period).declared_totals()
     if statement is not None:
         statement.submitted_at, statement.submitted_by = now, user
@@ -228,6 +231,7 @@ def statement_submit(
             ],
         )
         notify_statement_submitted(statement=statement, user=user)
+        emit(WebhookEventType.STATEMENT_SUBMITTED, statement)
         return statement
     statement = Statement(
         partner=partner,
@@ -239,6 +243,7 @@ def statement_submit(
     )
     save_with_history(statement, user=user)
     notify_statement_submitted(statement=statement, user=user)
+    emit(WebhookEventType.STATEMENT_SUBMITTED, statement)
     return statement
 
 
@@ -272,6 +277,7 @@ def statement_reopen(
         statement, user=user, update_fields=["reopened_at", "reopened_by", "reopen_reason"]
     )
     notify_statement_reopened(statement=statement, reason=reason, user=user)
+    emit(WebhookEventType.STATEMENT_REOPENED, statement)
     return statement
 
 
@@ -317,6 +323,7 @@ def expense_accept(
     )
     _consumption_moved([expense], expense.reviewed_at)
     notify_expense_partly_accepted(expense=expense, user=user)
+    emit(WebhookEventType.EXPENSE_ACCEPTED, expense)
     return expense
 
 
@@ -362,6 +369,7 @@ def expenses_accept(
         update_fields=["status", "accepted_amount", "reviewed_by", "reviewed_at", "review_comment"],
     )
     _consumption_moved(rows, moment)
+    emit(WebhookEventType.EXPENSE_ACCEPTED, *rows)
     return rows
 
 
@@ -387,6 +395,7 @@ def expense_reject(
         expense, user=user, update_fields=["status", "reviewed_by", "reviewed_at", "review_comment"]
     )
     notify_expense_rejected(expense=expense, user=user)
+    emit(WebhookEventType.EXPENSE_REJECTED, expense)
     return expense
 
 

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop, ngettext
 
 from consortium.choices import ConsortiumRoleKind
-from consortium.models import Consortium, ConsortiumRole
+from consortium.models import Consortium, ConsortiumRole, WebhookEventType
 from consortium.notifications import (
     notify_deliverable_changes_requested,
     notify_deliverable_submitted,
@@ -37,6 +37,7 @@ from consortium.records import (
     write_rule_extend,
     write_rule_register,
 )
+from consortium.webhooks import emit
 from workpackages.money.models import BudgetLine, Effort, Expense
 from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus, ReviewDecision
 from workpackages.workplan.models import (
@@ -179,6 +180,7 @@ def deliverable_submit(
         update_fields=["status", "late_justification", "first_submitted_at"],
     )
     notify_deliverable_submitted(submission=submission, user=user)
+    emit(WebhookEventType.DELIVERABLE_SUBMITTED, deliverable, version=submission.version)
     return submission
 
 
@@ -256,7 +258,7 @@ def deliverable_approve(
     now: datetime.datetime | None = None,
 ) -> DeliverableReview:
     """Approve the submitted version."""
-    return _deliverable_review(
+    review = _deliverable_review(
         deliverable=deliverable,
         user=user,
         decision=ReviewDecision.APPROVED,
@@ -264,6 +266,12 @@ def deliverable_approve(
         refusal=_("Cannot approve %(object)s: it is %(status)s."),
         now=now,
     )
+    emit(
+        WebhookEventType.DELIVERABLE_APPROVED,
+        review.deliverable,
+        version=review.submission.version if review.submission is not None else None,
+    )
+    return review
 
 
 @transaction.atomic
@@ -285,6 +293,12 @@ def deliverable_request_changes(
         now=now,
     )
     notify_deliverable_changes_requested(review=review, user=user)
+    emit(
+        WebhookEventType.DELIVERABLE_CHANGES_REQUESTED,
+        review.deliverable,
+        version=review.submission.version if review.submission is not None else None,
+        comment=review.comment,
+    )
     return review
 
 
@@ -314,6 +328,7 @@ def milestone_achieve(
     milestone.achieved_on = achieved_on
     milestone.evidence = evidence.strip()
     save_with_history(milestone, user=user, update_fields=["status", "achieved_on", "evidence"])
+    emit(WebhookEventType.MILESTONE_ACHIEVED, milestone)
     return milestone
 
 
@@ -336,6 +351,7 @@ def milestone_miss(*, milestone: Milestone, user: Any, reason: str) -> Milestone
     milestone.status = MilestoneStatus.MISSED
     milestone.evidence = reason.strip()
     save_with_history(milestone, user=user, update_fields=["status", "evidence"])
+    emit(WebhookEventType.MILESTONE_MISSED, milestone)
     return milestone
 
 
