@@ -4,6 +4,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from consortium.api import views as consortium
+from reporting import api as reporting
 from workpackages.jobs import api as jobs
 from workpackages.money import api as money
 from workpackages.overview import api as overview
@@ -24,6 +25,8 @@ router.register("budget-lines", money.BudgetLineViewSet, basename="budget-line")
 router.register("expenses", money.ExpenseViewSet, basename="expense")
 router.register("effort", money.EffortViewSet, basename="effort")
 router.register("jobs", jobs.JobRecordViewSet, basename="job")
+router.register("reports", reporting.ReportViewSet, basename="report")
+router.register("changes", overview.ChangesViewSet, basename="change")
 router.register("auth/tokens", consortium.IntegrationTokenViewSet, basename="integration-token")
 
 app_name = "api"

@@ -16,3 +16,5 @@ class WorkpackagesConfig(AppConfig):
         # order (the consortium's own rules are checked work plan first, then jobs).
         for subject in SUBJECTS:
             import_module(f"{self.name}.{subject}.services")
+        # Every door that deletes a row of the API's lists leaves its tombstone.
+        import_module(f"{self.name}.overview.changes").tombstones_connect()

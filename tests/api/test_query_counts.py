@@ -9,6 +9,7 @@ that returns one row proves nothing about the second).
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -61,7 +62,9 @@ def test_the_schema_lists_every_collection_as_paginated() -> None:
     for path in LIST_PATHS:
         get = schema["paths"][path]["get"]
         names = {p["name"] for p in get.get("parameters", []) if p["in"] == "query"}
-        assert {"page", "page_size"} <= names, path
+        # The deletions' feed is only ever synchronised: by cursor.
+        paged = "cursor" if path == "/api/v1/changes/" else "page"
+        assert {paged, "page_size"} <= names, path
         body = get["responses"]["200"]["content"]["application/json"]["schema"]
         assert body["$ref"].split("/")[-1].startswith("Paginated"), path
 
@@ -181,6 +184,17 @@ def populated(
         factories.JobRecordFactory(partner=partner_a, workpackage=wp)
     factories.EffortFactory(partner=partner_b, workpackage=wps[1])
     factories.JobRecordFactory(partner=partner_b, impact=JobImpact.INDIRECT)
+    # Reports in the archive (for those who oversee the consortium), and deliverables deleted.
+    for day in (2, 9, 16):
+        factories.ReportFactory(
+            consortium=consortium,
+            period_start=datetime.date(2025, 6, day),
+            period_end=datetime.date(2025, 6, day + 6),
+        )
+    for n in range(3):
+        factories.TombstoneFactory(
+            deliverable=factories.DeliverableFactory(workpackage=wps[n], due_month=30 + n)
+        )
     # Each person's integration tokens, one of them revoked.
     for user in (coordinator, partner_member):
         for name in ("ERP sync", "Power BI", "Spreadsheet"):
@@ -189,9 +203,15 @@ def populated(
     return {"coordinator": coordinator, "partner_member": partner_member}
 
 
+# What each list needs beside its page size: the deletions' feed, the moment it starts from.
+QUERIES: dict[str, dict[str, str]] = {"/api/v1/changes/": {"since": "2000-01-01T00:00:00Z"}}
+# The lists some of the roles of `populated` never read a row of.
+READERS: dict[str, set[str]] = {"/api/v1/reports/": {"coordinator"}}
+
+
 def _queries(client: Any, url: str, page_size: int) -> tuple[int, dict[str, Any]]:
     with CaptureQueriesContext(connection) as context:
-        answer = client.get(url, {"page_size": page_size})
+        answer = client.get(url, {"page_size": page_size, **QUERIES.get(url, {})})
     assert answer.status_code == 200, answer.content
     return len(context.captured_queries), answer.json()
 
@@ -201,6 +221,8 @@ def test_a_list_costs_the_same_queries_for_one_row_as_for_a_hundred(
     populated: dict[str, Any], path: str
 ) -> None:
     for role, user in populated.items():
+        if role not in READERS.get(path, {role}):
+            continue
         client = api_client(user)
         _queries(client, path, 1)  # Warms the caches that hold for the process (content types…).
 

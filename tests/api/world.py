@@ -222,6 +222,14 @@ def _plan(rows: dict[str, Any]) -> dict[str, Any]:
         workpackages=[workpackage],
         title="Market authorisation filed",
     )
+
+    # Two weekly progress reports in the archive, sent.
+    r1 = factories.ReportFactory(consortium=consortium)
+    r2 = factories.ReportFactory(
+        consortium=consortium,
+        period_start=datetime.date(2025, 3, 10),
+        period_end=datetime.date(2025, 3, 16),
+    )
     return {
         **{f"e{n}": e for n, e in enumerate((e1, e2, e3, e4), 1)},
         **{f"f{n}": f for n, f in enumerate((f1, f2, f3), 1)},
@@ -241,6 +249,8 @@ def _plan(rows: dict[str, Any]) -> dict[str, Any]:
         "operating": rows["operating"],
         "P1": consortium.periods.get(number=1),
         "P2": consortium.periods.get(number=2),
+        "r1": r1,
+        "r2": r2,
     }
 
 

@@ -1,25 +1,34 @@
 """The consortium's endpoint with its summary (the figures of the dashboards) and the two
 breakdowns the region asks for (budget by partner × workpackage × heading, jobs by partner ×
-impact × status × period), computed by the database, for the partners the caller may see.
+impact × status × period), computed by the database, for the partners the caller may see; and
+the rows deleted since a moment (`/changes/`), for integrations that keep a copy.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import django_filters as filters
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema
+from rest_framework import mixins
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from consortium.api import views as consortium_views
+from consortium.api.base import ScopedViewSet
+from consortium.filtersets import UtcIsoDateTimeFilter
 from consortium.querysets import member_partners, overseen_consortia
 from workpackages.jobs.selectors import jobs_breakdown
 from workpackages.money.selectors import budget_breakdown
+from workpackages.overview.changes import Tombstone
 from workpackages.overview.selectors import consortium_summary
 from workpackages.overview.serializers import (
     BudgetBreakdownSerializer,
+    ChangeSerializer,
     JobsBreakdownSerializer,
     SummarySerializer,
     summary_data,
@@ -89,3 +98,36 @@ class ConsortiumViewSet(consortium_views.ConsortiumViewSet):
             "rows": jobs_breakdown(consortium.pk, partners_only),
         }
         return Response(JobsBreakdownSerializer(data).data)
+
+
+class ChangeFilterSet(filters.FilterSet):
+    since = UtcIsoDateTimeFilter(
+        field_name="deleted_at",
+        lookup_expr="gte",
+        required=True,
+        label=_("deleted at or after (ISO 8601 date and time, with its offset)"),
+    )
+
+    class Meta:
+        model = Tombstone
+        fields: list[str] = []
+
+
+class ChangesViewSet(mixins.ListModelMixin, ScopedViewSet):
+    """The rows deleted from the API's lists at or after `since`, oldest first, each with its
+    list's name, its id and when it went: what an integration drops from its copy. Paged by
+    cursor like a synchronisation of any list (by deletion time, then id); a row one could not
+    read is not told either."""
+
+    queryset = Tombstone.objects.all()
+    serializer_class = ChangeSerializer
+    filterset_class = ChangeFilterSet
+    ordering_fields: list[str] = []
+    # Always a synchronisation: by deletion time, started by `since`, never by page number.
+    sync_by = ("deleted_at", "since")
+    sync_only = True
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # In the order of deletion only: no `?ordering=` (the shared base gives every list one).
+        self.filter_backends = [DjangoFilterBackend]

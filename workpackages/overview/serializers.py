@@ -1,5 +1,5 @@
 """The consortium's summary in the API: budget per partner and per workpackage, deliverables and
-milestones by state, jobs against the targets.
+milestones by state, jobs against the targets; and the rows deleted since a moment (`/changes/`).
 """
 
 from __future__ import annotations
@@ -7,11 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from consortium.api.fields import MONEY
 from workpackages.base import percent
 from workpackages.jobs.choices import JobImpact, JobStatus
+from workpackages.overview.changes import KINDS, Tombstone
 from workpackages.overview.selectors import ConsortiumSummary
 from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus
 
@@ -212,3 +214,34 @@ class JobsBreakdownSerializer(serializers.Serializer):
     as_of = serializers.DateTimeField(help_text=_("When the figures were read."))
     scope = serializers.ChoiceField(choices=["consortium", "partner"])
     rows = JobsBreakdownRowSerializer(many=True)
+
+
+@extend_schema_field({"type": "string", "enum": sorted(KINDS.values())})
+class KindField(serializers.CharField):
+    """The API's name of the list a deleted row was in, one of `KINDS`."""
+
+
+@extend_schema_field({"type": "string", "enum": ["deleted"]})
+class ChangeKindField(serializers.CharField):
+    """What happened to the row: `deleted`, the one change `/changes/` reports."""
+
+
+class ChangeSerializer(serializers.ModelSerializer):
+    """A row deleted from one of the API's lists: drop it from the copy."""
+
+    type = KindField(
+        source="kind",
+        read_only=True,
+        help_text=_("The list the row was in, by its name in the API (`deliverable`…)."),
+    )
+    id = serializers.IntegerField(
+        source="object_id", read_only=True, help_text=_("The id the row had in that list.")
+    )
+    change = ChangeKindField(read_only=True)
+    at = serializers.DateTimeField(
+        source="deleted_at", read_only=True, help_text=_("When the row was deleted.")
+    )
+
+    class Meta:
+        model = Tombstone
+        fields = ["type", "id", "change", "at"]
