@@ -8,13 +8,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware import common
 from django.middleware.http import ConditionalGetMiddleware
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext
 
+from consortium.api.errors import error_response
 from consortium.authentication import ApiTokenAuthentication, note_use
 from consortium.models import Profile
 from consortium.second_factor import second_factor_due, second_factor_enrolment_due
@@ -94,13 +95,10 @@ class SecondFactorMiddleware:
         if request.path.startswith("/api/") and match.view_name != "api-docs":
             if self._carries_token(request):
                 return None
-            return JsonResponse(
-                {
-                    "detail": gettext(
-                        "Enter your two-step sign-in code on the site first, or use an API token."
-                    )
-                },
-                status=403,
+            return error_response(
+                403,
+                "second_factor_due",
+                gettext("Enter your two-step sign-in code on the site first, or use an API token."),
             )
         if second_factor_enrolment_due(request.user):
             return redirect_to_login(request.get_full_path(), reverse("second-factor"))

@@ -30,3 +30,33 @@ def assert_db_refuses(model: Any, pk: int, **values: Any) -> None:
     # The savepoint keeps the test's transaction usable after the error.
     with pytest.raises(IntegrityError), transaction.atomic():
         model.objects.filter(pk=pk).update(**values)
+
+
+def api_errors(answer: Any) -> dict[str, Any]:
+    """An API error answer, checked to be in the API's one error shape, read back as the messages
+    per field or query parameter (`non_field_errors` for the object as a whole), or as
+    `{"detail": …}` for an error about the request itself (its address, rights, rate or body)."""
+    body = answer.json()
+    assert set(body) == {"type", "errors"}, body
+    assert body["errors"], body
+    for error in body["errors"]:
+        assert set(error) == {"code", "detail", "attr"}, body
+        assert error["code"] and isinstance(error["detail"], str) and error["detail"], body
+    if body["type"] != "validation_error":
+        assert body["type"] == ("server_error" if answer.status_code >= 500 else "client_error")
+    if [error["attr"] for error in body["errors"]] == [None]:
+        # About the request as a whole (a 409 names the field whose state forbids the step).
+        return {"detail": body["errors"][0]["detail"]}
+    messages: dict[str, list[str]] = {}
+    for error in body["errors"]:
+        assert error["attr"], body
+        messages.setdefault(error["attr"], []).append(error["detail"])
+    return messages
+
+
+def api_error_codes(answer: Any) -> dict[str | None, list[str]]:
+    """The codes of an API error answer, per field (None for the request as a whole)."""
+    codes: dict[str | None, list[str]] = {}
+    for error in answer.json()["errors"]:
+        codes.setdefault(error["attr"], []).append(error["code"])
+    return codes

@@ -64,6 +64,7 @@ LONGEST_FIRST = (
     "tests/workpackages/test_admin_validation.py",
     "tests/api/test_permissions_matrix.py",
     "tests/operations/test_backup.py",
+    "tests/webhooks/test_worker.py",
 )
 
 

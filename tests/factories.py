@@ -35,7 +35,11 @@ from consortium.models import (
     Profile,
     ReportingPeriod,
     SecondFactorChange,
+    WebhookDelivery,
+    WebhookEvent,
+    WebhookSubscription,
 )
+from consortium.records import record_delete
 from consortium.services import (
     consortium_role_grant,
     cost_categories_seed,
@@ -43,6 +47,7 @@ from consortium.services import (
     membership_grant,
     reporting_periods_generate,
 )
+from consortium.webhooks import webhook_subscribe
 from reporting.choices import ReportKind
 from reporting.models import (
     Heartbeat,
@@ -57,8 +62,10 @@ from reporting.reminders import reminders_plan
 from reporting.services import report_generate, report_schedule
 from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
 from workpackages.jobs.models import JobRecord
+from workpackages.jobs.services import job_realise
 from workpackages.money.models import BudgetLine, Effort, Expense, Statement
 from workpackages.money.services import statement_submit
+from workpackages.overview.changes import Tombstone
 from workpackages.workplan.choices import DeliverableType, Dissemination
 from workpackages.workplan.models import (
     Deliverable,
@@ -695,3 +702,70 @@ class NotificationDigestFactory(ServiceMadeFactory):
 
         notifications_plan(day=timezone.localdate())
         return NotificationDigest.objects.get(user_id=notification.user_id)
+
+
+class WebhookSubscriptionFactory(ServiceMadeFactory):
+    """An address a new coordinator of the consortium subscribed to its jobs and expenses."""
+
+    consortium = factory.SubFactory(ConsortiumFactory)
+    url = factory.Sequence(lambda n: f"http://127.0.0.1:9/hooks/{n}")
+    events = factory.LazyFunction(lambda: ["expense.accepted", "job.realised"])
+    description = factory.Sequence(lambda n: f"ERP {n}")
+
+    class Meta:
+        model = WebhookSubscription
+
+    @classmethod
+    def made(
+        cls, *, consortium: Consortium, url: str, events: list[str], description: str
+    ) -> WebhookSubscription:
+        return webhook_subscribe(
+            consortium=consortium,
+            url=url,
+            events=events,
+            description=description,
+            user=coordinator_of(consortium),
+        )
+
+
+class WebhookEventFactory(ServiceMadeFactory):
+    """A job of the subscription's consortium realised, the event its subscription receives."""
+
+    subscription = factory.SubFactory(WebhookSubscriptionFactory)
+
+    class Meta:
+        model = WebhookEvent
+
+    @classmethod
+    def made(cls, *, subscription: WebhookSubscription) -> WebhookEvent:
+        job = JobRecordFactory(partner=PartnerFactory(consortium=subscription.consortium))
+        job_realise(job=job, user=coordinator_of(subscription.consortium))
+        return WebhookEvent.objects.get(type="job.realised", data__id=job.pk)
+
+
+class WebhookDeliveryFactory(ServiceMadeFactory):
+    """The delivery of a realised job's event to the subscription listening to it."""
+
+    event = factory.SubFactory(WebhookEventFactory)
+
+    class Meta:
+        model = WebhookDelivery
+
+    @classmethod
+    def made(cls, *, event: WebhookEvent) -> WebhookDelivery:
+        return event.deliveries.get()
+
+
+class TombstoneFactory(ServiceMadeFactory):
+    """What a planned deliverable deleted by a coordinator leaves behind."""
+
+    deliverable = factory.SubFactory(DeliverableFactory)
+
+    class Meta:
+        model = Tombstone
+
+    @classmethod
+    def made(cls, *, deliverable: Deliverable) -> Tombstone:
+        pk = deliverable.pk
+        record_delete(instance=deliverable, user=coordinator_of(deliverable.consortium))
+        return Tombstone.objects.get(kind="deliverable", object_id=pk)

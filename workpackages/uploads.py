@@ -24,7 +24,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.core.files.uploadhandler import FileUploadHandler
 from django.db.models.fields.files import FieldFile
-from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.http.multipartparser import MultiPartParser
 from django.template.loader import render_to_string
 from django.utils import translation
@@ -33,6 +33,7 @@ from django.utils.encoding import force_str
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from consortium.api.errors import error_response
 from workpackages.validators import MAX_UPLOAD_BYTES
 
 # The largest body any form or API call may send: one file at the limit, and room for the other
@@ -177,7 +178,7 @@ class RequestSizeMiddleware:
                 "This upload is larger than %(size)s MB: send a smaller file, or split it."
             ) % {"size": MAX_UPLOAD_BYTES // (1024 * 1024)}
             if request.path.startswith("/api/"):
-                response: HttpResponse = JsonResponse({"detail": message}, status=413)
+                response: HttpResponse = error_response(413, "request_too_large", message)
             else:
                 page = render_to_string("413.html", {"message": message})
                 response = HttpResponse(page, status=413)

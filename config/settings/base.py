@@ -302,6 +302,16 @@ CALENDAR_UID_DOMAIN = env.str("CALENDAR_UID_DOMAIN", default="consortium-manager
 # many working tokens a person may hold at once.
 INTEGRATION_TOKEN_MAX_DAYS = env.int("INTEGRATION_TOKEN_MAX_DAYS", default=365)
 INTEGRATION_TOKENS_PER_PERSON = env.int("INTEGRATION_TOKENS_PER_PERSON", default=20)
+# Webhooks (consortium/webhooks.py, consortium/webhook_delivery.py) go to public addresses over
+# HTTPS only: an installation that posts to its own network (a receiver on the same machine, an
+# intranet ERP) allows private addresses, and plain HTTP, by saying so.
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env.bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=False)
+WEBHOOKS_ALLOW_HTTP = env.bool("WEBHOOKS_ALLOW_HTTP", default=False)
+# Seconds a receiver has to answer; attempts before a delivery fails, the first retry's delay in
+# seconds (doubled each time, at most 150 s as for emails: see `consortium.tasks.backoff`).
+WEBHOOKS_TIMEOUT = env.int("WEBHOOKS_TIMEOUT", default=10)
+WEBHOOKS_MAX_ATTEMPTS = env.int("WEBHOOKS_MAX_ATTEMPTS", default=10)
+WEBHOOKS_RETRY_BACKOFF = env.float("WEBHOOKS_RETRY_BACKOFF", default=30)
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend"
     if EMAIL_HOST
@@ -347,7 +357,7 @@ REST_FRAMEWORK: dict[str, Any] = {
         "auth-token": API_THROTTLE_TOKEN,
     },
     "DEFAULT_SCHEMA_CLASS": "consortium.api.base.DocumentedErrorsSchema",
-    "EXCEPTION_HANDLER": "consortium.api.base.exception_handler",
+    "EXCEPTION_HANDLER": "consortium.api.errors.exception_handler",
     "NUM_PROXIES": API_NUM_PROXIES,
     "COERCE_DECIMAL_TO_STRING": True,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

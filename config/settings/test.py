@@ -22,6 +22,9 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
+# The webhook tests post to a receiver of their own on the loopback, over plain HTTP.
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
+WEBHOOKS_ALLOW_HTTP = True
 # A worker a test starts waits for its next task a tenth of a second at a time (Redis's BRPOP
 # timeout) instead of a second: stopped at the end of the test, it notices at once. A worker
 # process a test starts with a visibility timeout of a few seconds (a whole worker killed) looks

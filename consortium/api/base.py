@@ -13,19 +13,10 @@ success. Read-only fields are the exception: ignored, so that a client may send 
 
 from __future__ import annotations
 
-import logging
+import inspect
 from typing import Any
 
-from django.conf import settings
-from django.core.exceptions import (
-    NON_FIELD_ERRORS,
-    RequestDataTooBig,
-    TooManyFieldsSent,
-    TooManyFilesSent,
-)
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.template.defaultfilters import filesizeformat
+from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, get_script_prefix, resolve
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
@@ -34,10 +25,9 @@ from drf_spectacular.plumbing import force_instance
 from rest_framework import exceptions, filters, mixins, permissions, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import as_serializer_error
 from rest_framework.settings import api_settings
-from rest_framework.views import exception_handler as drf_exception_handler
 
+from consortium.api.errors import ErrorSerializer, error_response
 from consortium.api.fields import (
     KnownFieldsOnly,
     unknown_fields,
@@ -127,7 +117,8 @@ class ScopedViewSet(viewsets.GenericViewSet):
 
     def query_parameters(self) -> list[str]:
         """The query parameters this request may send, as the schema documents them: a list's
-        filters, search, ordering and page; everywhere, DRF's `format`."""
+        filters, search, ordering and page (or the cursor of a synchronisation, `policies.py`);
+        everywhere, DRF's `format`."""
         names: list[str] = []
         if self.action == "list":
             filterset = getattr(self, "filterset_class", None)
@@ -140,7 +131,12 @@ class ScopedViewSet(viewsets.GenericViewSet):
                     names.append(backend.ordering_param)
             paginator: Any = self.paginator
             if paginator is not None:
-                names += [paginator.page_query_param, paginator.page_size_query_param]
+                reads = getattr(paginator, "query_parameters", None)
+                names += (
+                    reads(self)
+                    if reads is not None
+                    else [paginator.page_query_param, paginator.page_size_query_param]
+                )
         if api_settings.URL_FORMAT_OVERRIDE:
             names.append(api_settings.URL_FORMAT_OVERRIDE)
         return [name for name in names if name]
@@ -170,6 +166,38 @@ class ScopedViewSet(viewsets.GenericViewSet):
         return Response(self.get_serializer(fresh).data)
 
 
+def decimal_pattern(field: serializers.DecimalField) -> str:
+    """The strings a DecimalField takes, as a regular expression without look-arounds (which
+    generators handle poorly): its digits before and after the point, without leading zeros; no
+    minus sign when it can't be negative; not zero when its minimum is above zero (an amount, an
+    FTE); no more than its maximum when that is a power of ten (100 %, 10,000 person-months,
+    1 FTE)."""
+    places = field.decimal_places or 0
+    digits = (field.max_digits or 30) - places
+    top, bottom = field.max_value, field.min_value
+    ceiling = None
+    if top is not None and top > 0 and top == int(top):
+        power = len(str(int(top))) - 1
+        if int(top) == 10**power and power <= digits:
+            ceiling, digits = int(top), power
+    fraction = f"(?:\\.[0-9]{{1,{places}}})?" if places else ""
+    numbers = []
+    if digits:
+        numbers.append(f"[1-9][0-9]{{0,{digits - 1}}}{fraction}")
+    if bottom is not None and bottom > 0:
+        if places:
+            tails = "|".join(
+                "0" * zeros + f"[1-9][0-9]{{0,{places - 1 - zeros}}}" for zeros in range(places)
+            )
+            numbers.append(f"0\\.(?:{tails})")
+    else:
+        numbers.append(f"0{fraction}")
+    if ceiling is not None:
+        numbers.append(f"{ceiling}(?:\\.0{{1,{places}}})?" if places else str(ceiling))
+    sign = "" if bottom is not None and bottom >= 0 else "-?"
+    return f"^{sign}(?:{'|'.join(numbers)})$"
+
+
 def filter_parameters(filterset: Any) -> list[str]:
     """The query parameters a FilterSet reads: one per filter, or one per part of a range
     filter's widget (`amount_min` and `amount_max`)."""
@@ -195,59 +223,6 @@ class WritableViewSet(
     """Rows partners or coordinators create and edit; nothing is ever deleted (withdraw instead)."""
 
 
-def body_over_limit(exc: Exception) -> exceptions.ParseError | None:
-    """A body past Django's limits, as a 400 in the API's shape (Django would answer it with an
-    HTML page), logged where Django logs it."""
-    if isinstance(exc, RequestDataTooBig):
-        size = filesizeformat(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
-        message = _("The request body is over %(size)s, uploaded files apart.") % {"size": size}
-    elif isinstance(exc, TooManyFieldsSent):
-        count = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
-        message = _("The request body has more than %(count)s fields.") % {"count": count}
-    elif isinstance(exc, TooManyFilesSent):
-        count = settings.DATA_UPLOAD_MAX_NUMBER_FILES
-        message = _("The request sends more than %(count)s files.") % {"count": count}
-    else:
-        return None
-    logging.getLogger(f"django.security.{type(exc).__name__}").error("%s", exc)
-    return exceptions.ParseError(message)
-
-
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Services refuse with Django's ValidationError: answer it as a 400 with field errors."""
-    exc = body_over_limit(exc) or exc
-    if isinstance(exc, DjangoValidationError):
-        errors = as_serializer_error(exc)
-        # A rule on the row as a whole reads as DRF's own `non_field_errors`, as documented.
-        if NON_FIELD_ERRORS in errors:
-            errors.setdefault(api_settings.NON_FIELD_ERRORS_KEY, []).extend(
-                errors.pop(NON_FIELD_ERRORS)
-            )
-        exc = exceptions.ValidationError(errors)
-    if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, list):
-        # A bare list (a NUL character in `?search=`…): the documented 400 body is an object.
-        exc = exceptions.ValidationError({api_settings.NON_FIELD_ERRORS_KEY: exc.detail})
-    return drf_exception_handler(exc, context)
-
-
-class ErrorSerializer(serializers.Serializer):
-    detail = serializers.CharField(help_text=_("What went wrong, in the request's language."))
-
-
-VALIDATION_ERROR_SCHEMA = {
-    "type": "object",
-    "description": _(
-        "Field or query parameter names with their messages; `non_field_errors` for the object "
-        "as a whole, `detail` for a body that could not be read."
-    ),
-    "properties": {
-        "detail": {"type": "string"},
-        "non_field_errors": {"type": "array", "items": {"type": "string"}},
-    },
-    "additionalProperties": {},
-}
-
-
 class DocumentedErrorsSchema(AutoSchema):
     """Adds the error answers every operation may give to the schema, and says that the request
     bodies of the strict endpoints hold their fields and no others."""
@@ -256,6 +231,13 @@ class DocumentedErrorsSchema(AutoSchema):
         self, serializer: Any, direction: Any, bypass_extensions: bool = False
     ) -> Any:
         schema = super()._map_serializer(serializer, direction, bypass_extensions)
+        # A component's description is its serializer's own docstring, written for integrators;
+        # one inherited from a base class (about how rows are written) is not theirs to read.
+        own = type(force_instance(serializer)).__dict__.get("__doc__")
+        if own:
+            schema["description"] = inspect.cleandoc(own)
+        else:
+            schema.pop("description", None)
         if direction == "request" and isinstance(self.view, ScopedViewSet):
             # Read-only fields, ignored when sent, are not in a request's schema (split components).
             schema["additionalProperties"] = False
@@ -266,15 +248,14 @@ class DocumentedErrorsSchema(AutoSchema):
     ) -> Any:
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
         if isinstance(field, serializers.DecimalField) and schema.get("type") == "string":
-            # Money and quantities travel as strings; their bounds are said all the same (for
-            # people and the generators that read them), and a field that can't be negative has
-            # no minus sign in its pattern.
+            # Money and quantities travel as strings, whose bounds JSON Schema's `minimum` and
+            # `maximum` do not constrain: they are said for people, and the pattern holds them
+            # for the generators (`decimal_pattern`).
             if field.min_value is not None:
                 schema["minimum"] = float(field.min_value)
-                if field.min_value >= 0 and schema.get("pattern", "").startswith("^-?"):
-                    schema["pattern"] = "^" + schema["pattern"][3:]
             if field.max_value is not None:
                 schema["maximum"] = float(field.max_value)
+            schema["pattern"] = decimal_pattern(field)
         return schema
 
     def map_parsers(self) -> list[Any]:
@@ -298,29 +279,50 @@ class DocumentedErrorsSchema(AutoSchema):
         responses = super()._get_response_bodies(direction)
         if direction != "response":
             return responses
-        errors: dict[str, tuple[Any, Any]] = {}
-        authenticated = not all(
-            isinstance(p, permissions.AllowAny) for p in self.view.get_permissions()
-        )
-        # An unknown query parameter is a 400 on every operation of the shared base.
-        strict = isinstance(self.view, ScopedViewSet)
-        if self.method in {"POST", "PUT", "PATCH"} or self._is_list_view() or strict:
-            errors["400"] = (VALIDATION_ERROR_SCHEMA, _("Invalid input: nothing was changed."))
-        if authenticated:
-            errors["401"] = (ErrorSerializer, _("No valid token or session."))
-            if self.method != "GET":
-                errors["403"] = (ErrorSerializer, _("You may read this, not change it."))
-        if "{" in self.path:
-            errors["404"] = (ErrorSerializer, _("No such object, or not one you may see."))
-        elif self._is_list_view():
-            errors["404"] = (ErrorSerializer, _("No such page."))
-        errors["429"] = (ErrorSerializer, _("Too many requests: wait and retry."))
-        for code, (body, description) in errors.items():
+        for code, description in self._error_answers().items():
             if code not in responses:
-                response = self._get_response_for_code(body, code, direction=direction)
+                response = self._get_response_for_code(ErrorSerializer, code, direction=direction)
                 response["description"] = str(description)
                 responses[code] = response
         return responses
+
+    def _error_answers(self) -> dict[str, Any]:
+        """The errors this operation answers, each in the one error shape (`errors.py`)."""
+        writes = self.method in {"POST", "PUT", "PATCH"}
+        # An unknown query parameter is a 400 on every operation of the shared base.
+        strict = isinstance(self.view, ScopedViewSet)
+        authenticated = not all(
+            isinstance(p, permissions.AllowAny) for p in self.view.get_permissions()
+        )
+        errors: dict[str, Any] = {}
+        if writes or self._is_list_view() or strict:
+            errors["400"] = _(
+                "Invalid input (each error names its field or query parameter in `attr`) or a "
+                "body that could not be read: nothing was changed."
+            )
+        if authenticated:
+            errors["401"] = _("No valid token or session.")
+            errors["403"] = (
+                _("You may read this, not change it (or the token is read-only).")
+                if writes
+                else _("The session still owes its two-step sign-in code: use a token.")
+            )
+        if "{" in self.path:
+            errors["404"] = _("No such object, or not one you may see.")
+        elif self._is_list_view():
+            errors["404"] = _("No such page.")
+        errors["405"] = _("This address does not take this method: see the Allow header.")
+        errors["406"] = _("The Accept header asks for something other than JSON.")
+        if writes and strict:
+            errors["409"] = _(
+                "The record's state does not allow this any more (decided, its statement "
+                "submitted, sent): read it again."
+            )
+        if writes:
+            errors["413"] = _("The request body is over the upload limit.")
+            errors["415"] = _("The body is not of the media type this operation reads.")
+        errors["429"] = _("Too many requests: wait as the Retry-After header says and retry.")
+        return errors
 
 
 @csrf_exempt  # reads no body and changes nothing: every method gets its JSON 404
@@ -329,13 +331,13 @@ def not_found(request: HttpRequest, path: str = "") -> HttpResponse:
     the site's page), and, for an address missing its trailing slash, the one to use. Served by
     the last route of `/api/` rather than by the site's 404 handler, so that it answers in JSON
     whether or not the site runs with DEBUG."""
-    detail = str(_("No such address in the API."))
+    detail: Any = _("No such address in the API.")
     with_slash = f"{request.path_info}/"
     if not request.path_info.endswith("/") and _resolves(with_slash):
         detail = _(
             "No such address in the API: API addresses end with a slash, as in %(path)s."
         ) % {"path": get_script_prefix().rstrip("/") + with_slash}
-    return JsonResponse({"detail": detail}, status=404)
+    return error_response(404, "not_found", detail)
 
 
 def _resolves(path: str) -> bool:

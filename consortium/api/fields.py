@@ -28,8 +28,8 @@ UNKNOWN = {
 # A body of thousands of made-up keys gets a short answer: the first few, their names shortened.
 REPORTED = 10
 SHOWN = 40
-# The keys of the error body that mean something else: `detail` a body that could not be read.
-RESERVED = {"detail", api_settings.NON_FIELD_ERRORS_KEY}
+# The `attr` of an error that means the object as a whole, not a field of that name.
+RESERVED = {api_settings.NON_FIELD_ERRORS_KEY}
 # The browsable API's HTML forms post Django's CSRF token along with the serializer's fields.
 FORM_EXTRAS = {"csrfmiddlewaretoken"}
 

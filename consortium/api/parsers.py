@@ -4,7 +4,7 @@ DRF's own parsers let some bodies through that nobody can read as sent: JSON nes
 Python recurses is a server error; a multipart body cut short is read up to where it stops (a file
 cut short would be kept, shorter); a form's bytes that are not text become "�"; and their
 refusals quote Python's exception in English. These read the same media types and refuse, before
-any view sees the body, whatever they cannot read whole, with a 400 `{"detail": …}` in the
+any view sees the body, whatever they cannot read whole, with a 400 (`parse_error`) in the
 request's language. `REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"]` names the JSON one, the body of
 every operation without a file; `READERS` maps DRF's classes to these for the views that name
 DRF's (the uploads' multipart, the token exchange's forms).

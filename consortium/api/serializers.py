@@ -50,7 +50,18 @@ class ConsortiumSerializer(serializers.ModelSerializer):
         ]
 
 
+class OptionalUrlField(serializers.URLField):
+    """A web address that may be missing: `null` then, rather than an empty string."""
+
+    def to_representation(self, value: Any) -> Any:
+        return value or None
+
+
 class OrganisationSerializer(serializers.ModelSerializer):
+    """An organisation taking part in a consortium (one record whatever the consortia)."""
+
+    website = OptionalUrlField(read_only=True, allow_null=True)
+
     class Meta:
         model = Organisation
         fields = [

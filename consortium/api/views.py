@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from consortium import accounts, filtersets, services
 from consortium.api import serializers
 from consortium.api.base import ReadOnlyViewSet, ScopedViewSet
+from consortium.api.errors import error_body, validation_body
 from consortium.api.fields import NoInputSerializer, unknown_input
 from consortium.api.parsers import FormParser, JSONParser, MultiPartParser
 from consortium.api.policies import TokenThrottle, UserThrottle
@@ -100,7 +101,7 @@ def locked_out_answer(request: Request, credentials: dict[str, Any]) -> Response
             "%(minutes)s minutes."
         )
     return Response(
-        {"detail": detail % {"minutes": wait // 60}},
+        error_body("throttled", detail % {"minutes": wait // 60}),
         status=status.HTTP_429_TOO_MANY_REQUESTS,
         headers={"Retry-After": str(wait)},
     )
@@ -160,7 +161,7 @@ class TokenView(APIView):
             # django-axes' count of this failed sign-in.
             if getattr(request, "axes_locked_out", False):
                 return locked_out_answer(request, {"username": request.data.get("username")})
-            return Response(form.errors, status=status.HTTP_400_BAD_REQUEST)
+            return Response(validation_body(form.errors), status=status.HTTP_400_BAD_REQUEST)
         # The right password clears this name's failures from this address, as a sign-in on the
         # pages does (AXES_RESET_ON_SUCCESS): the token endpoint signs nobody in.
         reset_login_failures(

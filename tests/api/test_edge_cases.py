@@ -21,8 +21,11 @@ from consortium.choices import MembershipRole
 from consortium.services import membership_grant
 from tests import factories
 from tests.api.conftest import PDF, api_client
+from tests.api.openapi import published_schema
+from tests.assertions import api_error_codes, api_errors
 from workpackages.jobs.models import JobRecord
 from workpackages.money.models import BudgetLine, Effort
+from workpackages.uploads import MAX_REQUEST_BYTES
 
 pytestmark = pytest.mark.django_db
 
@@ -58,7 +61,7 @@ def test_a_partner_reports_actual_effort_but_does_not_move_the_plan(
         format="json",
     )
     assert moved.status_code == 400, moved.content
-    assert set(moved.json()) == {"workpackage", "period"}
+    assert set(api_errors(moved)) == {"workpackage", "period"}
     effort.refresh_from_db()
     assert (effort.workpackage_id, effort.period.number) == (workpackage.pk, 1)
     assert effort.history.count() == history
@@ -84,7 +87,7 @@ def test_a_record_stays_in_its_consortium(
         format="json",
     )
     assert answer.status_code == 400, answer.content
-    assert answer.json() == {
+    assert api_errors(answer) == {
         "partner": ["A record stays with its partner: withdraw it and add a new one."]
     }
     job.refresh_from_db()
@@ -97,7 +100,7 @@ def test_a_moment_without_its_offset_is_a_bad_filter(coordinator: Any, moment: s
     """Read in the server's time zone, it would move a synchronisation by an hour or two."""
     answer = api_client(coordinator).get("/api/v1/expenses/", {"updated_since": moment})
     assert answer.status_code == 400, answer.content
-    assert answer.json() == {
+    assert api_errors(answer) == {
         "updated_since": [
             "Give the moment with its offset from UTC: end it with Z or, say, +01:00."
         ]
@@ -135,7 +138,8 @@ def test_an_address_that_is_not_the_apis_is_a_json_404(
         answer = getattr(api_client(coordinator), method)(path, {}, format="json")
         assert answer.status_code == 404, answer.content
         assert answer["Content-Type"] == "application/json"
-        assert answer.json() == {"detail": detail}
+        assert api_errors(answer) == {"detail": detail}
+        assert api_error_codes(answer) == {None: ["not_found"]}
     # A script's client that enforces CSRF, as a browser's session would: the same JSON 404.
     enforcing = APIClient(enforce_csrf_checks=True)
     enforcing.force_login(coordinator)
@@ -145,7 +149,7 @@ def test_an_address_that_is_not_the_apis_is_a_json_404(
     # A malformed id within a real address is the API's own 404, in JSON too.
     answer = api_client(coordinator).get("/api/v1/expenses/abc/")
     assert answer.status_code == 404
-    assert list(answer.json()) == ["detail"]
+    assert api_error_codes(answer) == {None: ["not_found"]}
     # The rest of the site keeps its page, and its redirect to the address with its slash.
     assert api_client(coordinator).get("/admin").status_code == 301
 
@@ -154,7 +158,7 @@ def test_an_address_that_is_not_the_apis_is_a_json_404(
 def test_a_moment_the_database_cannot_hold_is_a_bad_filter(coordinator: Any, moment: str) -> None:
     answer = api_client(coordinator).get("/api/v1/expenses/", {"updated_since": moment})
     assert answer.status_code == 400, answer.content
-    assert list(answer.json()) == ["updated_since"]
+    assert list(api_errors(answer)) == ["updated_since"]
 
 
 def _put_evidence(client: Any, expense: Any, name: str, content: bytes) -> Any:
@@ -171,7 +175,7 @@ def test_a_file_name_too_long_for_the_disk_is_refused(expense: Any, partner_memb
     history = expense.history.count()
     answer = _put_evidence(api_client(partner_member), expense, "é" * 200 + ".pdf", PDF)
     assert answer.status_code == 400, answer.content
-    assert answer.json() == {
+    assert api_errors(answer) == {
         "evidence": ["This file name is too long: rename the file and try again."]
     }
     assert not media.exists() or not any(p.is_file() for p in media.rglob("*"))
@@ -266,7 +270,7 @@ def test_two_requests_racing_for_the_same_row_get_one_refusal_not_an_error(
 
     assert len(answers) == 1
     assert answers[0].status_code == 400, answers[0].content
-    assert answers[0].json() == {
+    assert api_errors(answers[0]) == {
         "non_field_errors": ["Effort for this partner, workpackage and period is already recorded."]
     }
     assert Effort.objects.get().planned_person_months == Decimal("3.00")
@@ -312,3 +316,77 @@ def test_a_draft_whose_evidence_went_missing_can_still_be_edited(
     expense.refresh_from_db()
     assert expense.description == "Corrected label"
     assert expense.history.first().history_user == partner_member
+
+
+def _documented(method: str, template: str, status: int) -> bool:
+    operation = published_schema()["paths"][template][method.lower()]
+    answer = operation["responses"].get(str(status), {})
+    return answer.get("content", {}).get("application/json", {}).get("schema") == {
+        "$ref": "#/components/schemas/Error"
+    }
+
+
+def test_each_refusal_of_the_request_itself_has_the_one_shape_and_is_documented(
+    submitted_expense: Any, coordinator: Any, partner_member: Any
+) -> None:
+    """405, 406, 409, 413 and 415 as answered, each in the one error shape with its code, and
+    each documented for the operation that answered it (the other operations of the address,
+    for a method it does not take)."""
+    client = api_client(coordinator)
+    one = f"/api/v1/expenses/{submitted_expense.pk}/"
+    template = "/api/v1/expenses/{id}/"
+
+    wrong_method = client.delete(one)
+    assert wrong_method.status_code == 405
+    assert api_error_codes(wrong_method) == {None: ["method_not_allowed"]}
+    assert "PATCH" in wrong_method["Allow"]
+    assert _documented("GET", template, 405) and _documented("PATCH", template, 405)
+
+    xml = client.get(one, HTTP_ACCEPT="application/xml")
+    assert xml.status_code == 406
+    assert api_error_codes(xml) == {None: ["not_acceptable"]}
+    assert _documented("GET", template, 406)
+
+    decided = client.post(f"{one}reject/", {"comment": "Again."}, format="json")
+    assert decided.status_code == 200, decided.content
+    again = client.post(f"{one}reject/", {"comment": "Again."}, format="json")
+    assert again.status_code == 409, again.content
+    assert set(api_error_codes(again).popitem()[1]) == {"invalid_state"}
+    assert _documented("POST", "/api/v1/expenses/{id}/reject/", 409)
+
+    text = client.generic("PATCH", one, "amount=1", content_type="text/plain")
+    assert text.status_code == 415
+    assert api_error_codes(text) == {None: ["unsupported_media_type"]}
+    assert _documented("PATCH", template, 415)
+
+    huge = client.generic(
+        "PUT",
+        f"/api/v1/expenses/{submitted_expense.pk}/evidence/",
+        b"",
+        content_type="multipart/form-data; boundary=x",
+        CONTENT_LENGTH=str(MAX_REQUEST_BYTES + 1),
+    )
+    assert huge.status_code == 413
+    assert api_error_codes(huge) == {None: ["request_too_large"]}
+    assert _documented("PUT", "/api/v1/expenses/{id}/evidence/", 413)
+
+
+def test_a_server_error_says_nothing_of_its_cause(
+    coordinator: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without DEBUG, an unexpected error answers the one shape, with no trace of the exception
+    (its text is for the logs)."""
+    from workpackages.overview import api as overview_api
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret table name in a database message")
+
+    settings.DEBUG = False
+    monkeypatch.setattr(overview_api.ConsortiumViewSet, "list", broken)
+    client = api_client(coordinator)
+    client.raise_request_exception = False
+    answer = client.get("/api/v1/consortia/")
+    assert answer.status_code == 500
+    assert answer.json()["type"] == "server_error"
+    assert api_error_codes(answer) == {None: ["error"]}
+    assert "secret" not in answer.content.decode()

@@ -161,7 +161,10 @@ def test_the_walkthrough_with_the_generated_client(
         draft.id, client=erp, body=models.ExpenseAcceptRequest(in_full=True)
     )
     assert refused.status_code == 403
-    assert refused.parsed.detail
+    assert isinstance(refused.parsed, models.Error)
+    assert refused.parsed.type_ == models.ErrorTypeEnum.CLIENT_ERROR
+    [error] = refused.parsed.errors
+    assert (error.code, error.attr) == ("permission_denied", None) and error.detail
 
     # The coordinator accepts less than declared, with the reason.
     accepted = _module(generated, f"{expenses}accept_create").sync_detailed(

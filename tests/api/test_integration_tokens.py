@@ -18,6 +18,7 @@ from consortium.models import IntegrationToken
 from consortium.services import integration_token_issue, integration_token_revoke
 from tests import factories
 from tests.api.conftest import api_client
+from tests.assertions import api_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -49,7 +50,7 @@ def test_two_tokens_work_and_revoking_one_leaves_the_other(partner_member: Any) 
 
     refused = _client(erp_secret).get("/api/v1/consortia/")
     assert refused.status_code == 401
-    assert "“ERP sync” was revoked" in refused.json()["detail"]
+    assert "“ERP sync” was revoked" in api_errors(refused)["detail"]
     assert _client(bi_secret).get("/api/v1/consortia/").status_code == 200
 
 
@@ -71,7 +72,7 @@ def test_an_expired_token_is_refused(partner_member: Any, time_machine: Any) -> 
     time_machine.move_to(timezone.now() + datetime.timedelta(days=2))
     refused = _client(secret).get("/api/v1/consortia/")
     assert refused.status_code == 401
-    assert "“ERP sync” expired on" in refused.json()["detail"]
+    assert "“ERP sync” expired on" in api_errors(refused)["detail"]
 
 
 def test_a_read_only_token_reads_and_changes_nothing(partner_member: Any, job: Any) -> None:
@@ -85,7 +86,7 @@ def test_a_read_only_token_reads_and_changes_nothing(partner_member: Any, job: A
     ]:
         answer = getattr(client, method)(path, {}, format="json")
         assert answer.status_code == 403, (method, path, answer.content)
-        assert answer.json()["detail"].startswith(READ_ONLY)
+        assert api_errors(answer)["detail"].startswith(READ_ONLY)
     job.refresh_from_db()
     assert job.status == "forecast"
 
@@ -111,7 +112,7 @@ def test_a_password_change_ends_every_token(partner_member: Any, how: str) -> No
     for secret in (erp_secret, bi_secret):
         refused = _client(secret).get("/api/v1/consortia/")
         assert refused.status_code == 401
-        assert "ended when the password changed" in refused.json()["detail"]
+        assert "ended when the password changed" in api_errors(refused)["detail"]
     listed = api_client(partner_member).get("/api/v1/auth/tokens/").json()["results"]
     assert {row["state"] for row in listed} == {"password_changed"}
 
@@ -129,7 +130,7 @@ def test_staff_without_the_required_second_factor_are_refused(
     settings.OTP_REQUIRED_FOR_STAFF = True
     refused = _client(secret).get("/api/v1/consortia/")
     assert refused.status_code == 401
-    assert "two steps" in refused.json()["detail"]
+    assert "two steps" in api_errors(refused)["detail"]
 
 
 def test_an_unknown_secret_is_refused(partner_member: Any) -> None:
@@ -217,7 +218,7 @@ def test_the_api_refuses_bad_input_and_changes_nothing(
     count = IntegrationToken.objects.count()
     answer = api_client(partner_member).post("/api/v1/auth/tokens/", body, format="json")
     assert answer.status_code == 400, answer.content
-    assert field in answer.json()
+    assert field in api_errors(answer)
     assert IntegrationToken.objects.count() == count
 
 
@@ -235,7 +236,7 @@ def test_the_lifetime_is_capped_by_the_site(partner_member: Any, settings: Any) 
         "/api/v1/auth/tokens/", {"name": "ERP sync", "expires_in_days": 365}, format="json"
     )
     assert answer.status_code == 400
-    assert "30, 90" in answer.json()["expires_in_days"][0]
+    assert "30, 90" in api_errors(answer)["expires_in_days"][0]
 
 
 def test_another_persons_token_is_a_404(partner_member: Any, other_partner_member: Any) -> None:
@@ -257,7 +258,7 @@ def test_an_integration_token_does_not_manage_tokens(partner_member: Any) -> Non
         client.post(f"/api/v1/auth/tokens/{token.pk}/revoke/", {}),
     ]:
         assert answer.status_code == 403, answer.content
-        assert "does not manage tokens" in answer.json()["detail"]
+        assert "does not manage tokens" in api_errors(answer)["detail"]
     assert IntegrationToken.objects.filter(user=partner_member).count() == 1
 
 

@@ -24,10 +24,12 @@ from rest_framework.authtoken.models import Token
 from consortium.choices import ConsortiumRoleKind
 from consortium.models import Consortium, IntegrationToken, Membership, Organisation
 from consortium.services import consortium_role_grant
+from reporting.models import Report
 from tests import factories
 from tests.api.conftest import PDF, api_client
 from tests.api.openapi import published_schema
 from tests.api.world import base_fixtures
+from tests.assertions import api_errors
 from tests.factories import PASSWORD
 from workpackages.jobs.models import JobRecord
 from workpackages.money.models import BudgetLine, Effort, Expense
@@ -123,6 +125,11 @@ EXPECTED: dict[Operation, tuple[int, int, int, int, int, int]] = {
     ("PATCH",  "/api/v1/jobs/{id}/"):                          (401, 200, 404, 200, 404, 403),
     ("POST",   "/api/v1/jobs/{id}/realise/"):                  (401, 200, 404, 200, 404, 403),
     ("POST",   "/api/v1/jobs/{id}/withdraw/"):                 (401, 200, 404, 200, 404, 403),
+    # The report archive: those who oversee the consortium, observers the reports sent.
+    ("GET",    "/api/v1/reports/"):                            (401, 200, 200, 200, 200, 200),
+    ("GET",    "/api/v1/reports/{id}/"):                       (401, 404, 404, 200, 404, 200),
+    # Rows deleted since a moment, as their rows were read: a deliverable, by the consortium.
+    ("GET",    "/api/v1/changes/"):                            (401, 200, 200, 200, 200, 200),
 }
 # fmt: on
 
@@ -442,6 +449,13 @@ SPECS: dict[Operation, Spec] = {
     ("POST", "/api/v1/jobs/{id}/withdraw/"): Spec(
         target=_get("job"), body=_const({}), done={"status": "withdrawn"}
     ),
+    ("GET", "/api/v1/reports/"): Spec(
+        target=lambda w: factories.ReportFactory(consortium=w.consortium)
+    ),
+    ("GET", "/api/v1/reports/{id}/"): Spec(
+        target=lambda w: factories.ReportFactory(consortium=w.consortium)
+    ),
+    ("GET", "/api/v1/changes/"): Spec(),
 }
 
 CASES = [
@@ -507,6 +521,9 @@ def test_each_caller_gets_the_answer_of_the_matrix(
     if template.startswith("/api/v1/auth/tokens/"):
         _check_integration_tokens(client, method, template, user, world, expected)
         return
+    if template == "/api/v1/changes/":
+        _check_changes(client, role, world, expected)
+        return
 
     target: Any = spec.target(world) if spec.target else None
     sibling = spec.sibling(world) if spec.sibling else None
@@ -526,9 +543,9 @@ def test_each_caller_gets_the_answer_of_the_matrix(
     if expected >= 400:
         if expected == 400:
             # Refused for the partner it names, not for the rest of the body.
-            assert "partner" in answer.json(), answer.content
+            assert "partner" in api_errors(answer), answer.content
         else:
-            assert "detail" in answer.json(), answer.content
+            assert "detail" in api_errors(answer), answer.content
         assert _snapshot(target, spec.creates) == before, f"{method} {path} as {role} wrote"
         return
 
@@ -577,8 +594,21 @@ def _check_list(
 
 
 def _reads(role: str, row: Any) -> bool:
-    """Whether a role that sees the row's partner reads this row: never a draft for the funder."""
+    """Whether a role that sees the row's partner reads this row: never a draft for the funder,
+    never a report for a partner's people (it holds every partner's money)."""
+    if isinstance(row, Report):
+        return role in {"coordinator", "observer"}
     return not (role == "observer" and isinstance(row, Expense) and row.status == "draft")
+
+
+def _check_changes(client: Any, role: str, world: World, expected: int) -> None:
+    """A deliverable of PIT-TEST deleted: its tombstone is told to those who read the work plan."""
+    gone = factories.TombstoneFactory(deliverable=world.deliverable)
+    answer = client.get("/api/v1/changes/", {"since": "2000-01-01T00:00:00Z", "page_size": 200})
+    assert answer.status_code == expected, answer.content
+    if expected == 200:
+        told = {(row["type"], row["id"]) for row in answer.json()["results"]}
+        assert (("deliverable", gone.object_id) in told) is (role in SEE_WORK_PLAN), (role, told)
 
 
 def _rows_of(pit_test: Any, model: type) -> set[int]:
@@ -675,5 +705,5 @@ def test_coordinating_another_consortium_gives_no_budget_rights_here(
         format="json",
     )
     assert answer.status_code == 400, answer.content
-    assert "partner" in answer.json()
+    assert "partner" in api_errors(answer)
     assert BudgetLine.objects.count() == lines

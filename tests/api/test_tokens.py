@@ -23,6 +23,7 @@ from rest_framework.test import APIClient
 
 from consortium.models import ApiToken
 from tests.api.conftest import PDF, api_client
+from tests.assertions import api_errors
 from tests.factories import PASSWORD
 from tests.web import client_for
 
@@ -52,7 +53,7 @@ def _call(key: str) -> Any:
 
 def _revoked(key: str) -> bool:
     answer = _call(key)
-    return answer.status_code == 401 and "password changed" in answer.json()["detail"]
+    return answer.status_code == 401 and "password changed" in api_errors(answer)["detail"]
 
 
 def test_a_password_changed_on_the_partner_pages_revokes_the_token(partner_member: Any) -> None:
@@ -154,7 +155,7 @@ def test_a_token_expires_after_the_configured_lifetime(
     answer = _call(issued["token"])
 
     assert answer.status_code == 401
-    assert answer.json()["detail"] == (
+    assert api_errors(answer)["detail"] == (
         "This API token has expired (tokens last 30 days): ask for a new one with "
         "POST /api/v1/auth/token/."
     )

@@ -19,6 +19,7 @@ from django.utils import translation
 from tests.api.conftest import api_client
 from tests.api.openapi import published_schema
 from tests.api.test_permissions_matrix import SPECS, World, _snapshot
+from tests.assertions import api_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -64,9 +65,9 @@ def test_a_list_refuses_a_query_parameter_it_does_not_read(
 ) -> None:
     answer = api_client(World(request).coordinator).get(path, {"page_size": 5, "sttaus": "draft"})
     assert answer.status_code == 400, answer.content
-    [message] = answer.json()["sttaus"]
+    [message] = api_errors(answer)["sttaus"]
     assert message.startswith("Unknown query parameter “sttaus”; the parameters of this endpoint")
-    assert list(answer.json()) == ["sttaus"]
+    assert list(api_errors(answer)) == ["sttaus"]
 
 
 @pytest.mark.parametrize("path", LISTS)
@@ -79,13 +80,15 @@ def test_a_list_reads_every_query_parameter_its_schema_documents(
         for parameter in SCHEMA["paths"][path]["get"].get("parameters", [])
         if parameter["in"] == "query"
     ]
-    assert {"page", "page_size", "ordering"} <= set(documented)
+    # The deletions' feed is only ever synchronised: by cursor, in the order of deletion.
+    paged = {"since", "page_size", "cursor"} if path == "/api/v1/changes/" else {"page", "ordering"}
+    assert paged | {"page_size"} <= set(documented)
     refused = {}
     for name in [*documented, "format"]:
         cache.clear()
         answer = client.get(path, {name: ""})
         assert answer.status_code in {200, 400}, (name, answer.content)
-        messages = answer.json().get(name, []) if answer.status_code == 400 else []
+        messages = api_errors(answer).get(name, []) if answer.status_code == 400 else []
         if any(message.startswith("Unknown query parameter") for message in messages):
             refused[name] = messages
     assert refused == {}
@@ -99,7 +102,7 @@ def test_every_operation_refuses_an_unknown_query_parameter_and_changes_nothing(
 ) -> None:
     answer, unchanged = _send(World(request), method, template, query="verbose=1")
     assert answer.status_code == 400, answer.content
-    assert list(answer.json()) == ["verbose"], answer.json()
+    assert list(api_errors(answer)) == ["verbose"], answer.json()
     assert unchanged
 
 
@@ -109,8 +112,8 @@ def test_every_write_refuses_a_field_it_does_not_read_and_changes_nothing(
 ) -> None:
     answer, unchanged = _send(World(request), method, template, extra_field=True)
     assert answer.status_code == 400, answer.content
-    assert list(answer.json()) == ["colour"], answer.json()
-    [message] = answer.json()["colour"]
+    assert list(api_errors(answer)) == ["colour"], answer.json()
+    [message] = api_errors(answer)["colour"]
     assert message.startswith("Unknown field “colour”"), message
     assert unchanged
 
@@ -139,7 +142,7 @@ def test_the_refusal_lists_what_the_endpoint_reads_in_the_requests_language(
     )
     with translation.override("fr"):
         gettext = translation.gettext
-        assert detail.json() == {
+        assert api_errors(detail) == {
             "page": [
                 gettext(
                     "Unknown query parameter “%(name)s”; the parameters of this endpoint are: "
@@ -148,13 +151,13 @@ def test_the_refusal_lists_what_the_endpoint_reads_in_the_requests_language(
                 % {"name": "page", "known": "format"}
             ]
         }
-        assert withdraw.json() == {
+        assert api_errors(withdraw) == {
             "reason": [
                 gettext("Unknown field “%(name)s”: this endpoint takes no fields.")
                 % {"name": "reason"}
             ]
         }
-        assert reject.json() == {
+        assert api_errors(reject) == {
             "notify": [
                 gettext("Unknown field “%(name)s”; the fields of this endpoint are: %(known)s.")
                 % {"name": "notify", "known": "comment"}
@@ -169,15 +172,15 @@ def test_the_refusal_lists_what_the_endpoint_reads_in_the_requests_language(
 def test_a_name_that_is_a_key_of_the_error_body_is_refused_as_a_whole(
     expense: Any, coordinator: Any
 ) -> None:
-    """`detail` is the documented key of a body that could not be read, `non_field_errors` that of
-    the object as a whole: a parameter of either name is reported under `non_field_errors`."""
+    """`non_field_errors` is the `attr` of an error about the object as a whole: a parameter of
+    that name is reported there, and one named `detail` under its own name."""
     answer = api_client(coordinator).get(
         f"/api/v1/expenses/{expense.pk}/", {"detail": "1", "non_field_errors": "1"}
     )
     assert answer.status_code == 400, answer.content
-    assert list(answer.json()) == ["non_field_errors"]
-    messages = answer.json()["non_field_errors"]
-    assert [m.split(";")[0] for m in messages] == [
+    messages = api_errors(answer)
+    assert list(messages) == ["detail", "non_field_errors"]
+    assert [m.split(";")[0] for m in messages["detail"] + messages["non_field_errors"]] == [
         "Unknown query parameter “detail”",
         "Unknown query parameter “non_field_errors”",
     ]
@@ -190,7 +193,7 @@ def test_many_unknown_names_are_reported_ten_at_most(expense: Any, coordinator: 
         format="json",
     )
     assert answer.status_code == 400
-    assert list(answer.json()) == [f"field{n}" for n in range(10)]
+    assert list(api_errors(answer)) == [f"field{n}" for n in range(10)]
 
 
 def test_a_very_long_unknown_name_is_shortened_in_its_message(
@@ -201,7 +204,7 @@ def test_a_very_long_unknown_name_is_shortened_in_its_message(
         f"/api/v1/expenses/{expense.pk}/", {name: 1}, format="json"
     )
     assert answer.status_code == 400
-    [message] = answer.json()[name]
+    [message] = api_errors(answer)[name]
     assert message.startswith(f"Unknown field “{'x' * 40}…”;"), message[:80]
 
 
@@ -256,6 +259,6 @@ def test_a_form_sent_to_an_operation_that_reads_json_changes_nothing(
                 path, "comment=Not+eligible", content_type="application/x-www-form-urlencoded"
             )
         assert answer.status_code == 415, answer.content
-        assert list(answer.json()) == ["detail"]
+        assert list(api_errors(answer)) == ["detail"]
     submitted_expense.refresh_from_db()
     assert submitted_expense.status == "submitted"

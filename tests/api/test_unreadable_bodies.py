@@ -1,6 +1,7 @@
 """A body the server cannot read whole (nested too deeply, not text in its character set, JSON
 cut short, a multipart body without its end, too large, too many fields) is refused on every
-endpoint that reads one, signed in or not: a 400 `{"detail": …}` in the request's language, and
+endpoint that reads one, signed in or not: a 400 about the request as a whole (`attr` null) in the
+request's language, and
 nothing changed. Never a server error, and never a body read in part.
 """
 
@@ -15,6 +16,7 @@ from django.utils import translation
 from tests.api.conftest import api_client
 from tests.api.openapi import published_schema
 from tests.api.test_permissions_matrix import SPECS, World, _snapshot
+from tests.assertions import api_errors
 
 pytestmark = pytest.mark.django_db
 
@@ -114,10 +116,16 @@ def test_an_unreadable_body_is_refused_and_changes_nothing(
             method, path, body, content_type=content_type, HTTP_ACCEPT_LANGUAGE="fr"
         )
         if content_type.split(";")[0] not in media_types:
-            expected: tuple[int, Any] = (415, answer.json() if answer.status_code == 415 else None)
+            expected: tuple[int, Any] = (
+                415,
+                api_errors(answer) if answer.status_code == 415 else None,
+            )
         else:
             expected = (400, {"detail": _french(message, values)})
-        got = (answer.status_code, answer.json() if answer.status_code != 500 else "server error")
+        got = (
+            answer.status_code,
+            api_errors(answer) if answer.status_code != 500 else "server error",
+        )
         if got != expected or answer["Content-Language"] != "fr":
             wrong.append(f"{name}: {got[0]} {str(got[1])[:160]}")
     assert not wrong, f"{method} {path}:\n" + "\n".join(wrong)
@@ -153,7 +161,9 @@ def test_a_body_over_the_size_limit_is_a_400_with_the_limit(settings: Any) -> No
         "POST", "/api/v1/auth/token/", body, content_type=JSON, HTTP_ACCEPT_LANGUAGE="en"
     )
     assert answer.status_code == 400, answer.content[:300]
-    assert answer.json() == {"detail": "The request body is over 2.0\xa0KB, uploaded files apart."}
+    assert api_errors(answer) == {
+        "detail": "The request body is over 2.0\xa0KB, uploaded files apart."
+    }
 
 
 @pytest.mark.parametrize("content_type", [FORM, f"{MULTIPART}; boundary=BoUnDaRy"])
@@ -177,7 +187,7 @@ def test_a_body_with_too_many_fields_is_a_400_with_the_limit(
         "POST", "/api/v1/auth/token/", body, content_type=content_type, HTTP_ACCEPT_LANGUAGE="en"
     )
     assert answer.status_code == 400, answer.content[:300]
-    assert answer.json() == {"detail": "The request body has more than 20 fields."}
+    assert api_errors(answer) == {"detail": "The request body has more than 20 fields."}
 
 
 def test_a_complete_multipart_body_is_still_read(deliverable: Any, partner_member: Any) -> None:

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from tests import factories
 from tests.api.conftest import PDF, api_client
+from tests.assertions import api_error_codes, api_errors
 from tests.web import MULTIPART, multipart
 from workpackages.jobs.models import JobRecord
 from workpackages.money.models import BudgetLine, Effort, Expense
@@ -61,10 +62,11 @@ def _snapshot() -> dict[str, Any]:
     return state
 
 
-def _refused(answer: Any, field: str) -> list[str]:
-    """The messages of a 400 for `field`, which must be a key of its body."""
-    assert answer.status_code == 400, answer.content
-    body = answer.json()
+def _refused(answer: Any, field: str, status: int = 400) -> list[str]:
+    """The messages of a 400 (or a 409: a step the row's state forbids) for `field`, which must
+    be a key of its body."""
+    assert answer.status_code == status, answer.content
+    body = api_errors(answer)
     assert field in body, body
     messages = body[field]
     assert isinstance(messages, list) and messages and all(isinstance(m, str) for m in messages)
@@ -75,9 +77,7 @@ def _unsupported(answer: Any) -> None:
     """A body the operation does not read: a 415 answered in JSON, saying why in its `detail`."""
     assert answer.status_code == 415, answer.content
     assert answer["Content-Type"] == "application/json", answer["Content-Type"]
-    body = answer.json()
-    assert list(body) == ["detail"], body
-    assert isinstance(body["detail"], str) and body["detail"], body
+    assert api_error_codes(answer) == {None: ["unsupported_media_type"]}, answer.content
 
 
 # Expenses ------------------------------------------------------------------------------------
@@ -173,8 +173,8 @@ def test_a_missing_id_and_another_consortiums_id_read_the_same(
         "/api/v1/expenses/", {**new_expense, "workpackage": 987654}, format="json"
     )
     assert elsewhere.status_code == missing.status_code == 400
-    assert elsewhere.json()["workpackage"] == [
-        m.replace("987654", str(other_workpackage.pk)) for m in missing.json()["workpackage"]
+    assert api_errors(elsewhere)["workpackage"] == [
+        m.replace("987654", str(other_workpackage.pk)) for m in api_errors(missing)["workpackage"]
     ]
 
 
@@ -322,7 +322,8 @@ def test_a_submitted_expense_cannot_be_patched(submitted_expense: Any, partner_m
     answer = api_client(partner_member).patch(
         f"/api/v1/expenses/{submitted_expense.pk}/", {"amount": "99.00"}, format="json"
     )
-    messages = _refused(answer, "non_field_errors")
+    messages = _refused(answer, "non_field_errors", status=409)
+    assert api_error_codes(answer) == {"non_field_errors": ["invalid_state"]}
     assert any("submitted" in m for m in messages), messages
     assert _snapshot() == before
     submitted_expense.refresh_from_db()
@@ -334,7 +335,7 @@ def test_a_submitted_expense_keeps_its_evidence(
 ) -> None:
     before = _snapshot()
     answer = _upload(api_client(partner_member), submitted_expense.pk, "invoice.pdf", PDF)
-    messages = _refused(answer, "non_field_errors")
+    messages = _refused(answer, "non_field_errors", status=409)
     assert any("submitted" in m for m in messages), messages
     assert _snapshot() == before
     submitted_expense.refresh_from_db()
@@ -516,7 +517,7 @@ def test_an_acceptance_says_how_much_or_is_refused(
         **({"content_type": content_type} if content_type else {}),
     )
     assert answer.status_code == 400, answer.content
-    assert answer.json() == {"accepted_amount": [message], "in_full": [message]}
+    assert api_errors(answer) == {"accepted_amount": [message], "in_full": [message]}
     assert _snapshot() == before
     submitted_expense.refresh_from_db()
     assert (submitted_expense.status, submitted_expense.accepted_amount) == ("submitted", None)
@@ -742,7 +743,7 @@ def test_a_second_line_for_the_same_heading_is_refused_as_a_whole(
         format="json",
     )
     # The documented key for the object as a whole; never Django's internal `__all__`.
-    assert "__all__" not in answer.json(), answer.json()
+    assert "__all__" not in api_errors(answer), answer.json()
     _refused(answer, "non_field_errors")
     assert _snapshot() == before
 
@@ -833,8 +834,10 @@ def test_refusals_read_in_french(new_expense: dict[str, Any], partner_member: An
     assert _refused(english, "incurred_on")[0].startswith("The date falls outside")
 
 
-def _both_languages(send: Callable[[str], Any], field: str) -> tuple[list[str], list[str]]:
-    return _refused(send("en"), field), _refused(send("fr"), field)
+def _both_languages(
+    send: Callable[[str], Any], field: str, status: int = 400
+) -> tuple[list[str], list[str]]:
+    return _refused(send("en"), field, status), _refused(send("fr"), field, status)
 
 
 def test_our_own_api_refusals_are_translated(
@@ -868,6 +871,7 @@ def test_our_own_api_refusals_are_translated(
                 HTTP_ACCEPT_LANGUAGE=lang,
             ),
             "non_field_errors",
+            status=409,
         ),
         "file content": _both_languages(
             lambda lang: _upload(client, draft, "x.pdf", EXE, HTTP_ACCEPT_LANGUAGE=lang),

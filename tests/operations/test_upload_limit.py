@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.test import Client
 
+from tests.assertions import api_errors
 from workpackages.models import DeliverableSubmission, Expense
 from workpackages.uploads import MAX_REQUEST_BYTES
 from workpackages.validators import MAX_UPLOAD_BYTES
@@ -64,7 +65,7 @@ def test_an_api_upload_past_the_limit_is_refused_in_json_in_the_sender_s_languag
     response, read = _post("/api/v1/expenses/", MAX_REQUEST_BYTES + 1, HTTP_ACCEPT_LANGUAGE="fr")
     assert response.status_code == 413
     assert read == 0
-    assert "plus de 50 Mo" in response.json()["detail"]
+    assert "plus de 50 Mo" in api_errors(response)["detail"]
     assert not Expense.objects.exists()
 
 

@@ -21,6 +21,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from tests import factories
+from tests.assertions import api_errors
 from tests.portal.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -175,7 +176,7 @@ def test_the_api_token_endpoint_counts_the_same_failures(member: Any) -> None:
     refused = Client().post(url, {"username": "member-a", "password": PASSWORD}, REMOTE_ADDR=HOME)
     assert refused.status_code == 429
     assert refused["Retry-After"] == "900"
-    assert "try again in 15 minutes" in refused.json()["detail"]
+    assert "try again in 15 minutes" in api_errors(refused)["detail"]
     assert "token" not in refused.json()
     elsewhere = Client().post(
         url, {"username": "member-a", "password": PASSWORD}, REMOTE_ADDR=OFFICE
@@ -264,7 +265,7 @@ def test_the_address_page_says_the_address_is_paused(member: Any) -> None:
         TOKEN_URL, {"username": "member-a", "password": PASSWORD}, REMOTE_ADDR=HOME
     )
     assert answer.status_code == 429
-    assert "Too many wrong passwords from your address" in answer.json()["detail"]
+    assert "Too many wrong passwords from your address" in api_errors(answer)["detail"]
 
 
 def test_signing_in_does_not_clear_the_addresss_count(member: Any) -> None:

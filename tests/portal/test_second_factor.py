@@ -29,6 +29,7 @@ from consortium.models import ApiToken, SecondFactorChange
 from consortium.services import integration_token_issue
 from consortium.views import second_factor as second_factor_pages
 from tests import factories
+from tests.assertions import api_errors
 from tests.conftest import FROZEN_AT
 from tests.web import client_for
 
@@ -101,7 +102,7 @@ def test_staff_pass_a_code_before_the_admin_the_pages_and_the_session_api(
     assert client.get("/")["Location"].startswith(VERIFY)
     api = client.get(API)
     assert api.status_code == 403
-    assert "two-step sign-in code" in api.json()["detail"]
+    assert "two-step sign-in code" in api_errors(api)["detail"]
 
     verified = client.post(VERIFY, {"code": code_of(device), "next": "/admin/"})
     assert verified.status_code == 302
@@ -349,7 +350,7 @@ def test_tokens_from_before_the_second_factor_end(
     settings.OTP_REQUIRED_FOR_STAFF = True
     refused = APIClient().get(API, HTTP_AUTHORIZATION=f"Token {staff_token.key}")
     assert refused.status_code == 401
-    assert "two steps" in refused.json()["detail"]
+    assert "two steps" in api_errors(refused)["detail"]
 
     _device, _codes = turn_on(coordinator, clock)
     issued = api_token_issue(user=coordinator)
@@ -442,15 +443,15 @@ def test_an_api_token_needs_the_same_second_factor_as_a_sign_in(
     and issues nothing."""
     refused = _token(coordinator)
     assert refused.status_code == 400
-    assert "Set up two-step sign-in" in refused.json()["code"][0]
+    assert "Set up two-step sign-in" in api_errors(refused)["code"][0]
 
     device, recovery = turn_on(coordinator, clock)
     without = _token(coordinator)
     assert without.status_code == 400
-    assert "as `code`" in without.json()["code"][0]
+    assert "as `code`" in api_errors(without)["code"][0]
     wrong = _token(coordinator, code="000000" if code_of(device) != "000000" else "111111")
     assert wrong.status_code == 400
-    assert wrong.json()["code"] == [second_factor.wrong_code_message()]
+    assert api_errors(wrong)["code"] == [second_factor.wrong_code_message()]
     assert not ApiToken.objects.filter(user=coordinator).exists()
 
     next_step(clock)  # past the wait a wrong code brings

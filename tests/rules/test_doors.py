@@ -31,11 +31,12 @@ from django.core.management import call_command, get_commands
 from django.core.management.base import CommandError
 from django.db import connection
 from django.forms.models import model_to_dict
-from django.test import RequestFactory
+from django.test import RequestFactory, override_settings
 from django.urls import URLPattern, get_resolver, reverse
 
 from consortium import invitations
 from consortium import urls as consortium_urls
+from consortium.api.errors import STATE_CONFLICTS
 from consortium.choices import ConsortiumRoleKind, MembershipRole
 from consortium.invitations import membership_invite
 from consortium.models import Consortium, ConsortiumRole, Membership
@@ -447,6 +448,16 @@ def _bare_operating_expense(w: World) -> dict[str, Any]:
     return {"expense": expense, "rows": [expense, heading]}
 
 
+def _webhook(w: World) -> dict[str, Any]:
+    subscription = factories.WebhookSubscriptionFactory(consortium=w.consortium)
+    return {"subscription": subscription, "rows": [subscription]}
+
+
+def _waiting_delivery(w: World) -> dict[str, Any]:
+    delivery = factories.WebhookDeliveryFactory(event__subscription__consortium=w.consortium)
+    return {"delivery": delivery, "rows": [delivery, delivery.subscription]}
+
+
 RULES: dict[str, Rule] = {
     # A submitted or decided row is the record it was judged on.
     "a decided expense is kept": Rule(
@@ -696,6 +707,21 @@ RULES: dict[str, Rule] = {
             f"{s['person'].get_full_name()} already works for another partner of this "
             "consortium, and a person works for one partner per consortium: ask the "
             "consortium's coordinators."
+        ),
+    ),
+    # Webhooks.
+    "a webhook goes to the public internet": Rule(
+        _webhook,
+        lambda w, s: (
+            "10.0.0.8 leads to 10.0.0.8, a private, local or reserved address: webhooks go to "
+            "addresses on the public internet only."
+        ),
+    ),
+    "only a delivered or failed delivery is sent again": Rule(
+        _waiting_delivery,
+        lambda w, s: (
+            "This delivery is waiting for its next attempt already: it is sent again only once "
+            "it is delivered or has failed."
         ),
     ),
 }
@@ -1868,6 +1894,46 @@ def _(w: World, s: dict[str, Any]) -> Any:
     return _forged(w.coordinator, s["person"], email="mallory@evil.example")
 
 
+# An installation without the allowance the suite's own receivers need.
+PUBLIC_ONLY = override_settings(WEBHOOKS_ALLOW_PRIVATE_ADDRESSES=False)
+PRIVATE_HOOK = "https://10.0.0.8/hooks"
+
+
+@case("a webhook goes to the public internet", "admin add consortium.webhooksubscription")
+def _(w: World, s: dict[str, Any]) -> Any:
+    with PUBLIC_ONLY:
+        return admin_add(
+            w.coordinator,
+            s["subscription"],
+            consortium=w.consortium,
+            url=PRIVATE_HOOK,
+            events=["expense.accepted"],
+            is_active=True,
+        )
+
+
+@case("a webhook goes to the public internet", "admin change consortium.webhooksubscription")
+def _(w: World, s: dict[str, Any]) -> Any:
+    with PUBLIC_ONLY:
+        return admin_change(w.coordinator, s["subscription"], url=PRIVATE_HOOK)
+
+
+@case(
+    "only a delivered or failed delivery is sent again",
+    "admin action consortium.webhookdelivery redeliver",
+)
+def _(w: World, s: dict[str, Any]) -> Any:
+    return admin_action(w.coordinator, s["delivery"], "redeliver", [s["delivery"]])
+
+
+@case(
+    "only a delivered or failed delivery is sent again",
+    "admin decision consortium.webhookdelivery redeliver",
+)
+def _(w: World, s: dict[str, Any]) -> Any:
+    return admin_decision(w.coordinator, s["delivery"], "redeliver")
+
+
 # --------------------------------------------------------------------------------------------
 # The test of each case.
 # --------------------------------------------------------------------------------------------
@@ -1891,7 +1957,9 @@ def test_the_door_refuses_with_the_rule_s_message_and_changes_nothing(
 
     assert message in shown(answer), (door, answer.status_code)
     if door.startswith("API"):
-        assert answer.status_code == 400, answer.content
+        # Bad input is a 400; a step the row's state forbids (decided, locked, sent) a 409.
+        conflict = {error["code"] for error in answer.json()["errors"]} <= STATE_CONFLICTS
+        assert answer.status_code == (409 if conflict else 400), answer.content
     assert _counts() == counts
     assert _state(setup["rows"]) == rows
 
@@ -2063,6 +2131,9 @@ WITHOUT_RULE: dict[str, str] = {
         "who resets whom (may_reset): tests/portal/test_second_factor.py"
     ),
     "command second_factor_reset": "an operator's reset: tests/portal/test_second_factor.py",
+    "admin action consortium.webhooksubscription rotate_secret": (
+        "a new signing secret, nothing else changes: tests/webhooks/test_admin.py"
+    ),
 }
 
 

@@ -17,6 +17,7 @@ from django.utils import translation
 from consortium.models import CostCategory
 from tests import factories
 from tests.api.conftest import api_client
+from tests.assertions import api_errors
 from tests.web import client_for
 from tests.workpackages.test_admin_validation import form_data
 from workpackages.money.choices import ExpenseStatus
@@ -120,7 +121,7 @@ def test_the_api_refuses_the_submission_with_a_400(partner_member: Any, bare: Ex
     response = api_client(partner_member).post(f"/api/v1/expenses/{bare.pk}/submit/")
 
     assert response.status_code == 400
-    assert response.json()["evidence"] == [refusal(bare)]
+    assert api_errors(response)["evidence"] == [refusal(bare)]
     assert snapshot() == before
 
 

@@ -17,6 +17,7 @@ from consortium.models import Consortium, Membership
 from consortium.records import record_update
 from tests import factories
 from tests.api.conftest import api_client
+from tests.assertions import api_errors
 from tests.web import client_for
 from tests.workpackages.test_admin_validation import form_data
 from workpackages.money.models import Effort, Expense
@@ -42,7 +43,9 @@ def test_actual_effort_does_not_leave_a_submitted_statement_s_period(
     )
 
     assert moved.status_code == 400, moved.content
-    assert "its actual person-months no longer change" in moved.json()["actual_person_months"][0]
+    assert (
+        "its actual person-months no longer change" in api_errors(moved)["actual_person_months"][0]
+    )
     assert Effort.objects.get(pk=effort.pk).period == period
 
 

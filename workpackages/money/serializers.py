@@ -103,8 +103,8 @@ class ExpenseSerializer(RecordSerializer):
 
 class ExpenseEvidenceSerializer(RecordSerializer):
     """An expense's evidence file, sent alone as a multipart form (`PUT …/evidence/`): the
-    expense itself is written as JSON, which carries no file. Saved by `record_update`, like any
-    change of the expense, so a submitted or decided expense keeps its file."""
+    expense itself is written as JSON, which carries no file. Like any change of the expense, it
+    is refused once the expense is submitted or decided: it keeps the file it was decided on."""
 
     class Meta:
         model = Expense
@@ -157,7 +157,8 @@ class ExpenseAcceptSerializer(serializers.Serializer):
 
 
 class EffortSerializer(RecordSerializer):
-    """Partners report `actual_person_months`; the plan is the coordinators' (`record_update`)."""
+    """Person-months per partner, workpackage and period: partners report
+    `actual_person_months`; the plan (`planned_person_months`) is the coordinators'."""
 
     class Meta:
         model = Effort
