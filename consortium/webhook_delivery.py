@@ -19,6 +19,7 @@ queue them (`consortium/webhooks.py`) build on it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import hmac
@@ -28,6 +29,7 @@ import json
 import logging
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -78,8 +80,16 @@ def _refused_address(address: str) -> bool:
     multicast, reserved, unspecified or shared (carrier-grade NAT) ranges, IPv4 ones written as
     IPv6 included."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:
+            return True
+        # An IPv4 address carried in an IPv6 one (mapped, 6to4, Teredo) is judged as itself.
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:
+            return _refused_address(str(ip.sixtofour)) or ip.is_reserved
+        elif ip.teredo is not None:
+            return any(_refused_address(str(inner)) for inner in ip.teredo)
     return (
         not ip.is_global
         or ip.is_multicast
@@ -145,10 +155,10 @@ def webhook_target(url: str, *, unresolved_ok: bool = False) -> Target:
                 raise ValidationError(
                     {
                         "url": gettext(
-                            "%(host)s leads to %(address)s, a private, local or reserved "
-                            "address: webhooks go to addresses on the public internet only."
+                            "%(host)s leads to a private, local or reserved address: webhooks "
+                            "go to addresses on the public internet only."
                         )
-                        % {"host": host, "address": address}
+                        % {"host": host}
                     },
                     code="webhook_private_address",
                 )
@@ -254,23 +264,46 @@ class Answer:
         return self.status is not None and 200 <= self.status < 300
 
 
-def _connect(target: Target, timeout: float) -> socket.socket:
-    """A connection to one of the addresses the rule accepted, the first that answers."""
+def _connect(target: Target, deadline: float) -> socket.socket:
+    """A connection to one of the addresses the rule accepted, the first that answers before
+    the attempt's deadline."""
     failure: OSError = OSError("no address")
     for address in target.addresses:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
         try:
-            return socket.create_connection((address, target.port), timeout=timeout)
+            return socket.create_connection((address, target.port), timeout=remaining)
         except OSError as error:
             failure = error
     raise failure
 
 
+def _cut(sock: socket.socket) -> None:
+    """End a connection whose attempt is past its deadline: a read waiting on it returns."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _host_header(target: Target) -> str:
+    host = f"[{target.host}]" if ":" in target.host else target.host
+    default = DEFAULT_PORTS.get(target.scheme)
+    return host if target.port == default else f"{host}:{target.port}"
+
+
 def post(target: Target, body: bytes, headers: dict[str, str]) -> Answer:
     """POST `body` to `target`, over TLS for https:// (the certificate checked against the host
-    name), without following a redirect; the answer's status and beginning, or what went wrong."""
+    name), without following a redirect; the answer's status and beginning, or what went wrong.
+    The whole attempt (connection, request, answer) takes at most WEBHOOKS_TIMEOUT seconds: a
+    receiver that answers a byte at a time does not hold a worker longer."""
     timeout = settings.WEBHOOKS_TIMEOUT
+    deadline = time.monotonic() + timeout
+    watchdog: threading.Timer | None = None
     try:
-        sock = _connect(target, timeout)
+        sock = _connect(target, deadline)
+        watchdog = threading.Timer(max(deadline - time.monotonic(), 0.0), _cut, args=(sock,))
+        watchdog.daemon = True
+        watchdog.start()
         if target.scheme == "https":
             context = ssl.create_default_context()
             sock = context.wrap_socket(sock, server_hostname=target.host)
@@ -278,14 +311,22 @@ def post(target: Target, body: bytes, headers: dict[str, str]) -> Answer:
         # The connection goes to the address the rule vetted, not to a new lookup of the name.
         connection.sock = sock
         try:
-            connection.request("POST", target.path, body=body, headers=headers)
+            connection.request(
+                "POST", target.path, body=body, headers={"Host": _host_header(target), **headers}
+            )
             response = connection.getresponse()
             raw = response.read(EXCERPT_BYTES)
             location = response.getheader("Location", "")
         finally:
             connection.close()
     except (OSError, http.client.HTTPException) as error:
+        if time.monotonic() >= deadline:
+            late = gettext("No complete answer within %(seconds)s seconds.") % {"seconds": timeout}
+            return Answer(error=late)
         return Answer(error=f"{type(error).__name__}: {error}"[:2000])
+    finally:
+        if watchdog is not None:
+            watchdog.cancel()
     excerpt = raw.decode("utf-8", errors="replace")[:RESPONSE_EXCERPT_LENGTH]
     problem = ""
     if 300 <= response.status < 400:

@@ -14,8 +14,10 @@ success. Read-only fields are the exception: ignored, so that a client may send 
 from __future__ import annotations
 
 import inspect
+from decimal import Decimal
 from typing import Any
 
+from django.core.validators import FileExtensionValidator
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, get_script_prefix, resolve
 from django.utils.translation import gettext_lazy as _
@@ -166,6 +168,16 @@ class ScopedViewSet(viewsets.GenericViewSet):
         return Response(self.get_serializer(fresh).data)
 
 
+def file_name_pattern(extensions: list[str]) -> str:
+    """A file's name as the server takes it: ending in one of its extensions after a dot, in any
+    case (`Invoice.PDF` is a PDF)."""
+    either = [
+        "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in extension)
+        for extension in extensions
+    ]
+    return f"\\.(?:{'|'.join(either)})$"
+
+
 def decimal_pattern(field: serializers.DecimalField) -> str:
     """The strings a DecimalField takes, as a regular expression without look-arounds (which
     generators handle poorly): its digits before and after the point, without leading zeros; no
@@ -176,7 +188,8 @@ def decimal_pattern(field: serializers.DecimalField) -> str:
     digits = (field.max_digits or 30) - places
     top, bottom = field.max_value, field.min_value
     ceiling = None
-    if top is not None and top > 0 and top == int(top):
+    # A power-of-ten ceiling shortens the digits: said only where no value is negative.
+    if top is not None and top > 0 and top == int(top) and bottom is not None and bottom >= 0:
         power = len(str(int(top))) - 1
         if int(top) == 10**power and power <= digits:
             ceiling, digits = int(top), power
@@ -184,7 +197,9 @@ def decimal_pattern(field: serializers.DecimalField) -> str:
     numbers = []
     if digits:
         numbers.append(f"[1-9][0-9]{{0,{digits - 1}}}{fraction}")
-    if bottom is not None and bottom > 0:
+    # Above zero by the smallest step (an amount, an FTE): "not zero". Another minimum is left
+    # to `minimum`, said beside the pattern.
+    if bottom is not None and bottom > 0 and bottom == Decimal(1).scaleb(-places):
         if places:
             tails = "|".join(
                 "0" * zeros + f"[1-9][0-9]{{0,{places - 1 - zeros}}}" for zeros in range(places)
@@ -256,6 +271,15 @@ class DocumentedErrorsSchema(AutoSchema):
             if field.max_value is not None:
                 schema["maximum"] = float(field.max_value)
             schema["pattern"] = decimal_pattern(field)
+        if isinstance(field, serializers.FileField):
+            extensions = [
+                extension
+                for validator in field.validators
+                if isinstance(validator, FileExtensionValidator)
+                for extension in validator.allowed_extensions or []
+            ]
+            if extensions:
+                schema["pattern"] = file_name_pattern(extensions)
         return schema
 
     def map_parsers(self) -> list[Any]:

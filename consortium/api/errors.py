@@ -5,8 +5,9 @@
 
 `type` says whose move it is: `validation_error`, the request's values (each error names its
 field or query parameter in `attr`, `non_field_errors` for the row as a whole); `client_error`,
-the request itself (its address, method, body, rights or rate: `attr` is null); `server_error`,
-the server's. `code` is stable and meant for programs, `detail` for people, in the request's
+the request itself (its address, method, body, rights or rate: `attr` is null), or the row's
+state (a 409, whose `attr` names the field or `non_field_errors`); `server_error`, the
+server's. `code` is stable and meant for programs, `detail` for people, in the request's
 language. drf-standardized-errors formats DRF's exceptions; the few answers written outside DRF
 (an unknown address, a body over the size limit, a session owing its second factor) use
 `error_body`.
@@ -46,7 +47,13 @@ SERVER_ERROR = "server_error"
 
 # The codes of a service's refusal that say the row's state forbids the step, not the input.
 STATE_CONFLICTS = frozenset(
-    {"invalid_state", "statement_submitted", "statement_reopened", "report_sent"}
+    {
+        "invalid_state",
+        "statement_submitted",
+        "statement_reopened",
+        "submitted_to_coordinators",
+        "report_sent",
+    }
 )
 
 

@@ -25,6 +25,7 @@ from tests import factories
 from tests.api.conftest import api_client
 from tests.api.openapi import published_schema
 from tests.api.world import World, world_fixtures
+from workpackages.money.models import Expense
 from workpackages.money.services import expense_accept
 from workpackages.overview.changes import KINDS, Tombstone
 from workpackages.workplan.models import Deliverable
@@ -224,6 +225,47 @@ def test_a_row_handed_out_then_changed_comes_again_with_its_change(
     assert Counter(ids).most_common(2)[1][1] == 1, "only the changed row comes twice"
 
 
+def test_a_participation_written_or_deleted_moves_its_workpackages_time(
+    world: World, coordinator: Any, time_machine: Any
+) -> None:
+    """A workpackage's answer holds its participants: a participation added, changed or
+    deleted by any door comes back with its workpackage at the next sync."""
+    client = api_client(coordinator)
+    workpackage = world.workpackage
+    moments = iter(FIRST_SYNC + datetime.timedelta(hours=hours) for hours in range(10))
+
+    def since_then() -> str:
+        """The moment a sync starts from: an hour on from the last one."""
+        time_machine.move_to(next(moments))
+        return timezone.now().isoformat()
+
+    def resync(since: str) -> list[dict[str, Any]]:
+        return _sync(client, "/api/v1/workpackages/", updated_since=since)[0]
+
+    partner = factories.PartnerFactory(consortium=workpackage.consortium)
+    since = since_then()
+    participation = factories.WorkpackageParticipantFactory(
+        workpackage=workpackage, partner=partner, planned_person_months="2.00"
+    )
+    [row] = resync(since)
+    assert row["id"] == workpackage.pk
+    assert partner.pk in [p["partner"] for p in row["participants"]]
+    assert resync(since_then()) == []
+
+    since = since_then()
+    record_update(instance=participation, user=coordinator, planned_person_months="3.50")
+    [row] = resync(since)
+    planned = [
+        p["planned_person_months"] for p in row["participants"] if p["partner"] == partner.pk
+    ]
+    assert planned == ["3.50"]
+
+    since = since_then()
+    record_delete(instance=participation, user=coordinator)
+    [row] = resync(since)
+    assert partner.pk not in [p["partner"] for p in row["participants"]]
+
+
 # The cursor's refusals --------------------------------------------------------------------------
 
 
@@ -319,11 +361,17 @@ def test_a_tombstone_is_read_by_those_who_read_the_row(
     other = ("deliverable", elsewhere.pk)
     record_delete(instance=elsewhere, user=other_coordinator)
 
+    # A partner's draft: its people and the coordinators, never the observers (the funder).
+    draft = factories.ExpenseFactory(line=world.budget_line)
+    assert draft.status == "draft"
+    drafted = ("expense", draft.pk)
+    Expense.objects.filter(pk=draft.pk).delete()
+
     work_plan = ("deliverable", plan["d3"].pk)
-    assert _deleted(coordinator) == {work_plan, private}
+    assert _deleted(coordinator) == {work_plan, private, drafted}
     assert _deleted(observer) == {work_plan, private}
     assert _deleted(other_partner_member) == {work_plan, private}
-    assert _deleted(partner_member) == {work_plan}
+    assert _deleted(partner_member) == {work_plan, drafted}
     assert _deleted(other_coordinator) == {other}
     assert _deleted(factories.UserFactory()) == set()
 

@@ -713,7 +713,7 @@ RULES: dict[str, Rule] = {
     "a webhook goes to the public internet": Rule(
         _webhook,
         lambda w, s: (
-            "10.0.0.8 leads to 10.0.0.8, a private, local or reserved address: webhooks go to "
+            "10.0.0.8 leads to a private, local or reserved address: webhooks go to "
             "addresses on the public internet only."
         ),
     ),

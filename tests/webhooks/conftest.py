@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -52,6 +53,8 @@ class Receiver:
         self.redirect_to = ""
         self.hold = threading.Event()
         self.holding = threading.Event()
+        # Seconds between the bytes of an answer sent a byte at a time; 0: at once.
+        self.drip = 0.0
         # The event id of every request answered 2xx, a repeated one included.
         self.successes: list[str] = []
         self._lock = threading.Lock()
@@ -93,6 +96,15 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length)
+            if receiver.drip:
+                # A receiver that never finishes its answer: a byte now and then, for a while.
+                with contextlib.suppress(OSError):
+                    for byte in b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n":
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(receiver.drip)
+                self.close_connection = True
+                return
             request = Received(path=self.path, headers=dict(self.headers.items()), body=body)
             status = receiver.answer(request)
             answer = b'{"received": true}' if status < 400 else b"boom: the ERP is down"

@@ -37,6 +37,8 @@ NOT_PUBLIC = [
     "https://[fc00::1]/hooks",
     "https://[::ffff:127.0.0.1]/hooks",
     "https://[ff02::1]/hooks",
+    "https://[2002:a00:1::1]/hooks",
+    "https://[fec0::1]/hooks",
 ]
 
 
@@ -120,7 +122,7 @@ def test_a_refused_address_saves_nothing(
 
     assert refused.value.message_dict == {
         "url": [
-            "192.168.1.10 leads to 192.168.1.10, a private, local or reserved address: webhooks "
+            "192.168.1.10 leads to a private, local or reserved address: webhooks "
             "go to addresses on the public internet only."
         ]
     }

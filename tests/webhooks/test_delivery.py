@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -219,7 +220,25 @@ def test_a_receiver_that_does_not_answer_in_time_is_tried_again_later(
     delivery.refresh_from_db()
     assert delivery.state == WebhookDeliveryState.PENDING
     assert delivery.response_status is None
-    assert "timed out" in delivery.last_error
+    assert delivery.last_error == "No complete answer within 1 seconds."
+
+
+def test_an_answer_sent_a_byte_at_a_time_is_cut_at_the_attempts_deadline(
+    subscribed: Any, receiver: Receiver, submitted_expense: Any, coordinator: Any, settings: Any
+) -> None:
+    """Each byte comes well within a read's timeout: only the attempt's own deadline ends it,
+    so that a slow receiver does not hold a worker (and the delivery's row) for minutes."""
+    settings.WEBHOOKS_TIMEOUT = 1
+    receiver.drip = 0.2  # about ten seconds for the whole answer
+    delivery = _accepted(submitted_expense, coordinator)
+
+    started = time.monotonic()
+    assert _attempt(delivery) is not None
+    assert time.monotonic() - started < 5
+
+    delivery.refresh_from_db()
+    assert (delivery.state, delivery.response_status) == ("pending", None)
+    assert delivery.last_error == "No complete answer within 1 seconds."
 
 
 def test_a_switched_off_webhook_fails_its_waiting_deliveries_at_once(
@@ -271,7 +290,7 @@ def test_the_address_rule_is_asked_again_at_each_attempt(
     assert receiver.requests == []
     assert (delivery.state, delivery.attempts) == ("pending", 1)
     assert delivery.last_error == (
-        "127.0.0.1 leads to 127.0.0.1, a private, local or reserved address: webhooks go to "
+        "127.0.0.1 leads to a private, local or reserved address: webhooks go to "
         "addresses on the public internet only."
     )
 

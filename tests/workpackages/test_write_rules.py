@@ -42,7 +42,7 @@ def test_actual_effort_does_not_leave_a_submitted_statement_s_period(
         f"/api/v1/effort/{effort.pk}/", {"period": later.pk}, format="json"
     )
 
-    assert moved.status_code == 400, moved.content
+    assert moved.status_code == 409, moved.content  # the statement's state, not the input
     assert (
         "its actual person-months no longer change" in api_errors(moved)["actual_person_months"][0]
     )

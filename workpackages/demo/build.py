@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from consortium.models import Consortium, WebhookEventType
 from consortium.services import consortium_create
-from consortium.webhooks import webhook_subscribe
+from consortium.webhooks import emit, webhook_subscribe
 from workpackages.base import CENT
 from workpackages.demo.context import Context
 from workpackages.demo.data import (
@@ -119,15 +119,6 @@ def build_demo(*, seed: int = DEMO_SEED) -> DemoSummary:
         )
         build_partners(ctx)
         build_roles(ctx, users)
-        # The finance office's ERP hears of every decision; its address is made up, so the
-        # deliveries' log shows what a receiver that cannot be reached looks like.
-        webhook_subscribe(
-            consortium=consortium,
-            url="https://erp.pit-atmp.invalid/hooks/consortium",
-            events=list(WebhookEventType.values),
-            description="Finance office ERP (demo)",
-            user=coordinator,
-        )
         plans = plan_budget(ctx)
         build_workpackages(ctx, plans)
         deliverables = build_deliverables(ctx)
@@ -138,7 +129,29 @@ def build_demo(*, seed: int = DEMO_SEED) -> DemoSummary:
         build_jobs(ctx)
         record_deliverable_progress(ctx, deliverables)
         record_milestone_progress(ctx, milestones)
+        subscribe_the_erp(ctx)
         return summarise(consortium)
+
+
+def subscribe_the_erp(ctx: Context) -> None:
+    """The finance office's ERP hears of every decision from now on, and got the latest
+    acceptance. Subscribed once the history is built, not before: the demo's years of decisions
+    would otherwise queue thousands of deliveries at once. Its address is made up, so the log
+    shows what a receiver that cannot be reached looks like."""
+    webhook_subscribe(
+        consortium=ctx.consortium,
+        url="https://erp.pit-atmp.invalid/hooks/consortium",
+        events=list(WebhookEventType.values),
+        description="Finance office ERP (demo)",
+        user=ctx.coordinator,
+    )
+    latest = (
+        Expense.objects.filter(consortium=ctx.consortium, status=ExpenseStatus.ACCEPTED)
+        .order_by("-reviewed_at", "-pk")
+        .first()
+    )
+    if latest is not None:
+        emit(WebhookEventType.EXPENSE_ACCEPTED, latest)
 
 
 def summarise(consortium: Consortium) -> DemoSummary:

@@ -43,6 +43,14 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
+                    "coordinators_only",
+                    models.BooleanField(
+                        default=False,
+                        help_text="The row was a partner's draft or a report not sent yet.",
+                        verbose_name="hidden from observers",
+                    ),
+                ),
+                (
                     "deleted_at",
                     models.DateTimeField(
                         default=django.utils.timezone.now, verbose_name="deleted at"

@@ -112,13 +112,15 @@ def _check_effort_statement(
     if locked is not None:
         raise ValidationError(
             {
-                "actual_person_months": _(
-                    "The statement of %(period)s has been submitted: its actual person-months "
-                    "no longer change. Ask the coordinators."
+                "actual_person_months": ValidationError(
+                    _(
+                        "The statement of %(period)s has been submitted: its actual "
+                        "person-months no longer change. Ask the coordinators."
+                    )
+                    % {"period": locked.period},
+                    code="statement_submitted",
                 )
-                % {"period": locked.period}
-            },
-            code="statement_submitted",
+            }
         )
 
 

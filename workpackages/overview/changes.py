@@ -18,11 +18,17 @@ from typing import Any, Self
 from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from consortium.querysets import Action, member_consortia, member_partners, overseen_consortia
+from consortium.querysets import (
+    Action,
+    coordinated_consortia,
+    member_consortia,
+    member_partners,
+    observed_consortia,
+)
 
 # Each model the API lists ("app_label.modelname"), with the name its rows have in the API. The
 # report archive's model is named, not imported: `reporting` depends on this app, not the reverse.
@@ -56,11 +62,13 @@ class TombstoneQuerySet(models.QuerySet):
             return self
         if action != "view":
             return self.none()
-        overseen = list(overseen_consortia(user).values_list("consortium_id", flat=True))
+        coordinated = list(coordinated_consortia(user).values_list("consortium_id", flat=True))
+        observed = list(observed_consortia(user).values_list("consortium_id", flat=True))
         consortia = list(member_consortia(user).values_list("partner__consortium_id", flat=True))
         partners = list(member_partners(user).values_list("partner_id", flat=True))
         return self.filter(
-            Q(consortium_id__in=overseen)
+            Q(consortium_id__in=coordinated)
+            | Q(consortium_id__in=observed, coordinators_only=False)
             | Q(consortium_id__in=consortia, partner_id__isnull=True, overseers_only=False)
             | Q(partner_id__in=partners)
         )
@@ -80,6 +88,13 @@ class Tombstone(models.Model):
         help_text=_("Set for a row private to its partner (money, effort, jobs, people)."),
     )
     overseers_only = models.BooleanField(_("for coordinators and observers only"), default=False)
+    # A row still its owner's own business when deleted (a draft expense, a report not sent):
+    # observers never read it, nor its tombstone.
+    coordinators_only = models.BooleanField(
+        _("hidden from observers"),
+        default=False,
+        help_text=_("The row was a partner's draft or a report not sent yet."),
+    )
     deleted_at = models.DateTimeField(_("deleted at"), default=timezone.now)
 
     objects = TombstoneQuerySet.as_manager()
@@ -126,11 +141,57 @@ def tombstone_record(sender: Any, instance: Any, **kwargs: Any) -> None:
         consortium_id=None if consortium_path is None else _id_at(instance, consortium_path),
         partner_id=None if partner_path is None else _id_at(instance, partner_path),
         overseers_only=label in OVERSEERS_ONLY,
+        coordinators_only=_matches(instance, getattr(queryset, "owner_private", None)),
     )
+
+
+def _matches(row: Any, condition: Q | None) -> bool:
+    """Whether a row (deleted, in memory) meets a plain condition of `owner_private`: lookups
+    of a field's value, or of whether it is null, all of them. Another shape counts as met: the
+    tombstone is then kept from observers rather than shown to them wrongly."""
+    if condition is None:
+        return False
+    if condition.negated or condition.connector != Q.AND:
+        return True
+    for child in condition.children:
+        if not isinstance(child, tuple):
+            return True
+        lookup, expected = child
+        *path, last = lookup.split("__")
+        if last != "isnull":
+            path, last = [*path, last], "exact"
+        try:
+            value = row
+            for name in path:
+                value = getattr(value, name)
+        except (AttributeError, ObjectDoesNotExist):
+            return True
+        met = (value is None) == expected if last == "isnull" else value == expected
+        if not met:
+            return False
+    return True
+
+
+# Rows the API shows inside another's answer, not in a list of their own: writing or deleting one
+# changes its parent's answer, so it moves the parent's `updated_at` (each model, with the name of
+# its parent's foreign key).
+NESTED: dict[str, str] = {"workpackages.workpackageparticipant": "workpackage"}
+
+
+def parent_changed(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A nested row written or deleted (`post_save`, `post_delete`): its parent changed now."""
+    field = sender._meta.get_field(NESTED[sender._meta.label_lower])
+    parent_id = getattr(instance, field.attname)
+    if parent_id is not None:
+        field.related_model._default_manager.filter(pk=parent_id).update(updated_at=timezone.now())
 
 
 def tombstones_connect() -> None:
     """Connect `tombstone_record` to the deletion of every model of `KINDS` (by name, so that
-    a model of an app loaded later is connected once it is)."""
+    a model of an app loaded later is connected once it is), and `parent_changed` to the writes
+    of the nested rows."""
     for label in KINDS:
         post_delete.connect(tombstone_record, sender=label, dispatch_uid=f"tombstone:{label}")
+    for label in NESTED:
+        for signal in (post_save, post_delete):
+            signal.connect(parent_changed, sender=label, dispatch_uid=f"parent:{label}")

@@ -65,7 +65,11 @@ class ReviewSerializer(serializers.ModelSerializer):
 
 
 class DeliverableSerializer(serializers.ModelSerializer):
-    days_late = serializers.SerializerMethodField()
+    """A deliverable of the work plan with its versions and reviews. Every field is a stored fact
+    that moves `updated_at` when it changes; lateness, which grows by the day, is read with
+    `?late=true` or the consortium's summary (with its `as_of`), or worked out from `due_date`,
+    `first_submitted_at` and `status`."""
+
     submissions = SubmissionSerializer(many=True, read_only=True)
     reviews = ReviewSerializer(many=True, read_only=True)
 
@@ -85,7 +89,6 @@ class DeliverableSerializer(serializers.ModelSerializer):
             "due_month",
             "due_date",
             "status",
-            "days_late",
             "first_submitted_at",
             "approved_at",
             "late_justification",
@@ -94,9 +97,6 @@ class DeliverableSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
-
-    def get_days_late(self, obj: Deliverable) -> int:
-        return obj.days_late()
 
 
 class DeliverableSubmitSerializer(serializers.Serializer):
