@@ -64,7 +64,8 @@ run: install ## Migrate, seed the demo once, start the web server (and Celery wh
 	@set -m; \
 	if $(BIN)/python -c "import redis,sys; redis.Redis.from_url('$(REDIS_URL)', socket_connect_timeout=1).ping()" 2>/dev/null; then \
 		echo "Redis answers at $(REDIS_URL): starting a Celery worker with beat."; \
-		REDIS_URL=$(REDIS_URL) $(BIN)/celery -A config worker --beat --loglevel=info --concurrency=2 & \
+		REDIS_URL=$(REDIS_URL) $(BIN)/celery -A config worker --beat --loglevel=info --concurrency=2 \
+			--queues "$${CELERY_QUEUE:-consortium-manager},$${CELERY_QUEUE:-consortium-manager}.webhooks" & \
 		trap "kill %1 2>/dev/null" EXIT INT TERM; \
 	else \
 		echo "Redis does not answer at $(REDIS_URL): no background worker (reports and reminders wait)."; \

@@ -33,6 +33,7 @@ from django.db import connection, connections
 from django.db.models import Sum
 
 from config.celery_app import app as celery_app
+from config.celery_app import worker_queues
 from reporting.choices import ReportKind
 from reporting.models import Report, ReportRecipient
 from reporting.services import report_generate, report_schedule
@@ -285,7 +286,8 @@ def celery_queue(settings: Any) -> Iterator[str]:
     finally:
         _route_to(previous)
         with celery_app.connection_for_write() as connection:
-            connection.default_channel.queue_delete(queue)
+            for name in worker_queues(queue):
+                connection.default_channel.queue_delete(name)
 
 
 def queue_drained(queue: str) -> bool:
@@ -301,11 +303,14 @@ def queue_drained(queue: str) -> bool:
     for check in range(2):
         if check:
             time.sleep(0.05)
+        names = worker_queues(queue)  # the test's queue and its webhooks'
         with celery_app.connection_for_write() as connection:
             channel: Any = connection.default_channel
             with channel.client.pipeline(transaction=True) as pipe:
-                waiting, unacked = pipe.llen(queue).hvals(channel.unacked_key).execute()
-        if waiting or any(json.loads(raw)[2] == queue for raw in unacked):
+                for name in names:
+                    pipe.llen(name)
+                *waiting, unacked = pipe.hvals(channel.unacked_key).execute()
+        if any(waiting) or any(json.loads(raw)[2] in names for raw in unacked):
             return False
     return True
 
@@ -320,7 +325,7 @@ def celery_worker(celery_queue: str, transactional_db: Any) -> Iterator[Any]:
         pool="threads",
         concurrency=2,
         perform_ping_check=False,
-        queues=[celery_queue],
+        queues=worker_queues(celery_queue),
         loglevel="WARNING",
         shutdown_timeout=30,
     ) as worker:
@@ -362,7 +367,7 @@ class WorkerProcess:
                 "--pool=prefork",
                 "--concurrency=1",
                 "-Q",
-                self.queue,
+                ",".join(worker_queues(self.queue)),
                 "--loglevel=WARNING",
                 "--without-heartbeat",
                 "--without-gossip",

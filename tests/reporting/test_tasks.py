@@ -26,6 +26,7 @@ from django_celery_beat.schedulers import DatabaseScheduler
 from openpyxl import load_workbook
 
 from config.celery_app import app as celery_app
+from config.celery_app import worker_queues
 from consortium.models import Profile
 from reporting import tasks
 from reporting.choices import DeliveryStatus, ReportKind, ReportStatus
@@ -305,7 +306,9 @@ def test_send_now_answers_quickly_with_redis_down_and_the_report_leaves_once_it_
     assert smtp.messages == []
 
     # Redis is back: the dispatcher beat runs every few minutes hands the report to a worker.
-    with start_worker(celery_app, pool="threads", perform_ping_check=False, queues=[celery_queue]):
+    with start_worker(
+        celery_app, pool="threads", perform_ping_check=False, queues=worker_queues(celery_queue)
+    ):
         assert tasks.dispatch_pending.delay() is not None
         wait_for(
             lambda: Report.objects.filter(pk=report.pk, status=ReportStatus.SENT).exists(),

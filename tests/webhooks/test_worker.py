@@ -18,6 +18,7 @@ from django.db import transaction
 from django_celery_beat.models import PeriodicTask
 
 from config.celery_app import app as celery_app
+from config.celery_app import worker_queues
 from consortium.models import WebhookDelivery, WebhookDeliveryState
 from consortium.tasks import WEBHOOK_SWEEP, sweep_webhook_deliveries
 from consortium.webhooks import verify
@@ -116,7 +117,9 @@ def test_a_delivery_redis_did_not_take_is_handed_over_by_the_sweep(
     assert sweep_webhook_deliveries() == 0
 
     settings.DISPATCH_STALE_MINUTES = 0
-    with start_worker(celery_app, pool="threads", perform_ping_check=False, queues=[celery_queue]):
+    with start_worker(
+        celery_app, pool="threads", perform_ping_check=False, queues=worker_queues(celery_queue)
+    ):
         assert sweep_webhook_deliveries() == 1
         wait_for(_delivered, timeout=30, what="the swept delivery")
         wait_for(lambda: queue_drained(celery_queue), timeout=20, what="the queue to drain")
@@ -188,3 +191,17 @@ def test_a_worker_killed_mid_delivery_loses_nothing_and_the_event_is_acted_on_on
     assert receiver.processed == [event_id]
     # The attempt cut short left nothing behind; the one that arrived is the only one logged.
     assert (delivery.attempts, delivery.response_status) == (1, 200)
+
+
+def test_deliveries_wait_in_a_queue_of_their_own(celery_queue: str) -> None:
+    """A receiver that is down, with its retries, never stands in a report's emails' queue:
+    the deliveries go to the webhooks' queue beside it, which every worker also consumes."""
+    router = celery_app.amqp.router
+    assert router.route({}, "consortium.tasks.deliver_webhook")["queue"].name == (
+        f"{celery_queue}.webhooks"
+    )
+    assert router.route({}, "consortium.tasks.send_email")["queue"].name == celery_queue
+    assert router.route({}, "consortium.tasks.sweep_webhook_deliveries")["queue"].name == (
+        celery_queue
+    )
+    assert worker_queues(celery_queue) == [celery_queue, f"{celery_queue}.webhooks"]
