@@ -227,5 +227,8 @@ class Partner(TimeStamped):
             ),
         ]
 
+    # What its label reads: lists of partners fetch it with them (`RelatedLabelsFilter`).
+    LABEL_RELATED = ("organisation",)
+
     def __str__(self) -> str:
         return f"P{self.number} {self.organisation.short_name}"
