@@ -37,12 +37,6 @@ class Migration(migrations.Migration):
                     ),
                 ),
                 (
-                    "overseers_only",
-                    models.BooleanField(
-                        default=False, verbose_name="for coordinators and observers only"
-                    ),
-                ),
-                (
                     "coordinators_only",
                     models.BooleanField(
                         default=False,

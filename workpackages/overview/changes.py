@@ -48,8 +48,9 @@ KINDS: dict[str, str] = {
     "workpackages.jobrecord": "job",
     "reporting.report": "report",
 }
-# Rows that only those who oversee the consortium read (reports hold every partner's money).
-OVERSEERS_ONLY = frozenset({"reporting.report"})
+# The kinds of row that only those who oversee the consortium read (reports hold every partner's
+# money): a partner's people read no tombstone of theirs.
+OVERSEERS_ONLY = frozenset({"report"})
 
 
 class TombstoneQuerySet(models.QuerySet):
@@ -69,7 +70,7 @@ class TombstoneQuerySet(models.QuerySet):
         return self.filter(
             Q(consortium_id__in=coordinated)
             | Q(consortium_id__in=observed, coordinators_only=False)
-            | Q(consortium_id__in=consortia, partner_id__isnull=True, overseers_only=False)
+            | Q(consortium_id__in=consortia, partner_id__isnull=True) & ~Q(kind__in=OVERSEERS_ONLY)
             | Q(partner_id__in=partners)
         )
 
@@ -87,7 +88,6 @@ class Tombstone(models.Model):
         blank=True,
         help_text=_("Set for a row private to its partner (money, effort, jobs, people)."),
     )
-    overseers_only = models.BooleanField(_("for coordinators and observers only"), default=False)
     # A row still its owner's own business when deleted (a draft expense, a report not sent):
     # observers never read it, nor its tombstone.
     coordinators_only = models.BooleanField(
@@ -140,7 +140,6 @@ def tombstone_record(sender: Any, instance: Any, **kwargs: Any) -> None:
         object_id=instance.pk,
         consortium_id=None if consortium_path is None else _id_at(instance, consortium_path),
         partner_id=None if partner_path is None else _id_at(instance, partner_path),
-        overseers_only=label in OVERSEERS_ONLY,
         coordinators_only=_matches(instance, getattr(queryset, "owner_private", None)),
     )
 
