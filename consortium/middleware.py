@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 from consortium.api.errors import error_response
 from consortium.authentication import ApiTokenAuthentication, note_use
 from consortium.models import Profile
+from consortium.querysets import scopes_per_request
 from consortium.second_factor import second_factor_due, second_factor_enrolment_due
 
 # Set at sign-in from the person's profile and by the language switch; read on every request
@@ -152,3 +153,15 @@ class IntegrationTokenUseMiddleware:
         if token is not None:
             note_use(token)
         return response
+
+
+class ScopesPerRequestMiddleware:
+    """Each person's consortia and partners are looked up once per request, however many lists,
+    choices and checks the request scopes (`querysets.person_scope`)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        with scopes_per_request():
+            return self.get_response(request)

@@ -7,6 +7,10 @@ treated as absent (404), never as forbidden.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import dataclasses
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 from django.apps import apps
@@ -137,6 +141,83 @@ def member_consortia(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[
     return _working_memberships(user).values("partner__consortium_id")
 
 
+@dataclasses.dataclass(frozen=True)
+class Scope:
+    """A person's consortia and partners, by id: what `restrict` matches rows against.
+
+    Looked up in two small queries, then matched as lists of ids, which the database answers from
+    its indexes; a subquery per condition (`consortium_id IN (SELECT …) OR partner_id IN (SELECT
+    …)`) made it scan the whole table once the table held other consortia's millions of rows.
+    """
+
+    coordinated: tuple[int, ...] = ()
+    observed: tuple[int, ...] = ()
+    # The active partners the person works for, their consortia, and those they are a contact of.
+    partners: tuple[int, ...] = ()
+    partner_consortia: tuple[int, ...] = ()
+    contacts: tuple[int, ...] = ()
+
+    @property
+    def overseen(self) -> tuple[int, ...]:
+        return tuple(sorted({*self.coordinated, *self.observed}))
+
+
+# A request's scopes, by user id, with the generation of roles they were read at: looked up once
+# per request (`scopes_per_request`); outside a request (a task, a command, a test's own calls)
+# every `restrict` reads them afresh.
+_request_scopes: contextvars.ContextVar[dict[Any, tuple[int, Scope]] | None] = (
+    contextvars.ContextVar("request_scopes", default=None)
+)
+# Moved on by every write of a role, a membership or a partner (`consortium.apps`): a request
+# that grants or ends access reads the scope again after it.
+_generation = [0]
+
+
+def access_changed(**kwargs: Any) -> None:
+    """A role, a membership or a partner was written: scopes read before it are stale."""
+    _generation[0] += 1
+
+
+@contextlib.contextmanager
+def scopes_per_request() -> Iterator[None]:
+    """Within the block, each person's scope is looked up once (see `person_scope`)."""
+    token = _request_scopes.set({})
+    try:
+        yield
+    finally:
+        _request_scopes.reset(token)
+
+
+def _ids(values: Any) -> tuple[int, ...]:
+    return tuple(sorted({value for value in values if value is not None}))
+
+
+def person_scope(user: Any) -> Scope:
+    """The consortia `user` coordinates and observes and the active partners they work for."""
+    cache = _request_scopes.get()
+    if cache is not None and (cached := cache.get(user.pk)) and cached[0] == _generation[0]:
+        return cached[1]
+    generation = _generation[0]
+    roles = list(
+        _role_model()
+        .objects.filter(user_id=user.pk, is_active=True)
+        .values_list("consortium_id", "kind")
+    )
+    memberships = list(
+        _working_memberships(user).values_list("partner_id", "partner__consortium_id", "role")
+    )
+    scope = Scope(
+        coordinated=_ids(consortium for consortium, kind in roles if kind == "coordinator"),
+        observed=_ids(consortium for consortium, kind in roles if kind == "observer"),
+        partners=_ids(partner for partner, _consortium, _role in memberships),
+        partner_consortia=_ids(consortium for _partner, consortium, _role in memberships),
+        contacts=_ids(partner for partner, _consortium, role in memberships if role == "contact"),
+    )
+    if cache is not None:
+        cache[user.pk] = (generation, scope)
+    return scope
+
+
 class ScopedQuerySet(models.QuerySet):
     """Rows that belong to one consortium, reached through `consortium_path`.
 
@@ -159,27 +240,28 @@ class ScopedQuerySet(models.QuerySet):
             return self.none()
         if user.is_superuser:
             return self
+        scope = person_scope(user)
         consortium_id = f"{self.consortium_path}_id" if self.consortium_path else "id"
-        coordinated = Q(**{f"{consortium_id}__in": coordinated_consortia(user)})
+        coordinated = Q(**{f"{consortium_id}__in": scope.coordinated})
         if action == "manage" or (action == "change" and self.owner_path is None):
             return self.filter(coordinated)
         if action == "change":
             owner = f"{self.owner_path}_id" if self.owner_path else "id"
-            return self.filter(coordinated | Q(**{f"{owner}__in": self.owners(user)}))
+            return self.filter(coordinated | Q(**{f"{owner}__in": self.owners(scope)}))
         if self.owner_private is None:
-            condition = Q(**{f"{consortium_id}__in": overseen_consortia(user)})
+            condition = Q(**{f"{consortium_id}__in": scope.overseen})
         else:
-            observed = Q(**{f"{consortium_id}__in": observed_consortia(user)})
+            observed = Q(**{f"{consortium_id}__in": scope.observed})
             condition = coordinated | (observed & ~self.owner_private)
         if self.partner_path is None:
-            condition |= Q(**{f"{consortium_id}__in": member_consortia(user)})
+            condition |= Q(**{f"{consortium_id}__in": scope.partner_consortia})
         else:
-            condition |= Q(**{f"{self.partner_path}_id__in": member_partners(user)})
+            condition |= Q(**{f"{self.partner_path}_id__in": scope.partners})
         return self.filter(condition)
 
-    def owners(self, user: Any) -> models.QuerySet[Any]:
-        """Ids of the partners whose rows of this kind the user may change."""
-        return member_partners(user)
+    def owners(self, scope: Scope) -> tuple[int, ...]:
+        """Ids of the partners whose rows of this kind the person of `scope` may change."""
+        return scope.partners
 
 
 class PartnerOwnedQuerySet(ScopedQuerySet):
@@ -231,7 +313,7 @@ def may(user: Any, obj: Any, action: Action) -> bool:
     owner_path = queryset.owner_path
     if action == "change" and owner_path:
         owner_id = getattr(obj, f"{owner_path}_id", None)
-        if owner_id is not None and queryset.owners(user).filter(partner_id=owner_id).exists():
+        if owner_id is not None and owner_id in queryset.owners(person_scope(user)):
             return True
     consortium_id = _consortium_of(obj, queryset.consortium_path)
     return consortium_id is not None and coordinates(user, consortium_id)

@@ -18,9 +18,7 @@ from consortium.models import Consortium, TimeStamped
 from consortium.querysets import (
     Action,
     ScopedQuerySet,
-    coordinated_consortia,
-    observed_consortia,
-    overseen_consortia,
+    person_scope,
 )
 from reporting import choices
 
@@ -37,11 +35,12 @@ class OverseenQuerySet(ScopedQuerySet):
     def restrict(self, user: Any, action: Action = "view") -> Any:
         if action == "view" and user.is_authenticated and user.is_active and not user.is_superuser:
             consortium_id = f"{self.consortium_path}_id"
+            scope = person_scope(user)
             if self.owner_private is None:
-                return self.filter(**{f"{consortium_id}__in": overseen_consortia(user)})
+                return self.filter(**{f"{consortium_id}__in": scope.overseen})
             return self.filter(
-                Q(**{f"{consortium_id}__in": coordinated_consortia(user)})
-                | (Q(**{f"{consortium_id}__in": observed_consortia(user)}) & ~self.owner_private)
+                Q(**{f"{consortium_id}__in": scope.coordinated})
+                | (Q(**{f"{consortium_id}__in": scope.observed}) & ~self.owner_private)
             )
         return super().restrict(user, action)
 

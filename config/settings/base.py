@@ -55,6 +55,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: the liveness and readiness probes, whatever their Host (config/health.py).
     "config.health.HealthProbeMiddleware",
+    # Each person's consortia and partners are read once per request, then matched by id.
+    "consortium.middleware.ScopesPerRequestMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Before anything reads a body: uploads keep the file names as sent, to be checked.
     "workpackages.uploads.SentNamesMiddleware",

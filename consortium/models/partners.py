@@ -16,8 +16,7 @@ from consortium.models.consortia import Consortium
 from consortium.querysets import (
     ScopedQuerySet,
     coordinated_consortia,
-    member_consortia,
-    overseen_consortia,
+    person_scope,
 )
 from consortium.validators import (
     normalise_enterprise_number,
@@ -34,12 +33,13 @@ class OrganisationQuerySet(models.QuerySet):
             return self.none()
         if user.is_superuser:
             return self
-        consortia = coordinated_consortia(user) if action != "view" else overseen_consortia(user)
+        scope = person_scope(user)
+        consortia = scope.coordinated if action != "view" else scope.overseen
         condition = Q(partnerships__consortium_id__in=consortia) | Q(
             created_by_id=user.pk, partnerships__isnull=True
         )
         if action == "view":
-            condition |= Q(partnerships__consortium_id__in=member_consortia(user))
+            condition |= Q(partnerships__consortium_id__in=scope.partner_consortia)
         return self.filter(pk__in=self.filter(condition).values("pk"))
 
     def may_create(self, user: Any, organisation: Organisation) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -27,8 +27,8 @@ from consortium.models.notifications import validate_notification_kinds
 from consortium.models.partners import Partner
 from consortium.querysets import (
     PartnerOwnedQuerySet,
+    Scope,
     ScopedQuerySet,
-    contact_partners,
     manageable_people,
     people_managed_alone,
 )
@@ -37,9 +37,9 @@ from consortium.querysets import (
 class MembershipQuerySet(PartnerOwnedQuerySet):
     consortium_path = "partner__consortium"
 
-    def owners(self, user: Any) -> QuerySet[Any]:
+    def owners(self, scope: Scope) -> tuple[int, ...]:
         """A team is changed by its partner contacts, not by every member (`may_manage_team`)."""
-        return contact_partners(user)
+        return scope.contacts
 
 
 class Membership(TimeStamped):
@@ -224,9 +224,9 @@ class InvitationStatus(models.TextChoices):
 class InvitationQuerySet(PartnerOwnedQuerySet):
     consortium_path = "partner__consortium"
 
-    def owners(self, user: Any) -> QuerySet[Any]:
+    def owners(self, scope: Scope) -> tuple[int, ...]:
         """Invitations are the team's business: its partner contacts send and cancel them."""
-        return contact_partners(user)
+        return scope.contacts
 
     def for_key(self, key: str) -> InvitationQuerySet:
         """The invitation whose emailed link carries `key` (only its digest is stored)."""

@@ -17,6 +17,7 @@ from consortium.models import (
     Partner,
     ReportingPeriod,
 )
+from consortium.querysets import person_scope, scopes_per_request
 from consortium.services import consortium_role_grant
 from tests import factories
 from workpackages.jobs.models import JobRecord
@@ -203,13 +204,31 @@ def test_restrict_keeps_the_model_queryset_methods(world, partner_member, delive
     assert deliverable in Deliverable.objects.restrict(partner_member).overdue(today=later)
 
 
-def test_restrict_is_a_single_query(
+def test_restrict_reads_the_persons_ids_once_per_request_then_one_query_a_list(
     world, coordinator, partner_member, superuser, django_assert_num_queries
 ):
     for user in (coordinator, partner_member, superuser):
-        for model in [*ALL_MODELS, Organisation]:
-            with django_assert_num_queries(1):
-                list(model.objects.restrict(user, "view"))
+        with scopes_per_request():
+            if not user.is_superuser:
+                # The person's roles and memberships: two queries (a superuser's reads none).
+                with django_assert_num_queries(2):
+                    person_scope(user)
+            for model in [*ALL_MODELS, Organisation]:
+                with django_assert_num_queries(1):
+                    list(model.objects.restrict(user, "view"))
+
+
+def test_a_request_that_grants_access_reads_the_scope_again(world, observer):
+    with scopes_per_request():
+        assert Partner.objects.restrict(observer, "manage").count() == 0
+        consortium_role_grant(consortium=world, user=observer, kind="coordinator", granted_by=None)
+        managed = Partner.objects.restrict(observer, "manage")
+        assert managed.count() == Partner.objects.filter(consortium=world).count() > 0
+
+
+def test_the_scope_matches_ids_not_subqueries(world, partner_member):
+    sql = str(Expense.objects.restrict(partner_member, "view").query)
+    assert "SELECT" not in sql.split("WHERE", 1)[1], sql
 
 
 # Organisations have no consortium of their own: they are seen through their partnerships.

@@ -24,10 +24,7 @@ from django.utils.translation import gettext_lazy as _
 
 from consortium.querysets import (
     Action,
-    coordinated_consortia,
-    member_consortia,
-    member_partners,
-    observed_consortia,
+    person_scope,
 )
 
 # Each model the API lists ("app_label.modelname"), with the name its rows have in the API. The
@@ -63,15 +60,13 @@ class TombstoneQuerySet(models.QuerySet):
             return self
         if action != "view":
             return self.none()
-        coordinated = list(coordinated_consortia(user).values_list("consortium_id", flat=True))
-        observed = list(observed_consortia(user).values_list("consortium_id", flat=True))
-        consortia = list(member_consortia(user).values_list("partner__consortium_id", flat=True))
-        partners = list(member_partners(user).values_list("partner_id", flat=True))
+        scope = person_scope(user)
         return self.filter(
-            Q(consortium_id__in=coordinated)
-            | Q(consortium_id__in=observed, coordinators_only=False)
-            | Q(consortium_id__in=consortia, partner_id__isnull=True) & ~Q(kind__in=OVERSEERS_ONLY)
-            | Q(partner_id__in=partners)
+            Q(consortium_id__in=scope.coordinated)
+            | Q(consortium_id__in=scope.observed, coordinators_only=False)
+            | Q(consortium_id__in=scope.partner_consortia, partner_id__isnull=True)
+            & ~Q(kind__in=OVERSEERS_ONLY)
+            | Q(partner_id__in=scope.partners)
         )
 
 
