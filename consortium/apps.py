@@ -23,7 +23,9 @@ class ConsortiumConfig(AppConfig):
         # grants or ends someone's access reads it again after.
         for model in (ConsortiumRole, Membership, Partner):
             for signal in (post_save, post_delete):
-                signal.connect(access_changed, sender=model, dispatch_uid=f"access_{model.__name__}")
+                signal.connect(
+                    access_changed, sender=model, dispatch_uid=f"access_{model.__name__}"
+                )
 
         user_logged_in.connect(remember_language, dispatch_uid="consortium.remember_language")
         post_migrate.connect(ensure_webhook_sweep_schedule, sender=self)

@@ -103,7 +103,26 @@ def visible(model: Any) -> Callable[[Any], Any]:
     return choices
 
 
-class ScopedFilterSet(filters.FilterSet):
+class RequestedFiltersOnly(filters.FilterSet):
+    """A list read through the API builds only the filters its request names: the others'
+    choices (each a scoped queryset) would be built for every page and never read. The browsable
+    API's form of the filters, which shows them all, still gets all of them."""
+
+    def __init__(self, data: Any = None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(data, *args, **kwargs)
+        renderer = getattr(self.request, "accepted_renderer", None)
+        if data is None or renderer is None or renderer.format != "json":
+            return
+        sent = set(data)
+        built: dict[str, Any] = vars(self)["filters"]
+        self.filters = {
+            name: found
+            for name, found in built.items()
+            if name in sent or any(key.startswith(f"{name}_") for key in sent)
+        }
+
+
+class ScopedFilterSet(RequestedFiltersOnly):
     """Every list can be narrowed to one consortium."""
 
     consortium = filters.ModelChoiceFilter(
@@ -121,7 +140,7 @@ class IncrementalFilterSet(ScopedFilterSet):
     )
 
 
-class ConsortiumFilterSet(filters.FilterSet):
+class ConsortiumFilterSet(RequestedFiltersOnly):
     updated_since = IncrementalFilterSet.base_filters["updated_since"]
 
     class Meta:
@@ -129,7 +148,7 @@ class ConsortiumFilterSet(filters.FilterSet):
         fields: list[str] = []
 
 
-class OrganisationFilterSet(filters.FilterSet):
+class OrganisationFilterSet(RequestedFiltersOnly):
     kind = filters.ChoiceFilter(choices=choices.OrganisationKind.choices, label=_("kind"))
     country = filters.CharFilter(label=_("country code"), lookup_expr="iexact")
     updated_since = IncrementalFilterSet.base_filters["updated_since"]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -33,9 +34,10 @@ from django.db.models import Case, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.translation import gettext
-from simple_history.utils import bulk_update_with_history
+from simple_history.utils import bulk_create_with_history, bulk_update_with_history
 
-from consortium.querysets import Action, authorize
+from consortium.memo import read_once, repeated_reads
+from consortium.querysets import Action, authorize, scopes_per_request
 
 
 def save_with_history(instance: Any, *, user: Any, update_fields: list[str] | None = None) -> None:
@@ -345,6 +347,95 @@ def record_create(
     for follow in rule.after:
         follow(instance, user=user, creating=True)
     return instance
+
+
+class RowsRefused(ValidationError):
+    """`record_create_all` refused some rows: `refusals` maps each one's position to its error."""
+
+    def __init__(self, refusals: dict[int, ValidationError]) -> None:
+        super().__init__([error for _position, error in sorted(refusals.items())])
+        self.refusals = refusals
+
+
+def _related_exist(instance: Any) -> list[str]:
+    """Check that the rows `instance` points to exist, each id once per block (`read_once`); the
+    names of the relations checked, which `full_clean` need not check again."""
+    checked = []
+    for field in instance._meta.concrete_fields:
+        if not field.many_to_one or getattr(instance, field.attname) is None:
+            continue
+        value = getattr(instance, field.attname)
+        refusal = read_once(
+            ("exists", field.model._meta.label, field.name, value),
+            functools.partial(_refusal, field, value, instance),
+        )
+        if refusal is not None:
+            raise ValidationError({field.name: refusal})
+        checked.append(field.name)
+    return checked
+
+
+def _refusal(field: Any, value: Any, instance: Any) -> ValidationError | None:
+    try:
+        field.validate(value, instance)
+    except ValidationError as error:
+        return error
+    return None
+
+
+@transaction.atomic
+def record_create_all(*, model: type, user: Any, rows: list[dict[str, Any]]) -> list[Any]:
+    """`record_create` of many rows of one model, with the same rule and checks, in a number of
+    queries that does not grow with the rows: what each row reads again with the same ids (the
+    person's scope, the partner's lock, its relations' existence, its model's own rules) is read
+    once per distinct id (`memo.repeated_reads`), then the rows are inserted in one statement and
+    their history rows in another. Refused rows raise `RowsRefused`, every one of them, and
+    nothing is written.
+
+    The database's check constraints are checked by the insert itself; should it refuse one,
+    each row is checked as `record_create` would, to say which. A model whose writes are services
+    of their own (`create`), have consequences (`after`) or many-to-many values is written row by
+    row, by `record_create`."""
+    rule = write_rule(model)
+    if rule.create is not None or rule.after or model._meta.many_to_many:  # type: ignore[attr-defined]
+        return [record_create(model=model, user=user, **fields) for fields in rows]
+    instances: list[Any] = []
+    refusals: dict[int, ValidationError] = {}
+    with repeated_reads(), scopes_per_request():
+        for position, fields in enumerate(rows):
+            instance = model(**fields)
+            try:
+                if rule.lock is not None:
+                    read_once(
+                        ("lock", rule.lock, _lock_key(instance)),
+                        functools.partial(rule.lock, instance),
+                    )
+                _check_new(rule, instance, user=user, fields=fields)
+                checked = _related_exist(instance)
+                instance.full_clean(exclude=checked, validate_constraints=False)
+            except ValidationError as error:
+                refusals[position] = error
+            instances.append(instance)
+    if refusals:
+        raise RowsRefused(refusals)
+    try:
+        with transaction.atomic():
+            bulk_create_with_history(instances, model, default_user=user)
+    except IntegrityError:
+        for position, instance in enumerate(instances):
+            try:
+                instance.validate_constraints()
+            except ValidationError as error:
+                refusals[position] = error
+        if refusals:
+            raise RowsRefused(refusals) from None
+        raise
+    return instances
+
+
+def _lock_key(instance: Any) -> tuple[Any, ...]:
+    """What a row's lock takes: its partner's row, or its consortium's."""
+    return (getattr(instance, "partner_id", None), getattr(instance, "consortium_id", None))
 
 
 @transaction.atomic

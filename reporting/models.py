@@ -100,7 +100,7 @@ class Report(TimeStamped):
     class Meta:
         verbose_name = _("report")
         verbose_name_plural = _("reports")
-        ordering = ["consortium", "-period_end", "kind"]
+        ordering = ["consortium_id", "-period_end", "kind"]
         constraints = [
             models.UniqueConstraint(
                 fields=["kind", "consortium", "period_start", "period_end"],
@@ -203,7 +203,7 @@ class ReportSchedule(TimeStamped):
     class Meta:
         verbose_name = _("report schedule")
         verbose_name_plural = _("report schedules")
-        ordering = ["consortium", "kind"]
+        ordering = ["consortium_id", "kind"]
         constraints = [
             models.UniqueConstraint(
                 fields=["consortium", "kind"],
@@ -274,7 +274,7 @@ class ReportRecipient(TimeStamped):
     class Meta:
         verbose_name = _("report recipient")
         verbose_name_plural = _("report recipients")
-        ordering = ["consortium", "email"]
+        ordering = ["consortium_id", "email"]
         constraints = [
             models.UniqueConstraint(
                 "consortium",

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from consortium.memo import read_once
 from consortium.models import Consortium, TimeStamped
 
 CENT = Decimal("0.01")
@@ -92,10 +93,11 @@ class ConsortiumOwned(TimeStamped):
         if not (self._has("partner") and self._has("workpackage")):
             return None
         participants = apps.get_model("workpackages", "WorkpackageParticipant").objects
-        if participants.filter(
-            partner_id=self.partner_id,  # type: ignore[attr-defined]
-            workpackage_id=self.workpackage_id,  # type: ignore[attr-defined]
-        ).exists():
+        partner_id, workpackage_id = self.partner_id, self.workpackage_id  # type: ignore[attr-defined]
+        if read_once(
+            ("participation", partner_id, workpackage_id),
+            participants.filter(partner_id=partner_id, workpackage_id=workpackage_id).exists,
+        ):
             return None
         return ValidationError(
             _(

@@ -27,8 +27,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from consortium.imports import cell_text, normalised_name, read_table
+from consortium.memo import repeated_reads
 from consortium.models import CostCategory, Partner, ReportingPeriod
-from consortium.records import record_create
+from consortium.records import RowsRefused, record_create_all
 from workpackages.money.models import Expense
 from workpackages.validators import MAX_UPLOAD_BYTES
 from workpackages.workplan.models import Workpackage
@@ -382,10 +383,11 @@ def expenses_import(*, partner: Partner, user: Any, file: Any) -> ImportResult:
     """Create one draft expense per line of `file` (CSV or XLSX), all or none.
 
     A file that cannot be read as a table is refused with a `ValidationError`. Otherwise every line
-    is read and validated as the model validates an expense; while no line has failed, each is
-    created by `record_create` (which validates it, and records `user` in its history), and once
-    one has failed the others are only validated and everything created is rolled back: the
-    partner gets every error of the file at once, and the database the whole file or nothing.
+    is read and validated as the model validates an expense; when every line was read, they are
+    created together by `record_create_all` (the checks of `record_create` on each line, the
+    reads they repeat made once, one insert for the lines and one for their history, with `user`
+    as their author). The partner gets every error of the file at once, and the database the
+    whole file or nothing.
     """
     header, *rows = _rows(file)
     result = ImportResult(rows=len(rows))
@@ -393,22 +395,29 @@ def expenses_import(*, partner: Partner, user: Any, file: Any) -> ImportResult:
     if result.errors:
         return result
     references = _References(user=user, partner=partner)
-    for line, cells in rows:
-        values, errors = _read_row(line, cells, positions, references)
-        try:
-            if errors or result.errors:
+    read = [(line, *_read_row(line, cells, positions, references)) for line, cells in rows]
+    if any(errors for _line, _values, errors in read):
+        with repeated_reads():
+            for line, values, errors in read:
+                # The lines read whole are validated too: every error of the file at once.
                 unread = {name for name in COLUMN_OF_FIELD if values.get(name) is None}
                 fields = {name: value for name, value in values.items() if value is not None}
-                Expense(partner=partner, **fields).full_clean(exclude=unread)
-            else:
-                expense = record_create(model=Expense, user=user, partner=partner, **values)
-                result.created.append(expense)
-        except ValidationError as error:
-            errors.extend(_row_errors(line, error))
-        result.errors.extend(errors)
-    if result.errors:
+                try:
+                    Expense(partner=partner, **fields).full_clean(exclude=unread)
+                except ValidationError as error:
+                    errors.extend(_row_errors(line, error))
+                result.errors.extend(errors)
+        return result
+    try:
+        result.created = record_create_all(
+            model=Expense,
+            user=user,
+            rows=[{"partner": partner, **values} for _line, values, _errors in read],
+        )
+    except RowsRefused as refused:
+        for position, refusal in sorted(refused.refusals.items()):
+            result.errors.extend(_row_errors(read[position][0], refusal))
         transaction.set_rollback(True)
-        result.created = []
     return result
 
 

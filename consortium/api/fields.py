@@ -3,6 +3,7 @@ does not read."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -106,8 +107,12 @@ class ScopedModelSerializer(KnownFieldsOnly, serializers.ModelSerializer):
             if field.read_only or not isinstance(related, RelatedField):
                 continue
             scope: Action = self._owner_scope() if name in owner_fields else "view"
-            model = related.get_queryset().model  # type: ignore[union-attr]
-            related.queryset = model._default_manager.restrict(request.user, scope)
+            model = related.queryset.model  # type: ignore[union-attr]
+            # Built when a value is checked or the choices are listed, never by a read that
+            # only shows the related ids.
+            related.get_queryset = functools.partial(  # type: ignore[method-assign]
+                model._default_manager.restrict, request.user, scope
+            )
         return fields
 
     def _owner_scope(self) -> Action:

@@ -175,7 +175,7 @@ class ReportingPeriod(TimeStamped):
     class Meta:
         verbose_name = _("reporting period")
         verbose_name_plural = _("reporting periods")
-        ordering = ["consortium", "number"]
+        ordering = ["consortium_id", "number"]
         constraints = [
             # Lets PostgreSQL check with composite foreign keys that related rows share the consortium.
             models.UniqueConstraint(fields=["id", "consortium"], name="period_id_consortium"),
@@ -266,7 +266,7 @@ class CostCategory(TimeStamped):
     class Meta:
         verbose_name = _("cost category")
         verbose_name_plural = _("cost categories")
-        ordering = ["consortium", "position", "code"]
+        ordering = ["consortium_id", "position", "code"]
         constraints = [
             # Lets PostgreSQL check with composite foreign keys that related rows share the consortium.
             models.UniqueConstraint(

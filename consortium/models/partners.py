@@ -192,7 +192,7 @@ class Partner(TimeStamped):
     class Meta:
         verbose_name = _("partner")
         verbose_name_plural = _("partners")
-        ordering = ["consortium", "number"]
+        ordering = ["consortium_id", "number"]
         constraints = [
             # Lets PostgreSQL check with composite foreign keys that related rows share the consortium.
             models.UniqueConstraint(fields=["id", "consortium"], name="partner_id_consortium"),

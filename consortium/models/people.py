@@ -199,7 +199,7 @@ class ConsortiumRole(TimeStamped):
     class Meta:
         verbose_name = _("consortium role")
         verbose_name_plural = _("consortium roles")
-        ordering = ["consortium", "kind", "user__username"]
+        ordering = ["consortium_id", "kind", "user__username"]
         constraints = [
             models.UniqueConstraint(
                 fields=["user", "consortium"],

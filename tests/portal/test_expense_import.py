@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from openpyxl import Workbook
 
@@ -343,3 +345,45 @@ def test_the_template_downloads_and_imports_back(partner_member: Any, lines: Any
     page = client.get(IMPORT).content.decode()
     assert reverse("expense-import-template") in page
     assert "lot de travail" in page
+
+
+def _many(count: int) -> SimpleUploadedFile:
+    rows = "".join(
+        f"2024-03-{1 + number % 28:02d};WP1;personnel;1;{100 + number},50;Ligne {number};\r\n"
+        for number in range(count)
+    )
+    return _csv(
+        "Date;Lot de travail;Catégorie;Période;Montant (EUR);Libellé;N° de facture\r\n" + rows
+    )
+
+
+def test_the_import_costs_the_same_queries_for_ten_lines_as_for_two_hundred(
+    partner_member: Any, partner_a: Any, lines: Any
+) -> None:
+    counts = []
+    for count in (10, 200):
+        with CaptureQueriesContext(connection) as queries:
+            result = expenses_import(partner=partner_a, user=partner_member, file=_many(count))
+        assert not result.errors
+        assert len(result.created) == count
+        counts.append(len(queries))
+    assert counts[0] == counts[1] < 40
+    assert Expense.objects.filter(partner=partner_a).count() == 210
+    # Each line has its history row, by its author.
+    assert (
+        Expense.history.filter(partner_id=partner_a.pk, history_user=partner_member).count() == 210
+    )
+
+
+def test_a_line_the_database_refuses_is_named_and_nothing_is_saved(
+    partner_member: Any, partner_a: Any, lines: Any
+) -> None:
+    text = (
+        "Date;Lot de travail;Catégorie;Période;Montant (EUR);Libellé;N° de facture\r\n"
+        "2024-03-01;WP1;personnel;1;10,00;Bonne;\r\n"
+        "2024-03-02;WP1;personnel;1;0,00;Nulle;\r\n"
+        "2024-03-03;WP1;personnel;1;12,00;Bonne;\r\n"
+    )
+    result = expenses_import(partner=partner_a, user=partner_member, file=_csv(text))
+    assert [(error.line, error.column) for error in result.errors] == [(3, "amount")]
+    assert not Expense.objects.filter(partner=partner_a).exists()

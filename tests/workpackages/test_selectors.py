@@ -17,7 +17,7 @@ from tests import factories
 from workpackages.jobs.choices import JobImpact, JobStatus
 from workpackages.jobs.services import job_realise, job_withdraw
 from workpackages.money.models import BudgetLine, Expense
-from workpackages.money.selectors import budget_lines_with_consumption
+from workpackages.money.selectors import budget_lines_with_consumption, with_consumed
 from workpackages.money.services import (
     budget_line_cancel,
     expense_accept,
@@ -60,9 +60,18 @@ def _accepted(
 
 
 def _consumed(*lines: Any) -> list[Decimal]:
+    """What each line consumed, as the lists count it in SQL; the figures' own count (rows added
+    up in Python from one sum per partner × workpackage × heading) must say the same."""
     annotated = budget_lines_with_consumption(BudgetLine.objects.all()).in_bulk(
         [line.pk for line in lines]
     )
+    figures = {
+        row["id"]: row["consumed"]
+        for row in with_consumed(
+            BudgetLine.objects.filter(pk__in=[line.pk for line in lines]), "id"
+        )
+    }
+    assert figures == {line.pk: annotated[line.pk].consumed for line in lines}
     return [annotated[line.pk].consumed for line in lines]
 
 

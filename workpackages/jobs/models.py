@@ -74,7 +74,8 @@ class JobRecord(ConsortiumOwned):
     class Meta:
         verbose_name = _("job record")
         verbose_name_plural = _("jobs created")
-        ordering = ["consortium", "partner__number", "start_date", "pk"]
+        # By ids, which an index serves (partners are numbered in the order they are created).
+        ordering = ["consortium_id", "partner_id", "start_date", "pk"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(fte__gt=0, fte__lte=1),
@@ -87,7 +88,12 @@ class JobRecord(ConsortiumOwned):
                 violation_error_message=_("A job cannot end before it starts."),
             ),
         ]
-        indexes = [models.Index(fields=["consortium", "impact", "status"])]
+        indexes = [
+            models.Index(fields=["consortium", "impact", "status"]),
+            models.Index(
+                fields=["consortium", "partner", "start_date", "id"], name="job_list_order"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.position_title} ({self.partner})"

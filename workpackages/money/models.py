@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
+from consortium.memo import read_once
 from consortium.models import PERCENT_VALIDATORS, CostCategory, Partner, ReportingPeriod
 from consortium.querysets import PartnerOwnedQuerySet
 from workpackages.base import CENT, ConsortiumOwned, cents
@@ -86,7 +87,7 @@ class BudgetLine(ConsortiumOwned):
     class Meta:
         verbose_name = _("budget line")
         verbose_name_plural = _("budget lines")
-        ordering = ["consortium", "partner__number", "workpackage__number", "category__position"]
+        ordering = ["consortium_id", "partner__number", "workpackage__number", "category__position"]
         constraints = [
             models.UniqueConstraint(
                 fields=["partner", "workpackage", "category"],
@@ -247,7 +248,7 @@ class Expense(ConsortiumOwned):
     class Meta:
         verbose_name = _("expense")
         verbose_name_plural = _("expenses")
-        ordering = ["consortium", "-incurred_on", "pk"]
+        ordering = ["consortium_id", "-incurred_on", "pk"]
         constraints = [
             models.CheckConstraint(
                 condition=Q(amount__gt=0),
@@ -271,6 +272,16 @@ class Expense(ConsortiumOwned):
         indexes = [
             models.Index(fields=["consortium", "partner", "status"]),
             models.Index(fields=["consortium", "period", "status"]),
+            # The lists' order: a page is read from the index, not sorted from every row.
+            models.Index(fields=["consortium", "-incurred_on", "id"], name="expense_list_order"),
+            # The accepted costs per partner × workpackage × heading (and period), which every
+            # budget figure adds up, read from the index alone.
+            models.Index(
+                fields=["partner", "workpackage", "category"],
+                include=["accepted_amount", "period"],
+                condition=Q(status="accepted"),
+                name="expense_accepted_costs",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -280,11 +291,14 @@ class Expense(ConsortiumOwned):
         super().clean()
         errors: dict[str, ValidationError] = {}
         if not self._has("period") and self.incurred_on and self.consortium_id:
-            found = ReportingPeriod.objects.filter(
-                consortium_id=self.consortium_id,
-                start_date__lte=self.incurred_on,
-                end_date__gte=self.incurred_on,
-            ).first()
+            found = read_once(
+                ("period of", self.consortium_id, self.incurred_on),
+                ReportingPeriod.objects.filter(
+                    consortium_id=self.consortium_id,
+                    start_date__lte=self.incurred_on,
+                    end_date__gte=self.incurred_on,
+                ).first,
+            )
             if found is None:
                 errors["incurred_on"] = ValidationError(
                     _("No reporting period of the consortium contains this date."),
@@ -323,12 +337,15 @@ class Expense(ConsortiumOwned):
             self._has("partner")
             and self._has("workpackage")
             and self._has("category")
-            and not BudgetLine.objects.filter(
-                partner_id=self.partner_id,
-                workpackage_id=self.workpackage_id,
-                category_id=self.category_id,
-                status=choices.BudgetLineStatus.ACTIVE,
-            ).exists()
+            and not read_once(
+                ("budget line", self.partner_id, self.workpackage_id, self.category_id),
+                BudgetLine.objects.filter(
+                    partner_id=self.partner_id,
+                    workpackage_id=self.workpackage_id,
+                    category_id=self.category_id,
+                    status=choices.BudgetLineStatus.ACTIVE,
+                ).exists,
+            )
         ):
             errors["category"] = ValidationError(
                 _("The partner has no budget line for this workpackage and heading."),
@@ -339,9 +356,12 @@ class Expense(ConsortiumOwned):
             and self._has("partner")
             and self._has("period")
             # A statement the coordinators reopened takes lines again until it is submitted anew.
-            and Statement.objects.filter(partner_id=self.partner_id, period_id=self.period_id)
-            .submitted()
-            .exists()
+            and read_once(
+                ("statement submitted", self.partner_id, self.period_id),
+                Statement.objects.filter(partner_id=self.partner_id, period_id=self.period_id)
+                .submitted()
+                .exists,
+            )
         ):
             errors["period"] = ValidationError(
                 _(
@@ -412,7 +432,7 @@ class Statement(ConsortiumOwned):
     class Meta:
         verbose_name = _("expense statement")
         verbose_name_plural = _("expense statements")
-        ordering = ["consortium", "period__number", "partner__number"]
+        ordering = ["consortium_id", "period__number", "partner__number"]
         constraints = [
             models.UniqueConstraint(
                 fields=["partner", "period"],
@@ -481,7 +501,9 @@ class Effort(ConsortiumOwned):
     class Meta:
         verbose_name = _("effort")
         verbose_name_plural = _("effort")
-        ordering = ["consortium", "period__number", "partner__number", "workpackage__number"]
+        # By ids, which an index serves: a page of a large consortium's effort is read from it,
+        # not sorted from every row (periods, partners and workpackages are created in order).
+        ordering = ["consortium_id", "period_id", "partner_id", "workpackage_id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["partner", "workpackage", "period"],
@@ -496,6 +518,11 @@ class Effort(ConsortiumOwned):
                 name="effort_not_negative",
                 violation_error_message=_("Person-months cannot be negative."),
             ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["consortium", "period", "partner", "workpackage"], name="effort_list_order"
+            )
         ]
 
     def __str__(self) -> str:

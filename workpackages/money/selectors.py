@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -103,6 +104,59 @@ def with_consumption_percent(lines: QuerySet[Any]) -> QuerySet[Any]:
     )
 
 
+# The accepted costs on a budget line: its partner's accepted expenses of its workpackage and
+# heading; on a flat-rate line (overheads), its rate × those of its base heading, rounded to the
+# cent per line, half away from zero.
+LINE_KEYS = ("partner_id", "workpackage_id", "category_id")
+
+
+def accepted_sums(
+    partner_ids: Iterable[int], *, until: datetime.date | None = None, by_period: bool = False
+) -> dict[tuple[Any, ...], Decimal]:
+    """The accepted amounts of accepted expenses of `partner_ids`, summed by the database per
+    partner × workpackage × heading (and per period's end, with `by_period`), in one query over
+    the accepted expenses' own index; `until` keeps the costs of the periods ended by that day."""
+    expenses = Expense.objects.filter(
+        partner_id__in=sorted(set(partner_ids)), status=ExpenseStatus.ACCEPTED
+    )
+    if until is not None:
+        expenses = expenses.filter(period__end_date__lte=until)
+    keys = [*LINE_KEYS, "period__end_date"] if by_period else list(LINE_KEYS)
+    grouped = expenses.order_by().values(*keys).annotate(total=Sum("accepted_amount"))
+    return {tuple(row[key] for key in keys): cents(row["total"]) for row in grouped}
+
+
+def line_consumed(line: dict[str, Any], sums: dict[tuple[Any, ...], Decimal]) -> Decimal:
+    """What `line` (its `LINE_KEYS` and its heading's kind, rate and base) consumed, from
+    `accepted_sums`: as `budget_lines_with_consumption` counts it in SQL."""
+    partner, workpackage = line["partner_id"], line["workpackage_id"]
+    if line["category__kind"] == CostCategoryKind.FLAT_RATE:
+        base = sums.get((partner, workpackage, line["category__flat_rate_base_id"]), ZERO)
+        return cents(base * (line["category__flat_rate"] or ZERO) / 100)
+    return sums.get((partner, workpackage, line["category_id"]), ZERO)
+
+
+def with_consumed(
+    lines: QuerySet[BudgetLine], *fields: str, until: datetime.date | None = None
+) -> list[dict[str, Any]]:
+    """`fields` of each row of `lines` (in their order), with `consumed` as
+    `budget_lines_with_consumption` counts it, in two queries whatever the expenses: the lines,
+    then the accepted costs of their partners summed per partner × workpackage × heading."""
+    rows = list(
+        lines.values(
+            *LINE_KEYS,
+            "category__kind",
+            "category__flat_rate",
+            "category__flat_rate_base_id",
+            *fields,
+        )
+    )
+    sums = accepted_sums((row["partner_id"] for row in rows), until=until) if rows else {}
+    for row in rows:
+        row["consumed"] = line_consumed(row, sums)
+    return rows
+
+
 def expenses_with_line_balance(expenses: QuerySet[Expense]) -> QuerySet[Any]:
     """Annotate each expense with the balance of its budget line, in the query that reads the
     expenses: `line_planned`, `line_consumed` (accepted on the line so far, as
@@ -180,7 +234,8 @@ def budget_rows(
     partners_only: QuerySet[Any] | None = None,
     until: datetime.date | None = None,
 ) -> tuple[dict[int, list[BudgetRow]], dict[int, list[BudgetRow]]]:
-    """Budget per partner and per workpackage, from one query over the (annotated) budget lines;
+    """Budget per partner and per workpackage, from the active budget lines and their accepted
+    costs (`with_consumed`), whatever the expenses;
     `partners_only` (partner ids) leaves out the money of every other partner; `until` counts
     the costs of the periods ended by that day only."""
     lines = BudgetLine.objects.filter(consortium_id__in=ids, status=BudgetLineStatus.ACTIVE)
@@ -188,26 +243,31 @@ def budget_rows(
     if partners_only is not None:
         lines = lines.filter(partner_id__in=partners_only)
         all_partners = all_partners.filter(pk__in=partners_only)
-    values = budget_lines_with_consumption(lines, until).values_list(
+    values = with_consumed(
+        lines.order_by(),
         "consortium_id",
-        "partner_id",
         "partner__number",
         "partner__organisation__short_name",
-        "workpackage_id",
         "workpackage__number",
         "workpackage__title",
         "planned_amount",
         "granted_amount",
-        "consumed",
+        until=until,
     )
     partners: dict[int, dict[int, BudgetRow]] = defaultdict(dict)
     workpackages: dict[int, dict[int, BudgetRow]] = defaultdict(dict)
-    for cid, pid, pnum, pname, wid, wnum, wtitle, planned, granted, consumed in values:
-        for rows, key, number, label in (
-            (partners[cid], pid, pnum, f"P{pnum} {pname}"),
-            (workpackages[cid], wid, wnum, f"WP{wnum} {wtitle}"),
-        ):
-            add_budget_line(rows, key, number, label, planned, granted, consumed)
+    for line in values:
+        cid, pid, pnum, wid, wnum = (
+            line["consortium_id"],
+            line["partner_id"],
+            line["partner__number"],
+            line["workpackage_id"],
+            line["workpackage__number"],
+        )
+        money = (line["planned_amount"], line["granted_amount"], line["consumed"])
+        pname, wtitle = line["partner__organisation__short_name"], line["workpackage__title"]
+        add_budget_line(partners[cid], pid, pnum, f"P{pnum} {pname}", *money)
+        add_budget_line(workpackages[cid], wid, wnum, f"WP{wnum} {wtitle}", *money)
     # Partners and WPs without any line still appear, with zeros.
     for pid, cid, pnum, pname in all_partners.values_list(
         "pk", "consortium_id", "number", "organisation__short_name"
@@ -234,22 +294,17 @@ def budget_breakdown(
 ) -> list[dict[str, Any]]:
     """The active budget lines of a consortium, each a partner × workpackage × heading, with
     planned, granted and consumed (the summary's figures, line by line); `partners_only` leaves
-    out every other partner's. One query."""
+    out every other partner's. Two queries (`with_consumed`)."""
     lines = BudgetLine.objects.filter(consortium_id=consortium_id, status=BudgetLineStatus.ACTIVE)
     if partners_only is not None:
         lines = lines.filter(partner_id__in=partners_only)
-    return list(
-        budget_lines_with_consumption(lines)
-        .order_by("partner__number", "workpackage__number", "category__position", "pk")
-        .values(
-            "partner_id",
-            "workpackage_id",
-            "category_id",
-            "planned_amount",
-            "granted_amount",
-            "consumed",
-        )
+    rows = with_consumed(
+        lines.order_by("partner__number", "workpackage__number", "category__position", "pk"),
+        "planned_amount",
+        "granted_amount",
     )
+    shown = ("partner_id", "workpackage_id", "category_id", "planned_amount", "granted_amount")
+    return [{**{name: row[name] for name in shown}, "consumed": row["consumed"]} for row in rows]
 
 
 def owes_statements() -> Exists:
@@ -294,21 +349,28 @@ def budget_by_heading(
     """Planned, granted and consumed money per cost heading of `consortium` (in the headings'
     order, every heading listed, with zeros when it has no line), from the active budget lines
     as `budget_lines_with_consumption` counts them; `until` counts the costs of the periods
-    ended by that day only. Two queries, whatever the lines."""
+    ended by that day only. Three queries, whatever the lines and expenses."""
     rows: dict[int, BudgetRow] = {}
-    lines = budget_lines_with_consumption(
-        BudgetLine.objects.filter(consortium_id=consortium.pk, status=BudgetLineStatus.ACTIVE),
-        until,
-    ).values_list(
-        "category_id",
+    lines = with_consumed(
+        BudgetLine.objects.filter(
+            consortium_id=consortium.pk, status=BudgetLineStatus.ACTIVE
+        ).order_by(),
         "category__position",
         "category__name",
         "planned_amount",
         "granted_amount",
-        "consumed",
+        until=until,
     )
-    for key, position, name, planned, granted, consumed in lines:
-        add_budget_line(rows, key, position, heading_name(name), planned, granted, consumed)
+    for line in lines:
+        add_budget_line(
+            rows,
+            line["category_id"],
+            line["category__position"],
+            heading_name(line["category__name"]),
+            line["planned_amount"],
+            line["granted_amount"],
+            line["consumed"],
+        )
     headings = CostCategory.objects.filter(consortium_id=consortium.pk)
     for key, position, name in headings.values_list("pk", "position", "name"):
         rows.setdefault(key, BudgetRow(key=key, number=position, label=heading_name(name)))
@@ -346,7 +408,7 @@ def subsidy_due_by_partner(
     consortium: Consortium, *, until: datetime.date | None = None
 ) -> SubsidyDue:
     """The subsidy due to each partner of `consortium` (every partner, by number, zeros
-    included) and the consortium's total, computed by the database in one query.
+    included) and the consortium's total.
 
     The rule, as the funder pays it:
 
@@ -356,47 +418,35 @@ def subsidy_due_by_partner(
       base heading, rounded to the cent per line;
     - each line's costs are multiplied by its funding rate, else (no rate on the line) by the
       partner's default funding rate, both in per cent;
-    - the products are summed per partner and the sum is rounded to the cent once per partner
-      (PostgreSQL's `ROUND` on numeric: half away from zero, 0.005 → 0.01), never line by line;
+    - the products are summed per partner, exactly, and the sum is rounded to the cent once per
+      partner (half away from zero, 0.005 → 0.01), never line by line;
     - the consortium's total is the sum of the partners' rounded amounts, so that it is what
       the partners' claims add up to.
 
     With `until`, only the costs of the reporting periods ended by that day count, whenever
-    they were accepted (as in `budget_rows`). Amounts are `Decimal`, to the cent.
+    they were accepted (as in `budget_rows`). Amounts are `Decimal`, to the cent. Three queries,
+    whatever the lines and expenses.
     """
-    lines = (
-        budget_lines_with_consumption(
-            BudgetLine.objects.filter(partner_id=OuterRef("pk"), status=BudgetLineStatus.ACTIVE),
-            until,
-        )
-        .order_by()
-        .values("partner_id")
+    lines = with_consumed(
+        BudgetLine.objects.filter(
+            consortium_id=consortium.pk, status=BudgetLineStatus.ACTIVE
+        ).order_by(),
+        "funding_rate",
+        "partner__default_funding_rate",
+        until=until,
     )
-    rate = Coalesce(F("funding_rate"), OuterRef("default_funding_rate"))
-    accepted = lines.annotate(total=Sum("consumed")).values("total")
-    subsidy = lines.annotate(
-        total=Round(
-            Sum(
-                ExpressionWrapper(
-                    F("consumed") * rate / Value(Decimal(100)), output_field=MONEY_FIELD
-                )
-            ),
-            2,
-            output_field=MONEY_FIELD,
-        )
-    ).values("total")
+    accepted: dict[int, Decimal] = defaultdict(Decimal)
+    subsidy: dict[int, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        rate = line["funding_rate"]
+        if rate is None:
+            rate = line["partner__default_funding_rate"]
+        accepted[line["partner_id"]] += line["consumed"]
+        subsidy[line["partner_id"]] += line["consumed"] * (rate or ZERO) / 100
     partners = (
         Partner.objects.filter(consortium_id=consortium.pk)
-        .annotate(
-            accepted=Coalesce(
-                Subquery(accepted, output_field=MONEY_FIELD), Value(ZERO), output_field=MONEY_FIELD
-            ),
-            subsidy=Coalesce(
-                Subquery(subsidy, output_field=MONEY_FIELD), Value(ZERO), output_field=MONEY_FIELD
-            ),
-        )
         .order_by("number")
-        .values_list("pk", "number", "organisation__short_name", "accepted", "subsidy")
+        .values_list("pk", "number", "organisation__short_name")
     )
     return SubsidyDue(
         rows=[
@@ -404,10 +454,10 @@ def subsidy_due_by_partner(
                 key=pk,
                 number=number,
                 label=f"P{number} {name}",
-                accepted=cents(accepted_costs),
-                subsidy=cents(due),
+                accepted=cents(accepted[pk]),
+                subsidy=cents(subsidy[pk]),
             )
-            for pk, number, name, accepted_costs, due in partners
+            for pk, number, name in partners
         ]
     )
 

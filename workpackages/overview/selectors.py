@@ -8,6 +8,7 @@ queries, however many partners, lines or expenses there are.
 from __future__ import annotations
 
 import datetime
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -33,12 +34,13 @@ from workpackages.jobs.selectors import JobsFigures, jobs_counts, partner_jobs
 from workpackages.money.choices import BudgetLineStatus
 from workpackages.money.models import BudgetLine, Statement
 from workpackages.money.selectors import (
-    MONEY_FIELD,
     BudgetRow,
     StatementDue,
+    accepted_sums,
     add_budget_line,
-    budget_lines_with_consumption,
     budget_rows,
+    line_consumed,
+    with_consumed,
 )
 from workpackages.overview.statements import _latest_ended, period_statements
 from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus, ReviewDecision
@@ -462,27 +464,30 @@ def partner_dashboard(
         .filter(due_date__lte=today + datetime.timedelta(days=soon_days))
         .order_by("due_date", "number")
     )
-    lines = budget_lines_with_consumption(
-        BudgetLine.objects.filter(partner=partner, status=BudgetLineStatus.ACTIVE)
-    ).values_list(
-        "workpackage_id",
+    lines = with_consumed(
+        BudgetLine.objects.filter(partner=partner, status=BudgetLineStatus.ACTIVE).order_by(),
         "workpackage__number",
         "workpackage__title",
-        "category_id",
         "category__position",
         "category__name",
         "planned_amount",
         "granted_amount",
-        "consumed",
     )
     workpackages: dict[int, BudgetRow] = {}
     categories: dict[int, BudgetRow] = {}
-    for wid, wnum, wtitle, cid, cpos, cname, planned, granted, consumed in lines:
-        for rows, key, number, label in (
-            (workpackages, wid, wnum, f"WP{wnum} {wtitle}"),
-            (categories, cid, cpos, heading_name(cname)),
-        ):
-            add_budget_line(rows, key, number, label, planned, granted, consumed)
+    for line in lines:
+        money = (line["planned_amount"], line["granted_amount"], line["consumed"])
+        wnum, cpos = line["workpackage__number"], line["category__position"]
+        add_budget_line(
+            workpackages,
+            line["workpackage_id"],
+            wnum,
+            f"WP{wnum} {line['workpackage__title']}",
+            *money,
+        )
+        add_budget_line(
+            categories, line["category_id"], cpos, heading_name(line["category__name"]), *money
+        )
     jobs = partner_jobs(partner)
     periods = list(
         ReportingPeriod.objects.filter(consortium_id=partner.consortium_id)
@@ -539,36 +544,31 @@ def consumed_by_period_end(
     """The money consumed as of the end of each reporting period ended by `until` (by today
     without it), as `budget_rows(..., until=<that end>)` counts it; without `until`, then as of
     today (every accepted cost, as the dashboard's today figures); each with the consortium's
-    planned budget and the time elapsed at that day. Two queries, whatever the periods, lines
+    planned budget and the time elapsed at that day. Four queries, whatever the periods, lines
     or expenses."""
     today = timezone.localdate()
-    active = BudgetLine.objects.filter(consortium_id=consortium.pk, status=BudgetLineStatus.ACTIVE)
-    # Each period's own end, two queries out: period → budget lines → expenses.
-    each_end: Any = OuterRef(OuterRef("end_date"))
-    at_end = (
-        budget_lines_with_consumption(active, each_end)
-        .order_by()
-        .values("consortium_id")
-        .annotate(total=Sum("consumed"))
-        .values("total")
+    lines = with_consumed(
+        BudgetLine.objects.filter(
+            consortium_id=consortium.pk, status=BudgetLineStatus.ACTIVE
+        ).order_by(),
+        "planned_amount",
     )
-    periods = ReportingPeriod.objects.filter(consortium_id=consortium.pk, end_date__lt=today)
+    ends = ReportingPeriod.objects.filter(consortium_id=consortium.pk, end_date__lt=today)
     if until is not None:
-        periods = periods.filter(end_date__lte=until)
-    ends = (
-        periods.annotate(consumed=Subquery(at_end, output_field=MONEY_FIELD))
-        .order_by("end_date")
-        .values_list("end_date", "consumed")
-    )
-    sums = (
-        budget_lines_with_consumption(active)
-        .order_by()
-        .values("consortium_id")
-        .annotate(planned=Sum("planned_amount"), consumed=Sum("consumed"))
-        .values("planned", "consumed")
-    )
-    totals = next(iter(sums), {"planned": ZERO, "consumed": ZERO})
-    points = [(end, cents(consumed)) for end, consumed in ends]
+        ends = ends.filter(end_date__lte=until)
+    # The accepted costs per line and period's end, added up to each end in turn.
+    by_end = accepted_sums({line["partner_id"] for line in lines}, by_period=True)
+    points = []
+    for end in ends.order_by("end_date").values_list("end_date", flat=True):
+        sums: dict[tuple[Any, ...], Decimal] = defaultdict(Decimal)
+        for (*key, period_end), amount in by_end.items():
+            if period_end <= end:
+                sums[tuple(key)] += amount
+        points.append((end, cents(sum((line_consumed(line, sums) for line in lines), ZERO))))
+    totals = {
+        "planned": sum((line["planned_amount"] for line in lines), ZERO),
+        "consumed": sum((line["consumed"] for line in lines), ZERO),
+    }
     if until is None:
         points.append((today, cents(totals["consumed"])))
     planned = cents(totals["planned"])

@@ -63,7 +63,7 @@ class Workpackage(ConsortiumOwned):
     class Meta:
         verbose_name = _("workpackage")
         verbose_name_plural = _("workpackages")
-        ordering = ["consortium", "number"]
+        ordering = ["consortium_id", "number"]
         constraints = [
             # Lets PostgreSQL check with composite foreign keys that related rows share the consortium.
             models.UniqueConstraint(fields=["id", "consortium"], name="workpackage_id_consortium"),
@@ -277,7 +277,7 @@ class Deliverable(DueItem):
     class Meta:
         verbose_name = _("deliverable")
         verbose_name_plural = _("deliverables")
-        ordering = ["consortium", "workpackage__number", "number"]
+        ordering = ["consortium_id", "workpackage__number", "number"]
         constraints = [
             models.UniqueConstraint(
                 fields=["workpackage", "number"],
@@ -433,7 +433,7 @@ class Milestone(DueItem):
     class Meta:
         verbose_name = _("milestone")
         verbose_name_plural = _("milestones")
-        ordering = ["consortium", "number"]
+        ordering = ["consortium_id", "number"]
         constraints = [
             models.UniqueConstraint(
                 fields=["consortium", "number"],
