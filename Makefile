@@ -20,7 +20,7 @@ export PYTHONDONTWRITEBYTECODE :=
 # What WeasyPrint needs from Debian to write the reports' PDFs.
 SYSTEM_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1 fonts-dejavu-core
 
-.PHONY: help system-libs browser faketime install install-dev run worker test test-dates fuzz screenshots lint lint-deploy drills format messages clean
+.PHONY: help system-libs browser faketime install install-dev run worker test test-dates fuzz screenshots lint lint-deploy drills bench load format messages clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -121,6 +121,16 @@ lint-deploy: install-dev ## Django's deployment checklist on the production sett
 
 drills: install-dev ## Start the production topology on this machine and break it six ways; print each figure
 	PYTHONPATH=$(CURDIR) $(BIN)/python -m tests.drills
+
+# How big `make bench` grows the demo (20: the demo grown 20× with 19 consortia beside it, and a
+# million expense lines and job records of other consortia; 1: a tiny run that proves it works).
+BENCH_SCALE ?= 20
+
+bench: install-dev ## Measure reports, API lists, pages, memory, import and statement against their floors, at 1×, 20× and beside a million rows
+	BENCH_SCALE=$(BENCH_SCALE) PYTHONPATH=$(CURDIR) $(BIN)/python -m tests.bench
+
+load: install-dev ## Load the production topology (gunicorn) with locust on loopback; print rates, latencies and errors
+	PYTHONPATH=$(CURDIR) $(BIN)/python -m tests.bench.load
 
 format: install-dev ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

@@ -2091,6 +2091,8 @@ WITHOUT_RULE: dict[str, str] = {
     "admin action reporting.report send_now": "sends a read report (report_release), once per person",
     "admin inline auth.user consortium.profile": "the person's language and reminders",
     "command seed_demo": "builds the demo through the services: tests/workpackages/test_seed_demo.py",
+    "command generate_scale": "synthetic consortia for `make bench`, inserted in bulk beside the "
+    "demo, never a person's write: tests/workpackages/test_generate_scale.py",
     "command send_report": "makes and sends a report; a sent one keeps its documents and goes on",
     "command backup": "reads the database and the media: tests/operations/test_backup.py",
     "command restore": "an operator puts a whole archive back: tests/operations/test_backup.py",
