@@ -66,22 +66,31 @@ def scope_choices(db_field: models.Field, request: HttpRequest, kwargs: dict[str
 
 
 class RelatedLabelsFilter(admin.RelatedOnlyFieldListFilter):
-    """The rows a list's relation filter offers (those its rows point to), with their labels
-    read in one query: a model whose label names related rows says which in `LABEL_RELATED`
-    (a partner is named by its organisation), which Django would read one row at a time."""
+    """The rows a list's relation filter offers, with their labels read in one query: a model
+    whose label names related rows says which in `LABEL_RELATED` (a partner is named by its
+    organisation), which Django would read one row at a time.
+
+    A consortium's rows (partners, workpackages, headings…) are those the person manages, read
+    from their own table: the list's rows are not scanned for the ones they point to, which
+    would cost more as a consortium grows. Other related rows (people) are those the list's rows
+    point to."""
 
     def field_choices(self, field: Any, request: HttpRequest, model_admin: Any) -> Any:
         if not isinstance(field, models.ForeignKey | models.ManyToManyField):
             return super().field_choices(field, request, model_admin)
-        pk_qs = (
-            model_admin.get_queryset(request)
-            .distinct()
-            .values_list(f"{self.field_path}__pk", flat=True)
-        )
         related = field.remote_field.model
-        rows = related._default_manager.filter(pk__in=pk_qs).select_related(
-            *getattr(related, "LABEL_RELATED", ())
-        )
+        manager = related._default_manager
+        rows: Any = manager.get_queryset()
+        if hasattr(rows, "restrict"):
+            rows = rows.restrict(request.user, "manage")
+        else:
+            pk_qs = (
+                model_admin.get_queryset(request)
+                .distinct()
+                .values_list(f"{self.field_path}__pk", flat=True)
+            )
+            rows = manager.filter(pk__in=pk_qs)
+        rows = rows.select_related(*getattr(related, "LABEL_RELATED", ()))
         ordering = self.field_admin_ordering(field, request, model_admin)
         if ordering:
             rows = rows.order_by(*ordering)
@@ -370,6 +379,9 @@ class ScopedModelAdmin(ServiceSavedAdmin, CoordinatorPermissions, SimpleHistoryA
     """Base of every admin of a consortium-owned model; keeps each change in the history."""
 
     list_per_page = 50
+    # A filtered list counts its rows once: not again without its filters, for the "(N total)"
+    # beside the count, which would count every row of the coordinator's consortia on each page.
+    show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
         queryset: Any = super().get_queryset(request)

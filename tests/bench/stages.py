@@ -83,7 +83,7 @@ class Stages:
         seconds["seed_demo"] = self.manage("1x", "seed_demo")
         self.create("20x", template="1x")
         seconds["generate 20x"] = self.manage(
-            "20x", "generate_scale", "--scale", str(scale), "--big", "--coordinator-of-all"
+            "20x", "generate_scale", "--scale", str(scale), "--big", "--coordinator-of-all", "--force"
         )
         self.create("million", template="1x")
         seconds["generate million"] = self.manage(
