@@ -107,16 +107,36 @@ class JobsReport:
 
 def _rows(jobs: Any, key: str, *label_fields: str, label: Any) -> list[JobsRow]:
     """One row per value of `key`, in one query, labelled by `label(values)`."""
-    rows: dict[Any, JobsRow] = {}
     grouped = jobs.values(key, *label_fields, "impact", "status").annotate(
         headcount=Count("pk"), fte_total=Sum("fte")
     )
-    for values in grouped.order_by(key, "impact", "status"):
+    return _rows_of(list(grouped.order_by()), key, label)
+
+
+def _rows_of(grouped: list[dict[str, Any]], key: str, label: Any) -> list[JobsRow]:
+    """One row per value of `key` (in its order, none last) from jobs counted by finer groups."""
+    rows: dict[Any, JobsRow] = {}
+    for values in sorted(grouped, key=lambda v: (v[key] is None, v[key] or 0)):
         row = rows.setdefault(values[key], JobsRow(key=values[key], label=str(label(values))))
         row.counts[(values["impact"], values["status"])].add(
             values["headcount"], values["fte_total"]
         )
     return list(rows.values())
+
+
+# What the jobs report breaks its counts down by: counted once by all of them together (however
+# many jobs, there are few such groups), then added up by each.
+JOBS_GROUPS = (
+    "partner_id",
+    "partner__number",
+    "partner__organisation__short_name",
+    "category",
+    "contract_type",
+    "workpackage_id",
+    "workpackage__number",
+    "impact",
+    "status",
+)
 
 
 def _trajectory(consortium: Consortium, jobs: Any, as_of: datetime.date) -> list[TrajectoryPoint]:
@@ -164,11 +184,12 @@ def jobs_report(
     indirect, by partner, category, contract type and workpackage, the cumulative trajectory
     against the targets, and what was recorded after `since` (the previous report)."""
     jobs = JobRecord.objects.filter(consortium_id=consortium.pk, status__in=COUNTED)
-    by_partner = _rows(
-        jobs,
+    grouped = list(
+        jobs.values(*JOBS_GROUPS).annotate(headcount=Count("pk"), fte_total=Sum("fte")).order_by()
+    )
+    by_partner = _rows_of(
+        grouped,
         "partner_id",
-        "partner__number",
-        "partner__organisation__short_name",
         label=lambda v: f"P{v['partner__number']} {v['partner__organisation__short_name']}",
     )
     totals = JobsRow(key=None, label=gettext("All partners"))
@@ -185,14 +206,13 @@ def jobs_report(
         since=since,
         totals=totals,
         by_partner=by_partner,
-        by_category=_rows(jobs, "category", label=lambda v: JobCategory(v["category"]).label),
-        by_contract_type=_rows(
-            jobs, "contract_type", label=lambda v: ContractType(v["contract_type"]).label
+        by_category=_rows_of(grouped, "category", label=lambda v: JobCategory(v["category"]).label),
+        by_contract_type=_rows_of(
+            grouped, "contract_type", label=lambda v: ContractType(v["contract_type"]).label
         ),
-        by_workpackage=_rows(
-            jobs,
+        by_workpackage=_rows_of(
+            grouped,
             "workpackage_id",
-            "workpackage__number",
             label=lambda v: (
                 f"WP{v['workpackage__number']}"
                 if v["workpackage_id"]

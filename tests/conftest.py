@@ -59,6 +59,7 @@ LONGEST_FIRST = (
     "tests/reporting/test_tasks.py",
     "tests/api/test_schema_fuzz.py",
     "tests/workpackages/test_seed_demo.py",
+    "tests/workpackages/test_generate_scale.py",
     "tests/rules/test_doors.py",
     "tests/api/test_filters.py",
     "tests/workpackages/test_admin_validation.py",

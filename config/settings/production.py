@@ -5,7 +5,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.logs import logging_config
 from config.settings.base import *  # noqa: F403  (a settings module extends the base namespace)
-from config.settings.base import DATABASES, REDIS_URL, SECRET_KEY, env
+from config.settings.base import DATABASES, REDIS_URL, SECRET_KEY, SILENCED_SYSTEM_CHECKS, env
 
 if len(SECRET_KEY) < 50:
     raise ImproperlyConfigured(
@@ -26,7 +26,7 @@ if env.bool("PROXY_HANDLES_HTTPS", default=False):
     SECURE_SSL_REDIRECT = False
     SECURE_HSTS_SECONDS = 0
     # What `check --deploy` asks of the app is done by the proxy instead.
-    SILENCED_SYSTEM_CHECKS = ["security.W004", "security.W008"]
+    SILENCED_SYSTEM_CHECKS = [*SILENCED_SYSTEM_CHECKS, "security.W004", "security.W008"]
 else:
     SECURE_SSL_REDIRECT = True
     SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=365 * 24 * 3600)

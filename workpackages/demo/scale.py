@@ -162,7 +162,7 @@ class Summary:
     skipped: list[str]
 
 
-# Which map translates each foreign key of a copied row (users: `Keys.user`).
+# Which map translates each foreign key of a copied row (users: `Keys.users`).
 KEY_KINDS = {
     "consortium_id": "consortium",
     "organisation_id": "organisations",
@@ -221,9 +221,10 @@ def generate_scale(
 ) -> Summary:
     """Run the stages asked for on a database where the demo is seeded, and say what was written.
 
-    Each consortium copied is written in one transaction, the demo's growth in another, so a
-    failure leaves whole consortia or none; a consortium already there is left as it is, so a
-    run that stopped half-way is completed by running it again.
+    Each consortium of the scale stage is written in a transaction of its own, the demo's
+    growth in another, the million stage in a third, so a failure leaves whole consortia or
+    none; a consortium already there is left as it is, so a run that stopped half-way is
+    completed by running it again.
     """
     started = time.perf_counter()
     demo = Consortium.objects.filter(acronym=ACRONYM).first()
@@ -400,8 +401,8 @@ def insert(run: Run, model: type[Model], rows: list[dict[str, Any]]) -> list[int
 
 
 def write(run: Run, model: type[Model], rows: Iterable[dict[str, Any]]) -> int:
-    """Insert rows nothing points at yet: with `COPY` on PostgreSQL (a million rows in seconds),
-    in batches of `bulk_create` elsewhere."""
+    """Insert rows nothing points at yet, streamed: with `COPY` on PostgreSQL, in batches of
+    `bulk_create` elsewhere."""
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     names = [field.attname for field in fields]
     count = 0
@@ -589,20 +590,18 @@ def copy_partners(
             "enterprise_number", flat=True
         )
     )
-    organisations = [
-        keys.copy(
-            source.organisations[partner["organisation_id"]],
-            run.now,
-            legal_name=f"{source.organisations[partner['organisation_id']]['legal_name']} ({suffix})"[
-                :200
-            ],
-            short_name=f"{source.organisations[partner['organisation_id']]['short_name']} {suffix}"[
-                :60
-            ],
-            enterprise_number=enterprise_number(rng, taken),
+    organisations = []
+    for partner in source.partners:
+        organisation = source.organisations[partner["organisation_id"]]
+        organisations.append(
+            keys.copy(
+                organisation,
+                run.now,
+                legal_name=f"{organisation['legal_name']} ({suffix})"[:200],
+                short_name=f"{organisation['short_name']} {suffix}"[:60],
+                enterprise_number=enterprise_number(rng, taken),
+            )
         )
-        for partner in source.partners
-    ]
     organisation_ids = insert(run, Organisation, organisations)
     keys.maps["organisations"] = {
         partner["organisation_id"]: pk
