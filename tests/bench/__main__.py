@@ -312,8 +312,8 @@ class Bench:
 
         from consortium.models import Membership, ReportingPeriod
         from workpackages.imports import expenses_import
+        from workpackages.money.models import BudgetLine
         from workpackages.money.services import statement_submit
-        from workpackages.workplan.models import Workpackage
 
         self.use("writes")
         user = get_user_model().objects.get(username="partner1")
@@ -325,12 +325,21 @@ class Bench:
         period = open_periods.order_by("-end_date").first()
         if period is None:
             raise RuntimeError("The demo has no ended period left without a statement")
-        workpackage = (
-            Workpackage.objects.filter(
-                consortium_id=partner.consortium_id, participations__partner=partner
-            ).first()
-            or Workpackage.objects.filter(consortium_id=partner.consortium_id).first()
+        # A budget line of the partner's whose heading takes declared costs (not a flat rate)
+        # and needs no evidence file: the lines go to it.
+        line = (
+            BudgetLine.objects.filter(
+                partner=partner,
+                status="active",
+                category__kind="actual",
+                category__evidence_required=False,
+            )
+            .select_related("workpackage", "category")
+            .first()
         )
+        if line is None:
+            raise RuntimeError("The demo's partner1 has no budget line to import lines to")
+        workpackage, heading = line.workpackage, line.category.code
         text = io.StringIO()
         text.write("date,workpackage,category,period,amount,description,invoice\n")
         for number in range(lines):
@@ -339,7 +348,7 @@ class Bench:
             )
             amount = Decimal(100 + number % 900) + Decimal("0.45")
             text.write(
-                f"{day.isoformat()},WP{workpackage.number},PERS,{period.number},{amount},"
+                f"{day.isoformat()},WP{workpackage.number},{heading},{period.number},{amount},"
                 f"Bench line {number},INV-{number}\n"
             )
         upload = SimpleUploadedFile("bench.csv", text.getvalue().encode(), "text/csv")
@@ -393,6 +402,9 @@ def main() -> int:
     )
     lines = int(os.environ.get("BENCH_LINES", "1000"))
     stages = Stages(os.environ.get("BENCH_DATABASE_URL", DEFAULT_URL))
+    # The tasks the demo and the writes hand to the queue (webhook deliveries) go to a queue of
+    # the bench's own on the machine's Redis, which no worker reads, deleted at the end.
+    os.environ["CELERY_QUEUE"] = f"cm-bench-{os.getpid()}"
     started = time.perf_counter()
     print(f"Building the stages: scale {scale}, {million_rows:,} rows beside", flush=True)
     for step, seconds in stages.build(scale, million_rows).items():
@@ -416,9 +428,14 @@ def main() -> int:
     finally:
         from django.db import connection
 
+        from config.celery_app import app, worker_queues
+
         connection.close()
         if not args.keep:
             stages.drop_all()
+        with app.connection_for_write() as broker:
+            for name in worker_queues(os.environ["CELERY_QUEUE"]):
+                broker.default_channel.queue_delete(name)
     print(f"Measured in {time.perf_counter() - started:.0f} s", flush=True)
     print(bench.summary_line(), flush=True)
     return 0

@@ -80,7 +80,7 @@ class Stages:
         seconds = {}
         self.create("1x")
         seconds["migrate"] = self.manage("1x", "migrate", "--no-input", "-v0")
-        seconds["seed_demo"] = self.manage("1x", "seed_demo")
+        seconds["seed_demo"] = self.manage("1x", "seed_demo", "--force")
         self.create("20x", template="1x")
         seconds["generate 20x"] = self.manage(
             "20x", "generate_scale", "--scale", str(scale), "--big", "--coordinator-of-all", "--force"
@@ -94,6 +94,7 @@ class Stages:
             "--million",
             "--million-rows",
             str(million_rows),
+            "--force",
         )
         self.create("writes", template="1x")
         return seconds

@@ -1,7 +1,8 @@
-"""The production topology on this machine: gunicorn (two processes), two Celery workers and one
-beat, started by the scripts of `bin/` with the production settings, on a database of their own in
-the machine's PostgreSQL, a Redis of their own on another port (which a drill stops and starts by
-its process id), and an SMTP server on loopback that keeps every message it accepts."""
+"""The production topology on this machine: gunicorn (two processes unless told otherwise), two
+Celery workers and one beat, started by the scripts of `bin/` with the production settings, on a
+database of their own in the machine's PostgreSQL, a Redis of their own on another port (which a
+drill stops and starts by its process id), and an SMTP server on loopback that keeps every message
+it accepts."""
 
 from __future__ import annotations
 
@@ -128,6 +129,10 @@ class Topology:
     smtp_port: int = 0
     processes: dict[str, Process] = field(default_factory=dict)
     secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(50))
+    # gunicorn's processes (WEB_WORKERS), and any other variable an operator would set, over the
+    # values below.
+    web_workers: int = 2
+    overrides: dict[str, str] = field(default_factory=dict)
     _controller: Controller | None = None
     _counter: int = 0
 
@@ -153,10 +158,11 @@ class Topology:
             "CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_SECONDS),
             "SITE_URL": self.url(""),
             "WEB_BIND": f"127.0.0.1:{self.web_port}",
-            "WEB_WORKERS": "2",
+            "WEB_WORKERS": str(self.web_workers),
             "WORKER_CONCURRENCY": "2",
             "LOG_LEVEL": "INFO",
             "PYTHONUNBUFFERED": "1",
+            **self.overrides,
         }
 
     def url(self, path: str) -> str:

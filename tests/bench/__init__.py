@@ -1,0 +1,1 @@
+"""Benchmarks of the production topology started on this machine (tests/drills/topology.py)."""
