@@ -140,5 +140,9 @@ class HealthProbeMiddleware:
         if request.path == LIVE:
             return HttpResponse("ok\n", content_type="text/plain")
         if request.path == READY:
-            return readiness(request)
+            answer = readiness(request)
+            # The page for people is a template response, which only views get rendered.
+            if hasattr(answer, "render") and not answer.is_rendered:
+                answer.render()
+            return answer
         return self.get_response(request)

@@ -39,6 +39,14 @@ def test_readiness_with_a_worker_running(celery_worker: Any) -> None:
     assert "no-store" in answer["Cache-Control"]
 
 
+def test_readiness_reads_as_a_page_for_people_too(settings: Any) -> None:
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{_closed_port()}/0"
+    answer = Client().get("/health/ready/")
+    assert answer.status_code == 500
+    assert answer["Content-Type"].startswith("text/html")
+    assert b"Redis does not answer" in answer.content
+
+
 def test_readiness_fails_and_says_what_when_redis_is_away(settings: Any) -> None:
     settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{_closed_port()}/0"
     answer = Client().get("/health/ready/?format=json")
