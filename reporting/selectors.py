@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 from django.utils.translation import gettext
 
 from consortium import dates
+from consortium.memo import repeated_reads
 from consortium.models import Consortium, Partner, ReportingPeriod
 from workpackages.base import ZERO, percent
 from workpackages.jobs.choices import ContractType, JobCategory, JobImpact, JobStatus
@@ -124,19 +126,64 @@ def _rows_of(grouped: list[dict[str, Any]], key: str, label: Any) -> list[JobsRo
     return list(rows.values())
 
 
-# What the jobs report breaks its counts down by: counted once by all of them together (however
-# many jobs, there are few such groups), then added up by each.
-JOBS_GROUPS = (
-    "partner_id",
-    "partner__number",
-    "partner__organisation__short_name",
-    "category",
-    "contract_type",
-    "workpackage_id",
-    "workpackage__number",
-    "impact",
-    "status",
-)
+# What the jobs report breaks its counts down by, each by impact and status.
+JOBS_BREAKDOWNS = ("partner_id", "category", "contract_type", "workpackage_id")
+
+
+def _jobs_breakdowns(consortium: Consortium) -> dict[str, list[dict[str, Any]]]:
+    """The counted jobs of `consortium` (forecast and realised) by each of `JOBS_BREAKDOWNS`,
+    with impact and status: headcount and FTE, in one query. PostgreSQL counts them in one pass
+    (grouping sets); SQLite (`make run`), which has none, in one statement of four groupings."""
+    table = JobRecord._meta.db_table
+    columns = ", ".join(JOBS_BREAKDOWNS)
+    where = f"consortium_id = %s AND status IN ({', '.join(['%s'] * len(COUNTED))})"
+    params: list[Any] = [consortium.pk, *COUNTED]
+    if connection.vendor == "postgresql":
+        sets = ", ".join(f"({key}, impact, status)" for key in JOBS_BREAKDOWNS)
+        sql = (
+            f"SELECT {columns}, impact, status, COUNT(*), SUM(fte), "  # noqa: S608  (names of this module)
+            f"GROUPING({columns}) FROM {table} WHERE {where} GROUP BY GROUPING SETS ({sets})"
+        )
+    else:
+        parts = []
+        for position, key in enumerate(JOBS_BREAKDOWNS):
+            # MAX(NULLIF(c, c)): no value, of the column's type (a NULL alone would be text).
+            shown = ", ".join(
+                name if name == key else f"MAX(NULLIF({name}, {name}))" for name in JOBS_BREAKDOWNS
+            )
+            grouping = sum(
+                1 << (len(JOBS_BREAKDOWNS) - 1 - i)
+                for i in range(len(JOBS_BREAKDOWNS))
+                if i != position
+            )
+            parts.append(
+                f"SELECT {shown}, impact, status, COUNT(*), SUM(fte), {grouping} "  # noqa: S608
+                f"FROM {table} WHERE {where} GROUP BY {key}, impact, status"
+            )
+        sql = " UNION ALL ".join(parts)
+        params = params * len(JOBS_BREAKDOWNS)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    breakdowns: dict[str, list[dict[str, Any]]] = {key: [] for key in JOBS_BREAKDOWNS}
+    for *values, impact, status, headcount, fte, grouping in found:
+        # GROUPING(...) has a bit set for each column left out: the one column kept is the set's.
+        position = next(
+            i
+            for i in range(len(JOBS_BREAKDOWNS))
+            if not grouping & (1 << (len(JOBS_BREAKDOWNS) - 1 - i))
+        )
+        key = JOBS_BREAKDOWNS[position]
+        breakdowns[key].append(
+            {
+                key: values[position],
+                "impact": impact,
+                "status": status,
+                "headcount": headcount,
+                "fte_total": Decimal(str(fte or 0)).quantize(Decimal("0.01")),
+            }
+        )
+    return breakdowns
 
 
 def _trajectory(consortium: Consortium, jobs: Any, as_of: datetime.date) -> list[TrajectoryPoint]:
@@ -184,13 +231,18 @@ def jobs_report(
     indirect, by partner, category, contract type and workpackage, the cumulative trajectory
     against the targets, and what was recorded after `since` (the previous report)."""
     jobs = JobRecord.objects.filter(consortium_id=consortium.pk, status__in=COUNTED)
-    grouped = list(
-        jobs.values(*JOBS_GROUPS).annotate(headcount=Count("pk"), fte_total=Sum("fte")).order_by()
+    breakdowns = _jobs_breakdowns(consortium)
+    partners = {
+        pk: f"P{number} {name}"
+        for pk, number, name in Partner.objects.filter(consortium_id=consortium.pk).values_list(
+            "pk", "number", "organisation__short_name"
+        )
+    }
+    numbers = dict(
+        Workpackage.objects.filter(consortium_id=consortium.pk).values_list("pk", "number")
     )
     by_partner = _rows_of(
-        grouped,
-        "partner_id",
-        label=lambda v: f"P{v['partner__number']} {v['partner__organisation__short_name']}",
+        breakdowns["partner_id"], "partner_id", label=lambda v: partners[v["partner_id"]]
     )
     totals = JobsRow(key=None, label=gettext("All partners"))
     for row in by_partner:
@@ -206,15 +258,19 @@ def jobs_report(
         since=since,
         totals=totals,
         by_partner=by_partner,
-        by_category=_rows_of(grouped, "category", label=lambda v: JobCategory(v["category"]).label),
+        by_category=_rows_of(
+            breakdowns["category"], "category", label=lambda v: JobCategory(v["category"]).label
+        ),
         by_contract_type=_rows_of(
-            grouped, "contract_type", label=lambda v: ContractType(v["contract_type"]).label
+            breakdowns["contract_type"],
+            "contract_type",
+            label=lambda v: ContractType(v["contract_type"]).label,
         ),
         by_workpackage=_rows_of(
-            grouped,
+            breakdowns["workpackage_id"],
             "workpackage_id",
             label=lambda v: (
-                f"WP{v['workpackage__number']}"
+                f"WP{numbers[v['workpackage_id']]}"
                 if v["workpackage_id"]
                 else gettext("No workpackage")
             ),
@@ -573,7 +629,13 @@ def _effort_keys(consortium: Consortium, key: str) -> list[tuple[int, int, str]]
 
 def semester_report(consortium: Consortium, period: ReportingPeriod) -> SemesterReport:
     """The semester report of `period`, as of its end. Every figure is aggregated by the
-    database; later periods' costs, later deliveries and later job records do not move it."""
+    database; later periods' costs, later deliveries and later job records do not move it.
+    The accepted costs its money figures add up are read once for all of them."""
+    with repeated_reads():
+        return _semester_report(consortium, period)
+
+
+def _semester_report(consortium: Consortium, period: ReportingPeriod) -> SemesterReport:
     end = period.end_date
     before = period.start_date - datetime.timedelta(days=1)
     by_partner, by_workpackage = budget_rows([consortium.pk], until=end)

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from consortium.memo import repeated_reads
 from consortium.models import Consortium, ReportingPeriod
 from reporting.selectors import _effort, _effort_to, jobs_report
 from workpackages.money.selectors import budget_by_heading, budget_rows, subsidy_due_by_partner
@@ -128,16 +129,18 @@ def semester_figures(consortium: Consortium, period: ReportingPeriod) -> dict[st
     """The semester report's money and effort figures, as `semester_report` computes them."""
     end = period.end_date
     before = period.start_date - datetime.timedelta(days=1)
-    by_partner, by_workpackage = budget_rows([consortium.pk], until=end)
-    return {
-        "partners": by_partner.get(consortium.pk, []),
-        "workpackages": by_workpackage.get(consortium.pk, []),
-        "headings": budget_by_heading(consortium, until=end),
-        "earlier": budget_by_heading(consortium, until=before),
-        "subsidy": subsidy_due_by_partner(consortium, until=end),
-        "effort_partners": _effort_to(consortium, end, "partner_id", lambda *key: ""),
-        "effort_workpackages": _effort_to(consortium, end, "workpackage_id", lambda *key: ""),
-    }
+    # As `semester_report` reads them: the accepted costs once for all the money figures.
+    with repeated_reads():
+        by_partner, by_workpackage = budget_rows([consortium.pk], until=end)
+        return {
+            "partners": by_partner.get(consortium.pk, []),
+            "workpackages": by_workpackage.get(consortium.pk, []),
+            "headings": budget_by_heading(consortium, until=end),
+            "earlier": budget_by_heading(consortium, until=before),
+            "subsidy": subsidy_due_by_partner(consortium, until=end),
+            "effort_partners": _effort_to(consortium, end, "partner_id", lambda *key: ""),
+            "effort_workpackages": _effort_to(consortium, end, "workpackage_id", lambda *key: ""),
+        }
 
 
 def semester_floor(consortium: Consortium, period: ReportingPeriod) -> list[tuple[Any, ...]]:

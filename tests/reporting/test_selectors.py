@@ -92,6 +92,29 @@ def test_every_breakdown_adds_up_to_the_totals(
     assert {row.label for row in report.by_contract_type} == {"Permanent", "PhD"}
 
 
+def test_the_breakdowns_are_the_same_counted_by_grouping_sets_or_by_four_groupings(
+    consortium: Any, jobs: dict[str, JobRecord], monkeypatch: Any
+) -> None:
+    def breakdowns() -> list[Any]:
+        report = jobs_report(consortium, as_of=AS_OF)
+        return [
+            [(row.key, row.label, dict(row.counts)) for row in rows]
+            for rows in (
+                report.by_partner,
+                report.by_category,
+                report.by_contract_type,
+                report.by_workpackage,
+            )
+        ]
+
+    assert connection.vendor == "postgresql"
+    grouping_sets = breakdowns()
+    # The statement SQLite runs (`make run`), which PostgreSQL runs too.
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    assert breakdowns() == grouping_sets
+    assert [len(rows) for rows in grouping_sets] == [2, 3, 2, 2]
+
+
 def test_the_trajectory_cumulates_realised_jobs_towards_the_targets(
     consortium: Any, jobs: dict[str, JobRecord]
 ) -> None:

@@ -6,8 +6,9 @@ Three stages, each optional, in this order:
   organisations, partners, work plan, budget, expenses, statements, effort, jobs and logins. Each
   is a copy of the demo as read from the database, its money scaled by a factor of its own, its
   dates and amounts varied within what the demo's rows allow.
-- `big`: the demo itself grown N×: more expense lines, job records, deliverables, milestones and
-  effort over its own partners, workpackages and periods, so that its logins see N× the rows.
+- `big`: the demo itself grown N× in what a programme accumulates: expense lines, job records and
+  effort over its own partners, workpackages and periods, so that its logins see N× those rows.
+  Its plan (deliverables, milestones, budget lines) stays the grant's.
 - `million`: a few large consortia (`PIT-ATMP-M01`…) that no demo login sees, holding a million
   expense lines and a million job records between them.
 
@@ -282,8 +283,8 @@ def stage(run: Run, name: str, *, atomic: bool = True) -> Iterator[None]:
 
 
 def demo_grown(demo: Consortium) -> bool:
-    """Whether `--big` has grown the demo already: it has milestones no one recorded."""
-    return Milestone.objects.filter(consortium=demo).exclude(pk__in=recorded(Milestone)).exists()
+    """Whether `--big` has grown the demo already: it has job records no one recorded."""
+    return JobRecord.objects.filter(consortium=demo).exclude(pk__in=recorded(JobRecord)).exists()
 
 
 def recorded(model: type[Model]) -> Any:
@@ -836,36 +837,13 @@ def coordinator_everywhere(run: Run, acronyms: list[str]) -> None:
 
 
 def grow_demo(run: Run, demo: Consortium, times: int) -> None:
-    """The demo `times` as large in rows: (times − 1) more copies of each of its deliverables
-    (numbered after the workpackage's last), milestones (after MS24), expenses (small ones, on
-    its own lines: its budget stays), job records, and effort where a partner × workpackage ×
-    period has none yet (effort is one row each)."""
+    """The demo `times` as large in what a programme accumulates: (times − 1) times more
+    expenses (small ones, on its own lines: its budget stays), job records, and effort where a
+    partner × workpackage × period has none yet (effort is one row each). Its plan stays the
+    grant's: a programme's deliverables and milestones are counted in dozens whatever its size."""
     source = run.source
     rng = run.rng("big", times)
     keys = Keys(consortium=demo.pk)
-    last_deliverable: dict[int, int] = Counter()
-    for row in source.deliverables:
-        last_deliverable[row["workpackage_id"]] = max(
-            last_deliverable[row["workpackage_id"]], row["number"]
-        )
-    last_milestone = max((row["number"] for row in source.milestones), default=0)
-    for copy_number in range(1, times):
-        copy_deliverables(
-            run,
-            keys,
-            source.deliverables,
-            number=lambda row, n=copy_number: (
-                row["number"] + n * last_deliverable[row["workpackage_id"]]
-            ),
-            title=lambda row, n=copy_number: f"{row['title']} ({n + 1})",
-        )
-        copy_milestones(
-            run,
-            keys,
-            source.milestones,
-            number=lambda row, n=copy_number: row["number"] + n * last_milestone,
-            title=lambda row, n=copy_number: f"{row['title']} ({n + 1})",
-        )
     extra = (times - 1) * len(source.expenses)
     write(
         run,

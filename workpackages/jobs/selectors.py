@@ -4,8 +4,10 @@ partner's commitment, in one query.
 
 from __future__ import annotations
 
+import bisect
 import datetime
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -15,10 +17,8 @@ from django.db.models import (
     CharField,
     Count,
     F,
-    OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
     When,
@@ -298,24 +298,36 @@ def jobs_by_period(
     with `until`, as they stood at the end of that day (`jobs_counts`). Every period is listed,
     in order, then a row for the jobs starting outside every period, if any. Two queries."""
     periods = list(ReportingPeriod.objects.filter(consortium_id=consortium.pk).order_by("number"))
-    in_period = ReportingPeriod.objects.filter(
-        consortium_id=consortium.pk,
-        start_date__lte=OuterRef("start_date"),
-        end_date__gte=OuterRef("start_date"),
-    ).values("pk")[:1]
     rows = (
         _as_they_stood(JobRecord.objects.filter(consortium_id=consortium.pk), until)
-        .annotate(period_id=Subquery(in_period))
-        .values("period_id", "impact", "status_then")
+        .values("start_date", "impact", "status_then")
         .annotate(headcount=Count("pk"), fte=Sum("fte"))
         .order_by()
     )
     result = {period.pk: PeriodJobs(period=period) for period in periods}
     outside = PeriodJobs(period=None)
+    period_of = _period_of(periods)
     for row in rows:
-        target = result.get(row["period_id"], outside)
-        target.counts[(row["impact"], row["status_then"])] = (row["headcount"], row["fte"] or ZERO)
+        target = result.get(period_of(row["start_date"]), outside)
+        key = (row["impact"], row["status_then"])
+        headcount, fte = target.counts.get(key, (0, ZERO))
+        target.counts[key] = (headcount + row["headcount"], fte + (row["fte"] or ZERO))
     return [*result.values(), *([outside] if outside.counts else [])]
+
+
+def _period_of(periods: list[ReportingPeriod]) -> Callable[[datetime.date], int | None]:
+    """The id of the period of `periods` a day falls in, None outside them all. Jobs are
+    counted by start date (a few hundred days however many records), then by period here."""
+    spans = sorted((period.start_date, period.end_date, period.pk) for period in periods)
+    starts = [start for start, _end, _pk in spans]
+
+    def period_of(day: datetime.date) -> int | None:
+        position = bisect.bisect_right(starts, day) - 1
+        if position >= 0 and spans[position][1] >= day:
+            return spans[position][2]
+        return None
+
+    return period_of
 
 
 def jobs_breakdown(
@@ -323,18 +335,39 @@ def jobs_breakdown(
 ) -> list[dict[str, Any]]:
     """Jobs by partner × impact × status × the reporting period their start date falls in
     (`period_id` None: in none), headcount and FTE, as they stand today; `partners_only` leaves
-    out every other partner's. One query."""
-    in_period = ReportingPeriod.objects.filter(
-        consortium_id=consortium_id,
-        start_date__lte=OuterRef("start_date"),
-        end_date__gte=OuterRef("start_date"),
-    ).values("pk")[:1]
+    out every other partner's. Two queries."""
     jobs = JobRecord.objects.filter(consortium_id=consortium_id)
     if partners_only is not None:
         jobs = jobs.filter(partner_id__in=partners_only)
-    return list(
-        jobs.annotate(period_id=Subquery(in_period))
-        .values("partner_id", "period_id", "impact", "status")
+    period_of = _period_of(list(ReportingPeriod.objects.filter(consortium_id=consortium_id)))
+    counted: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in (
+        jobs.values("partner_id", "start_date", "impact", "status")
         .annotate(headcount=Count("pk"), fte=Sum("fte"))
-        .order_by("partner_id", "period_id", "impact", "status")
+        .order_by()
+    ):
+        key = (row["partner_id"], period_of(row["start_date"]), row["impact"], row["status"])
+        found = counted.setdefault(
+            key,
+            {
+                "partner_id": key[0],
+                "period_id": key[1],
+                "impact": key[2],
+                "status": key[3],
+                "headcount": 0,
+                "fte": ZERO,
+            },
+        )
+        found["headcount"] += row["headcount"]
+        found["fte"] += row["fte"] or ZERO
+    # In the order the query gave: partner, period (none last), impact, status.
+    return sorted(
+        counted.values(),
+        key=lambda row: (
+            row["partner_id"],
+            row["period_id"] is None,
+            row["period_id"] or 0,
+            row["impact"],
+            row["status"],
+        ),
     )

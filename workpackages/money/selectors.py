@@ -29,6 +29,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, NullIf, Round
 
 from consortium.choices import CostCategoryKind
+from consortium.memo import read_once
 from consortium.models import Consortium, CostCategory, Partner, ReportingPeriod, heading_name
 from workpackages.base import ZERO, cents, percent
 from workpackages.money.choices import BudgetLineStatus, ExpenseStatus
@@ -116,14 +117,19 @@ def accepted_sums(
     """The accepted amounts of accepted expenses of `partner_ids`, summed by the database per
     partner × workpackage × heading (and per period's end, with `by_period`), in one query over
     the accepted expenses' own index; `until` keeps the costs of the periods ended by that day."""
-    expenses = Expense.objects.filter(
-        partner_id__in=sorted(set(partner_ids)), status=ExpenseStatus.ACCEPTED
-    )
-    if until is not None:
-        expenses = expenses.filter(period__end_date__lte=until)
-    keys = [*LINE_KEYS, "period__end_date"] if by_period else list(LINE_KEYS)
-    grouped = expenses.order_by().values(*keys).annotate(total=Sum("accepted_amount"))
-    return {tuple(row[key] for key in keys): cents(row["total"]) for row in grouped}
+    partners = tuple(sorted(set(partner_ids)))
+
+    def read() -> dict[tuple[Any, ...], Decimal]:
+        expenses = Expense.objects.filter(partner_id__in=partners, status=ExpenseStatus.ACCEPTED)
+        if until is not None:
+            expenses = expenses.filter(period__end_date__lte=until)
+        keys = [*LINE_KEYS, "period__end_date"] if by_period else list(LINE_KEYS)
+        grouped = expenses.order_by().values(*keys).annotate(total=Sum("accepted_amount"))
+        return {tuple(row[key] for key in keys): cents(row["total"]) for row in grouped}
+
+    # A report's figures (by partner, workpackage and heading, the subsidy) add up the same sums:
+    # read once within `memo.repeated_reads()`.
+    return read_once(("accepted sums", partners, until, by_period), read)
 
 
 def line_consumed(line: dict[str, Any], sums: dict[tuple[Any, ...], Decimal]) -> Decimal:
