@@ -42,7 +42,7 @@ from workpackages.money.selectors import (
     line_consumed,
     with_consumed,
 )
-from workpackages.overview.statements import _latest_ended, period_statements
+from workpackages.overview.statements import _latest_ended, periods_statements
 from workpackages.workplan.choices import DeliverableStatus, MilestoneStatus, ReviewDecision
 from workpackages.workplan.models import (
     OPEN_DELIVERABLE,
@@ -330,20 +330,19 @@ def latest_statements(
     consortia: list[Consortium], user: Any, today: datetime.date
 ) -> dict[int, Any]:
     """Each consortium's expense statements of its latest ended period, as the statements page
-    counts them (`period_statements`): one query for the periods, three per consortium."""
+    counts them (`period_statements`): one query for the periods, three for all the consortia."""
     periods: dict[int, list[ReportingPeriod]] = {}
     for period in ReportingPeriod.objects.filter(
         consortium_id__in=[c.pk for c in consortia]
     ).order_by("consortium_id", "number"):
         periods.setdefault(period.consortium_id, []).append(period)
-    found = {}
-    for consortium in consortia:
-        period = _latest_ended(periods.get(consortium.pk, []), today)
-        if period is not None:
-            found[consortium.pk] = period_statements(
-                user=user, consortium=consortium, period=period, today=today
-            )
-    return found
+    latest = {
+        consortium.pk: period
+        for consortium in consortia
+        if (period := _latest_ended(periods.get(consortium.pk, []), today)) is not None
+    }
+    boards = periods_statements(user=user, periods=list(latest.values()), today=today)
+    return {pk: boards[period.pk] for pk, period in latest.items()}
 
 
 @dataclass

@@ -127,13 +127,24 @@ def period_statements(
     """Each partner's statement of `period` and its figures, in three queries: the partners, the
     statements, the sent lines' sums. A partner is listed if it was in the consortium during the
     period, or if it has a statement or lines in it."""
+    return periods_statements(user=user, periods=[period], today=today)[period.pk]
+
+
+def periods_statements(
+    *, user: Any, periods: list[ReportingPeriod], today: datetime.date
+) -> dict[int, PeriodStatements]:
+    """`period_statements` of several periods (of several consortia: a coordinator's dashboard),
+    in the same three queries however many periods."""
+    if not periods:
+        return {}
+    ids = [period.pk for period in periods]
     sent = Q(status__in=SENT)
     figures = {
-        row["partner_id"]: row
+        (row["period_id"], row["partner_id"]): row
         for row in Expense.objects.restrict(user, "view")
-        .filter(sent, period=period)
+        .filter(sent, period_id__in=ids)
         .order_by()
-        .values("partner_id")
+        .values("period_id", "partner_id")
         .annotate(
             lines=Count("pk"),
             declared=Sum("amount"),
@@ -143,51 +154,87 @@ def period_statements(
         )
     }
     statements = {
-        statement.partner_id: statement
+        (statement.period_id, statement.partner_id): statement
         for statement in Statement.objects.restrict(user, "view")
-        .filter(period=period)
+        .filter(period_id__in=ids)
         .select_related("submitted_by", "reopened_by")
     }
-    partners = (
-        Partner.objects.filter(consortium=consortium)
-        .filter(
-            # Those who owe the period a statement (`owes_statements`), and any that sent one.
-            Q(joined_on__lte=period.end_date)
+    sent_keys = {*statements, *figures}
+    listed = Q(pk__in=[partner for _period, partner in sent_keys])
+    for period in periods:
+        # Those who owe the period a statement (`owes_statements`), and any that sent one.
+        listed |= (
+            Q(consortium_id=period.consortium_id, joined_on__lte=period.end_date)
             & (Q(left_on__isnull=True) | Q(left_on__gte=period.start_date))
             & Q(owes_statements())
-            | Q(pk__in=list(statements) + list(figures))
         )
+    partners = list(
+        Partner.objects.filter(consortium_id__in={period.consortium_id for period in periods})
+        .filter(listed)
+        .annotate(owes=owes_statements())
         .select_related("organisation")
-        .order_by("number")
+        .order_by("consortium_id", "number")
     )
-    rows = []
-    for partner in partners:
-        statement = statements.get(partner.pk)
-        numbers = figures.get(partner.pk, {})
-        days_late = 0
-        if statement is not None and not statement.is_reopened:
-            state = "submitted"
-        elif today > period.statement_due_date:
-            state = "reopened" if statement is not None else "late"
-            days_late = (today - period.statement_due_date).days
-        elif statement is not None:
-            state = "reopened"
-        else:
-            state = "pending" if today > period.end_date else "running"
-        rows.append(
-            StatementRow(
-                partner=partner,
-                statement=statement,
-                lines=numbers.get("lines", 0),
-                declared=cents(numbers.get("declared")),
-                accepted_lines=numbers.get("accepted_lines", 0),
-                accepted=cents(numbers.get("accepted")),
-                waiting_lines=numbers.get("waiting_lines", 0),
-                state=state,
-                days_late=days_late,
-            )
+    return {
+        period.pk: PeriodStatements(
+            period=period,
+            today=today,
+            rows=[
+                _statement_row(
+                    partner,
+                    period,
+                    statements.get((period.pk, partner.pk)),
+                    figures.get((period.pk, partner.pk), {}),
+                    today,
+                )
+                for partner in partners
+                if partner.consortium_id == period.consortium_id
+                and _listed(partner, period, (period.pk, partner.pk) in sent_keys)
+            ],
         )
-    return PeriodStatements(period=period, today=today, rows=rows)
+        for period in periods
+    }
+
+
+def _listed(partner: Partner, period: ReportingPeriod, sent: bool) -> bool:
+    """Whether `partner` is on the period's list: it sent something, or it was in the
+    consortium during the period and owes statements."""
+    if sent:
+        return True
+    during = partner.joined_on <= period.end_date and (
+        partner.left_on is None or partner.left_on >= period.start_date
+    )
+    return during and partner.owes  # type: ignore[attr-defined]
+
+
+def _statement_row(
+    partner: Partner,
+    period: ReportingPeriod,
+    statement: Statement | None,
+    numbers: dict[str, Any],
+    today: datetime.date,
+) -> StatementRow:
+    days_late = 0
+    if statement is not None and not statement.is_reopened:
+        state = "submitted"
+    elif today > period.statement_due_date:
+        state = "reopened" if statement is not None else "late"
+        days_late = (today - period.statement_due_date).days
+    elif statement is not None:
+        state = "reopened"
+    else:
+        state = "pending" if today > period.end_date else "running"
+    return StatementRow(
+        partner=partner,
+        statement=statement,
+        lines=numbers.get("lines", 0),
+        declared=cents(numbers.get("declared")),
+        accepted_lines=numbers.get("accepted_lines", 0),
+        accepted=cents(numbers.get("accepted")),
+        waiting_lines=numbers.get("waiting_lines", 0),
+        state=state,
+        days_late=days_late,
+    )
 
 
 def _overseen(request: HttpRequest, pk: int) -> Consortium:
