@@ -39,6 +39,7 @@ This module is the only one that builds a workbook or writes CSV rows, so that e
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime
 import io
@@ -183,15 +184,25 @@ def _keep_carriage_returns(data: bytes) -> bytes:
     written as is as a line feed; written as a character reference it reads back as typed.
     openpyxl writes text through the standard library's XML writer, which leaves it as is.
     """
+    # Read and written a piece at a time: a sheet of forty thousand rows is tens of megabytes
+    # unzipped, which a whole read would hold in memory twice.
     with zipfile.ZipFile(io.BytesIO(data)) as source:
-        parts = [(info, source.read(info)) for info in source.infolist()]
-    if not any(b"\r" in content for info, content in parts if _is_sheet(info)):
-        return data
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as target:
-        for info, content in parts:
-            target.writestr(info, content.replace(b"\r", b"&#13;") if _is_sheet(info) else content)
+        sheets = [info for info in source.infolist() if _is_sheet(info)]
+        if not any(b"\r" in piece for info in sheets for piece in _pieces(source, info)):
+            return data
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as target:
+            for info in source.infolist():
+                # A copy: writing sets the entry's offsets, which the source still reads by.
+                with target.open(copy.copy(info), "w") as part:
+                    for piece in _pieces(source, info):
+                        part.write(piece.replace(b"\r", b"&#13;") if _is_sheet(info) else piece)
     return buffer.getvalue()
+
+
+def _pieces(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    with archive.open(info) as part:
+        yield from iter(lambda: part.read(1 << 16), b"")
 
 
 def write_workbook(sheets: Iterable[Sheet]) -> bytes:

@@ -202,8 +202,9 @@ def _submitted(expense: Expense) -> bool:
 @admin.register(Expense)
 class ExpenseAdmin(ExpenseExport, DecisionsMixin, ScopedModelAdmin):
     # What a coordinator decides on, to fit 1440 px with the side navigation open (in French
-    # too): the date, WP and invoice are on the expense's page, behind the date hierarchy, the
-    # WP filter and the search.
+    # too): the date, WP and invoice are on the expense's page, behind the period and WP filters
+    # and the search. No date hierarchy: its years and bounds were read from every expense of
+    # the coordinator's consortia on each page; the reporting period is how costs are sorted.
     list_display = [
         "partner",
         "period",
@@ -216,7 +217,6 @@ class ExpenseAdmin(ExpenseExport, DecisionsMixin, ScopedModelAdmin):
     search_fields = ["description", "invoice_reference", "partner__organisation__short_name"]
     autocomplete_fields = ["partner", "workpackage"]
     list_select_related = ["partner__organisation", "workpackage", "category", "period"]
-    date_hierarchy = "incurred_on"
     readonly_fields = [
         "status",
         "accepted_amount",
