@@ -125,9 +125,11 @@ drills: install-dev ## Start the production topology on this machine and break i
 # How big `make bench` grows the demo (20: the demo grown 20× with 19 consortia beside it, and a
 # million expense lines and job records of other consortia; 1: a tiny run that proves it works).
 BENCH_SCALE ?= 20
+# How many interleaved runs each median of `make bench` takes (after a warm-up).
+BENCH_RUNS ?= 7
 
 bench: install-dev ## Measure reports, API lists, pages, memory, import and statement against their floors, at 1×, 20× and beside a million rows
-	BENCH_SCALE=$(BENCH_SCALE) PYTHONPATH=$(CURDIR) $(BIN)/python -m tests.bench
+	BENCH_SCALE=$(BENCH_SCALE) BENCH_RUNS=$(BENCH_RUNS) PYTHONPATH=$(CURDIR) $(BIN)/python -m tests.bench
 
 load: install-dev ## Load the production topology (gunicorn) with locust on loopback; print rates, latencies and errors
 	PYTHONPATH=$(CURDIR) $(BIN)/python -m tests.bench.load

@@ -42,6 +42,7 @@ from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext
 from django.views.decorators.http import require_safe
 
+from consortium.memo import repeated_reads
 from consortium.middleware import SESSION_LANGUAGE
 from consortium.models import Consortium, Profile, ReportingPeriod
 from reporting import charts
@@ -214,6 +215,12 @@ def _budget_alt(summary: ConsortiumSummary, day: datetime.date) -> str:
 
 @funder_page
 def funder_overview(request: HttpRequest, pk: int) -> HttpResponse:
+    # The budget by partner, by heading and the subsidy add up the same lines: read once.
+    with repeated_reads():
+        return _overview(request, pk)
+
+
+def _overview(request: HttpRequest, pk: int) -> HttpResponse:
     consortium, periods, period = _picked(request, pk)
     until = period.end_date if period else None
     summary = consortium_summary(consortium, until=until)

@@ -87,7 +87,7 @@ class ScopedViewSet(viewsets.GenericViewSet):
 
     permission_classes = [ScopedPermission]
     select_related: tuple[str, ...] = ()
-    prefetch_related: tuple[str, ...] = ()
+    prefetch_related: tuple[Any, ...] = ()
     # Set by `@action(needs=...)` on the view that serves that action.
     needs: Action | None = None
 

@@ -225,6 +225,16 @@ class Bench:
                     elapsed, queries = self.get(stage, username, url)
                     times[(username, url, stage)].append(elapsed)
                     counts[(username, url, stage)] = queries
+        # The same pages' queries for a coordinator of every consortium of the 20× stage: the
+        # same as for the coordinator of one.
+        self.coordinator_of_all("20x")
+        for username, url in pages:
+            if username == "coordinator":
+                self.get("20x", "coordinator-all", url)
+                _elapsed, queries = self.get("20x", "coordinator-all", url)
+                if queries != counts[(username, url, "1x")]:
+                    self.summary.setdefault("query_growth", []).append(f"{url}:all")
+                counts[(username, url, "all")] = queries
         growth_20x = growth_million = 0.0
         for username, url in pages:
             runs = range(self.runs)
@@ -241,10 +251,34 @@ class Bench:
                 + " ms",
                 f"20× ×{grown:.2f}",
                 f"million ×{beside:.2f}",
-                "queries " + " / ".join(str(counts[(username, url, s)]) for s in stages),
+                "queries "
+                + " / ".join(str(counts[(username, url, s)]) for s in stages)
+                + (
+                    f" (20 consortia: {counts[(username, url, 'all')]})"
+                    if username == "coordinator"
+                    else ""
+                ),
             )
         self.summary["growth_20x"] = round(growth_20x, 2)
         self.summary["growth_million"] = round(growth_million, 2)
+
+    def coordinator_of_all(self, stage: str) -> None:
+        """`coordinator-all`, coordinator of every consortium of the stage (through the service
+        a superuser would use)."""
+        from django.contrib.auth import get_user_model
+
+        from consortium.models import Consortium
+        from consortium.services import consortium_role_grant
+
+        self.use(stage)
+        users = get_user_model().objects
+        if users.filter(username="coordinator-all").exists():
+            return
+        person = users.create_user("coordinator-all", password=None, is_staff=True)
+        for consortium in Consortium.objects.order_by("pk"):
+            consortium_role_grant(
+                consortium=consortium, user=person, kind="coordinator", granted_by=None
+            )
 
     # 4. Memory ------------------------------------------------------------------------------------
 
@@ -319,7 +353,7 @@ class Bench:
 
         self.use("writes")
         user = get_user_model().objects.get(username="partner1")
-        partner = Membership.objects.filter(user=user, is_active=True).first().partner
+        partner = Membership.objects.filter(user=user, is_active=True).get().partner
         today = timezone.localdate()
         open_periods = ReportingPeriod.objects.filter(
             consortium_id=partner.consortium_id, end_date__lt=today

@@ -119,10 +119,8 @@ def semester_period(consortium: Consortium) -> ReportingPeriod:
     """The last reporting period ended before today (the demo is built around today)."""
     today = timezone.localdate()
     periods = ReportingPeriod.objects.filter(consortium=consortium, end_date__lt=today)
-    return (
-        periods.order_by("-end_date").first()
-        or ReportingPeriod.objects.filter(consortium=consortium).order_by("end_date").first()
-    )
+    ended = periods.order_by("-end_date").first()
+    return ended or ReportingPeriod.objects.filter(consortium=consortium).earliest("end_date")
 
 
 def semester_figures(consortium: Consortium, period: ReportingPeriod) -> dict[str, Any]:

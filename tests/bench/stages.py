@@ -1,8 +1,8 @@
 """The bench's databases, one per stage, each a copy of the demo (`CREATE DATABASE … TEMPLATE`):
 
 - `1x`: the demo as `seed_demo` builds it;
-- `20x`: the demo grown N× (`generate_scale --big`), with N-1 demo-like consortia beside it, all
-  coordinated by the demo's coordinator;
+- `20x`: the demo grown N× (`generate_scale --big`), with N-1 demo-like consortia beside it, and
+  a coordinator of all of them (`coordinator-all`, added by the bench) for the query counts;
 - `million`: the demo, with about a million expense lines and a million job records in other
   consortia (`generate_scale --million`);
 - `writes`: the demo again, for the import and the statement, which write.
@@ -46,7 +46,7 @@ class Stages:
     def _admin(self, *statements: str) -> None:
         with psycopg.connect(dbname="postgres", autocommit=True, **self.connect) as connection:
             for statement in statements:
-                connection.execute(statement)  # type: ignore[arg-type]
+                connection.execute(statement)
 
     def create(self, stage: str, template: str | None = None) -> None:
         name = self.name(stage)
@@ -95,7 +95,6 @@ class Stages:
             "--scale",
             str(scale),
             "--big",
-            "--coordinator-of-all",
             "--force",
         )
         self.settle("20x")

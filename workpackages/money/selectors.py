@@ -196,6 +196,39 @@ def expenses_with_line_balance(expenses: QuerySet[Expense]) -> QuerySet[Any]:
     )
 
 
+# What the budget figures read of each active line, besides its keys and consumption.
+LINE_FIELDS = (
+    "consortium_id",
+    "partner__number",
+    "partner__organisation__short_name",
+    "partner__default_funding_rate",
+    "workpackage__number",
+    "workpackage__title",
+    "category__position",
+    "category__name",
+    "planned_amount",
+    "granted_amount",
+    "funding_rate",
+)
+
+
+def active_lines(ids: list[int], until: datetime.date | None = None) -> list[dict[str, Any]]:
+    """The active budget lines of the consortia `ids` with what the budget figures read of them
+    and what they consumed (`with_consumed`; `until`: the costs of the periods ended by that
+    day). A report's figures (by partner, workpackage and heading, the subsidy) read them once
+    within `memo.repeated_reads()`."""
+    return read_once(
+        ("active lines", tuple(sorted(ids)), until),
+        lambda: with_consumed(
+            BudgetLine.objects.filter(
+                consortium_id__in=ids, status=BudgetLineStatus.ACTIVE
+            ).order_by(),
+            *LINE_FIELDS,
+            until=until,
+        ),
+    )
+
+
 @dataclass
 class BudgetRow:
     """Planned, granted and consumed money for one partner or one workpackage."""
@@ -244,22 +277,18 @@ def budget_rows(
     costs (`with_consumed`), whatever the expenses;
     `partners_only` (partner ids) leaves out the money of every other partner; `until` counts
     the costs of the periods ended by that day only."""
-    lines = BudgetLine.objects.filter(consortium_id__in=ids, status=BudgetLineStatus.ACTIVE)
     all_partners = Partner.objects.filter(consortium_id__in=ids)
-    if partners_only is not None:
-        lines = lines.filter(partner_id__in=partners_only)
+    if partners_only is None:
+        values = active_lines(ids, until)
+    else:
         all_partners = all_partners.filter(pk__in=partners_only)
-    values = with_consumed(
-        lines.order_by(),
-        "consortium_id",
-        "partner__number",
-        "partner__organisation__short_name",
-        "workpackage__number",
-        "workpackage__title",
-        "planned_amount",
-        "granted_amount",
-        until=until,
-    )
+        values = with_consumed(
+            BudgetLine.objects.filter(
+                consortium_id__in=ids, status=BudgetLineStatus.ACTIVE, partner_id__in=partners_only
+            ).order_by(),
+            *LINE_FIELDS,
+            until=until,
+        )
     partners: dict[int, dict[int, BudgetRow]] = defaultdict(dict)
     workpackages: dict[int, dict[int, BudgetRow]] = defaultdict(dict)
     for line in values:
@@ -357,17 +386,7 @@ def budget_by_heading(
     as `budget_lines_with_consumption` counts them; `until` counts the costs of the periods
     ended by that day only. Three queries, whatever the lines and expenses."""
     rows: dict[int, BudgetRow] = {}
-    lines = with_consumed(
-        BudgetLine.objects.filter(
-            consortium_id=consortium.pk, status=BudgetLineStatus.ACTIVE
-        ).order_by(),
-        "category__position",
-        "category__name",
-        "planned_amount",
-        "granted_amount",
-        until=until,
-    )
-    for line in lines:
+    for line in active_lines([consortium.pk], until):
         add_budget_line(
             rows,
             line["category_id"],
@@ -433,14 +452,7 @@ def subsidy_due_by_partner(
     they were accepted (as in `budget_rows`). Amounts are `Decimal`, to the cent. Three queries,
     whatever the lines and expenses.
     """
-    lines = with_consumed(
-        BudgetLine.objects.filter(
-            consortium_id=consortium.pk, status=BudgetLineStatus.ACTIVE
-        ).order_by(),
-        "funding_rate",
-        "partner__default_funding_rate",
-        until=until,
-    )
+    lines = active_lines([consortium.pk], until)
     accepted: dict[int, Decimal] = defaultdict(Decimal)
     subsidy: dict[int, Decimal] = defaultdict(Decimal)
     for line in lines:

@@ -17,13 +17,16 @@ from typing import Any
 from django.db.models import (
     Case,
     Count,
+    F,
     OuterRef,
     Q,
     QuerySet,
     Subquery,
     Sum,
     When,
+    Window,
 )
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -200,13 +203,12 @@ def consortium_dashboards(
     user: Any = None,
 ) -> list[ConsortiumDashboard]:
     """The dashboard of each consortium, in a number of queries that depends on nothing but
-    the number of consortia (one for each consortium's late-deliverables list, none without
-    one). With `partners_only` (partner ids), the money and the jobs are those partners' only.
+    the number of consortia. With `partners_only` (partner ids), the money and the jobs are those partners' only.
     With `until` (a reporting period's last day), the figures as they stood at its end: the
     costs of the periods ended by then, jobs and deliverables by their dates, time elapsed.
     With `user` (the coordinators' dashboard, today's), the milestones and the expense
-    statements of each consortium's latest ended period as `user` sees them too (two queries,
-    then three per consortium)."""
+    statements of each consortium's latest ended period as `user` sees them too (five queries
+    more)."""
     today = until or today or timezone.localdate()
     consortia = list(consortia)
     ids = [c.pk for c in consortia]
@@ -233,22 +235,32 @@ def consortium_dashboards(
             n_workpackages=Count("workpackages", distinct=True),
         )
     }
+    # The lists under the "late" counters: the same rule, open ones first, the first
+    # `late_limit` of each consortium, all in one query.
+    order = [
+        Case(When(open_deliverable(), then=0), default=1).asc(),
+        F("due_date").asc(),
+        F("workpackage__number").asc(),
+        F("number").asc(),
+    ]
+    late_lists: dict[int, list[Any]] = defaultdict(list)
+    if late_limit:
+        for item in (
+            Deliverable.objects.filter(consortium_id__in=ids)
+            .filter(late_deliverable(today))
+            .select_related("workpackage", "lead_partner__organisation")
+            .annotate(
+                changes_requested_at=Subquery(requested),
+                rank=Window(RowNumber(), partition_by=F("consortium_id"), order_by=order),
+            )
+            .filter(rank__lte=late_limit)
+            .order_by("consortium_id", *order)
+        ):
+            late_lists[item.consortium_id].append(item)
     dashboards = []
     for consortium in consortia:
         d = deliverables.get(consortium.pk, {})
-        # The list under the "late" counter: the same rule, open ones first.
-        late = (
-            Deliverable.objects.filter(consortium=consortium)
-            .filter(late_deliverable(today))
-            .select_related("workpackage", "lead_partner__organisation")
-            .annotate(changes_requested_at=Subquery(requested))
-            .order_by(
-                Case(When(open_deliverable(), then=0), default=1),
-                "due_date",
-                "workpackage__number",
-                "number",
-            )[:late_limit]
-        )
+        late = late_lists[consortium.pk]
         dashboards.append(
             ConsortiumDashboard(
                 consortium=consortium,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.parsers import MultiPartParser
@@ -20,7 +21,13 @@ from workpackages.workplan.filtersets import (
     MilestoneFilterSet,
     WorkpackageFilterSet,
 )
-from workpackages.workplan.models import Deliverable, Milestone, Workpackage
+from workpackages.workplan.models import (
+    Deliverable,
+    DeliverableReview,
+    DeliverableSubmission,
+    Milestone,
+    Workpackage,
+)
 from workpackages.workplan.serializers import (
     DeliverableSerializer,
     DeliverableSubmitSerializer,
@@ -50,10 +57,10 @@ class DeliverableViewSet(ReadOnlyViewSet):
     serializer_class = DeliverableSerializer
     filterset_class = DeliverableFilterSet
     select_related = ("workpackage",)
+    # Each with the rows it names, in one query apiece.
     prefetch_related = (
-        "submissions__submitted_by",
-        "reviews__reviewer",
-        "reviews__submission",
+        Prefetch("submissions", DeliverableSubmission.objects.select_related("submitted_by")),
+        Prefetch("reviews", DeliverableReview.objects.select_related("reviewer", "submission")),
     )
     search_fields = ["title", "description"]
     ordering_fields = ["due_date", "status", "number", "updated_at"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
+from consortium.api.fields import DirectReads
 from workpackages.uploads import validate_sent_name
 from workpackages.validators import validate_deliverable_extension
 from workpackages.workplan.models import (
@@ -20,13 +21,13 @@ from workpackages.workplan.models import (
 )
 
 
-class ParticipantSerializer(serializers.ModelSerializer):
+class ParticipantSerializer(DirectReads):
     class Meta:
         model = WorkpackageParticipant
         fields = ["partner", "planned_person_months"]
 
 
-class WorkpackageSerializer(serializers.ModelSerializer):
+class WorkpackageSerializer(DirectReads):
     participants = ParticipantSerializer(source="participations", many=True, read_only=True)
 
     class Meta:
@@ -47,7 +48,7 @@ class WorkpackageSerializer(serializers.ModelSerializer):
         ]
 
 
-class SubmissionSerializer(serializers.ModelSerializer):
+class SubmissionSerializer(DirectReads):
     submitted_by = serializers.CharField(source="submitted_by.username", read_only=True)
 
     class Meta:
@@ -55,7 +56,7 @@ class SubmissionSerializer(serializers.ModelSerializer):
         fields = ["version", "file", "note", "submitted_by", "submitted_at"]
 
 
-class ReviewSerializer(serializers.ModelSerializer):
+class ReviewSerializer(DirectReads):
     reviewer = serializers.CharField(source="reviewer.username", read_only=True)
     version = serializers.IntegerField(source="submission.version", read_only=True, allow_null=True)
 
@@ -64,7 +65,7 @@ class ReviewSerializer(serializers.ModelSerializer):
         fields = ["version", "decision", "comment", "reviewer", "reviewed_at"]
 
 
-class DeliverableSerializer(serializers.ModelSerializer):
+class DeliverableSerializer(DirectReads):
     """A deliverable of the work plan with its versions and reviews. Every field is a stored fact
     that moves `updated_at` when it changes; lateness, which grows by the day, is read with
     `?late=true` or the consortium's summary (with its `as_of`), or worked out from `due_date`,
@@ -116,7 +117,7 @@ class DeliverableSubmitSerializer(serializers.Serializer):
     )
 
 
-class MilestoneSerializer(serializers.ModelSerializer):
+class MilestoneSerializer(DirectReads):
     class Meta:
         model = Milestone
         fields = [
