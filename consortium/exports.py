@@ -1,6 +1,7 @@
 """Writers of every spreadsheet the app writes: CSV and XLSX that open safely in Excel.
 
-The partners' downloads use `write_csv` and `write_xlsx` (one sheet); the reports' workbooks
+The downloads of the partner pages and the admin use `write_csv` and `xlsx_file` (one sheet, in
+a temporary file the response streams; `write_xlsx` is its bytes); the reports' workbooks
 (`reporting.spreadsheets`) use `write_workbook` (several sheets). The writers take the header
 labels and an iterable of rows (tuples of Python values: `str`, `Decimal`, `datetime.date`,
 `None`) and consume the rows one at a time, so that a view can feed them a database cursor
@@ -44,11 +45,12 @@ import csv
 import datetime
 import io
 import re
+import tempfile
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import IO, Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -191,13 +193,18 @@ def _keep_carriage_returns(data: bytes) -> bytes:
         if not any(b"\r" in piece for info in sheets for piece in _pieces(source, info)):
             return data
         buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w") as target:
-            for info in source.infolist():
-                # A copy: writing sets the entry's offsets, which the source still reads by.
-                with target.open(copy.copy(info), "w") as part:
-                    for piece in _pieces(source, info):
-                        part.write(piece.replace(b"\r", b"&#13;") if _is_sheet(info) else piece)
+        _rewritten(source, buffer)
     return buffer.getvalue()
+
+
+def _rewritten(source: zipfile.ZipFile, file: IO[bytes]) -> None:
+    """`source` written into `file`, each carriage return of its sheets as `&#13;`."""
+    with zipfile.ZipFile(file, "w") as target:
+        for info in source.infolist():
+            # A copy: writing sets the entry's offsets, which the source still reads by.
+            with target.open(copy.copy(info), "w") as part:
+                for piece in _pieces(source, info):
+                    part.write(piece.replace(b"\r", b"&#13;") if _is_sheet(info) else piece)
 
 
 def _pieces(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
@@ -211,6 +218,37 @@ def write_workbook(sheets: Iterable[Sheet]) -> bytes:
     The workbook is write-only: openpyxl streams the rows to a temporary file as they come
     instead of holding every cell in memory.
     """
+    buffer = io.BytesIO()
+    _workbook(sheets).save(buffer)
+    return _keep_carriage_returns(buffer.getvalue())
+
+
+def xlsx_file(
+    rows: Iterable[Sequence[Any]],
+    headers: Sequence[Any],
+    *,
+    title: str = "Export",
+    widths: Sequence[int] | None = None,
+) -> IO[bytes]:
+    """`write_xlsx`'s file in a temporary file (on disk past a megabyte), rewound: a download
+    streams it a piece at a time, and an export of forty thousand rows holds no more memory
+    than one of a thousand."""
+    raw: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115  (returned open)
+    _workbook([Sheet(title=title, headers=headers, rows=rows, widths=widths)]).save(raw)
+    raw.seek(0)
+    with zipfile.ZipFile(raw) as source:
+        sheets = [info for info in source.infolist() if _is_sheet(info)]
+        if not any(b"\r" in piece for info in sheets for piece in _pieces(source, info)):
+            raw.seek(0)
+            return raw
+        kept: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115
+        _rewritten(source, kept)
+    raw.close()
+    kept.seek(0)
+    return kept
+
+
+def _workbook(sheets: Iterable[Sheet]) -> Workbook:
     workbook = Workbook(write_only=True)
     for table in sheets:
         sheet = workbook.create_sheet(sheet_title(table.title))
@@ -227,9 +265,7 @@ def write_workbook(sheets: Iterable[Sheet]) -> bytes:
                     for index, value in enumerate(row)
                 ]
             )
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return _keep_carriage_returns(buffer.getvalue())
+    return workbook
 
 
 def write_xlsx(

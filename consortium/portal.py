@@ -19,7 +19,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -28,7 +28,7 @@ from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
 from consortium.choices import PartnerStatus
-from consortium.exports import write_csv, write_xlsx
+from consortium.exports import write_csv, xlsx_file
 from consortium.models import Consortium, Membership, Partner
 from consortium.querysets import Action, may_manage_team
 
@@ -167,8 +167,8 @@ def _respond(
     if fmt == "csv":
         response = StreamingHttpResponse(write_csv(rows, headers), content_type=CONTENT_TYPES[fmt])
     else:
-        response = HttpResponse(
-            write_xlsx(rows, headers, title=title), content_type=CONTENT_TYPES[fmt]
+        response = FileResponse(
+            xlsx_file(rows, headers, title=title), content_type=CONTENT_TYPES[fmt]
         )
     name = filename(request.scope, subject, fmt)  # type: ignore[attr-defined]
     response["Content-Disposition"] = f'attachment; filename="{name}"'

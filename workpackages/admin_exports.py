@@ -17,13 +17,13 @@ from typing import Any
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from consortium.exports import write_csv, write_xlsx
+from consortium.exports import write_csv, xlsx_file
 from consortium.portal import CHUNK_SIZE, CONTENT_TYPES
 from workpackages.jobs.views import JOB_COLUMNS, JOB_FIELDS, job_export_row
 from workpackages.money.views import EXPENSE_COLUMNS, EXPENSE_FIELDS, expense_export_row
@@ -88,8 +88,8 @@ class ChangelistExport:
             )
         else:
             title = str(capfirst(self.opts.verbose_name_plural))  # type: ignore[attr-defined]
-            response = HttpResponse(
-                write_xlsx(rows, headers, title=title), content_type=CONTENT_TYPES[fmt]
+            response = FileResponse(
+                xlsx_file(rows, headers, title=title), content_type=CONTENT_TYPES[fmt]
             )
         subject = re.sub(r"[^A-Za-z0-9._-]+", "-", self.export_subject)
         name = f"{subject}_{timezone.localdate().isoformat()}.{fmt}"

@@ -81,7 +81,7 @@ def test_the_expense_file_holds_the_rows_the_coordinator_sees(
 
 def test_a_formula_like_text_stays_text_in_the_workbook(rows: Any, coordinator: Any) -> None:
     response = client_for(coordinator).get(_export("jobrecord", "xlsx"))
-    sheet = load_workbook(io.BytesIO(response.content)).active
+    sheet = load_workbook(io.BytesIO(response.getvalue())).active
     cells = [cell for row in sheet.iter_rows(min_row=2) for cell in row if cell.value == FORMULA]
     assert len(cells) == 1
     assert cells[0].data_type == "s"
