@@ -386,12 +386,14 @@ def budget_by_heading(
     as `budget_lines_with_consumption` counts them; `until` counts the costs of the periods
     ended by that day only. Three queries, whatever the lines and expenses."""
     rows: dict[int, BudgetRow] = {}
+    names: dict[str, str] = {}
     for line in active_lines([consortium.pk], until):
+        name = line["category__name"]
         add_budget_line(
             rows,
             line["category_id"],
             line["category__position"],
-            heading_name(line["category__name"]),
+            names[name] if name in names else names.setdefault(name, heading_name(name)),
             line["planned_amount"],
             line["granted_amount"],
             line["consumed"],

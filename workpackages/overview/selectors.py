@@ -486,6 +486,12 @@ def partner_dashboard(
     )
     workpackages: dict[int, BudgetRow] = {}
     categories: dict[int, BudgetRow] = {}
+    names: dict[str, str] = {}
+
+    def heading(name: str) -> str:
+        # Translated once per heading, not once per line.
+        return names[name] if name in names else names.setdefault(name, heading_name(name))
+
     for line in lines:
         money = (line["planned_amount"], line["granted_amount"], line["consumed"])
         wnum, cpos = line["workpackage__number"], line["category__position"]
@@ -497,7 +503,7 @@ def partner_dashboard(
             *money,
         )
         add_budget_line(
-            categories, line["category_id"], cpos, heading_name(line["category__name"]), *money
+            categories, line["category_id"], cpos, heading(line["category__name"]), *money
         )
     jobs = partner_jobs(partner)
     periods = list(
