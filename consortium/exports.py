@@ -223,6 +223,10 @@ def write_workbook(sheets: Iterable[Sheet]) -> bytes:
     return _keep_carriage_returns(buffer.getvalue())
 
 
+# How much of a download's file stays in memory before it goes to a temporary file on disk.
+SPOOLED_IN_MEMORY = 64 * 1024
+
+
 def xlsx_file(
     rows: Iterable[Sequence[Any]],
     headers: Sequence[Any],
@@ -230,10 +234,10 @@ def xlsx_file(
     title: str = "Export",
     widths: Sequence[int] | None = None,
 ) -> IO[bytes]:
-    """`write_xlsx`'s file in a temporary file (on disk past a megabyte), rewound: a download
+    """`write_xlsx`'s file in a temporary file (on disk past 64 KiB), rewound: a download
     streams it a piece at a time, and an export of forty thousand rows holds no more memory
     than one of a thousand."""
-    raw: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115  (returned open)
+    raw: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOLED_IN_MEMORY)  # noqa: SIM115  (returned open)
     _workbook([Sheet(title=title, headers=headers, rows=rows, widths=widths)]).save(raw)
     raw.seek(0)
     with zipfile.ZipFile(raw) as source:
@@ -241,7 +245,7 @@ def xlsx_file(
         if not any(b"\r" in piece for info in sheets for piece in _pieces(source, info)):
             raw.seek(0)
             return raw
-        kept: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=1 << 20)  # noqa: SIM115
+        kept: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOLED_IN_MEMORY)  # noqa: SIM115
         _rewritten(source, kept)
     raw.close()
     kept.seek(0)
