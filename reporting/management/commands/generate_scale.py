@@ -58,8 +58,8 @@ class Command(TranslatedHelpCommand):
             "--big",
             action="store_true",
             help=_(
-                "Grow the demo itself N times: expenses, jobs, deliverables, milestones and "
-                "effort, over its own partners, workpackages and periods."
+                "Grow the demo itself N times in what a programme accumulates: expenses, jobs "
+                "and effort, over its own partners, workpackages and periods; its plan stays."
             ),
         )
         parser.add_argument(
