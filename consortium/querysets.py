@@ -141,6 +141,10 @@ def member_consortia(user: AbstractBaseUser | AnonymousUser) -> models.QuerySet[
     return _working_memberships(user).values("partner__consortium_id")
 
 
+# Ids, or the subquery that reads them (`values_list(..., flat=True)`): `in` and `__in` take both.
+Ids = Any
+
+
 @dataclasses.dataclass(frozen=True)
 class Scope:
     """A person's consortia and partners, by id: what `restrict` matches rows against.
@@ -148,18 +152,19 @@ class Scope:
     Looked up in two small queries, then matched as lists of ids, which the database answers from
     its indexes; a subquery per condition (`consortium_id IN (SELECT …) OR partner_id IN (SELECT
     …)`) made it scan the whole table once the table held other consortia's millions of rows.
+
+    Under a row's lock (`authorize`), each is instead the subquery itself, read by the database
+    with the statement: the roles as they are then, whatever the request read before.
     """
 
-    coordinated: tuple[int, ...] = ()
-    observed: tuple[int, ...] = ()
+    coordinated: Ids = ()
+    observed: Ids = ()
     # The active partners the person works for, their consortia, and those they are a contact of.
-    partners: tuple[int, ...] = ()
-    partner_consortia: tuple[int, ...] = ()
-    contacts: tuple[int, ...] = ()
-
-    @property
-    def overseen(self) -> tuple[int, ...]:
-        return tuple(sorted({*self.coordinated, *self.observed}))
+    partners: Ids = ()
+    partner_consortia: Ids = ()
+    contacts: Ids = ()
+    # The consortia coordinated or observed.
+    overseen: Ids = ()
 
 
 # A request's scopes, by user id, with the generation of roles they were read at: looked up once
@@ -171,6 +176,8 @@ _request_scopes: contextvars.ContextVar[dict[Any, tuple[int, Scope]] | None] = (
 # Moved on by every write of a role, a membership or a partner (`consortium.apps`): a request
 # that grants or ends access reads the scope again after it.
 _generation = [0]
+# Set while `authorize` decides: the scope is read by the database with the decision.
+_read_live: contextvars.ContextVar[bool] = contextvars.ContextVar("scopes_read_live", default=False)
 
 
 def access_changed(**kwargs: Any) -> None:
@@ -194,6 +201,17 @@ def _ids(values: Any) -> tuple[int, ...]:
 
 def person_scope(user: Any) -> Scope:
     """The consortia `user` coordinates and observes and the active partners they work for."""
+    if _read_live.get():
+        return Scope(
+            coordinated=coordinated_consortia(user).values_list("consortium_id", flat=True),
+            observed=observed_consortia(user).values_list("consortium_id", flat=True),
+            partners=member_partners(user).values_list("partner_id", flat=True),
+            partner_consortia=member_consortia(user).values_list(
+                "partner__consortium_id", flat=True
+            ),
+            contacts=contact_partners(user).values_list("partner_id", flat=True),
+            overseen=overseen_consortia(user).values_list("consortium_id", flat=True),
+        )
     cache = _request_scopes.get()
     if cache is not None and (cached := cache.get(user.pk)) and cached[0] == _generation[0]:
         return cached[1]
@@ -209,6 +227,7 @@ def person_scope(user: Any) -> Scope:
     scope = Scope(
         coordinated=_ids(consortium for consortium, kind in roles if kind == "coordinator"),
         observed=_ids(consortium for consortium, kind in roles if kind == "observer"),
+        overseen=_ids(consortium for consortium, _kind in roles),
         partners=_ids(partner for partner, _consortium, _role in memberships),
         partner_consortia=_ids(consortium for _partner, consortium, _role in memberships),
         contacts=_ids(partner for partner, _consortium, role in memberships if role == "contact"),
@@ -259,7 +278,7 @@ class ScopedQuerySet(models.QuerySet):
             condition |= Q(**{f"{self.partner_path}_id__in": scope.partners})
         return self.filter(condition)
 
-    def owners(self, scope: Scope) -> tuple[int, ...]:
+    def owners(self, scope: Scope) -> Ids:
         """Ids of the partners whose rows of this kind the person of `scope` may change."""
         return scope.partners
 
@@ -328,7 +347,14 @@ def authorize(user: Any, obj: Any, action: Action) -> None:
     """
     if user is None:
         return
-    if not may(user, obj, action):
+    # Under the row's lock: the person's roles as the database holds them now, not as the
+    # request read them before it waited for the lock (another process may have ended them).
+    token = _read_live.set(True)
+    try:
+        allowed = may(user, obj, action)
+    finally:
+        _read_live.reset(token)
+    if not allowed:
         raise PermissionDenied(gettext("You may not do this here."))
 
 

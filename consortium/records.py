@@ -259,10 +259,20 @@ def _check_change(rule: WriteRule, stored: Any, *, user: Any, changes: dict[str,
         check(stored, user=user, changes=changes, creating=False)
 
 
-def _check_new(rule: WriteRule, instance: Any, *, user: Any, fields: dict[str, Any]) -> None:
+def _check_new(
+    rule: WriteRule,
+    instance: Any,
+    *,
+    user: Any,
+    fields: dict[str, Any],
+    authorized: Callable[[], None] | None = None,
+) -> None:
     if hasattr(instance, "derive_consortium"):
         instance.derive_consortium()
-    authorize(user, instance, rule.action)
+    if authorized is None:
+        authorize(user, instance, rule.action)
+    else:
+        authorized()
     allowed = rule.editable_states
     if allowed is not None:
         _check_initial_state(instance, allowed)
@@ -410,7 +420,15 @@ def record_create_all(*, model: type, user: Any, rows: list[dict[str, Any]]) -> 
                         ("lock", rule.lock, _lock_key(instance)),
                         functools.partial(rule.lock, instance),
                     )
-                _check_new(rule, instance, user=user, fields=fields)
+                # Who may write the row is decided by its owner and consortium: asked once
+                # for each, after their lock (`authorize` reads the roles as they are then).
+                _check_new(
+                    rule,
+                    instance,
+                    user=user,
+                    fields=fields,
+                    authorized=functools.partial(_authorized_once, rule, instance, user),
+                )
                 checked = _related_exist(instance)
                 instance.full_clean(exclude=checked, validate_constraints=False)
             except ValidationError as error:
@@ -431,6 +449,12 @@ def record_create_all(*, model: type, user: Any, rows: list[dict[str, Any]]) -> 
             raise RowsRefused(refusals) from None
         raise
     return instances
+
+
+def _authorized_once(rule: WriteRule, instance: Any, user: Any) -> None:
+    """`authorize` of a new row, asked once per owner and consortium within the block."""
+    key = ("authorized", rule.action, _lock_key(instance))
+    read_once(key, functools.partial(authorize, user, instance, rule.action))
 
 
 def _lock_key(instance: Any) -> tuple[Any, ...]:

@@ -118,7 +118,7 @@ def _rows(jobs: Any, key: str, *label_fields: str, label: Any) -> list[JobsRow]:
 def _rows_of(grouped: list[dict[str, Any]], key: str, label: Any) -> list[JobsRow]:
     """One row per value of `key` (in its order, none last) from jobs counted by finer groups."""
     rows: dict[Any, JobsRow] = {}
-    for values in sorted(grouped, key=lambda v: (v[key] is None, v[key] or 0)):
+    for values in sorted(grouped, key=lambda v: (v[key] is None, 0 if v[key] is None else v[key])):
         row = rows.setdefault(values[key], JobsRow(key=values[key], label=str(label(values))))
         row.counts[(values["impact"], values["status"])].add(
             values["headcount"], values["fte_total"]

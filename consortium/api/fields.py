@@ -11,6 +11,7 @@ from django.db import models
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
+from rest_framework.fields import SkipField
 from rest_framework.relations import ManyRelatedField, PKOnlyObject, RelatedField
 from rest_framework.settings import api_settings
 
@@ -110,7 +111,10 @@ class DirectReads(serializers.ModelSerializer):
             if attname is not None:
                 answer[name] = getattr(instance, attname)
                 continue
-            attribute = field.get_attribute(instance)
+            try:
+                attribute = field.get_attribute(instance)
+            except SkipField:
+                continue
             empty = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
             answer[name] = None if empty is None else field.to_representation(attribute)
         return answer

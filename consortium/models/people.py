@@ -37,7 +37,7 @@ from consortium.querysets import (
 class MembershipQuerySet(PartnerOwnedQuerySet):
     consortium_path = "partner__consortium"
 
-    def owners(self, scope: Scope) -> tuple[int, ...]:
+    def owners(self, scope: Scope) -> Any:
         """A team is changed by its partner contacts, not by every member (`may_manage_team`)."""
         return scope.contacts
 
@@ -224,7 +224,7 @@ class InvitationStatus(models.TextChoices):
 class InvitationQuerySet(PartnerOwnedQuerySet):
     consortium_path = "partner__consortium"
 
-    def owners(self, scope: Scope) -> tuple[int, ...]:
+    def owners(self, scope: Scope) -> Any:
         """Invitations are the team's business: its partner contacts send and cancel them."""
         return scope.contacts
 

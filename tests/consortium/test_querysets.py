@@ -7,6 +7,7 @@ plan but only their own partner's money, effort and jobs; only coordinators mana
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import PermissionDenied
 
 from consortium.models import (
     Consortium,
@@ -17,7 +18,7 @@ from consortium.models import (
     Partner,
     ReportingPeriod,
 )
-from consortium.querysets import person_scope, scopes_per_request
+from consortium.querysets import authorize, person_scope, scopes_per_request
 from consortium.services import consortium_role_grant
 from tests import factories
 from workpackages.jobs.models import JobRecord
@@ -224,6 +225,23 @@ def test_a_request_that_grants_access_reads_the_scope_again(world, observer):
         consortium_role_grant(consortium=world, user=observer, kind="coordinator", granted_by=None)
         managed = Partner.objects.restrict(observer, "manage")
         assert managed.count() == Partner.objects.filter(consortium=world).count() > 0
+
+
+def test_a_decision_reads_the_roles_as_they_are_not_as_the_request_read_them(
+    world, partner_member, partner_a
+):
+    """`authorize` runs under the row's lock: a membership another process ended while the
+    request waited (no signal reaches this one) is ended for the decision."""
+    draft = Expense(partner=partner_a, consortium=partner_a.consortium)
+    with scopes_per_request():
+        assert partner_a.pk in person_scope(partner_member).partners
+        authorize(partner_member, draft, "change")
+        Membership.objects.filter(user=partner_member).update(is_active=False)
+        # The request's lists still read what it read first…
+        assert partner_a.pk in person_scope(partner_member).partners
+        # …its decisions don't.
+        with pytest.raises(PermissionDenied):
+            authorize(partner_member, draft, "change")
 
 
 def test_the_scope_matches_ids_not_subqueries(world, partner_member):
