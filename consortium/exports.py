@@ -238,7 +238,11 @@ def xlsx_file(
     streams it a piece at a time, and an export of forty thousand rows holds no more memory
     than one of a thousand."""
     raw: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOLED_IN_MEMORY)  # noqa: SIM115  (returned open)
-    _workbook([Sheet(title=title, headers=headers, rows=rows, widths=widths)]).save(raw)
+    try:
+        _workbook([Sheet(title=title, headers=headers, rows=rows, widths=widths)]).save(raw)
+    except BaseException:
+        raw.close()
+        raise
     raw.seek(0)
     with zipfile.ZipFile(raw) as source:
         sheets = [info for info in source.infolist() if _is_sheet(info)]

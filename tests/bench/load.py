@@ -62,7 +62,7 @@ from typing import NamedTuple
 import psycopg
 import requests
 
-from tests.drills.client import DEMO_PASSWORD, SECOND_FACTORS, Browser, SecondFactor
+from tests.drills.client import DEMO_PASSWORD, Browser, enrol_second_factor
 from tests.drills.topology import PG, ROOT, Process, Topology
 
 USERS = int(os.environ.get("LOAD_USERS", "20"))
@@ -224,28 +224,6 @@ def start(topology: Topology) -> None:
     topology.start_web()
     topology.start_worker()
     topology.start_beat()
-
-
-def coordinator_second_factor(topology: Topology, codes: int) -> SecondFactor:
-    """The coordinator's authenticator app and recovery codes, as they would have set them up:
-    one sign-in per time step with the app's code, the others of that step with a recovery code
-    (each app code works once)."""
-    factor = SecondFactor(
-        key=secrets.token_hex(20), recovery_codes=[secrets.token_hex(4) for _ in range(codes)]
-    )
-    topology.manage(
-        "shell",
-        "-c",
-        "from django.contrib.auth import get_user_model\n"
-        "from django_otp.plugins.otp_static.models import StaticDevice, StaticToken\n"
-        "from django_otp.plugins.otp_totp.models import TOTPDevice\n"
-        "user = get_user_model().objects.get(username='coordinator')\n"
-        f"TOTPDevice.objects.create(user=user, name='load', key='{factor.key}')\n"
-        "device = StaticDevice.objects.create(user=user, name='load')\n"
-        "StaticToken.objects.bulk_create(StaticToken(device=device, token=code) "
-        f"for code in {factor.recovery_codes!r})\n",
-    )
-    return factor
 
 
 def token(topology: Topology, username: str) -> str:
@@ -437,8 +415,7 @@ def main() -> int:
         start(topology)
         # One sign-in of the coordinator per simulated coordinator, and a few for the
         # measurements alone.
-        factor = coordinator_second_factor(topology, USERS + 10)
-        SECOND_FACTORS[ADMIN] = factor
+        factor = enrol_second_factor(topology, ADMIN, USERS + 10, "load")
         tokens = [token(topology, username) for username in INTEGRATIONS]
         integrations = [api_session(key) for key in tokens]
         # A draft expense of partner1's partner: the one page of an expense it still edits.

@@ -5,7 +5,6 @@ the drills' database for a look afterwards)."""
 from __future__ import annotations
 
 import argparse
-import secrets
 import shutil
 import sys
 import tempfile
@@ -14,7 +13,7 @@ import traceback
 from pathlib import Path
 
 from tests.drills import drills
-from tests.drills.client import SECOND_FACTORS, SecondFactor
+from tests.drills.client import enrol_second_factor
 from tests.drills.topology import Topology
 
 # Enough for every sign-in of the coordinator in the drills, a dozen of them within a minute.
@@ -28,23 +27,7 @@ def prepare(topology: Topology) -> None:
     reports waiting (the drills send their own). The coordinator signs in with two-step
     sign-in, as production requires of staff."""
     topology.prepare_database()
-    coordinator = SecondFactor(
-        key=secrets.token_hex(20),
-        recovery_codes=[secrets.token_hex(4) for _ in range(RECOVERY_CODES)],
-    )
-    topology.manage(
-        "shell",
-        "-c",
-        "from django.contrib.auth import get_user_model\n"
-        "from django_otp.plugins.otp_static.models import StaticDevice, StaticToken\n"
-        "from django_otp.plugins.otp_totp.models import TOTPDevice\n"
-        "user = get_user_model().objects.get(username='coordinator')\n"
-        f"TOTPDevice.objects.create(user=user, name='drills', key='{coordinator.key}')\n"
-        "device = StaticDevice.objects.create(user=user, name='drills')\n"
-        "StaticToken.objects.bulk_create(StaticToken(device=device, token=code) "
-        f"for code in {coordinator.recovery_codes!r})\n",
-    )
-    SECOND_FACTORS["coordinator"] = coordinator
+    enrol_second_factor(topology, "coordinator", RECOVERY_CODES, "drills")
     topology.sql("DELETE FROM reporting_reportdelivery")
     topology.sql("DELETE FROM reporting_reportdocument")
     topology.sql("DELETE FROM reporting_report")

@@ -4,6 +4,7 @@ integration do, counting the answers a server error gave."""
 from __future__ import annotations
 
 import re
+import secrets
 import threading
 import time
 from binascii import unhexlify
@@ -40,6 +41,28 @@ class SecondFactor:
 
 # The second factor of each person who has one, set up by the drills before they start.
 SECOND_FACTORS: dict[str, SecondFactor] = {}
+
+
+def enrol_second_factor(topology: Any, username: str, codes: int, device: str) -> SecondFactor:
+    """Give `username` of the topology's database an authenticator app and `codes` recovery
+    codes, as they would set them up, and remember them in `SECOND_FACTORS`."""
+    factor = SecondFactor(
+        key=secrets.token_hex(20), recovery_codes=[secrets.token_hex(4) for _ in range(codes)]
+    )
+    topology.manage(
+        "shell",
+        "-c",
+        "from django.contrib.auth import get_user_model\n"
+        "from django_otp.plugins.otp_static.models import StaticDevice, StaticToken\n"
+        "from django_otp.plugins.otp_totp.models import TOTPDevice\n"
+        f"user = get_user_model().objects.get(username={username!r})\n"
+        f"TOTPDevice.objects.create(user=user, name={device!r}, key='{factor.key}')\n"
+        f"device = StaticDevice.objects.create(user=user, name={device!r})\n"
+        "StaticToken.objects.bulk_create(StaticToken(device=device, token=code) "
+        f"for code in {factor.recovery_codes!r})\n",
+    )
+    SECOND_FACTORS[username] = factor
+    return factor
 
 
 @dataclass

@@ -4,7 +4,6 @@ partner's commitment, in one query.
 
 from __future__ import annotations
 
-import bisect
 import datetime
 from collections import defaultdict
 from collections.abc import Callable
@@ -316,16 +315,13 @@ def jobs_by_period(
 
 
 def _period_of(periods: list[ReportingPeriod]) -> Callable[[datetime.date], int | None]:
-    """The id of the period of `periods` a day falls in, None outside them all. Jobs are
-    counted by start date (a few hundred days however many records), then by period here."""
-    spans = sorted((period.start_date, period.end_date, period.pk) for period in periods)
-    starts = [start for start, _end, _pk in spans]
+    """The id of the first period (by number) of `periods` a day falls in, None outside them
+    all. Jobs are counted by start date (a few hundred days however many records), then by
+    period here."""
+    spans = [(p.start_date, p.end_date, p.pk) for p in sorted(periods, key=lambda p: p.number)]
 
     def period_of(day: datetime.date) -> int | None:
-        position = bisect.bisect_right(starts, day) - 1
-        if position >= 0 and spans[position][1] >= day:
-            return spans[position][2]
-        return None
+        return next((pk for start, end, pk in spans if start <= day <= end), None)
 
     return period_of
 

@@ -37,6 +37,7 @@ from workpackages.jobs.selectors import JobsFigures, jobs_counts, partner_jobs
 from workpackages.money.choices import BudgetLineStatus
 from workpackages.money.models import BudgetLine, Statement
 from workpackages.money.selectors import (
+    LINE_FIELDS,
     BudgetRow,
     StatementDue,
     accepted_sums,
@@ -477,12 +478,7 @@ def partner_dashboard(
     )
     lines = with_consumed(
         BudgetLine.objects.filter(partner=partner, status=BudgetLineStatus.ACTIVE).order_by(),
-        "workpackage__number",
-        "workpackage__title",
-        "category__position",
-        "category__name",
-        "planned_amount",
-        "granted_amount",
+        *LINE_FIELDS,
     )
     workpackages: dict[int, BudgetRow] = {}
     categories: dict[int, BudgetRow] = {}
